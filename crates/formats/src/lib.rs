@@ -1,1 +1,177 @@
-//! placeholder
+//! Seed-file formats: streaming readers and writers, format detection from
+//! content, and the limits of each target platform.
+//!
+//! Every reader is an iterator of `Result<Token, Error>` over a `BufRead`;
+//! every writer takes tokens one by one. Memory does not grow with the file.
+//! Parsing is two-step (a raw row that mirrors the file, then a validated
+//! [`Token`]) and every error names the file, line or record, and field.
+//!
+//! ```
+//! use oathvault_formats::{Format, WriteOptions, reader, writer};
+//!
+//! let csv = "serial number,secret key,time interval,manufacturer,model\n\
+//!            10001001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,30,Deepnet Security,SafeID/Enterprise\n";
+//! let mut out = Vec::new();
+//! let mut w = writer(Format::EntraJson, &mut out, &WriteOptions::default())?;
+//! for token in reader(Format::EntraCsv, csv.as_bytes(), None) {
+//!     w.write(&token?)?;
+//! }
+//! w.finish()?;
+//! assert!(String::from_utf8(out)?.contains(r#""secretKey":"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ""#));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod detect;
+pub mod entra_csv;
+pub mod entra_json;
+mod error;
+mod json_stream;
+pub mod jsonl;
+pub mod limits;
+
+use std::fmt;
+use std::io::{BufRead, Write};
+use std::str::FromStr;
+use std::sync::Arc;
+
+pub use detect::detect;
+pub use error::{Error, ErrorKind, Location};
+pub use limits::{Rule, Target, Violation};
+use oathvault_token::{SecretEncoding, Token};
+
+/// A seed-file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// Entra admin-centre CSV (`upn,serial number,secret key,time interval,manufacturer,model`).
+    EntraCsv,
+    /// Microsoft Graph `#$delta` bulk JSON (also Token2's bare array).
+    EntraJson,
+    /// oathvault's canonical JSON Lines.
+    Jsonl,
+}
+
+impl Format {
+    /// Every format, in the order the CLI lists them.
+    pub const ALL: [Self; 3] = [Self::EntraCsv, Self::EntraJson, Self::Jsonl];
+
+    /// The name used on the command line.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::EntraCsv => "entra-csv",
+            Self::EntraJson => "entra-json",
+            Self::Jsonl => "jsonl",
+        }
+    }
+
+    /// A one-line description.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::EntraCsv => "Entra MFA CSV (admin centre upload)",
+            Self::EntraJson => "Entra MFA JSON (Microsoft Graph hardwareOathDevices bulk body)",
+            Self::Jsonl => "oathvault canonical JSON Lines (lossless)",
+        }
+    }
+
+    /// The usual file extension.
+    #[must_use]
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::EntraCsv => "csv",
+            Self::EntraJson => "json",
+            Self::Jsonl => "jsonl",
+        }
+    }
+
+    /// The limits of the platform the format feeds.
+    #[must_use]
+    pub fn target(self) -> Target {
+        match self {
+            Self::EntraCsv => Target::EntraCsv,
+            Self::EntraJson => Target::EntraGraph,
+            Self::Jsonl => Target::Any,
+        }
+    }
+
+    /// Whether the writer honours `--secret-encoding` (others fix it).
+    #[must_use]
+    pub fn chooses_secret_encoding(self) -> bool {
+        matches!(self, Self::Jsonl)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let want = s.trim().to_ascii_lowercase();
+        Self::ALL.into_iter().find(|f| f.name() == want).ok_or_else(|| {
+            format!("unknown format {s:?} (known: {})", Self::ALL.map(Self::name).join(", "))
+        })
+    }
+}
+
+/// Writer settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Secret encoding, for formats that let the user choose.
+    pub secret_encoding: SecretEncoding,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        Self { secret_encoding: SecretEncoding::Base32 }
+    }
+}
+
+/// What a writer wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    /// Tokens written.
+    pub tokens: u64,
+    /// Users left out because the format cannot carry them (Graph needs
+    /// object ids, not UPNs).
+    pub users_dropped: u64,
+}
+
+/// A streaming token writer.
+pub trait TokenWriter {
+    /// Writes one token, or refuses it (a target limit) without writing.
+    fn write(&mut self, token: &Token) -> Result<(), Error>;
+    /// Completes the file and flushes.
+    fn finish(self: Box<Self>) -> Result<WriteSummary, Error>;
+}
+
+/// A streaming token reader.
+pub type TokenReader<'a> = Box<dyn Iterator<Item = Result<Token, Error>> + 'a>;
+
+/// Opens a reader of `format` over `input`; `file` names it in errors.
+pub fn reader<'a, R: BufRead + 'a>(format: Format, input: R, file: Option<Arc<str>>) -> TokenReader<'a> {
+    match format {
+        Format::EntraCsv => Box::new(entra_csv::Reader::new(input, file)),
+        Format::EntraJson => Box::new(entra_json::Reader::new(input, file)),
+        Format::Jsonl => Box::new(jsonl::Reader::new(input, file)),
+    }
+}
+
+/// Opens a writer of `format` over `output`.
+pub fn writer<'a, W: Write + 'a>(
+    format: Format,
+    output: W,
+    options: &WriteOptions,
+) -> Result<Box<dyn TokenWriter + 'a>, Error> {
+    Ok(match format {
+        Format::EntraCsv => Box::new(entra_csv::Writer::new(output)?),
+        Format::EntraJson => Box::new(entra_json::Writer::new(output)?),
+        Format::Jsonl => Box::new(jsonl::Writer::new(output, options.secret_encoding)),
+    })
+}

@@ -1,0 +1,88 @@
+//! Format detection from content (the file name is only a hint elsewhere).
+
+use crate::Format;
+use crate::error::{Error, ErrorKind};
+
+/// Tells the format from the first bytes of a file (a few KiB is enough).
+///
+/// Binary files get a specific message: a ZIP or PGP delivery is pointed to
+/// `oathvault open`, anything else is called binary.
+pub fn detect(head: &[u8]) -> Result<Format, Error> {
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        return Err(Error::new(ErrorKind::Binary(
+            "this is a ZIP archive: unpack it first with `oathvault open`",
+        )));
+    }
+    if head.starts_with(b"-----BEGIN PGP") || head.first().is_some_and(|b| matches!(b, 0x84 | 0x85 | 0x8c | 0xc1 | 0xc3)) {
+        return Err(Error::new(ErrorKind::Binary(
+            "this is an OpenPGP message: decrypt it first with `oathvault open`",
+        )));
+    }
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let valid = match std::str::from_utf8(text) {
+        Ok(_) => true,
+        // A multi-byte character cut at the end of the sample is fine.
+        Err(e) => e.error_len().is_none(),
+    };
+    if !valid || text.contains(&0) {
+        return Err(Error::new(ErrorKind::Binary("this is a binary file, not a seed file (not UTF-8 text)")));
+    }
+    let trimmed = text.trim_ascii_start();
+    let Some(&first) = trimmed.first() else {
+        return Err(Error::new(ErrorKind::Empty));
+    };
+    match first {
+        b'[' => Ok(Format::EntraJson),
+        b'{' => {
+            let first_line = trimmed.split(|&b| b == b'\n').next().unwrap_or_default();
+            let is_jsonl = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(first_line)
+                .is_ok_and(|m| m.contains_key("serial") && m.contains_key("secret_encoding"));
+            Ok(if is_jsonl { Format::Jsonl } else { Format::EntraJson })
+        }
+        b'<' => Err(Error::new(ErrorKind::Unrecognised(
+            "this is XML (PSKC or DualShield?), which this version does not read yet".into(),
+        ))),
+        _ => {
+            let header = trimmed.split(|&b| b == b'\n').next().unwrap_or_default();
+            let header = String::from_utf8_lossy(header).to_ascii_lowercase();
+            let cols: Vec<String> = header.split(',').map(|c| c.trim().trim_matches('"').replace(' ', "")).collect();
+            if cols.iter().any(|c| c == "serialnumber") && cols.iter().any(|c| c == "secretkey") {
+                Ok(Format::EntraCsv)
+            } else {
+                Err(Error::new(ErrorKind::Unrecognised(
+                    "the first line is not a known header; name the format with --from".into(),
+                )))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_content() {
+        let csv = b"\xef\xbb\xbfUPN,Serial Number,Secret Key,TimeInterval,Manufacturer,Model\r\n";
+        assert_eq!(detect(csv).unwrap(), Format::EntraCsv);
+        assert_eq!(detect(b"serial number,secret key,time interval\n").unwrap(), Format::EntraCsv);
+        assert_eq!(detect(b"  {\"@context\":\"#$delta\",\"value\":[]}").unwrap(), Format::EntraJson);
+        assert_eq!(detect(b"[{\"serialNumber\":\"1\"}]").unwrap(), Format::EntraJson);
+        assert_eq!(detect(b"{\n  \"value\": []\n}").unwrap(), Format::EntraJson);
+        let jsonl = b"{\"serial\":\"1\",\"type\":\"totp\",\"secret_encoding\":\"hex\"}\n{";
+        assert_eq!(detect(jsonl).unwrap(), Format::Jsonl);
+    }
+
+    #[test]
+    fn clear_refusals() {
+        let msg = |b: &[u8]| detect(b).unwrap_err().to_string();
+        assert_eq!(msg(b""), "the file is empty");
+        assert_eq!(msg(b" \n\t"), "the file is empty");
+        assert!(msg(b"PK\x03\x04rest").contains("oathvault open"));
+        assert!(msg(b"-----BEGIN PGP MESSAGE-----").contains("OpenPGP"));
+        assert!(msg(b"\x7fELF\x02\x01\x00\x00").contains("binary"));
+        assert!(msg(b"\xff\xfe\xfd text").contains("binary"));
+        assert!(msg(b"<?xml version=\"1.0\"?>").contains("XML"));
+        assert!(msg(b"a,b,c\n1,2,3\n").contains("--from"));
+    }
+}

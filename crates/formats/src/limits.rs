@@ -1,0 +1,181 @@
+//! What each target platform can take. A conversion checks every token before
+//! anything is written and names each offending serial and rule.
+
+use std::fmt;
+
+use oathvault_token::{Digits, Hash, Kind, Serial, Token};
+
+/// The longest Base32 secret Entra accepts, in characters.
+pub const ENTRA_MAX_BASE32: usize = 128;
+
+/// A rule a target imposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Rule {
+    /// Entra: TOTP only.
+    TotpOnly,
+    /// Entra CSV: HMAC-SHA-1 only.
+    Sha1Only,
+    /// Graph: HMAC-SHA-1 or HMAC-SHA-256.
+    Sha1OrSha256,
+    /// Entra: six digits.
+    SixDigits,
+    /// Entra: 30 or 60 seconds.
+    Step30Or60,
+    /// Entra: T0 = 0 (it has no field for T0).
+    T0Zero,
+    /// Entra: Base32 secret of at most 128 characters.
+    SecretTooLong,
+    /// Graph: manufacturer is required.
+    ManufacturerRequired,
+    /// Graph: model is required.
+    ModelRequired,
+    /// The serial appears twice.
+    DuplicateSerial,
+}
+
+impl Rule {
+    /// The rule, in words.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::TotpOnly => "Entra takes TOTP tokens only",
+            Self::Sha1Only => "Entra's CSV upload takes HMAC-SHA-1 only (use entra-json for SHA-256)",
+            Self::Sha1OrSha256 => "Entra takes HMAC-SHA-1 or HMAC-SHA-256 only",
+            Self::SixDigits => "Entra takes 6-digit tokens only",
+            Self::Step30Or60 => "Entra takes a time interval of 30 or 60 seconds only",
+            Self::T0Zero => "Entra has no T0 field; T0 must be 0",
+            Self::SecretTooLong => "Entra takes Base32 secrets of at most 128 characters",
+            Self::ManufacturerRequired => "Graph requires a manufacturer",
+            Self::ModelRequired => "Graph requires a model",
+            Self::DuplicateSerial => "each serial may appear only once",
+        }
+    }
+}
+
+/// One token breaking one rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The token's serial.
+    pub serial: Serial,
+    /// The rule broken.
+    pub rule: Rule,
+    /// What this token has instead (never secret material).
+    pub found: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "serial {}: {} (this token: {})", self.serial, self.rule.describe(), self.found)
+    }
+}
+
+/// The limits of a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Anything goes (lossless formats).
+    Any,
+    /// Entra admin-centre CSV upload.
+    EntraCsv,
+    /// Microsoft Graph `hardwareOathDevices`.
+    EntraGraph,
+}
+
+impl Target {
+    /// Every rule `token` breaks for this target (empty: it fits).
+    #[must_use]
+    pub fn check(self, token: &Token) -> Vec<Violation> {
+        let mut out = Vec::new();
+        if self == Self::Any {
+            return out;
+        }
+        let mut v = |rule: Rule, found: String| {
+            out.push(Violation { serial: token.serial.clone(), rule, found });
+        };
+        match token.kind {
+            Kind::Hotp { .. } => v(Rule::TotpOnly, "HOTP".into()),
+            Kind::Totp { step, t0 } => {
+                if !matches!(step.seconds(), 30 | 60) {
+                    v(Rule::Step30Or60, format!("{} s", step.seconds()));
+                }
+                if t0 != 0 {
+                    v(Rule::T0Zero, format!("T0 {t0}"));
+                }
+            }
+        }
+        match (self, token.hash) {
+            (_, Hash::Sha1) | (Self::EntraGraph, Hash::Sha256) => {}
+            (Self::EntraCsv, h) => v(Rule::Sha1Only, h.to_string()),
+            (_, h) => v(Rule::Sha1OrSha256, h.to_string()),
+        }
+        if token.digits != Digits::SIX {
+            v(Rule::SixDigits, format!("{} digits", token.digits));
+        }
+        let b32 = (token.secret.len() * 8).div_ceil(5);
+        if b32 > ENTRA_MAX_BASE32 {
+            v(Rule::SecretTooLong, format!("{b32} characters"));
+        }
+        if self == Self::EntraGraph {
+            if token.manufacturer.as_deref().is_none_or(str::is_empty) {
+                v(Rule::ManufacturerRequired, "none".into());
+            }
+            if token.model.as_deref().is_none_or(str::is_empty) {
+                v(Rule::ModelRequired, "none".into());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oathvault_token::{Secret, Step};
+
+    fn token() -> Token {
+        let mut t = Token::totp(Serial::new("1").unwrap(), Secret::from_slice(&[1; 20]).unwrap(), Step::S30);
+        t.manufacturer = Some("M".into());
+        t.model = Some("X".into());
+        t
+    }
+
+    #[test]
+    fn golden_fits() {
+        assert!(Target::EntraCsv.check(&token()).is_empty());
+        assert!(Target::EntraGraph.check(&token()).is_empty());
+    }
+
+    #[test]
+    fn every_rule_is_named() {
+        let mut t = token();
+        t.kind = Kind::Totp { step: Step::new(45).unwrap(), t0: 5 };
+        t.hash = Hash::Sha512;
+        t.digits = Digits::EIGHT;
+        t.secret = Secret::from_slice(&[1; 81]).unwrap();
+        t.model = None;
+        let rules: Vec<Rule> = Target::EntraGraph.check(&t).into_iter().map(|v| v.rule).collect();
+        assert_eq!(
+            rules,
+            [Rule::Step30Or60, Rule::T0Zero, Rule::Sha1OrSha256, Rule::SixDigits, Rule::SecretTooLong, Rule::ModelRequired]
+        );
+        t.kind = Kind::Hotp { counter: 0 };
+        t.hash = Hash::Sha256;
+        let csv: Vec<Rule> = Target::EntraCsv.check(&t).into_iter().map(|v| v.rule).collect();
+        assert_eq!(csv, [Rule::TotpOnly, Rule::Sha1Only, Rule::SixDigits, Rule::SecretTooLong]);
+    }
+
+    #[test]
+    fn eighty_bytes_is_the_base32_limit() {
+        let mut t = token();
+        t.secret = Secret::from_slice(&[1; 80]).unwrap();
+        assert!(Target::EntraCsv.check(&t).is_empty());
+    }
+
+    #[test]
+    fn message_names_serial_and_rule() {
+        let mut t = token();
+        t.kind = Kind::Hotp { counter: 0 };
+        let v = &Target::EntraCsv.check(&t)[0];
+        assert_eq!(v.to_string(), "serial 1: Entra takes TOTP tokens only (this token: HOTP)");
+    }
+}
