@@ -23,8 +23,11 @@ use crate::limits::Target;
 use crate::{TokenWriter, WriteSummary};
 
 /// A JSON scalar, read without ever echoing its value in an error.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 enum Scalar<'a> {
+    /// The key is not in the object.
+    #[default]
+    Absent,
     Text(Cow<'a, str>),
     Number(String),
     Bool,
@@ -77,7 +80,7 @@ impl Scalar<'_> {
         match self {
             Scalar::Text(t) => Ok(Some(t.trim()).filter(|t| !t.is_empty())),
             Scalar::Number(n) => Ok(Some(n.as_str())),
-            Scalar::Null => Ok(None),
+            Scalar::Null | Scalar::Absent => Ok(None),
             Scalar::Bool => Err(Error::new(ErrorKind::Syntax("is true/false, expected text".into())).field(field)),
         }
     }
@@ -86,8 +89,8 @@ impl Scalar<'_> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawAssign<'a> {
-    #[serde(borrow)]
-    id: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    id: Scalar<'a>,
 }
 
 /// One entry as it appears in the file (all optional: validation names what
@@ -95,39 +98,39 @@ struct RawAssign<'a> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawEntry<'a> {
-    #[serde(borrow)]
-    serial_number: Option<Scalar<'a>>,
-    #[serde(borrow)]
-    secret_key: Option<Scalar<'a>>,
-    #[serde(borrow)]
-    time_interval_in_seconds: Option<Scalar<'a>>,
-    #[serde(borrow)]
-    hash_function: Option<Scalar<'a>>,
-    #[serde(borrow)]
-    manufacturer: Option<Scalar<'a>>,
-    #[serde(borrow)]
-    model: Option<Scalar<'a>>,
-    #[serde(borrow)]
-    display_name: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    serial_number: Scalar<'a>,
+    #[serde(default, borrow)]
+    secret_key: Scalar<'a>,
+    #[serde(default, borrow)]
+    time_interval_in_seconds: Scalar<'a>,
+    #[serde(default, borrow)]
+    hash_function: Scalar<'a>,
+    #[serde(default, borrow)]
+    manufacturer: Scalar<'a>,
+    #[serde(default, borrow)]
+    model: Scalar<'a>,
+    #[serde(default, borrow)]
+    display_name: Scalar<'a>,
     #[serde(borrow)]
     assign_to: Option<RawAssign<'a>>,
 }
 
-fn opt<'s>(v: Option<&'s Scalar<'_>>, field: &'static str) -> Result<Option<&'s str>, Error> {
-    v.map_or(Ok(None), |s| s.text(field))
+fn opt<'s>(v: &'s Scalar<'_>, field: &'static str) -> Result<Option<&'s str>, Error> {
+    v.text(field)
 }
 
-fn req<'s>(v: Option<&'s Scalar<'_>>, field: &'static str) -> Result<&'s str, Error> {
+fn req<'s>(v: &'s Scalar<'_>, field: &'static str) -> Result<&'s str, Error> {
     opt(v, field)?.ok_or_else(|| Error::new(ErrorKind::Missing).field(field))
 }
 
 impl RawEntry<'_> {
     fn token(&self) -> Result<Token, Error> {
-        let serial = Serial::new(req(self.serial_number.as_ref(), "serialNumber")?)
+        let serial = Serial::new(req(&self.serial_number, "serialNumber")?)
             .map_err(|e| Error::new(e).field("serialNumber"))?;
-        let secret_text = match opt(self.secret_key.as_ref(), "secretKey")? {
+        let secret_text = match opt(&self.secret_key, "secretKey")? {
             Some(t) => t,
-            None if matches!(self.secret_key, Some(Scalar::Null)) => {
+            None if matches!(self.secret_key, Scalar::Null) => {
                 return Err(Error::new(ErrorKind::Syntax(
                     "is null: Graph never returns secrets, so this is a device listing, not a seed file".into(),
                 ))
@@ -136,17 +139,17 @@ impl RawEntry<'_> {
             None => return Err(Error::new(ErrorKind::Missing).field("secretKey")),
         };
         let secret = SecretEncoding::Base32.decode(secret_text).map_err(|e| Error::new(e).field("secretKey"))?;
-        let step = Step::parse(req(self.time_interval_in_seconds.as_ref(), "timeIntervalInSeconds")?)
+        let step = Step::parse(req(&self.time_interval_in_seconds, "timeIntervalInSeconds")?)
             .map_err(|e| Error::new(e).field("timeIntervalInSeconds"))?;
         let mut token = Token::totp(serial, secret, step);
-        if let Some(h) = opt(self.hash_function.as_ref(), "hashFunction")? {
+        if let Some(h) = opt(&self.hash_function, "hashFunction")? {
             token.hash = h.parse::<Hash>().map_err(|e| Error::new(e).field("hashFunction"))?;
         }
-        token.manufacturer = opt(self.manufacturer.as_ref(), "manufacturer")?.map(str::to_owned);
-        token.model = opt(self.model.as_ref(), "model")?.map(str::to_owned);
-        token.display_name = opt(self.display_name.as_ref(), "displayName")?.map(str::to_owned);
+        token.manufacturer = opt(&self.manufacturer, "manufacturer")?.map(str::to_owned);
+        token.model = opt(&self.model, "model")?.map(str::to_owned);
+        token.display_name = opt(&self.display_name, "displayName")?.map(str::to_owned);
         if let Some(a) = &self.assign_to {
-            token.user = opt(a.id.as_ref(), "assignTo.id")?.map(str::to_owned);
+            token.user = opt(&a.id, "assignTo.id")?.map(str::to_owned);
         }
         Ok(token)
     }

@@ -239,8 +239,10 @@ impl<R: BufRead> ObjectStream<R> {
                         (_, None) => return Err(syntax("unexpected end of file inside the token array", self.line)),
                         _ => {}
                     }
-                    if self.peek()? != Some(b'{') {
-                        return Err(syntax("expected a token object `{…}` in the array", self.line));
+                    match self.peek()? {
+                        Some(b'{') => {}
+                        Some(_) => return Err(syntax("expected a token object `{…}` in the array", self.line)),
+                        None => return Err(syntax("unexpected end of file inside the token array", self.line)),
                     }
                     self.object.clear();
                     self.object_line = self.line;

@@ -1,0 +1,281 @@
+//! Readers, writers, round trips and errors of the formats crate.
+
+use std::sync::Arc;
+
+use oathvault_formats::{ErrorKind, Format, Rule, WriteOptions, detect, reader, writer};
+use oathvault_testkit::{golden, synth};
+use oathvault_token::{Hash, Kind, SecretEncoding, Step, Token};
+use proptest::prelude::*;
+
+fn testdata(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn read_all(format: Format, bytes: &[u8]) -> Result<Vec<Token>, oathvault_formats::Error> {
+    reader(format, bytes, Some(Arc::from("input"))).collect()
+}
+
+fn write_all(format: Format, tokens: &[Token], encoding: SecretEncoding) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = writer(format, &mut out, &WriteOptions { secret_encoding: encoding }).unwrap();
+    for t in tokens {
+        w.write(t).unwrap();
+    }
+    w.finish().unwrap();
+    out
+}
+
+#[test]
+fn golden_entra_csv_is_read() {
+    let tokens = read_all(Format::EntraCsv, &testdata("golden.entra.csv")).unwrap();
+    assert_eq!(tokens, golden::entra());
+}
+
+#[test]
+fn golden_jsonl_is_read() {
+    let tokens = read_all(Format::Jsonl, &testdata("golden.jsonl")).unwrap();
+    let want: Vec<Token> = golden::all().into_iter().map(|g| g.token).collect();
+    assert_eq!(tokens, want);
+}
+
+#[test]
+fn golden_renderings_match_the_spec() {
+    let csv = String::from_utf8(write_all(Format::EntraCsv, &golden::entra(), SecretEncoding::Base32)).unwrap();
+    assert_eq!(
+        csv,
+        "upn,serial number,secret key,time interval,manufacturer,model\r\n\
+         ,10001001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,30,Deepnet Security,SafeID/Enterprise\r\n\
+         ,10001002,234567ABCDEFGHIJKLMNOPQRSTUVWXYZ,60,Deepnet Security,SafeID/Classic\r\n"
+    );
+    let json = String::from_utf8(write_all(Format::EntraJson, &golden::entra(), SecretEncoding::Base32)).unwrap();
+    assert!(json.starts_with("{\"@context\":\"#$delta\",\"value\":["), "{json}");
+    assert!(json.contains(
+        r#"{"@contentId":"1","serialNumber":"10001001","manufacturer":"Deepnet Security","model":"SafeID/Enterprise","secretKey":"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ","timeIntervalInSeconds":30,"hashFunction":"hmacsha1"}"#
+    ));
+    // The whole body is one valid JSON document with the two tokens.
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["value"].as_array().unwrap().len(), 2);
+    assert_eq!(v["value"][1]["@contentId"], "2");
+}
+
+#[test]
+fn microsoft_csv_sample_lower_case_spare_bits() {
+    let t = read_all(Format::EntraCsv, &testdata("microsoft-sample.csv")).unwrap();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].user.as_deref(), Some("Helga@contoso.com"));
+    assert_eq!(t[0].secret.len(), 16);
+    assert_eq!(t[0].kind, Kind::totp(Step::S60));
+}
+
+#[test]
+fn header_variants() {
+    let t = read_all(Format::EntraCsv, &testdata("deepnet-timeinterval.csv")).unwrap();
+    assert_eq!(t[0].kind, Kind::totp(Step::S60));
+    assert_eq!(t[0].user.as_deref(), Some("user1@acme.org"));
+    let t = read_all(Format::EntraCsv, &testdata("thales-titlecase.csv")).unwrap();
+    assert_eq!(t[0].serial.as_str(), "0755225266");
+    assert_eq!(t[0].manufacturer.as_deref(), Some("Feitian Technology Co.,Ltd"));
+    assert_eq!(t[0].user, None);
+    // The comma in the manufacturer is quoted on the way out.
+    let csv = String::from_utf8(write_all(Format::EntraCsv, &t, SecretEncoding::Base32)).unwrap();
+    assert!(csv.contains(",\"Feitian Technology Co.,Ltd\",OTP c200\r\n"), "{csv}");
+    let bom = [b"\xef\xbb\xbf".as_slice(), &testdata("golden.entra.csv")].concat();
+    assert_eq!(read_all(Format::EntraCsv, &bom).unwrap(), golden::entra());
+}
+
+#[test]
+fn graph_example_and_token2_array() {
+    let t = read_all(Format::EntraJson, &testdata("microsoft-graph-example.json")).unwrap();
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[0].serial.as_str(), "TOTP123456");
+    assert_eq!(t[0].kind, Kind::totp(Step::S30));
+    assert_eq!(t[1].user.as_deref(), Some("0cadbf92-####-####-####-############"));
+    let t = read_all(Format::EntraJson, &testdata("token2-bare-array.json")).unwrap();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].manufacturer.as_deref(), Some("Token2"));
+    assert_eq!(detect(&testdata("token2-bare-array.json")).unwrap(), Format::EntraJson);
+    assert_eq!(detect(&testdata("microsoft-graph-example.json")).unwrap(), Format::EntraJson);
+    assert_eq!(detect(&testdata("golden.jsonl")).unwrap(), Format::Jsonl);
+    assert_eq!(detect(&testdata("golden.entra.csv")).unwrap(), Format::EntraCsv);
+}
+
+#[test]
+fn json_envelope_variants() {
+    let keys_after = br##"{"value":[{"serialNumber":"1","secretKey":"GEZDGNBV","timeIntervalInSeconds":30,"hashFunction":"HMACSHA256"}],"@context":"#$delta","x":{"y":[1,"]"]}}"##;
+    let t = read_all(Format::EntraJson, keys_after).unwrap();
+    assert_eq!(t[0].hash, Hash::Sha256);
+    let numeric_serial = br#"[{"serialNumber":123,"secretKey":"GEZDGNBV","timeIntervalInSeconds":"60"}]"#;
+    assert_eq!(read_all(Format::EntraJson, numeric_serial).unwrap()[0].serial.as_str(), "123");
+}
+
+#[test]
+fn json_errors_name_record_line_and_field() {
+    let listing = b"{\"value\":[\n{\"id\":\"a\",\"serialNumber\":\"1\",\"secretKey\":null,\"timeIntervalInSeconds\":30}\n]}";
+    let e = read_all(Format::EntraJson, listing).unwrap_err();
+    assert_eq!(e.location.record, Some(1));
+    assert_eq!(e.location.line, Some(2));
+    assert_eq!(e.location.field, Some("secretKey"));
+    assert!(e.to_string().contains("device listing"), "{e}");
+
+    let missing = b"[{\"serialNumber\":\"1\",\"secretKey\":\"GEZDGNBV\"}]";
+    let e = read_all(Format::EntraJson, missing).unwrap_err();
+    assert_eq!(e.to_string(), "input: record 1 (line 1): field `timeIntervalInSeconds`: is missing or empty");
+
+    for (bad, want) in [
+        (&b"[{\"serialNumber\":\"1\",\"secretKey\":\"GEZDGNBV\",\"timeIntervalInSeconds\":30},"[..], "record 2 (line 1): unexpected end of file"),
+        (b"[{\"serialNumber\":\"1}]", "unterminated string"),
+        (b"{\"context\":1}", "no `value` array"),
+        (b"[1,2]", "expected a token object"),
+        (b"[] trailing", "after the end"),
+        (b"[]", "holds no tokens"),
+    ] {
+        let e = read_all(Format::EntraJson, bad).unwrap_err();
+        assert!(e.to_string().contains(want), "{e} / {want}");
+    }
+}
+
+#[test]
+fn csv_errors_name_line_and_field() {
+    let tokens: Vec<_> = reader(Format::EntraCsv, testdata("bad-base32-line5.csv").as_slice(), Some(Arc::from("bad.csv"))).collect();
+    assert_eq!(tokens.len(), 5);
+    let e = tokens[3].as_ref().unwrap_err();
+    assert_eq!(e.location.line, Some(5));
+    assert_eq!(e.location.field, Some("secret key"));
+    assert_eq!(
+        e.to_string(),
+        "bad.csv: line 5: field `secret key`: invalid Base32 character at position 9 (Base32 uses A-Z and 2-7; 0, 1, 8 and 9 suggest hex)"
+    );
+    assert!(tokens.iter().enumerate().all(|(i, t)| t.is_ok() == (i != 3)));
+
+    let e = read_all(Format::EntraCsv, &testdata("header-only.csv")).unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::HeaderOnly));
+    let e = read_all(Format::EntraCsv, b"serial number,model\n1,x\n").unwrap_err();
+    assert_eq!(e.to_string(), "input: line 1: the header has no `secret key` column (found: serial number, model)");
+    let e = read_all(Format::EntraCsv, b"serial number,secret key,time interval\n1,GEZDGNBV,0\n").unwrap_err();
+    assert_eq!(e.to_string(), "input: line 2: field `time interval`: time step of 0 s is not supported (1 to 3600 s)");
+    let e = read_all(Format::EntraCsv, b"serial number,secret key,time interval\n,GEZDGNBV,30\n").unwrap_err();
+    assert_eq!(e.to_string(), "input: line 2: field `serial number`: is missing or empty");
+}
+
+#[test]
+fn limits_refuse_before_writing() {
+    let hotp = golden::token_c().token;
+    let mut out = Vec::new();
+    let mut w = writer(Format::EntraCsv, &mut out, &WriteOptions::default()).unwrap();
+    let e = w.write(&hotp).unwrap_err();
+    match e.kind {
+        ErrorKind::Limit(v) => {
+            assert_eq!(v.rule, Rule::TotpOnly);
+            assert_eq!(v.serial.as_str(), "20000001");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut sha256 = golden::token_a().token;
+    sha256.hash = Hash::Sha256;
+    assert!(writer(Format::EntraCsv, Vec::new(), &WriteOptions::default()).unwrap().write(&sha256).is_err());
+    assert!(writer(Format::EntraJson, Vec::new(), &WriteOptions::default()).unwrap().write(&sha256).is_ok());
+}
+
+#[test]
+fn upns_are_not_sent_as_object_ids() {
+    let mut t = golden::token_a().token;
+    t.user = Some("helga@contoso.com".into());
+    let mut out = Vec::new();
+    let mut w = writer(Format::EntraJson, &mut out, &WriteOptions::default()).unwrap();
+    w.write(&t).unwrap();
+    let summary = w.finish().unwrap();
+    assert_eq!(summary.users_dropped, 1);
+    assert!(!String::from_utf8(out).unwrap().contains("assignTo"));
+}
+
+#[test]
+fn jsonl_refuses_unknown_keys_and_names_lines() {
+    let e = read_all(Format::Jsonl, b"\n{\"serial\":\"1\",\"type\":\"totp\",\"hash\":\"sha1\",\"digits\":6,\"step\":30,\"secret\":\"GEZDGNBV\",\"secret_encoding\":\"base32\",\"colour\":\"red\"}\n").unwrap_err();
+    assert_eq!(e.location.line, Some(2));
+    assert!(e.to_string().starts_with("input: line 2: unknown field `colour`"), "{e}");
+}
+
+#[test]
+fn errors_never_contain_secrets() {
+    // A secret that is almost valid: every error path must keep it out.
+    let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ1";
+    let inputs: Vec<(Format, String)> = vec![
+        (Format::EntraCsv, format!("serial number,secret key,time interval\n1,{secret},30\n")),
+        (Format::EntraCsv, format!("serial number,secret key,time interval\n1,{secret},3x\n")),
+        (Format::EntraJson, format!("[{{\"serialNumber\":\"1\",\"secretKey\":\"{secret}\",\"timeIntervalInSeconds\":30}}]")),
+        (Format::EntraJson, format!("[{{\"serialNumber\":\"1\",\"secretKey\":[\"{secret}\"],\"timeIntervalInSeconds\":30}}]")),
+        (Format::EntraJson, format!("[{{\"serialNumber\":\"1\",\"secretKey\":\"{secret}")),
+        (Format::Jsonl, format!("{{\"serial\":\"1\",\"type\":\"totp\",\"hash\":\"sha1\",\"digits\":6,\"step\":30,\"secret\":\"{secret}\",\"secret_encoding\":\"base32\"}}\n")),
+        (Format::Jsonl, format!("{{\"serial\":\"1\",\"type\":\"totp\",\"hash\":\"sha1\",\"digits\":6,\"step\":30,\"secret\":\"{secret}\",\"secret_encoding\":\"hex\"}}\n")),
+        (Format::Jsonl, format!("{{\"serial\":\"1\",\"type\":\"totp\",\"hash\":\"sha1\",\"digits\":\"6\",\"step\":30,\"secret\":\"{secret}\",\"secret_encoding\":\"base32\"}}\n")),
+        (Format::Jsonl, format!("{{\"serial\":\"1\",\"secret\":{secret}}}\n")),
+    ];
+    for (format, input) in inputs {
+        let e = read_all(format, input.as_bytes()).unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("GEZDGNBVGY3TQOJQ"), "{format}: {shown}");
+    }
+    // Tokens' Debug is redacted.
+    let dbg = format!("{:?}", read_all(Format::Jsonl, &testdata("golden.jsonl")).unwrap());
+    assert!(!dbg.contains("3132") && !dbg.contains("GEZD") && dbg.contains("[redacted]"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn csv_to_jsonl_to_csv(tokens in proptest::collection::vec(synth::entra_csv_token(true), 1..8)) {
+        let csv = write_all(Format::EntraCsv, &tokens, SecretEncoding::Base32);
+        let back = read_all(Format::EntraCsv, &csv).unwrap();
+        prop_assert_eq!(&back, &tokens);
+        for enc in SecretEncoding::ALL {
+            let jsonl = write_all(Format::Jsonl, &back, enc);
+            let again = read_all(Format::Jsonl, &jsonl).unwrap();
+            prop_assert_eq!(&again, &tokens);
+            prop_assert_eq!(write_all(Format::EntraCsv, &again, SecretEncoding::Base32), csv.clone());
+        }
+    }
+
+    #[test]
+    fn csv_to_json_to_csv(tokens in proptest::collection::vec(synth::entra_csv_token(false), 1..8)) {
+        let csv = write_all(Format::EntraCsv, &tokens, SecretEncoding::Base32);
+        let json = write_all(Format::EntraJson, &read_all(Format::EntraCsv, &csv).unwrap(), SecretEncoding::Base32);
+        let back = read_all(Format::EntraJson, &json).unwrap();
+        prop_assert_eq!(&back, &tokens);
+        prop_assert_eq!(write_all(Format::EntraCsv, &back, SecretEncoding::Base32), csv);
+    }
+
+    #[test]
+    fn graph_json_round_trip(tokens in proptest::collection::vec(synth::entra_json_token(), 1..8)) {
+        let json = write_all(Format::EntraJson, &tokens, SecretEncoding::Base32);
+        prop_assert_eq!(read_all(Format::EntraJson, &json).unwrap(), tokens);
+    }
+
+    #[test]
+    fn jsonl_is_lossless(tokens in proptest::collection::vec(synth::any_token(), 1..8)) {
+        for enc in SecretEncoding::ALL {
+            let jsonl = write_all(Format::Jsonl, &tokens, enc);
+            prop_assert_eq!(detect(&jsonl).unwrap(), Format::Jsonl);
+            prop_assert_eq!(&read_all(Format::Jsonl, &jsonl).unwrap(), &tokens);
+        }
+    }
+
+    #[test]
+    fn readers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        for f in Format::ALL {
+            let _ = read_all(f, &bytes);
+        }
+        let _ = detect(&bytes);
+    }
+}
+
+#[test]
+fn golden_round_trips_through_every_format() {
+    let entra = golden::entra();
+    let csv = write_all(Format::EntraCsv, &entra, SecretEncoding::Base32);
+    let jsonl = write_all(Format::Jsonl, &read_all(Format::EntraCsv, &csv).unwrap(), SecretEncoding::Hex);
+    let json = write_all(Format::EntraJson, &read_all(Format::Jsonl, &jsonl).unwrap(), SecretEncoding::Base32);
+    let back = read_all(Format::EntraJson, &json).unwrap();
+    assert_eq!(back, entra);
+    assert_eq!(write_all(Format::EntraCsv, &back, SecretEncoding::Base32), csv);
+}
