@@ -1,1 +1,64 @@
-fn main() {}
+//! `oathvault`: open, verify, inspect and convert hardware OATH token seed files.
+//!
+//! The binary is glue: arguments in, library calls, messages and exit codes
+//! out (0 ok, 1 bad input or a rejected check, 2 usage).
+
+mod args;
+mod commands;
+mod io;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// How a command failed, and so which exit code it gets.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input, a refused conversion, a rejected code: exit 1. The message
+    /// has been printed already when `None`.
+    Input(Option<anyhow::Error>),
+    /// Wrong use of the command line: exit 2.
+    Usage(String),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Input(Some(e))
+    }
+}
+
+impl From<oathvault_formats::Error> for Failure {
+    fn from(e: oathvault_formats::Error) -> Self {
+        Self::Input(Some(e.into()))
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Self::Input(Some(e.into()))
+    }
+}
+
+#[allow(clippy::print_stderr, reason = "the binary reports errors on stderr")]
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let result = match cli.command {
+        args::Command::Convert(a) => commands::convert::run(&a),
+        args::Command::Inspect(a) => commands::inspect::run(&a),
+        args::Command::Otp(a) => commands::otp::run(&a),
+        args::Command::Check(a) => commands::check::run(&a),
+        args::Command::Formats => commands::formats::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(None)) => ExitCode::from(1),
+        Err(Failure::Input(Some(e))) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}\n\nFor more information, try '--help'.");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -29,6 +29,7 @@ mod error;
 mod json_stream;
 pub mod jsonl;
 pub mod limits;
+mod serials;
 
 use std::fmt;
 use std::io::{BufRead, Write};
@@ -38,6 +39,7 @@ use std::sync::Arc;
 pub use detect::detect;
 pub use error::{Error, ErrorKind, Location};
 pub use limits::{Rule, Target, Violation};
+pub use serials::SerialSet;
 use oathvault_token::{SecretEncoding, Token};
 
 /// A seed-file format.

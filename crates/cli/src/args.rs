@@ -1,0 +1,165 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use oathvault_formats::Format;
+use oathvault_token::SecretEncoding;
+
+/// Move hardware OATH token seeds safely: open, verify, inspect and convert seed files.
+#[derive(Debug, Parser)]
+#[command(name = "oathvault", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert a seed file to another format (e.g. Entra CSV → Entra JSON).
+    ///
+    /// Every token is checked against the target's limits first; if any token
+    /// does not fit, nothing is written and each offending serial is named.
+    /// OUT is written to a temporary file and renamed only on success.
+    Convert(ConvertArgs),
+    /// Summarise a seed file: counts, types, hashes, digits, steps, duplicate
+    /// serials, weak secrets, and which targets can take it.
+    Inspect(InspectArgs),
+    /// Print the code(s) a token shows, one per line.
+    Otp(OtpArgs),
+    /// Check a code against a token, allowing for drift; exit 1 if rejected.
+    Check(CheckArgs),
+    /// List the formats this version reads and writes.
+    Formats,
+}
+
+/// A format name on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Entra MFA CSV (admin centre upload)
+    EntraCsv,
+    /// Entra MFA JSON (Graph #$delta bulk body)
+    EntraJson,
+    /// oathvault canonical JSON Lines
+    Jsonl,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::EntraCsv => Format::EntraCsv,
+            FormatArg::EntraJson => Format::EntraJson,
+            FormatArg::Jsonl => Format::Jsonl,
+        }
+    }
+}
+
+/// A secret encoding on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EncodingArg {
+    /// lower-case hexadecimal
+    Hex,
+    /// upper-case hexadecimal
+    HexUpper,
+    /// RFC 4648 Base32, upper case, unpadded
+    Base32,
+    /// RFC 4648 Base32, upper case, '='-padded
+    Base32Padded,
+    /// RFC 4648 Base64, padded
+    Base64,
+}
+
+impl From<EncodingArg> for SecretEncoding {
+    fn from(e: EncodingArg) -> Self {
+        match e {
+            EncodingArg::Hex => Self::Hex,
+            EncodingArg::HexUpper => Self::HexUpper,
+            EncodingArg::Base32 => Self::Base32,
+            EncodingArg::Base32Padded => Self::Base32Padded,
+            EncodingArg::Base64 => Self::Base64,
+        }
+    }
+}
+
+/// Where to read: a file or `-`, with an optional forced format.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Seed file to read (`-` for standard input).
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+    /// Input format (default: detected from the content).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub from: Option<FormatArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output file (default or `-`: standard output).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub to: FormatArg,
+    /// Secret encoding, for formats that let you choose (jsonl). Entra formats always use Base32.
+    #[arg(long, value_enum, value_name = "ENCODING")]
+    pub secret_encoding: Option<EncodingArg>,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// No summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OtpArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Serial of the token (may be left out when the file holds one token).
+    #[arg(long, short)]
+    pub serial: Option<String>,
+    /// Unix time in seconds (default: now). TOTP only.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub at: Option<u64>,
+    /// HOTP counter to start at (default: the counter in the file).
+    #[arg(long)]
+    pub counter: Option<u64>,
+    /// How many consecutive codes to print.
+    #[arg(long, short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub count: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Serial of the token (may be left out when the file holds one token).
+    #[arg(long, short)]
+    pub serial: Option<String>,
+    /// The code the token shows.
+    #[arg(long, short)]
+    pub code: String,
+    /// Unix time in seconds (default: now). TOTP only.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub at: Option<u64>,
+    /// HOTP counter expected next (default: the counter in the file).
+    #[arg(long)]
+    pub counter: Option<u64>,
+    /// Steps to allow each side of the expected one (TOTP), or ahead (HOTP).
+    #[arg(long, short, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub window: u32,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,11 @@
+//! `oathvault formats`: what this version reads and writes.
+
+use oathvault_formats::Format;
+
+#[allow(clippy::print_stdout, reason = "the command's output")]
+pub fn run() -> Result<(), crate::Failure> {
+    for f in Format::ALL {
+        println!("{:<12} {:<6} read, write   {}", f.name(), format!(".{}", f.extension()), f.describe());
+    }
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! One module per command.
+
+pub mod check;
+pub mod convert;
+pub mod formats;
+pub mod inspect;
+pub mod otp;
+
+use anyhow::anyhow;
+use oathvault_token::Token;
+
+use crate::Failure;
+use crate::args::InputArgs;
+use crate::io::Input;
+
+/// Finds one token by serial (or the only token when no serial is given).
+/// Every token is read, so a bad file is reported, not half-used.
+pub fn find_token(input: &InputArgs, serial: Option<&str>) -> Result<Token, Failure> {
+    let input = Input::open(input, false)?;
+    let name = input.name.clone();
+    let mut found = None;
+    let mut count = 0u64;
+    for token in input.tokens() {
+        let token = token?;
+        count += 1;
+        match serial {
+            Some(s) if token.serial.as_str() == s.trim() => {
+                if found.is_some() {
+                    return Err(anyhow!("serial {s} appears more than once in {name}").into());
+                }
+                found = Some(token);
+            }
+            Some(_) => {}
+            None if count == 1 => found = Some(token),
+            None => found = None,
+        }
+    }
+    match (found, serial) {
+        (Some(t), _) => Ok(t),
+        (None, Some(s)) => Err(anyhow!("serial {s} is not in {name} ({count} tokens)").into()),
+        (None, None) => Err(Failure::Usage(format!("{name} holds {count} tokens; choose one with --serial"))),
+    }
+}

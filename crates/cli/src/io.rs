@@ -1,0 +1,167 @@
+//! Opening inputs (file or stdin, with format detection) and writing outputs
+//! atomically (temporary file, 0600, renamed on success).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Stdin, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use indicatif::{ProgressBar, ProgressStyle};
+use oathvault_formats::{Format, detect, reader, TokenReader};
+use zeroize::Zeroizing;
+
+use crate::args::InputArgs;
+use crate::Failure;
+
+/// Counts bytes read, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    bar: ProgressBar,
+    pending: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pending += n as u64;
+        if self.pending >= 1 << 20 || n == 0 {
+            self.bar.inc(self.pending);
+            self.pending = 0;
+        }
+        Ok(n)
+    }
+}
+
+enum Source {
+    File(File),
+    Stdin(Stdin),
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::File(f) => f.read(buf),
+            Self::Stdin(s) => s.read(buf),
+        }
+    }
+}
+
+/// An opened seed file.
+pub struct Input {
+    pub name: Arc<str>,
+    pub format: Format,
+    pub bar: ProgressBar,
+    reader: BufReader<Counting<Source>>,
+}
+
+impl Input {
+    /// Opens the file (or stdin), detects the format unless forced.
+    pub fn open(args: &InputArgs, show_progress: bool) -> Result<Self, Failure> {
+        let is_stdin = args.input.as_os_str() == "-";
+        let name: Arc<str> = Arc::from(if is_stdin { "<stdin>".to_owned() } else { args.input.display().to_string() });
+        let (source, len) = if is_stdin {
+            (Source::Stdin(io::stdin()), None)
+        } else {
+            let file = File::open(&args.input).with_context(|| format!("cannot open {name}"))?;
+            let meta = file.metadata().with_context(|| format!("cannot read {name}"))?;
+            if meta.is_dir() {
+                return Err(anyhow!("{name} is a directory, not a seed file").into());
+            }
+            (Source::File(file), Some(meta.len()))
+        };
+        let bar = if show_progress && len.is_some_and(|l| l > 4 << 20) {
+            let bar = ProgressBar::new(len.unwrap_or(0));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({eta})")
+                    .map_or_else(|_| ProgressStyle::default_bar(), |s| s.progress_chars("=> ")),
+            );
+            bar.set_message(format!("reading {name}"));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let mut reader =
+            BufReader::with_capacity(256 * 1024, Counting { inner: source, bar: bar.clone(), pending: 0 });
+        let format = match args.from {
+            Some(f) => f.into(),
+            None => {
+                let head = reader.fill_buf().with_context(|| format!("cannot read {name}"))?;
+                detect(head).map_err(|e| anyhow!("{name}: {e}"))?
+            }
+        };
+        Ok(Self { name, format, bar, reader })
+    }
+
+    /// The tokens, streamed.
+    pub fn tokens(self) -> TokenReader<'static> {
+        reader(self.format, self.reader, Some(self.name))
+    }
+}
+
+/// Where converted output goes until it is complete.
+pub enum Output {
+    /// A temporary file beside the destination, renamed on commit.
+    File { temp: tempfile::NamedTempFile, dest: PathBuf },
+    /// Standard output: held in memory (wiped on drop) so that a refused
+    /// conversion prints nothing.
+    Stdout(Zeroizing<Vec<u8>>),
+}
+
+impl Output {
+    /// Prepares the destination (`None` or `-`: stdout).
+    pub fn create(dest: Option<&Path>, force: bool) -> Result<Self, Failure> {
+        let Some(dest) = dest.filter(|d| d.as_os_str() != "-") else {
+            return Ok(Self::Stdout(Zeroizing::new(Vec::new())));
+        };
+        if dest.exists() && !force {
+            return Err(Failure::Input(Some(anyhow!(
+                "{} exists; pass --force to replace it",
+                dest.display()
+            ))));
+        }
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        // tempfile creates files with mode 0600 on Unix.
+        let temp = tempfile::Builder::new()
+            .prefix(".oathvault-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        Ok(Self::File { temp, dest: dest.to_path_buf() })
+    }
+
+    /// The writer to stream into.
+    pub fn writer(&mut self) -> Box<dyn Write + '_> {
+        match self {
+            Self::File { temp, .. } => Box::new(io::BufWriter::with_capacity(256 * 1024, temp.as_file_mut())),
+            Self::Stdout(buf) => Box::new(&mut **buf),
+        }
+    }
+
+    /// Makes the output visible: sync and rename, or print.
+    pub fn commit(self) -> Result<(), Failure> {
+        match self {
+            Self::File { temp, dest } => {
+                temp.as_file().sync_all().context("cannot flush the output to disk")?;
+                temp.persist(&dest).map_err(|e| anyhow!("cannot write {}: {}", dest.display(), e.error))?;
+                Ok(())
+            }
+            Self::Stdout(buf) => {
+                let mut out = io::stdout().lock();
+                out.write_all(&buf).and_then(|()| out.flush()).context("cannot write to standard output")?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Where the output goes, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::File { dest, .. } => dest.display().to_string(),
+            Self::Stdout(_) => "standard output".into(),
+        }
+    }
+}
