@@ -8,7 +8,12 @@ use oathvault_token::SecretEncoding;
 
 /// Move hardware OATH token seeds safely: open, verify, inspect and convert seed files.
 #[derive(Debug, Parser)]
-#[command(name = "oathvault", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "oathvault",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

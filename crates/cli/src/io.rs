@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
-use oathvault_formats::{Format, detect, reader, TokenReader};
+use oathvault_formats::{Format, TokenReader, detect, reader};
 use zeroize::Zeroizing;
 
-use crate::args::InputArgs;
 use crate::Failure;
+use crate::args::InputArgs;
 
 /// Counts bytes read, for the progress bar.
 struct Counting<R> {
@@ -59,12 +59,18 @@ impl Input {
     /// Opens the file (or stdin), detects the format unless forced.
     pub fn open(args: &InputArgs, show_progress: bool) -> Result<Self, Failure> {
         let is_stdin = args.input.as_os_str() == "-";
-        let name: Arc<str> = Arc::from(if is_stdin { "<stdin>".to_owned() } else { args.input.display().to_string() });
+        let name: Arc<str> = Arc::from(if is_stdin {
+            "<stdin>".to_owned()
+        } else {
+            args.input.display().to_string()
+        });
         let (source, len) = if is_stdin {
             (Source::Stdin(io::stdin()), None)
         } else {
             let file = File::open(&args.input).with_context(|| format!("cannot open {name}"))?;
-            let meta = file.metadata().with_context(|| format!("cannot read {name}"))?;
+            let meta = file
+                .metadata()
+                .with_context(|| format!("cannot read {name}"))?;
             if meta.is_dir() {
                 return Err(anyhow!("{name} is a directory, not a seed file").into());
             }
@@ -73,24 +79,41 @@ impl Input {
         let bar = if show_progress && len.is_some_and(|l| l > 4 << 20) {
             let bar = ProgressBar::new(len.unwrap_or(0));
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({eta})")
-                    .map_or_else(|_| ProgressStyle::default_bar(), |s| s.progress_chars("=> ")),
+                ProgressStyle::with_template(
+                    "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({eta})",
+                )
+                .map_or_else(
+                    |_| ProgressStyle::default_bar(),
+                    |s| s.progress_chars("=> "),
+                ),
             );
             bar.set_message(format!("reading {name}"));
             bar
         } else {
             ProgressBar::hidden()
         };
-        let mut reader =
-            BufReader::with_capacity(256 * 1024, Counting { inner: source, bar: bar.clone(), pending: 0 });
-        let format = match args.from {
-            Some(f) => f.into(),
-            None => {
-                let head = reader.fill_buf().with_context(|| format!("cannot read {name}"))?;
-                detect(head).map_err(|e| anyhow!("{name}: {e}"))?
-            }
+        let mut reader = BufReader::with_capacity(
+            256 * 1024,
+            Counting {
+                inner: source,
+                bar: bar.clone(),
+                pending: 0,
+            },
+        );
+        let format = if let Some(f) = args.from {
+            f.into()
+        } else {
+            let head = reader
+                .fill_buf()
+                .with_context(|| format!("cannot read {name}"))?;
+            detect(head).map_err(|e| anyhow!("{name}: {e}"))?
         };
-        Ok(Self { name, format, bar, reader })
+        Ok(Self {
+            name,
+            format,
+            bar,
+            reader,
+        })
     }
 
     /// The tokens, streamed.
@@ -102,7 +125,10 @@ impl Input {
 /// Where converted output goes until it is complete.
 pub enum Output {
     /// A temporary file beside the destination, renamed on commit.
-    File { temp: tempfile::NamedTempFile, dest: PathBuf },
+    File {
+        temp: tempfile::NamedTempFile,
+        dest: PathBuf,
+    },
     /// Standard output: held in memory (wiped on drop) so that a refused
     /// conversion prints nothing.
     Stdout(Zeroizing<Vec<u8>>),
@@ -130,13 +156,18 @@ impl Output {
             .suffix(".tmp")
             .tempfile_in(&dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-        Ok(Self::File { temp, dest: dest.to_path_buf() })
+        Ok(Self::File {
+            temp,
+            dest: dest.to_path_buf(),
+        })
     }
 
     /// The writer to stream into.
     pub fn writer(&mut self) -> Box<dyn Write + '_> {
         match self {
-            Self::File { temp, .. } => Box::new(io::BufWriter::with_capacity(256 * 1024, temp.as_file_mut())),
+            Self::File { temp, .. } => {
+                Box::new(io::BufWriter::with_capacity(256 * 1024, temp.as_file_mut()))
+            }
             Self::Stdout(buf) => Box::new(&mut **buf),
         }
     }
@@ -145,13 +176,18 @@ impl Output {
     pub fn commit(self) -> Result<(), Failure> {
         match self {
             Self::File { temp, dest } => {
-                temp.as_file().sync_all().context("cannot flush the output to disk")?;
-                temp.persist(&dest).map_err(|e| anyhow!("cannot write {}: {}", dest.display(), e.error))?;
+                temp.as_file()
+                    .sync_all()
+                    .context("cannot flush the output to disk")?;
+                temp.persist(&dest)
+                    .map_err(|e| anyhow!("cannot write {}: {}", dest.display(), e.error))?;
                 Ok(())
             }
             Self::Stdout(buf) => {
                 let mut out = io::stdout().lock();
-                out.write_all(&buf).and_then(|()| out.flush()).context("cannot write to standard output")?;
+                out.write_all(&buf)
+                    .and_then(|()| out.flush())
+                    .context("cannot write to standard output")?;
                 Ok(())
             }
         }

@@ -47,7 +47,10 @@ fn main() -> ExitCode {
         args::Command::Inspect(a) => commands::inspect::run(&a),
         args::Command::Otp(a) => commands::otp::run(&a),
         args::Command::Check(a) => commands::check::run(&a),
-        args::Command::Formats => commands::formats::run(),
+        args::Command::Formats => {
+            commands::formats::run();
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

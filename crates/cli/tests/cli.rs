@@ -1,4 +1,9 @@
 //! The `oathvault` binary, driven as a user would.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a failure is a failed test"
+)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -7,7 +12,9 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 
 fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../formats/testdata").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../formats/testdata")
+        .join(name)
 }
 
 fn ov() -> Command {
@@ -15,8 +22,10 @@ fn ov() -> Command {
 }
 
 fn dir_entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -25,64 +34,116 @@ fn dir_entries(dir: &Path) -> Vec<String> {
 fn convert_csv_to_json_file_is_private_and_complete() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("seeds.json");
-    ov().args(["convert", testdata("golden.entra.csv").to_str().unwrap(), "--to", "entra-json", "-o"])
-        .arg(&out)
-        .assert()
-        .success()
-        .stderr(predicate::str::contains("2 tokens entra-csv → entra-json"));
+    ov().args([
+        "convert",
+        testdata("golden.entra.csv").to_str().unwrap(),
+        "--to",
+        "entra-json",
+        "-o",
+    ])
+    .arg(&out)
+    .assert()
+    .success()
+    .stderr(predicate::str::contains("2 tokens entra-csv → entra-json"));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(json["@context"], "#$delta");
-    assert_eq!(json["value"][1]["secretKey"], "234567ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    assert_eq!(
+        json["value"][1]["secretKey"],
+        "234567ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    );
     let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert_eq!(dir_entries(dir.path()), ["seeds.json"]);
     // No silent overwrite.
-    ov().args(["convert", testdata("golden.entra.csv").to_str().unwrap(), "--to", "jsonl", "-o"])
-        .arg(&out)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("exists; pass --force"));
-    ov().args(["convert", testdata("golden.entra.csv").to_str().unwrap(), "--to", "jsonl", "--force", "-o"])
-        .arg(&out)
-        .assert()
-        .success();
-    assert!(std::fs::read_to_string(&out).unwrap().starts_with("{\"serial\":\"10001001\""));
+    ov().args([
+        "convert",
+        testdata("golden.entra.csv").to_str().unwrap(),
+        "--to",
+        "jsonl",
+        "-o",
+    ])
+    .arg(&out)
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("exists; pass --force"));
+    ov().args([
+        "convert",
+        testdata("golden.entra.csv").to_str().unwrap(),
+        "--to",
+        "jsonl",
+        "--force",
+        "-o",
+    ])
+    .arg(&out)
+    .assert()
+    .success();
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .starts_with("{\"serial\":\"10001001\"")
+    );
 }
 
 #[test]
 fn bad_base32_on_line_5_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.json");
-    ov().args(["convert", testdata("bad-base32-line5.csv").to_str().unwrap(), "--to", "entra-json", "-o"])
-        .arg(&out)
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(predicate::str::contains("line 5: field `secret key`: invalid Base32 character"))
-        .stderr(predicate::str::contains("nothing was written"))
-        // The bad secret itself is never echoed.
-        .stderr(predicate::str::contains("GEZDGNBV0Y3T").not());
-    assert!(dir_entries(dir.path()).is_empty(), "left behind: {:?}", dir_entries(dir.path()));
+    ov().args([
+        "convert",
+        testdata("bad-base32-line5.csv").to_str().unwrap(),
+        "--to",
+        "entra-json",
+        "-o",
+    ])
+    .arg(&out)
+    .assert()
+    .code(1)
+    .stdout("")
+    .stderr(predicate::str::contains(
+        "line 5: field `secret key`: invalid Base32 character",
+    ))
+    .stderr(predicate::str::contains("nothing was written"))
+    // The bad secret itself is never echoed.
+    .stderr(predicate::str::contains("GEZDGNBV0Y3T").not());
+    assert!(
+        dir_entries(dir.path()).is_empty(),
+        "left behind: {:?}",
+        dir_entries(dir.path())
+    );
     // To stdout: nothing is printed either.
-    ov().args(["convert", testdata("bad-base32-line5.csv").to_str().unwrap(), "--to", "entra-json"])
-        .assert()
-        .code(1)
-        .stdout("");
+    ov().args([
+        "convert",
+        testdata("bad-base32-line5.csv").to_str().unwrap(),
+        "--to",
+        "entra-json",
+    ])
+    .assert()
+    .code(1)
+    .stdout("");
 }
 
 #[test]
 fn target_limits_name_every_serial() {
-    ov().args(["convert", testdata("golden.jsonl").to_str().unwrap(), "--to", "entra-csv"])
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(predicate::str::contains("serial 20000001: Entra takes TOTP tokens only (this token: HOTP)"));
+    ov().args([
+        "convert",
+        testdata("golden.jsonl").to_str().unwrap(),
+        "--to",
+        "entra-csv",
+    ])
+    .assert()
+    .code(1)
+    .stdout("")
+    .stderr(predicate::str::contains(
+        "serial 20000001: Entra takes TOTP tokens only (this token: HOTP)",
+    ));
     let dup = "serial number,secret key,time interval\n7,GEZDGNBV,30\n7,GEZDGNBV,30\n";
     ov().args(["convert", "-", "--to", "entra-json"])
         .write_stdin(dup)
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("serial 7: each serial may appear only once"));
+        .stderr(predicate::str::contains(
+            "serial 7: each serial may appear only once",
+        ));
 }
 
 #[test]
@@ -98,19 +159,37 @@ fn empty_binary_and_header_only_files_are_explained() {
             .stdout("")
             .stderr(predicate::str::contains(msg));
     }
-    ov().args(["inspect", "/nonexistent/seeds.csv"]).assert().code(1).stderr(predicate::str::contains("cannot open"));
+    ov().args(["inspect", "/nonexistent/seeds.csv"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot open"));
 }
 
 #[test]
 fn usage_errors_exit_2() {
     ov().args(["convert", "x.csv"]).assert().code(2);
-    ov().args(["convert", "x.csv", "--to", "nonsense"]).assert().code(2);
-    ov().args(["convert", testdata("golden.jsonl").to_str().unwrap(), "--to", "entra-json", "--secret-encoding", "hex"])
+    ov().args(["convert", "x.csv", "--to", "nonsense"])
+        .assert()
+        .code(2);
+    ov().args([
+        "convert",
+        testdata("golden.jsonl").to_str().unwrap(),
+        "--to",
+        "entra-json",
+        "--secret-encoding",
+        "hex",
+    ])
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("always writes Base32"));
+    ov().args(["otp", testdata("golden.jsonl").to_str().unwrap()])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("always writes Base32"));
-    ov().args(["otp", testdata("golden.jsonl").to_str().unwrap()]).assert().code(2).stderr(predicate::str::contains("--serial"));
-    ov().arg("--help").assert().success().stdout(predicate::str::contains("convert"));
+        .stderr(predicate::str::contains("--serial"));
+    ov().arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("convert"));
     for sub in ["convert", "inspect", "otp", "check", "formats"] {
         ov().args([sub, "--help"]).assert().success();
     }
@@ -119,44 +198,127 @@ fn usage_errors_exit_2() {
 #[test]
 fn stdin_jsonl_with_chosen_encoding() {
     let csv = std::fs::read(testdata("golden.entra.csv")).unwrap();
-    ov().args(["convert", "-", "--to", "jsonl", "--secret-encoding", "base64", "-q"])
-        .write_stdin(csv)
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("\"secret\":\"1vnffAEQyFMdCVLY1z4RlOlbXxk=\",\"secret_encoding\":\"base64\""));
+    ov().args([
+        "convert",
+        "-",
+        "--to",
+        "jsonl",
+        "--secret-encoding",
+        "base64",
+        "-q",
+    ])
+    .write_stdin(csv)
+    .assert()
+    .success()
+    .stdout(predicate::str::contains(
+        "\"secret\":\"1vnffAEQyFMdCVLY1z4RlOlbXxk=\",\"secret_encoding\":\"base64\"",
+    ));
 }
 
 #[test]
 fn otp_prints_codes() {
     let f = testdata("golden.jsonl");
-    ov().args(["otp", f.to_str().unwrap(), "--serial", "10001001", "--at", "1234567890"]).assert().success().stdout("005924\n");
-    let two = ov().args(["otp", f.to_str().unwrap(), "--serial", "10001002", "--at", "59", "-n", "2"]).assert().success();
+    ov().args([
+        "otp",
+        f.to_str().unwrap(),
+        "--serial",
+        "10001001",
+        "--at",
+        "1234567890",
+    ])
+    .assert()
+    .success()
+    .stdout("005924\n");
+    let two = ov()
+        .args([
+            "otp",
+            f.to_str().unwrap(),
+            "--serial",
+            "10001002",
+            "--at",
+            "59",
+            "-n",
+            "2",
+        ])
+        .assert()
+        .success();
     let two = String::from_utf8(two.get_output().stdout.clone()).unwrap();
-    assert!(two.starts_with("285124\n") && two.lines().count() == 2, "{two}");
-    ov().args(["otp", f.to_str().unwrap(), "--serial", "20000001", "-n", "2"]).assert().success().stdout("755224\n287082\n");
-    ov().args(["otp", f.to_str().unwrap(), "--serial", "99"]).assert().code(1).stderr(predicate::str::contains("serial 99 is not in"));
+    assert!(
+        two.starts_with("285124\n") && two.lines().count() == 2,
+        "{two}"
+    );
+    ov().args([
+        "otp",
+        f.to_str().unwrap(),
+        "--serial",
+        "20000001",
+        "-n",
+        "2",
+    ])
+    .assert()
+    .success()
+    .stdout("755224\n287082\n");
+    ov().args(["otp", f.to_str().unwrap(), "--serial", "99"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("serial 99 is not in"));
 }
 
 #[test]
 fn check_accepts_with_drift_and_rejects_with_exit_1() {
     let f = testdata("golden.jsonl");
     let f = f.to_str().unwrap();
-    ov().args(["check", f, "-s", "10001001", "-c", "081804", "--at", "1111111139"])
-        .assert()
-        .success()
-        .stdout("accepted: serial 10001001, drift -1 step (-30 s)\n");
-    ov().args(["check", f, "-s", "10001001", "-c", "081804", "--at", "1111111169", "--json"])
-        .assert()
-        .code(1)
-        .stdout(predicate::str::contains("\"accepted\":false"));
-    ov().args(["check", f, "-s", "10001001", "-c", "081804", "--at", "1111111169", "--window", "2", "--json"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("\"drift\":-2,\"drift_seconds\":-60"));
+    ov().args([
+        "check",
+        f,
+        "-s",
+        "10001001",
+        "-c",
+        "081804",
+        "--at",
+        "1111111139",
+    ])
+    .assert()
+    .success()
+    .stdout("accepted: serial 10001001, drift -1 step (-30 s)\n");
+    ov().args([
+        "check",
+        f,
+        "-s",
+        "10001001",
+        "-c",
+        "081804",
+        "--at",
+        "1111111169",
+        "--json",
+    ])
+    .assert()
+    .code(1)
+    .stdout(predicate::str::contains("\"accepted\":false"));
+    ov().args([
+        "check",
+        f,
+        "-s",
+        "10001001",
+        "-c",
+        "081804",
+        "--at",
+        "1111111169",
+        "--window",
+        "2",
+        "--json",
+    ])
+    .assert()
+    .success()
+    .stdout(predicate::str::contains(
+        "\"drift\":-2,\"drift_seconds\":-60",
+    ));
     ov().args(["check", f, "-s", "10001001", "-c", "81804", "--at", "59"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("the code has 5 digits; this token shows 6"));
+        .stderr(predicate::str::contains(
+            "the code has 5 digits; this token shows 6",
+        ));
 }
 
 #[test]
@@ -165,7 +327,14 @@ fn inspect_reports_targets_duplicates_and_weak_secrets() {
                  1,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,30,M,X\n\
                  1,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,60,M,X\n\
                  2,GEZDGNBVGY3TQOJQ,30,M,X\n";
-    let out = ov().args(["inspect", "-", "--json"]).write_stdin(input).assert().success().get_output().stdout.clone();
+    let out = ov()
+        .args(["inspect", "-", "--json"])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let r: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(r["tokens"], 3);
     assert_eq!(r["duplicate_serials"]["serials"], serde_json::json!(["1"]));
@@ -173,9 +342,12 @@ fn inspect_reports_targets_duplicates_and_weak_secrets() {
     assert_eq!(r["targets"][0]["format"], "entra-csv");
     assert_eq!(r["targets"][0]["ok"], false);
     assert_eq!(r["targets"][2]["ok"], true);
-    ov().args(["inspect", testdata("bad-base32-line5.csv").to_str().unwrap()])
-        .assert()
-        .code(1)
-        .stdout(predicate::str::contains("ERRORS (1)"))
-        .stdout(predicate::str::contains("line 5"));
+    ov().args([
+        "inspect",
+        testdata("bad-base32-line5.csv").to_str().unwrap(),
+    ])
+    .assert()
+    .code(1)
+    .stdout(predicate::str::contains("ERRORS (1)"))
+    .stdout(predicate::str::contains("line 5"));
 }

@@ -13,7 +13,11 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
             "this is a ZIP archive: unpack it first with `oathvault open`",
         )));
     }
-    if head.starts_with(b"-----BEGIN PGP") || head.first().is_some_and(|b| matches!(b, 0x84 | 0x85 | 0x8c | 0xc1 | 0xc3)) {
+    if head.starts_with(b"-----BEGIN PGP")
+        || head
+            .first()
+            .is_some_and(|b| matches!(b, 0x84 | 0x85 | 0x8c | 0xc1 | 0xc3))
+    {
         return Err(Error::new(ErrorKind::Binary(
             "this is an OpenPGP message: decrypt it first with `oathvault open`",
         )));
@@ -25,7 +29,9 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
         Err(e) => e.error_len().is_none(),
     };
     if !valid || text.contains(&0) {
-        return Err(Error::new(ErrorKind::Binary("this is a binary file, not a seed file (not UTF-8 text)")));
+        return Err(Error::new(ErrorKind::Binary(
+            "this is a binary file, not a seed file (not UTF-8 text)",
+        )));
     }
     let trimmed = text.trim_ascii_start();
     let Some(&first) = trimmed.first() else {
@@ -35,9 +41,14 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
         b'[' => Ok(Format::EntraJson),
         b'{' => {
             let first_line = trimmed.split(|&b| b == b'\n').next().unwrap_or_default();
-            let is_jsonl = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(first_line)
-                .is_ok_and(|m| m.contains_key("serial") && m.contains_key("secret_encoding"));
-            Ok(if is_jsonl { Format::Jsonl } else { Format::EntraJson })
+            let is_jsonl =
+                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(first_line)
+                    .is_ok_and(|m| m.contains_key("serial") && m.contains_key("secret_encoding"));
+            Ok(if is_jsonl {
+                Format::Jsonl
+            } else {
+                Format::EntraJson
+            })
         }
         b'<' => Err(Error::new(ErrorKind::Unrecognised(
             "this is XML (PSKC or DualShield?), which this version does not read yet".into(),
@@ -45,7 +56,10 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
         _ => {
             let header = trimmed.split(|&b| b == b'\n').next().unwrap_or_default();
             let header = String::from_utf8_lossy(header).to_ascii_lowercase();
-            let cols: Vec<String> = header.split(',').map(|c| c.trim().trim_matches('"').replace(' ', "")).collect();
+            let cols: Vec<String> = header
+                .split(',')
+                .map(|c| c.trim().trim_matches('"').replace(' ', ""))
+                .collect();
             if cols.iter().any(|c| c == "serialnumber") && cols.iter().any(|c| c == "secretkey") {
                 Ok(Format::EntraCsv)
             } else {
@@ -65,9 +79,18 @@ mod tests {
     fn by_content() {
         let csv = b"\xef\xbb\xbfUPN,Serial Number,Secret Key,TimeInterval,Manufacturer,Model\r\n";
         assert_eq!(detect(csv).unwrap(), Format::EntraCsv);
-        assert_eq!(detect(b"serial number,secret key,time interval\n").unwrap(), Format::EntraCsv);
-        assert_eq!(detect(b"  {\"@context\":\"#$delta\",\"value\":[]}").unwrap(), Format::EntraJson);
-        assert_eq!(detect(b"[{\"serialNumber\":\"1\"}]").unwrap(), Format::EntraJson);
+        assert_eq!(
+            detect(b"serial number,secret key,time interval\n").unwrap(),
+            Format::EntraCsv
+        );
+        assert_eq!(
+            detect(b"  {\"@context\":\"#$delta\",\"value\":[]}").unwrap(),
+            Format::EntraJson
+        );
+        assert_eq!(
+            detect(b"[{\"serialNumber\":\"1\"}]").unwrap(),
+            Format::EntraJson
+        );
         assert_eq!(detect(b"{\n  \"value\": []\n}").unwrap(), Format::EntraJson);
         let jsonl = b"{\"serial\":\"1\",\"type\":\"totp\",\"secret_encoding\":\"hex\"}\n{";
         assert_eq!(detect(jsonl).unwrap(), Format::Jsonl);

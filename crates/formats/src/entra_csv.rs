@@ -19,7 +19,14 @@ use crate::limits::Target;
 use crate::{TokenWriter, WriteSummary};
 
 /// Microsoft's header, as written.
-pub const HEADER: [&str; 6] = ["upn", "serial number", "secret key", "time interval", "manufacturer", "model"];
+pub const HEADER: [&str; 6] = [
+    "upn",
+    "serial number",
+    "secret key",
+    "time interval",
+    "manufacturer",
+    "model",
+];
 
 /// Column positions found in a header.
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +41,12 @@ struct Columns {
 
 fn normalise(name: &[u8]) -> String {
     let s = String::from_utf8_lossy(name);
-    let s = s.trim_start_matches('\u{feff}').trim().trim_matches('"').trim().to_ascii_lowercase();
+    let s = s
+        .trim_start_matches('\u{feff}')
+        .trim()
+        .trim_matches('"')
+        .trim()
+        .to_ascii_lowercase();
     match s.as_str() {
         "timeinterval" | "time_interval" | "time-interval" => "time interval".into(),
         "serialnumber" | "serial_number" | "serial-number" => "serial number".into(),
@@ -49,7 +61,11 @@ impl Columns {
         let find = |n: &str| names.iter().position(|h| h == n);
         let need = |n: &'static str| {
             find(n).ok_or_else(|| {
-                Error::new(ErrorKind::MissingColumn { column: n, found: names.join(", ") }).line(1)
+                Error::new(ErrorKind::MissingColumn {
+                    column: n,
+                    found: names.join(", "),
+                })
+                .line(1)
             })
         };
         Ok(Self {
@@ -75,15 +91,28 @@ pub struct Reader<R: BufRead> {
 
 impl<R: BufRead> std::fmt::Debug for Reader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("entra_csv::Reader").field("file", &self.file).field("rows", &self.rows).finish_non_exhaustive()
+        f.debug_struct("entra_csv::Reader")
+            .field("file", &self.file)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
     }
 }
 
 impl<R: BufRead> Reader<R> {
     /// Reads from `input`; `file` names it in errors.
     pub fn new(input: R, file: Option<Arc<str>>) -> Self {
-        let csv = ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input);
-        Self { csv, file, columns: None, record: ByteRecord::new(), rows: 0, done: false }
+        let csv = ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(input);
+        Self {
+            csv,
+            file,
+            columns: None,
+            record: ByteRecord::new(),
+            rows: 0,
+            done: false,
+        }
     }
 
     fn line(&self) -> u64 {
@@ -91,11 +120,15 @@ impl<R: BufRead> Reader<R> {
     }
 
     fn next_record(&mut self) -> Result<bool, Error> {
-        self.csv.read_byte_record(&mut self.record).map_err(|e| csv_error(&e))
+        self.csv
+            .read_byte_record(&mut self.record)
+            .map_err(|e| csv_error(&e))
     }
 
     fn field(&self, idx: Option<usize>, name: &'static str) -> Result<Option<&str>, Error> {
-        let Some(raw) = idx.and_then(|i| self.record.get(i)) else { return Ok(None) };
+        let Some(raw) = idx.and_then(|i| self.record.get(i)) else {
+            return Ok(None);
+        };
         let text = std::str::from_utf8(raw)
             .map_err(|_| Error::new(ErrorKind::Syntax("is not valid UTF-8".into())).field(name))?
             .trim();
@@ -103,7 +136,8 @@ impl<R: BufRead> Reader<R> {
     }
 
     fn required(&self, idx: usize, name: &'static str) -> Result<&str, Error> {
-        self.field(Some(idx), name)?.ok_or_else(|| Error::new(ErrorKind::Missing).field(name))
+        self.field(Some(idx), name)?
+            .ok_or_else(|| Error::new(ErrorKind::Missing).field(name))
     }
 
     fn token(&self, c: Columns) -> Result<Token, Error> {
@@ -116,7 +150,9 @@ impl<R: BufRead> Reader<R> {
             .map_err(|e| Error::new(e).field("time interval"))?;
         let mut token = Token::totp(serial, secret, step);
         token.user = self.field(c.upn, "upn")?.map(str::to_owned);
-        token.manufacturer = self.field(c.manufacturer, "manufacturer")?.map(str::to_owned);
+        token.manufacturer = self
+            .field(c.manufacturer, "manufacturer")?
+            .map(str::to_owned);
         token.model = self.field(c.model, "model")?.map(str::to_owned);
         Ok(token)
     }
@@ -170,9 +206,13 @@ impl<R: BufRead> Reader<R> {
 fn csv_error(e: &csv::Error) -> Error {
     let line = e.position().map(csv::Position::line);
     let msg = match e.kind() {
-        csv::ErrorKind::Io(io) => return Error::new(std::io::Error::new(io.kind(), io.to_string())),
+        csv::ErrorKind::Io(io) => {
+            return Error::new(std::io::Error::new(io.kind(), io.to_string()));
+        }
         csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_owned(),
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("has {len} fields where the header has {expected_len}")
         }
         _ => "malformed CSV".to_owned(),
@@ -188,7 +228,8 @@ impl<R: BufRead> Iterator for Reader<R> {
     type Item = Result<Token, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_token().map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
+        self.next_token()
+            .map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
     }
 }
 
@@ -201,16 +242,24 @@ pub struct Writer<W: Write> {
 
 impl<W: Write> std::fmt::Debug for Writer<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("entra_csv::Writer").field("summary", &self.summary).finish_non_exhaustive()
+        f.debug_struct("entra_csv::Writer")
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
     }
 }
 
 impl<W: Write> Writer<W> {
     /// Writes the header now and a row per token.
     pub fn new(output: W) -> Result<Self, Error> {
-        let mut csv = WriterBuilder::new().terminator(Terminator::CRLF).from_writer(output);
+        let mut csv = WriterBuilder::new()
+            .terminator(Terminator::CRLF)
+            .from_writer(output);
         csv.write_record(HEADER).map_err(|e| csv_error(&e))?;
-        Ok(Self { csv, secret: String::with_capacity(128), summary: WriteSummary::default() })
+        Ok(Self {
+            csv,
+            secret: String::with_capacity(128),
+            summary: WriteSummary::default(),
+        })
     }
 }
 

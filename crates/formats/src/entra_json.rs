@@ -13,8 +13,8 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use oathvault_token::{Hash, SecretEncoding, Serial, Step, Token};
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use zeroize::Zeroize;
 
 use crate::error::{Error, ErrorKind};
@@ -81,7 +81,10 @@ impl Scalar<'_> {
             Scalar::Text(t) => Ok(Some(t.trim()).filter(|t| !t.is_empty())),
             Scalar::Number(n) => Ok(Some(n.as_str())),
             Scalar::Null | Scalar::Absent => Ok(None),
-            Scalar::Bool => Err(Error::new(ErrorKind::Syntax("is true/false, expected text".into())).field(field)),
+            Scalar::Bool => Err(Error::new(ErrorKind::Syntax(
+                "is true/false, expected text".into(),
+            ))
+            .field(field)),
         }
     }
 }
@@ -138,12 +141,19 @@ impl RawEntry<'_> {
             }
             None => return Err(Error::new(ErrorKind::Missing).field("secretKey")),
         };
-        let secret = SecretEncoding::Base32.decode(secret_text).map_err(|e| Error::new(e).field("secretKey"))?;
-        let step = Step::parse(req(&self.time_interval_in_seconds, "timeIntervalInSeconds")?)
-            .map_err(|e| Error::new(e).field("timeIntervalInSeconds"))?;
+        let secret = SecretEncoding::Base32
+            .decode(secret_text)
+            .map_err(|e| Error::new(e).field("secretKey"))?;
+        let step = Step::parse(req(
+            &self.time_interval_in_seconds,
+            "timeIntervalInSeconds",
+        )?)
+        .map_err(|e| Error::new(e).field("timeIntervalInSeconds"))?;
         let mut token = Token::totp(serial, secret, step);
         if let Some(h) = opt(&self.hash_function, "hashFunction")? {
-            token.hash = h.parse::<Hash>().map_err(|e| Error::new(e).field("hashFunction"))?;
+            token.hash = h
+                .parse::<Hash>()
+                .map_err(|e| Error::new(e).field("hashFunction"))?;
         }
         token.manufacturer = opt(&self.manufacturer, "manufacturer")?.map(str::to_owned);
         token.model = opt(&self.model, "model")?.map(str::to_owned);
@@ -158,7 +168,9 @@ impl RawEntry<'_> {
 fn json_error(e: &serde_json::Error, base_line: u64) -> Error {
     let line = base_line + e.line().saturating_sub(1) as u64;
     let msg = match e.classify() {
-        serde_json::error::Category::Data => "a field holds an object or array where text or a number belongs",
+        serde_json::error::Category::Data => {
+            "a field holds an object or array where text or a number belongs"
+        }
         serde_json::error::Category::Eof => "unexpected end of the token object",
         _ => "malformed JSON in the token object",
     };
@@ -175,14 +187,22 @@ pub struct Reader<R: BufRead> {
 
 impl<R: BufRead> fmt::Debug for Reader<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("entra_json::Reader").field("file", &self.file).field("records", &self.records).finish_non_exhaustive()
+        f.debug_struct("entra_json::Reader")
+            .field("file", &self.file)
+            .field("records", &self.records)
+            .finish_non_exhaustive()
     }
 }
 
 impl<R: BufRead> Reader<R> {
     /// Reads from `input`; `file` names it in errors.
     pub fn new(input: R, file: Option<Arc<str>>) -> Self {
-        Self { stream: ObjectStream::new(input), file, records: 0, done: false }
+        Self {
+            stream: ObjectStream::new(input),
+            file,
+            records: 0,
+            done: false,
+        }
     }
 
     fn next_token(&mut self) -> Option<Result<Token, Error>> {
@@ -206,7 +226,11 @@ impl<R: BufRead> Reader<R> {
             Err(e) => {
                 self.done = true;
                 self.stream.object.zeroize();
-                Some(Err(if self.records > 0 { e.record(self.records + 1) } else { e }))
+                Some(Err(if self.records > 0 {
+                    e.record(self.records + 1)
+                } else {
+                    e
+                }))
             }
         }
     }
@@ -216,7 +240,8 @@ impl<R: BufRead> Iterator for Reader<R> {
     type Item = Result<Token, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_token().map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
+        self.next_token()
+            .map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
     }
 }
 
@@ -251,7 +276,11 @@ fn is_object_id(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
         && b.iter().enumerate().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() }
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
         })
 }
 
@@ -265,7 +294,9 @@ pub struct Writer<W: Write> {
 
 impl<W: Write> fmt::Debug for Writer<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("entra_json::Writer").field("summary", &self.summary).finish_non_exhaustive()
+        f.debug_struct("entra_json::Writer")
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
     }
 }
 
@@ -273,7 +304,12 @@ impl<W: Write> Writer<W> {
     /// Starts the body.
     pub fn new(mut out: W) -> Result<Self, Error> {
         out.write_all(b"{\"@context\":\"#$delta\",\"value\":[")?;
-        Ok(Self { out, line: Vec::with_capacity(512), secret: String::with_capacity(128), summary: WriteSummary::default() })
+        Ok(Self {
+            out,
+            line: Vec::with_capacity(512),
+            secret: String::with_capacity(128),
+            summary: WriteSummary::default(),
+        })
     }
 }
 
@@ -285,7 +321,11 @@ impl<W: Write> TokenWriter for Writer<W> {
         self.summary.tokens += 1;
         let l = &mut self.line;
         l.clear();
-        l.extend_from_slice(if self.summary.tokens == 1 { b"\n" } else { b",\n" });
+        l.extend_from_slice(if self.summary.tokens == 1 {
+            b"\n"
+        } else {
+            b",\n"
+        });
         l.extend_from_slice(b"{\"@contentId\":\"");
         l.extend_from_slice(self.summary.tokens.to_string().as_bytes());
         l.extend_from_slice(b"\",\"serialNumber\":");
@@ -299,7 +339,14 @@ impl<W: Write> TokenWriter for Writer<W> {
         SecretEncoding::Base32.encode_append(&token.secret, &mut self.secret);
         l.extend_from_slice(self.secret.as_bytes());
         l.extend_from_slice(b"\",\"timeIntervalInSeconds\":");
-        l.extend_from_slice(token.kind.step().map_or(30, Step::seconds).to_string().as_bytes());
+        l.extend_from_slice(
+            token
+                .kind
+                .step()
+                .map_or(30, Step::seconds)
+                .to_string()
+                .as_bytes(),
+        );
         l.extend_from_slice(if token.hash == Hash::Sha256 {
             b",\"hashFunction\":\"hmacsha256\""
         } else {
@@ -326,7 +373,11 @@ impl<W: Write> TokenWriter for Writer<W> {
     fn finish(mut self: Box<Self>) -> Result<WriteSummary, Error> {
         self.line.zeroize();
         self.secret.zeroize();
-        self.out.write_all(if self.summary.tokens == 0 { b"]}\n" } else { b"\n]}\n" })?;
+        self.out.write_all(if self.summary.tokens == 0 {
+            b"]}\n"
+        } else {
+            b"\n]}\n"
+        })?;
         self.out.flush()?;
         Ok(self.summary)
     }

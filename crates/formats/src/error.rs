@@ -100,7 +100,10 @@ pub struct Error {
 impl Error {
     /// An error without a location yet.
     pub fn new(kind: impl Into<ErrorKind>) -> Self {
-        Self { kind: kind.into(), location: Location::default() }
+        Self {
+            kind: kind.into(),
+            location: Location::default(),
+        }
     }
 
     /// Sets the field.
@@ -137,7 +140,11 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let loc = self.location.to_string();
-        if loc.is_empty() { write!(f, "{}", self.kind) } else { write!(f, "{loc}: {}", self.kind) }
+        if loc.is_empty() {
+            write!(f, "{}", self.kind)
+        } else {
+            write!(f, "{loc}: {}", self.kind)
+        }
     }
 }
 

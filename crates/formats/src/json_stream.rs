@@ -40,7 +40,14 @@ fn syntax(msg: impl Into<String>, line: u64) -> Error {
 
 impl<R: BufRead> ObjectStream<R> {
     pub(crate) fn new(input: R) -> Self {
-        Self { input, line: 1, state: State::Start, envelope: false, object: Vec::new(), object_line: 1 }
+        Self {
+            input,
+            line: 1,
+            state: State::Start,
+            envelope: false,
+            object: Vec::new(),
+            object_line: 1,
+        }
     }
 
     fn peek(&mut self) -> Result<Option<u8>, Error> {
@@ -76,7 +83,10 @@ impl<R: BufRead> ObjectStream<R> {
                 Ok(())
             }
             Some(_) => Err(syntax(format!("expected {what}"), self.line)),
-            None => Err(syntax(format!("unexpected end of file, expected {what}"), self.line)),
+            None => Err(syntax(
+                format!("unexpected end of file, expected {what}"),
+                self.line,
+            )),
         }
     }
 
@@ -125,7 +135,10 @@ impl<R: BufRead> ObjectStream<R> {
     /// Copies or skips one complete value (object, array, string, literal).
     fn value(&mut self, keep: bool) -> Result<(), Error> {
         let Some(first) = self.skip_ws()? else {
-            return Err(syntax("unexpected end of file, expected a value", self.line));
+            return Err(syntax(
+                "unexpected end of file, expected a value",
+                self.line,
+            ));
         };
         let mut depth = 0usize;
         loop {
@@ -148,7 +161,12 @@ impl<R: BufRead> ObjectStream<R> {
             if depth == 0 {
                 // A scalar ends before a delimiter; a container at its closer.
                 let scalar = !matches!(first, b'{' | b'[' | b'"');
-                if !scalar || !matches!(self.peek()?, Some(b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'+' | b'E')) {
+                if !scalar
+                    || !matches!(
+                        self.peek()?,
+                        Some(b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'+' | b'E')
+                    )
+                {
                     return Ok(());
                 }
             }
@@ -168,7 +186,10 @@ impl<R: BufRead> ObjectStream<R> {
                 self.envelope = true;
                 self.envelope_keys(true, true)
             }
-            Some(_) => Err(syntax("expected `[` or `{` at the start of the JSON", self.line)),
+            Some(_) => Err(syntax(
+                "expected `[` or `{` at the start of the JSON",
+                self.line,
+            )),
             None => Err(Error::new(ErrorKind::Empty)),
         }
     }
@@ -181,7 +202,10 @@ impl<R: BufRead> ObjectStream<R> {
                 Some(b'}') => {
                     self.bump()?;
                     if seek {
-                        return Err(syntax("the JSON object has no `value` array of tokens", self.line));
+                        return Err(syntax(
+                            "the JSON object has no `value` array of tokens",
+                            self.line,
+                        ));
                     }
                     self.state = State::Done;
                     return self.trailing();
@@ -191,7 +215,12 @@ impl<R: BufRead> ObjectStream<R> {
                 }
                 Some(b'"') if first => {}
                 Some(_) => return Err(syntax("expected `,` or `}` between keys", self.line)),
-                None => return Err(syntax("unexpected end of file in the JSON object", self.line)),
+                None => {
+                    return Err(syntax(
+                        "unexpected end of file in the JSON object",
+                        self.line,
+                    ));
+                }
             }
             first = false;
             self.expect(b'"', "a key")?;
@@ -212,7 +241,10 @@ impl<R: BufRead> ObjectStream<R> {
     fn trailing(&mut self) -> Result<(), Error> {
         match self.skip_ws()? {
             None => Ok(()),
-            Some(_) => Err(syntax("unexpected content after the end of the JSON", self.line)),
+            Some(_) => Err(syntax(
+                "unexpected content after the end of the JSON",
+                self.line,
+            )),
         }
     }
 
@@ -236,13 +268,28 @@ impl<R: BufRead> ObjectStream<R> {
                         (State::ArrayNext, Some(_)) => {
                             return Err(syntax("expected `,` or `]` after a token", self.line));
                         }
-                        (_, None) => return Err(syntax("unexpected end of file inside the token array", self.line)),
+                        (_, None) => {
+                            return Err(syntax(
+                                "unexpected end of file inside the token array",
+                                self.line,
+                            ));
+                        }
                         _ => {}
                     }
                     match self.peek()? {
                         Some(b'{') => {}
-                        Some(_) => return Err(syntax("expected a token object `{…}` in the array", self.line)),
-                        None => return Err(syntax("unexpected end of file inside the token array", self.line)),
+                        Some(_) => {
+                            return Err(syntax(
+                                "expected a token object `{…}` in the array",
+                                self.line,
+                            ));
+                        }
+                        None => {
+                            return Err(syntax(
+                                "unexpected end of file inside the token array",
+                                self.line,
+                            ));
+                        }
                     }
                     self.object.clear();
                     self.object_line = self.line;

@@ -56,7 +56,9 @@ struct Line<'a> {
 
 impl fmt::Debug for Line<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("jsonl::Line").field("serial", &self.serial).finish_non_exhaustive()
+        f.debug_struct("jsonl::Line")
+            .field("serial", &self.serial)
+            .finish_non_exhaustive()
     }
 }
 
@@ -67,17 +69,32 @@ fn field<T>(r: Result<T, TokenError>, name: &'static str) -> Result<T, Error> {
 impl Line<'_> {
     fn token(&self) -> Result<Token, Error> {
         let serial = field(Serial::new(&self.serial), "serial")?;
-        let encoding: SecretEncoding = self.secret_encoding.parse().map_err(|e: String| {
-            Error::new(ErrorKind::Syntax(e)).field("secret_encoding")
-        })?;
-        let secret = encoding.decode(&self.secret).map_err(|e| Error::new(e).field("secret"))?;
+        let encoding: SecretEncoding = self
+            .secret_encoding
+            .parse()
+            .map_err(|e: String| Error::new(ErrorKind::Syntax(e)).field("secret_encoding"))?;
+        let secret = encoding
+            .decode(&self.secret)
+            .map_err(|e| Error::new(e).field("secret"))?;
         let kind = match self.kind.to_ascii_lowercase().as_str() {
             "totp" => {
-                let step = self.step.ok_or_else(|| Error::new(ErrorKind::Missing).field("step"))?;
-                Kind::Totp { step: field(Step::new(step), "step")?, t0: self.t0.unwrap_or(0) }
+                let step = self
+                    .step
+                    .ok_or_else(|| Error::new(ErrorKind::Missing).field("step"))?;
+                Kind::Totp {
+                    step: field(Step::new(step), "step")?,
+                    t0: self.t0.unwrap_or(0),
+                }
             }
-            "hotp" => Kind::Hotp { counter: self.counter.unwrap_or(0) },
-            _ => return Err(Error::new(TokenError::UnknownKind { name: self.kind.to_string() }).field("type")),
+            "hotp" => Kind::Hotp {
+                counter: self.counter.unwrap_or(0),
+            },
+            _ => {
+                return Err(Error::new(TokenError::UnknownKind {
+                    name: self.kind.to_string(),
+                })
+                .field("type"));
+            }
         };
         let own = |v: &Option<Cow<'_, str>>| v.as_deref().map(str::to_owned);
         Ok(Token {
@@ -102,7 +119,10 @@ fn json_error(e: &serde_json::Error) -> Error {
         serde_json::error::Category::Data => {
             let s = e.to_string();
             if s.starts_with("unknown field") || s.starts_with("missing field") {
-                s.split(" at line").next().unwrap_or("invalid token").to_owned()
+                s.split(" at line")
+                    .next()
+                    .unwrap_or("invalid token")
+                    .to_owned()
             } else {
                 "a field has the wrong type".to_owned()
             }
@@ -125,14 +145,24 @@ pub struct Reader<R: BufRead> {
 
 impl<R: BufRead> fmt::Debug for Reader<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("jsonl::Reader").field("file", &self.file).field("line", &self.line).finish_non_exhaustive()
+        f.debug_struct("jsonl::Reader")
+            .field("file", &self.file)
+            .field("line", &self.line)
+            .finish_non_exhaustive()
     }
 }
 
 impl<R: BufRead> Reader<R> {
     /// Reads from `input`; `file` names it in errors.
     pub fn new(input: R, file: Option<Arc<str>>) -> Self {
-        Self { input, file, buf: Zeroizing::new(Vec::with_capacity(512)), line: 0, tokens: 0, done: false }
+        Self {
+            input,
+            file,
+            buf: Zeroizing::new(Vec::with_capacity(512)),
+            line: 0,
+            tokens: 0,
+            done: false,
+        }
     }
 
     fn next_token(&mut self) -> Option<Result<Token, Error>> {
@@ -174,7 +204,8 @@ impl<R: BufRead> Iterator for Reader<R> {
     type Item = Result<Token, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_token().map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
+        self.next_token()
+            .map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
     }
 }
 
@@ -188,14 +219,21 @@ pub struct Writer<W: Write> {
 
 impl<W: Write> fmt::Debug for Writer<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("jsonl::Writer").field("encoding", &self.encoding).finish_non_exhaustive()
+        f.debug_struct("jsonl::Writer")
+            .field("encoding", &self.encoding)
+            .finish_non_exhaustive()
     }
 }
 
 impl<W: Write> Writer<W> {
     /// Writes secrets in `encoding`.
     pub fn new(out: W, encoding: SecretEncoding) -> Self {
-        Self { out, encoding, line: Vec::with_capacity(512), summary: WriteSummary::default() }
+        Self {
+            out,
+            encoding,
+            line: Vec::with_capacity(512),
+            summary: WriteSummary::default(),
+        }
     }
 }
 
@@ -228,7 +266,8 @@ impl<W: Write> TokenWriter for Writer<W> {
             key_id: borrowed(t.key_id.as_ref()),
         };
         self.line.zeroize();
-        serde_json::to_writer(&mut self.line, &line).map_err(|_| Error::new(ErrorKind::Syntax("cannot encode token".into())))?;
+        serde_json::to_writer(&mut self.line, &line)
+            .map_err(|_| Error::new(ErrorKind::Syntax("cannot encode token".into())))?;
         self.line.push(b'\n');
         self.out.write_all(&self.line)?;
         self.summary.tokens += 1;

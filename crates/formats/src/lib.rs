@@ -39,8 +39,8 @@ use std::sync::Arc;
 pub use detect::detect;
 pub use error::{Error, ErrorKind, Location};
 pub use limits::{Rule, Target, Violation};
-pub use serials::SerialSet;
 use oathvault_token::{SecretEncoding, Token};
+pub use serials::SerialSet;
 
 /// A seed-file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,9 +116,15 @@ impl FromStr for Format {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let want = s.trim().to_ascii_lowercase();
-        Self::ALL.into_iter().find(|f| f.name() == want).ok_or_else(|| {
-            format!("unknown format {s:?} (known: {})", Self::ALL.map(Self::name).join(", "))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == want)
+            .ok_or_else(|| {
+                format!(
+                    "unknown format {s:?} (known: {})",
+                    Self::ALL.map(Self::name).join(", ")
+                )
+            })
     }
 }
 
@@ -131,7 +137,9 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        Self { secret_encoding: SecretEncoding::Base32 }
+        Self {
+            secret_encoding: SecretEncoding::Base32,
+        }
     }
 }
 
@@ -157,7 +165,11 @@ pub trait TokenWriter {
 pub type TokenReader<'a> = Box<dyn Iterator<Item = Result<Token, Error>> + 'a>;
 
 /// Opens a reader of `format` over `input`; `file` names it in errors.
-pub fn reader<'a, R: BufRead + 'a>(format: Format, input: R, file: Option<Arc<str>>) -> TokenReader<'a> {
+pub fn reader<'a, R: BufRead + 'a>(
+    format: Format,
+    input: R,
+    file: Option<Arc<str>>,
+) -> TokenReader<'a> {
     match format {
         Format::EntraCsv => Box::new(entra_csv::Reader::new(input, file)),
         Format::EntraJson => Box::new(entra_json::Reader::new(input, file)),

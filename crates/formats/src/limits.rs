@@ -40,7 +40,9 @@ impl Rule {
     pub fn describe(self) -> &'static str {
         match self {
             Self::TotpOnly => "Entra takes TOTP tokens only",
-            Self::Sha1Only => "Entra's CSV upload takes HMAC-SHA-1 only (use entra-json for SHA-256)",
+            Self::Sha1Only => {
+                "Entra's CSV upload takes HMAC-SHA-1 only (use entra-json for SHA-256)"
+            }
             Self::Sha1OrSha256 => "Entra takes HMAC-SHA-1 or HMAC-SHA-256 only",
             Self::SixDigits => "Entra takes 6-digit tokens only",
             Self::Step30Or60 => "Entra takes a time interval of 30 or 60 seconds only",
@@ -66,7 +68,13 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "serial {}: {} (this token: {})", self.serial, self.rule.describe(), self.found)
+        write!(
+            f,
+            "serial {}: {} (this token: {})",
+            self.serial,
+            self.rule.describe(),
+            self.found
+        )
     }
 }
 
@@ -90,7 +98,11 @@ impl Target {
             return out;
         }
         let mut v = |rule: Rule, found: String| {
-            out.push(Violation { serial: token.serial.clone(), rule, found });
+            out.push(Violation {
+                serial: token.serial.clone(),
+                rule,
+                found,
+            });
         };
         match token.kind {
             Kind::Hotp { .. } => v(Rule::TotpOnly, "HOTP".into()),
@@ -133,7 +145,11 @@ mod tests {
     use oathvault_token::{Secret, Step};
 
     fn token() -> Token {
-        let mut t = Token::totp(Serial::new("1").unwrap(), Secret::from_slice(&[1; 20]).unwrap(), Step::S30);
+        let mut t = Token::totp(
+            Serial::new("1").unwrap(),
+            Secret::from_slice(&[1; 20]).unwrap(),
+            Step::S30,
+        );
         t.manufacturer = Some("M".into());
         t.model = Some("X".into());
         t
@@ -148,20 +164,46 @@ mod tests {
     #[test]
     fn every_rule_is_named() {
         let mut t = token();
-        t.kind = Kind::Totp { step: Step::new(45).unwrap(), t0: 5 };
+        t.kind = Kind::Totp {
+            step: Step::new(45).unwrap(),
+            t0: 5,
+        };
         t.hash = Hash::Sha512;
         t.digits = Digits::EIGHT;
         t.secret = Secret::from_slice(&[1; 81]).unwrap();
         t.model = None;
-        let rules: Vec<Rule> = Target::EntraGraph.check(&t).into_iter().map(|v| v.rule).collect();
+        let rules: Vec<Rule> = Target::EntraGraph
+            .check(&t)
+            .into_iter()
+            .map(|v| v.rule)
+            .collect();
         assert_eq!(
             rules,
-            [Rule::Step30Or60, Rule::T0Zero, Rule::Sha1OrSha256, Rule::SixDigits, Rule::SecretTooLong, Rule::ModelRequired]
+            [
+                Rule::Step30Or60,
+                Rule::T0Zero,
+                Rule::Sha1OrSha256,
+                Rule::SixDigits,
+                Rule::SecretTooLong,
+                Rule::ModelRequired
+            ]
         );
         t.kind = Kind::Hotp { counter: 0 };
         t.hash = Hash::Sha256;
-        let csv: Vec<Rule> = Target::EntraCsv.check(&t).into_iter().map(|v| v.rule).collect();
-        assert_eq!(csv, [Rule::TotpOnly, Rule::Sha1Only, Rule::SixDigits, Rule::SecretTooLong]);
+        let csv: Vec<Rule> = Target::EntraCsv
+            .check(&t)
+            .into_iter()
+            .map(|v| v.rule)
+            .collect();
+        assert_eq!(
+            csv,
+            [
+                Rule::TotpOnly,
+                Rule::Sha1Only,
+                Rule::SixDigits,
+                Rule::SecretTooLong
+            ]
+        );
     }
 
     #[test]
@@ -176,6 +218,9 @@ mod tests {
         let mut t = token();
         t.kind = Kind::Hotp { counter: 0 };
         let v = &Target::EntraCsv.check(&t)[0];
-        assert_eq!(v.to_string(), "serial 1: Entra takes TOTP tokens only (this token: HOTP)");
+        assert_eq!(
+            v.to_string(),
+            "serial 1: Entra takes TOTP tokens only (this token: HOTP)"
+        );
     }
 }

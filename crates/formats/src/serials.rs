@@ -23,7 +23,9 @@ impl SerialSet {
 
     fn get(arena: &[u8], (start, len): (u32, u16)) -> &[u8] {
         let start = start as usize;
-        arena.get(start..start + usize::from(len)).unwrap_or_default()
+        arena
+            .get(start..start + usize::from(len))
+            .unwrap_or_default()
     }
 
     /// Adds `serial`; returns false when it was already there.
@@ -35,15 +37,22 @@ impl SerialSet {
         let bytes = serial.as_bytes();
         let hash = self.hasher.hash_one(bytes);
         let arena = &self.arena;
-        if self.table.find(hash, |&e| Self::get(arena, e) == bytes).is_some() {
+        if self
+            .table
+            .find(hash, |&e| Self::get(arena, e) == bytes)
+            .is_some()
+        {
             return false;
         }
-        let (Ok(start), Ok(len)) = (u32::try_from(self.arena.len()), u16::try_from(bytes.len())) else {
+        let (Ok(start), Ok(len)) = (u32::try_from(self.arena.len()), u16::try_from(bytes.len()))
+        else {
             return true;
         };
         self.arena.extend_from_slice(bytes);
         let (arena, hasher) = (&self.arena, &self.hasher);
-        self.table.insert_unique(hash, (start, len), |&e| hasher.hash_one(Self::get(arena, e)));
+        self.table.insert_unique(hash, (start, len), |&e| {
+            hasher.hash_one(Self::get(arena, e))
+        });
         true
     }
 

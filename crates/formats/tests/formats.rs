@@ -1,4 +1,9 @@
 //! Readers, writers, round trips and errors of the formats crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a failure is a failed test"
+)]
 
 use std::sync::Arc;
 
@@ -17,7 +22,14 @@ fn read_all(format: Format, bytes: &[u8]) -> Result<Vec<Token>, oathvault_format
 
 fn write_all(format: Format, tokens: &[Token], encoding: SecretEncoding) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut w = writer(format, &mut out, &WriteOptions { secret_encoding: encoding }).unwrap();
+    let mut w = writer(
+        format,
+        &mut out,
+        &WriteOptions {
+            secret_encoding: encoding,
+        },
+    )
+    .unwrap();
     for t in tokens {
         w.write(t).unwrap();
     }
@@ -40,15 +52,28 @@ fn golden_jsonl_is_read() {
 
 #[test]
 fn golden_renderings_match_the_spec() {
-    let csv = String::from_utf8(write_all(Format::EntraCsv, &golden::entra(), SecretEncoding::Base32)).unwrap();
+    let csv = String::from_utf8(write_all(
+        Format::EntraCsv,
+        &golden::entra(),
+        SecretEncoding::Base32,
+    ))
+    .unwrap();
     assert_eq!(
         csv,
         "upn,serial number,secret key,time interval,manufacturer,model\r\n\
          ,10001001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,30,Deepnet Security,SafeID/Enterprise\r\n\
          ,10001002,234567ABCDEFGHIJKLMNOPQRSTUVWXYZ,60,Deepnet Security,SafeID/Classic\r\n"
     );
-    let json = String::from_utf8(write_all(Format::EntraJson, &golden::entra(), SecretEncoding::Base32)).unwrap();
-    assert!(json.starts_with("{\"@context\":\"#$delta\",\"value\":["), "{json}");
+    let json = String::from_utf8(write_all(
+        Format::EntraJson,
+        &golden::entra(),
+        SecretEncoding::Base32,
+    ))
+    .unwrap();
+    assert!(
+        json.starts_with("{\"@context\":\"#$delta\",\"value\":["),
+        "{json}"
+    );
     assert!(json.contains(
         r#"{"@contentId":"1","serialNumber":"10001001","manufacturer":"Deepnet Security","model":"SafeID/Enterprise","secretKey":"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ","timeIntervalInSeconds":30,"hashFunction":"hmacsha1"}"#
     ));
@@ -74,11 +99,17 @@ fn header_variants() {
     assert_eq!(t[0].user.as_deref(), Some("user1@acme.org"));
     let t = read_all(Format::EntraCsv, &testdata("thales-titlecase.csv")).unwrap();
     assert_eq!(t[0].serial.as_str(), "0755225266");
-    assert_eq!(t[0].manufacturer.as_deref(), Some("Feitian Technology Co.,Ltd"));
+    assert_eq!(
+        t[0].manufacturer.as_deref(),
+        Some("Feitian Technology Co.,Ltd")
+    );
     assert_eq!(t[0].user, None);
     // The comma in the manufacturer is quoted on the way out.
     let csv = String::from_utf8(write_all(Format::EntraCsv, &t, SecretEncoding::Base32)).unwrap();
-    assert!(csv.contains(",\"Feitian Technology Co.,Ltd\",OTP c200\r\n"), "{csv}");
+    assert!(
+        csv.contains(",\"Feitian Technology Co.,Ltd\",OTP c200\r\n"),
+        "{csv}"
+    );
     let bom = [b"\xef\xbb\xbf".as_slice(), &testdata("golden.entra.csv")].concat();
     assert_eq!(read_all(Format::EntraCsv, &bom).unwrap(), golden::entra());
 }
@@ -89,14 +120,26 @@ fn graph_example_and_token2_array() {
     assert_eq!(t.len(), 2);
     assert_eq!(t[0].serial.as_str(), "TOTP123456");
     assert_eq!(t[0].kind, Kind::totp(Step::S30));
-    assert_eq!(t[1].user.as_deref(), Some("0cadbf92-####-####-####-############"));
+    assert_eq!(
+        t[1].user.as_deref(),
+        Some("0cadbf92-####-####-####-############")
+    );
     let t = read_all(Format::EntraJson, &testdata("token2-bare-array.json")).unwrap();
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].manufacturer.as_deref(), Some("Token2"));
-    assert_eq!(detect(&testdata("token2-bare-array.json")).unwrap(), Format::EntraJson);
-    assert_eq!(detect(&testdata("microsoft-graph-example.json")).unwrap(), Format::EntraJson);
+    assert_eq!(
+        detect(&testdata("token2-bare-array.json")).unwrap(),
+        Format::EntraJson
+    );
+    assert_eq!(
+        detect(&testdata("microsoft-graph-example.json")).unwrap(),
+        Format::EntraJson
+    );
     assert_eq!(detect(&testdata("golden.jsonl")).unwrap(), Format::Jsonl);
-    assert_eq!(detect(&testdata("golden.entra.csv")).unwrap(), Format::EntraCsv);
+    assert_eq!(
+        detect(&testdata("golden.entra.csv")).unwrap(),
+        Format::EntraCsv
+    );
 }
 
 #[test]
@@ -104,8 +147,14 @@ fn json_envelope_variants() {
     let keys_after = br##"{"value":[{"serialNumber":"1","secretKey":"GEZDGNBV","timeIntervalInSeconds":30,"hashFunction":"HMACSHA256"}],"@context":"#$delta","x":{"y":[1,"]"]}}"##;
     let t = read_all(Format::EntraJson, keys_after).unwrap();
     assert_eq!(t[0].hash, Hash::Sha256);
-    let numeric_serial = br#"[{"serialNumber":123,"secretKey":"GEZDGNBV","timeIntervalInSeconds":"60"}]"#;
-    assert_eq!(read_all(Format::EntraJson, numeric_serial).unwrap()[0].serial.as_str(), "123");
+    let numeric_serial =
+        br#"[{"serialNumber":123,"secretKey":"GEZDGNBV","timeIntervalInSeconds":"60"}]"#;
+    assert_eq!(
+        read_all(Format::EntraJson, numeric_serial).unwrap()[0]
+            .serial
+            .as_str(),
+        "123"
+    );
 }
 
 #[test]
@@ -119,10 +168,17 @@ fn json_errors_name_record_line_and_field() {
 
     let missing = b"[{\"serialNumber\":\"1\",\"secretKey\":\"GEZDGNBV\"}]";
     let e = read_all(Format::EntraJson, missing).unwrap_err();
-    assert_eq!(e.to_string(), "input: record 1 (line 1): field `timeIntervalInSeconds`: is missing or empty");
+    assert_eq!(
+        e.to_string(),
+        "input: record 1 (line 1): field `timeIntervalInSeconds`: is missing or empty"
+    );
 
     for (bad, want) in [
-        (&b"[{\"serialNumber\":\"1\",\"secretKey\":\"GEZDGNBV\",\"timeIntervalInSeconds\":30},"[..], "record 2 (line 1): unexpected end of file"),
+        (
+            &b"[{\"serialNumber\":\"1\",\"secretKey\":\"GEZDGNBV\",\"timeIntervalInSeconds\":30},"
+                [..],
+            "record 2 (line 1): unexpected end of file",
+        ),
         (b"[{\"serialNumber\":\"1}]", "unterminated string"),
         (b"{\"context\":1}", "no `value` array"),
         (b"[1,2]", "expected a token object"),
@@ -136,7 +192,12 @@ fn json_errors_name_record_line_and_field() {
 
 #[test]
 fn csv_errors_name_line_and_field() {
-    let tokens: Vec<_> = reader(Format::EntraCsv, testdata("bad-base32-line5.csv").as_slice(), Some(Arc::from("bad.csv"))).collect();
+    let tokens: Vec<_> = reader(
+        Format::EntraCsv,
+        testdata("bad-base32-line5.csv").as_slice(),
+        Some(Arc::from("bad.csv")),
+    )
+    .collect();
     assert_eq!(tokens.len(), 5);
     let e = tokens[3].as_ref().unwrap_err();
     assert_eq!(e.location.line, Some(5));
@@ -145,16 +206,38 @@ fn csv_errors_name_line_and_field() {
         e.to_string(),
         "bad.csv: line 5: field `secret key`: invalid Base32 character at position 9 (Base32 uses A-Z and 2-7; 0, 1, 8 and 9 suggest hex)"
     );
-    assert!(tokens.iter().enumerate().all(|(i, t)| t.is_ok() == (i != 3)));
+    assert!(
+        tokens
+            .iter()
+            .enumerate()
+            .all(|(i, t)| t.is_ok() == (i != 3))
+    );
 
     let e = read_all(Format::EntraCsv, &testdata("header-only.csv")).unwrap_err();
     assert!(matches!(e.kind, ErrorKind::HeaderOnly));
     let e = read_all(Format::EntraCsv, b"serial number,model\n1,x\n").unwrap_err();
-    assert_eq!(e.to_string(), "input: line 1: the header has no `secret key` column (found: serial number, model)");
-    let e = read_all(Format::EntraCsv, b"serial number,secret key,time interval\n1,GEZDGNBV,0\n").unwrap_err();
-    assert_eq!(e.to_string(), "input: line 2: field `time interval`: time step of 0 s is not supported (1 to 3600 s)");
-    let e = read_all(Format::EntraCsv, b"serial number,secret key,time interval\n,GEZDGNBV,30\n").unwrap_err();
-    assert_eq!(e.to_string(), "input: line 2: field `serial number`: is missing or empty");
+    assert_eq!(
+        e.to_string(),
+        "input: line 1: the header has no `secret key` column (found: serial number, model)"
+    );
+    let e = read_all(
+        Format::EntraCsv,
+        b"serial number,secret key,time interval\n1,GEZDGNBV,0\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "input: line 2: field `time interval`: time step of 0 s is not supported (1 to 3600 s)"
+    );
+    let e = read_all(
+        Format::EntraCsv,
+        b"serial number,secret key,time interval\n,GEZDGNBV,30\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "input: line 2: field `serial number`: is missing or empty"
+    );
 }
 
 #[test]
@@ -172,8 +255,18 @@ fn limits_refuse_before_writing() {
     }
     let mut sha256 = golden::token_a().token;
     sha256.hash = Hash::Sha256;
-    assert!(writer(Format::EntraCsv, Vec::new(), &WriteOptions::default()).unwrap().write(&sha256).is_err());
-    assert!(writer(Format::EntraJson, Vec::new(), &WriteOptions::default()).unwrap().write(&sha256).is_ok());
+    assert!(
+        writer(Format::EntraCsv, Vec::new(), &WriteOptions::default())
+            .unwrap()
+            .write(&sha256)
+            .is_err()
+    );
+    assert!(
+        writer(Format::EntraJson, Vec::new(), &WriteOptions::default())
+            .unwrap()
+            .write(&sha256)
+            .is_ok()
+    );
 }
 
 #[test]
@@ -192,7 +285,11 @@ fn upns_are_not_sent_as_object_ids() {
 fn jsonl_refuses_unknown_keys_and_names_lines() {
     let e = read_all(Format::Jsonl, b"\n{\"serial\":\"1\",\"type\":\"totp\",\"hash\":\"sha1\",\"digits\":6,\"step\":30,\"secret\":\"GEZDGNBV\",\"secret_encoding\":\"base32\",\"colour\":\"red\"}\n").unwrap_err();
     assert_eq!(e.location.line, Some(2));
-    assert!(e.to_string().starts_with("input: line 2: unknown field `colour`"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("input: line 2: unknown field `colour`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -200,15 +297,52 @@ fn errors_never_contain_secrets() {
     // A secret that is almost valid: every error path must keep it out.
     let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ1";
     let inputs: Vec<(Format, String)> = vec![
-        (Format::EntraCsv, format!("serial number,secret key,time interval\n1,{secret},30\n")),
-        (Format::EntraCsv, format!("serial number,secret key,time interval\n1,{secret},3x\n")),
-        (Format::EntraJson, format!("[{{\"serialNumber\":\"1\",\"secretKey\":\"{secret}\",\"timeIntervalInSeconds\":30}}]")),
-        (Format::EntraJson, format!("[{{\"serialNumber\":\"1\",\"secretKey\":[\"{secret}\"],\"timeIntervalInSeconds\":30}}]")),
-        (Format::EntraJson, format!("[{{\"serialNumber\":\"1\",\"secretKey\":\"{secret}")),
-        (Format::Jsonl, format!("{{\"serial\":\"1\",\"type\":\"totp\",\"hash\":\"sha1\",\"digits\":6,\"step\":30,\"secret\":\"{secret}\",\"secret_encoding\":\"base32\"}}\n")),
-        (Format::Jsonl, format!("{{\"serial\":\"1\",\"type\":\"totp\",\"hash\":\"sha1\",\"digits\":6,\"step\":30,\"secret\":\"{secret}\",\"secret_encoding\":\"hex\"}}\n")),
-        (Format::Jsonl, format!("{{\"serial\":\"1\",\"type\":\"totp\",\"hash\":\"sha1\",\"digits\":\"6\",\"step\":30,\"secret\":\"{secret}\",\"secret_encoding\":\"base32\"}}\n")),
-        (Format::Jsonl, format!("{{\"serial\":\"1\",\"secret\":{secret}}}\n")),
+        (
+            Format::EntraCsv,
+            format!("serial number,secret key,time interval\n1,{secret},30\n"),
+        ),
+        (
+            Format::EntraCsv,
+            format!("serial number,secret key,time interval\n1,{secret},3x\n"),
+        ),
+        (
+            Format::EntraJson,
+            format!(
+                "[{{\"serialNumber\":\"1\",\"secretKey\":\"{secret}\",\"timeIntervalInSeconds\":30}}]"
+            ),
+        ),
+        (
+            Format::EntraJson,
+            format!(
+                "[{{\"serialNumber\":\"1\",\"secretKey\":[\"{secret}\"],\"timeIntervalInSeconds\":30}}]"
+            ),
+        ),
+        (
+            Format::EntraJson,
+            format!("[{{\"serialNumber\":\"1\",\"secretKey\":\"{secret}"),
+        ),
+        (
+            Format::Jsonl,
+            format!(
+                "{{\"serial\":\"1\",\"type\":\"totp\",\"hash\":\"sha1\",\"digits\":6,\"step\":30,\"secret\":\"{secret}\",\"secret_encoding\":\"base32\"}}\n"
+            ),
+        ),
+        (
+            Format::Jsonl,
+            format!(
+                "{{\"serial\":\"1\",\"type\":\"totp\",\"hash\":\"sha1\",\"digits\":6,\"step\":30,\"secret\":\"{secret}\",\"secret_encoding\":\"hex\"}}\n"
+            ),
+        ),
+        (
+            Format::Jsonl,
+            format!(
+                "{{\"serial\":\"1\",\"type\":\"totp\",\"hash\":\"sha1\",\"digits\":\"6\",\"step\":30,\"secret\":\"{secret}\",\"secret_encoding\":\"base32\"}}\n"
+            ),
+        ),
+        (
+            Format::Jsonl,
+            format!("{{\"serial\":\"1\",\"secret\":{secret}}}\n"),
+        ),
     ];
     for (format, input) in inputs {
         let e = read_all(format, input.as_bytes()).unwrap_err();
@@ -216,7 +350,10 @@ fn errors_never_contain_secrets() {
         assert!(!shown.contains("GEZDGNBVGY3TQOJQ"), "{format}: {shown}");
     }
     // Tokens' Debug is redacted.
-    let dbg = format!("{:?}", read_all(Format::Jsonl, &testdata("golden.jsonl")).unwrap());
+    let dbg = format!(
+        "{:?}",
+        read_all(Format::Jsonl, &testdata("golden.jsonl")).unwrap()
+    );
     assert!(!dbg.contains("3132") && !dbg.contains("GEZD") && dbg.contains("[redacted]"));
 }
 
@@ -273,9 +410,20 @@ proptest! {
 fn golden_round_trips_through_every_format() {
     let entra = golden::entra();
     let csv = write_all(Format::EntraCsv, &entra, SecretEncoding::Base32);
-    let jsonl = write_all(Format::Jsonl, &read_all(Format::EntraCsv, &csv).unwrap(), SecretEncoding::Hex);
-    let json = write_all(Format::EntraJson, &read_all(Format::Jsonl, &jsonl).unwrap(), SecretEncoding::Base32);
+    let jsonl = write_all(
+        Format::Jsonl,
+        &read_all(Format::EntraCsv, &csv).unwrap(),
+        SecretEncoding::Hex,
+    );
+    let json = write_all(
+        Format::EntraJson,
+        &read_all(Format::Jsonl, &jsonl).unwrap(),
+        SecretEncoding::Base32,
+    );
     let back = read_all(Format::EntraJson, &json).unwrap();
     assert_eq!(back, entra);
-    assert_eq!(write_all(Format::EntraCsv, &back, SecretEncoding::Base32), csv);
+    assert_eq!(
+        write_all(Format::EntraCsv, &back, SecretEncoding::Base32),
+        csv
+    );
 }

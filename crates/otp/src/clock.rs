@@ -18,7 +18,9 @@ impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods, reason = "this is the one clock module")]
     fn now_unix(&self) -> u64 {
         // A clock before 1970 is a broken machine; treat it as the epoch.
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
     }
 }
 

@@ -82,7 +82,10 @@ impl Code {
             }
         }
         if n != usize::from(digits.get()) {
-            return Err(CodeError::Length { got: n, want: digits.get() });
+            return Err(CodeError::Length {
+                got: n,
+                want: digits.get(),
+            });
         }
         Ok(Self { value, digits })
     }
@@ -111,12 +114,18 @@ pub struct Window {
 
 impl Window {
     /// Exactly the expected counter.
-    pub const EXACT: Self = Self { behind: 0, ahead: 0 };
+    pub const EXACT: Self = Self {
+        behind: 0,
+        ahead: 0,
+    };
 
     /// `n` behind and `n` ahead.
     #[must_use]
     pub fn symmetric(n: u32) -> Self {
-        Self { behind: n, ahead: n }
+        Self {
+            behind: n,
+            ahead: n,
+        }
     }
 }
 
@@ -172,7 +181,10 @@ impl Keyed {
 /// HOTP of one counter, without keeping the keyed state (RFC 4226).
 pub fn hotp(secret: &[u8], hash: Hash, counter: u64, digits: Digits) -> Result<Code, OtpError> {
     let keyed = Keyed::new(hash, secret);
-    Ok(Code { value: keyed.value(counter, digits.modulus()), digits })
+    Ok(Code {
+        value: keyed.value(counter, digits.modulus()),
+        digits,
+    })
 }
 
 /// The TOTP counter at `at` (RFC 6238: `floor((at - t0) / step)`).
@@ -208,8 +220,17 @@ impl Otp {
     }
 
     /// Keys the HMAC from parts.
-    pub fn from_parts(secret: &[u8], hash: Hash, kind: Kind, digits: Digits) -> Result<Self, OtpError> {
-        Ok(Self { keyed: Keyed::new(hash, secret), kind, digits })
+    pub fn from_parts(
+        secret: &[u8],
+        hash: Hash,
+        kind: Kind,
+        digits: Digits,
+    ) -> Result<Self, OtpError> {
+        Ok(Self {
+            keyed: Keyed::new(hash, secret),
+            kind,
+            digits,
+        })
     }
 
     /// TOTP or HOTP, with step/T0 or counter.
@@ -227,7 +248,10 @@ impl Otp {
     /// The code for a counter value (HOTP counter or TOTP time step).
     #[must_use]
     pub fn at_counter(&self, counter: u64) -> Code {
-        Code { value: self.keyed.value(counter, self.digits.modulus()), digits: self.digits }
+        Code {
+            value: self.keyed.value(counter, self.digits.modulus()),
+            digits: self.digits,
+        }
     }
 
     /// The counter a TOTP token is at, at Unix time `at`.
@@ -248,13 +272,23 @@ impl Otp {
     /// Every counter in the window is computed and compared in constant time,
     /// so the time taken does not tell where (or whether) the code matched.
     /// A malformed code is an error; a well-formed wrong code is `Ok(None)`.
-    pub fn verify_counter(&self, code: &str, expected: u64, window: Window) -> Result<Option<Match>, OtpError> {
+    pub fn verify_counter(
+        &self,
+        code: &str,
+        expected: u64,
+        window: Window,
+    ) -> Result<Option<Match>, OtpError> {
         let typed = Code::parse(code, self.digits)?;
         Ok(self.verify_value(typed.value, expected, window))
     }
 
     /// Checks a TOTP `code` at Unix time `at` within `window` steps.
-    pub fn verify_totp(&self, code: &str, at: u64, window: Window) -> Result<Option<Match>, OtpError> {
+    pub fn verify_totp(
+        &self,
+        code: &str,
+        at: u64,
+        window: Window,
+    ) -> Result<Option<Match>, OtpError> {
         let expected = self.counter_at(at)?;
         self.verify_counter(code, expected, window)
     }
@@ -274,7 +308,10 @@ impl Otp {
             counter.conditional_assign(&c, hit);
             // Counters are u64 but the window is at most 2^32 wide around
             // `expected`, so the difference fits in i64.
-            #[allow(clippy::cast_possible_wrap, reason = "window is bounded by u32 on each side")]
+            #[allow(
+                clippy::cast_possible_wrap,
+                reason = "window is bounded by u32 on each side"
+            )]
             let off = c.wrapping_sub(expected) as i64;
             offset.conditional_assign(&off, hit);
             found |= hit;
@@ -294,7 +331,10 @@ mod tests {
     const RFC_SECRET: &[u8] = b"12345678901234567890";
 
     fn otp(hash: Hash, secret: &[u8], digits: u8) -> Otp {
-        let kind = Kind::Totp { step: oathvault_token::Step::S30, t0: 0 };
+        let kind = Kind::Totp {
+            step: oathvault_token::Step::S30,
+            t0: 0,
+        };
         Otp::from_parts(secret, hash, kind, Digits::new(u64::from(digits)).unwrap()).unwrap()
     }
 
@@ -303,16 +343,26 @@ mod tests {
         let six = Digits::SIX;
         assert_eq!(Code::parse("005924", six).unwrap().value(), 5924);
         assert_eq!(Code::parse("005 924", six).unwrap().to_string(), "005924");
-        assert_eq!(Code::parse("5924", six), Err(CodeError::Length { got: 4, want: 6 }));
+        assert_eq!(
+            Code::parse("5924", six),
+            Err(CodeError::Length { got: 4, want: 6 })
+        );
         assert_eq!(Code::parse("00592a", six), Err(CodeError::NotDigits));
-        assert_eq!(Code::parse("12345678901234567890", six), Err(CodeError::Length { got: 20, want: 6 }));
+        assert_eq!(
+            Code::parse("12345678901234567890", six),
+            Err(CodeError::Length { got: 20, want: 6 })
+        );
     }
 
     #[test]
     fn leading_zero_codes_are_kept() {
         let o = otp(Hash::Sha1, RFC_SECRET, 6);
         assert_eq!(o.totp(1_234_567_890).unwrap().to_string(), "005924");
-        assert!(o.verify_totp("005924", 1_234_567_890, Window::EXACT).unwrap().is_some());
+        assert!(
+            o.verify_totp("005924", 1_234_567_890, Window::EXACT)
+                .unwrap()
+                .is_some()
+        );
         // The same digits without the zeros are a malformed code, not a match.
         assert!(o.verify_totp("5924", 1_234_567_890, Window::EXACT).is_err());
     }
@@ -324,13 +374,19 @@ mod tests {
         let c = o.counter_at(at).unwrap();
         for off in -2i64..=2 {
             let code = o.at_counter(c.checked_add_signed(off).unwrap()).to_string();
-            let m = o.verify_totp(&code, at, Window::symmetric(2)).unwrap().unwrap();
+            let m = o
+                .verify_totp(&code, at, Window::symmetric(2))
+                .unwrap()
+                .unwrap();
             assert_eq!(m.offset, off);
             assert_eq!(m.counter, c.checked_add_signed(off).unwrap());
             let narrow = o.verify_totp(&code, at, Window::symmetric(1)).unwrap();
             assert_eq!(narrow.is_some(), off.abs() <= 1, "offset {off}");
         }
-        let asym = Window { behind: 0, ahead: 1 };
+        let asym = Window {
+            behind: 0,
+            ahead: 1,
+        };
         let behind = o.at_counter(c - 1).to_string();
         assert!(o.verify_totp(&behind, at, asym).unwrap().is_none());
     }
@@ -338,20 +394,32 @@ mod tests {
     #[test]
     fn window_at_counter_zero_does_not_underflow() {
         let o = otp(Hash::Sha1, RFC_SECRET, 6);
-        let m = o.verify_counter("755224", 0, Window::symmetric(3)).unwrap().unwrap();
+        let m = o
+            .verify_counter("755224", 0, Window::symmetric(3))
+            .unwrap()
+            .unwrap();
         assert_eq!((m.counter, m.offset), (0, 0));
     }
 
     #[test]
     fn hotp_has_no_time() {
-        let o = Otp::from_parts(RFC_SECRET, Hash::Sha1, Kind::Hotp { counter: 0 }, Digits::SIX).unwrap();
+        let o = Otp::from_parts(
+            RFC_SECRET,
+            Hash::Sha1,
+            Kind::Hotp { counter: 0 },
+            Digits::SIX,
+        )
+        .unwrap();
         assert_eq!(o.totp(59), Err(OtpError::NotTotp));
         assert_eq!(o.at_counter(1).to_string(), "287082");
     }
 
     #[test]
     fn before_t0() {
-        let kind = Kind::Totp { step: oathvault_token::Step::S30, t0: 100 };
+        let kind = Kind::Totp {
+            step: oathvault_token::Step::S30,
+            t0: 100,
+        };
         let o = Otp::from_parts(RFC_SECRET, Hash::Sha1, kind, Digits::SIX).unwrap();
         assert_eq!(o.totp(99), Err(OtpError::BeforeT0 { at: 99, t0: 100 }));
         assert_eq!(o.counter_at(130).unwrap(), 1);

@@ -11,9 +11,22 @@ use sha1::Digest;
 use zeroize::Zeroize;
 
 /// FIPS 180-4 initial hash values.
-const SHA1_H0: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
+const SHA1_H0: [u32; 5] = [
+    0x6745_2301,
+    0xEFCD_AB89,
+    0x98BA_DCFE,
+    0x1032_5476,
+    0xC3D2_E1F0,
+];
 const SHA256_H0: [u32; 8] = [
-    0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
 ];
 const SHA512_H0: [u64; 8] = [
     0x6a09_e667_f3bc_c908,
@@ -29,7 +42,11 @@ const SHA512_H0: [u64; 8] = [
 /// Builds the ipad/opad blocks of `key` (hashed first when longer than a block).
 fn pads<const B: usize>(key: &[u8], hash: impl Fn(&[u8]) -> Vec<u8>) -> ([u8; B], [u8; B]) {
     let mut k = [0u8; B];
-    let mut hashed = if key.len() > B { hash(key) } else { key.to_vec() };
+    let mut hashed = if key.len() > B {
+        hash(key)
+    } else {
+        key.to_vec()
+    };
     for (d, s) in k.iter_mut().zip(&hashed) {
         *d = *s;
     }
@@ -216,8 +233,16 @@ mod tests {
     fn block_sized_keys() {
         for len in [63, 64, 65, 127, 128, 129] {
             let key = vec![0xa5u8; len];
-            assert_eq!(HmacSha1::new(&key).counter(7).to_vec(), reference::<sha1::Sha1>(&key, 7), "{len}");
-            assert_eq!(HmacSha512::new(&key).counter(7).to_vec(), reference::<sha2::Sha512>(&key, 7), "{len}");
+            assert_eq!(
+                HmacSha1::new(&key).counter(7).to_vec(),
+                reference::<sha1::Sha1>(&key, 7),
+                "{len}"
+            );
+            assert_eq!(
+                HmacSha512::new(&key).counter(7).to_vec(),
+                reference::<sha2::Sha512>(&key, 7),
+                "{len}"
+            );
         }
     }
 }

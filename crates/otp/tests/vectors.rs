@@ -1,4 +1,9 @@
 //! Every row of the RFC 4226 and RFC 6238 vector tables, and the golden tokens.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a failure is a failed test"
+)]
 
 use oathvault_otp::{Otp, Window, hotp};
 use oathvault_testkit::golden;
@@ -7,9 +12,13 @@ use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step};
 fn rows(name: &str) -> Vec<Vec<String>> {
     let path = format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap();
-    let mut lines = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty());
     lines.next().expect("header");
-    lines.map(|l| l.split(',').map(str::to_owned).collect()).collect()
+    lines
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
 }
 
 #[test]
@@ -35,11 +44,20 @@ fn rfc6238_appendix_b() {
         let at: u64 = r[0].parse().unwrap();
         let hash: Hash = r[4].parse().unwrap();
         let seed = SecretEncoding::Hex.decode(&r[5]).unwrap();
-        let kind = Kind::Totp { step: Step::S30, t0: 0 };
+        let kind = Kind::Totp {
+            step: Step::S30,
+            t0: 0,
+        };
         let otp = Otp::from_parts(seed.expose(), hash, kind, Digits::EIGHT).unwrap();
-        assert_eq!(otp.counter_at(at).unwrap(), u64::from_str_radix(&r[2], 16).unwrap());
+        assert_eq!(
+            otp.counter_at(at).unwrap(),
+            u64::from_str_radix(&r[2], 16).unwrap()
+        );
         assert_eq!(otp.totp(at).unwrap().to_string(), r[3], "{hash} at {at}");
-        let m = otp.verify_totp(&r[3], at, Window::symmetric(1)).unwrap().unwrap();
+        let m = otp
+            .verify_totp(&r[3], at, Window::symmetric(1))
+            .unwrap()
+            .unwrap();
         assert_eq!(m.offset, 0);
     }
 }
@@ -51,11 +69,21 @@ fn golden_tokens() {
         for &(at, code) in g.codes {
             match g.token.kind {
                 Kind::Totp { .. } => {
-                    assert_eq!(otp.totp(at).unwrap().to_string(), code, "{} at {at}", g.token.serial);
+                    assert_eq!(
+                        otp.totp(at).unwrap().to_string(),
+                        code,
+                        "{} at {at}",
+                        g.token.serial
+                    );
                     assert!(otp.verify_totp(code, at, Window::EXACT).unwrap().is_some());
                 }
                 Kind::Hotp { .. } => {
-                    assert_eq!(otp.at_counter(at).to_string(), code, "{} counter {at}", g.token.serial);
+                    assert_eq!(
+                        otp.at_counter(at).to_string(),
+                        code,
+                        "{} counter {at}",
+                        g.token.serial
+                    );
                 }
             }
         }
@@ -66,5 +94,8 @@ fn golden_tokens() {
 fn wrong_codes_are_rejected_not_errors() {
     let g = golden::token_a();
     let otp = Otp::new(&g.token).unwrap();
-    assert_eq!(otp.verify_totp("000000", 59, Window::symmetric(1)).unwrap(), None);
+    assert_eq!(
+        otp.verify_totp("000000", 59, Window::symmetric(1)).unwrap(),
+        None
+    );
 }

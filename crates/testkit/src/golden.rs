@@ -30,7 +30,14 @@ pub fn token_a() -> Golden {
     );
     token.manufacturer = Some("Deepnet Security".into());
     token.model = Some("SafeID/Enterprise".into());
-    Golden { token, codes: &[(59, "287082"), (1_111_111_109, "081804"), (1_234_567_890, "005924")] }
+    Golden {
+        token,
+        codes: &[
+            (59, "287082"),
+            (1_111_111_109, "081804"),
+            (1_234_567_890, "005924"),
+        ],
+    }
 }
 
 /// Token B: 10001002, TOTP SHA-1, 6 digits, 60 s.
@@ -64,7 +71,10 @@ pub fn token_c() -> Golden {
     );
     token.manufacturer = Some("Deepnet Security".into());
     token.model = Some("SafeID/HOTP".into());
-    Golden { token, codes: &[(0, "755224"), (1, "287082")] }
+    Golden {
+        token,
+        codes: &[(0, "755224"), (1, "287082")],
+    }
 }
 
 /// A, B and C.

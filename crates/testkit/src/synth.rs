@@ -2,9 +2,9 @@
 //! for property tests.
 
 use oathvault_token::{Digits, Hash, Kind, Secret, Serial, Step, Token};
-use proptest::prelude::{Just, Strategy, any, prop_oneof};
 use proptest::collection::vec;
 use proptest::option;
+use proptest::prelude::{Just, Strategy, any, prop_oneof};
 
 /// A splitmix64 step: a small, well-mixed, deterministic generator.
 fn splitmix(state: &mut u64) -> u64 {
@@ -34,7 +34,14 @@ pub fn entra_tokens(n: usize, seed: u64) -> Vec<Token> {
                 step,
             );
             t.manufacturer = Some("Deepnet Security".into());
-            t.model = Some(if i % 2 == 0 { "SafeID/Classic" } else { "SafeID/Enterprise" }.into());
+            t.model = Some(
+                if i % 2 == 0 {
+                    "SafeID/Classic"
+                } else {
+                    "SafeID/Enterprise"
+                }
+                .into(),
+            );
             t
         })
         .collect()
@@ -43,7 +50,9 @@ pub fn entra_tokens(n: usize, seed: u64) -> Vec<Token> {
 /// Printable text without control characters, including commas, quotes,
 /// spaces inside and non-ASCII letters: what CSV quoting must survive.
 pub fn text() -> impl Strategy<Value = String> {
-    "[A-Za-z0-9 ,\"'/._\\-äöüé€]{1,24}".prop_map(|s| s.trim().to_owned()).prop_filter("non-empty", |s| !s.is_empty())
+    "[A-Za-z0-9 ,\"'/._\\-äöüé€]{1,24}"
+        .prop_map(|s| s.trim().to_owned())
+        .prop_filter("non-empty", |s| !s.is_empty())
 }
 
 /// A serial: digits (often with leading zeros) or letters and digits.
@@ -80,28 +89,46 @@ pub fn entra_csv_token(with_user: bool) -> impl Strategy<Value = Token> {
 /// Tokens Graph's JSON takes: like [`entra_csv_token`] plus SHA-256 and a
 /// display name.
 pub fn entra_json_token() -> impl Strategy<Value = Token> {
-    (entra_csv_token(false), prop_oneof![Just(Hash::Sha1), Just(Hash::Sha256)], option::of(text())).prop_map(
-        |(mut t, hash, display_name)| {
+    (
+        entra_csv_token(false),
+        prop_oneof![Just(Hash::Sha1), Just(Hash::Sha256)],
+        option::of(text()),
+    )
+        .prop_map(|(mut t, hash, display_name)| {
             t.hash = hash;
             t.display_name = display_name;
             t
-        },
-    )
+        })
 }
 
 /// Any valid token: every kind, hash, digit count, step, T0, counter and
 /// optional field.
 pub fn any_token() -> impl Strategy<Value = Token> {
     let kind = prop_oneof![
-        (1u64..=3600, 0u64..2_000_000_000)
-            .prop_map(|(s, t0)| Kind::Totp { step: Step::new(s).expect("range"), t0 }),
+        (1u64..=3600, 0u64..2_000_000_000).prop_map(|(s, t0)| Kind::Totp {
+            step: Step::new(s).expect("range"),
+            t0
+        }),
         any::<u64>().prop_map(|counter| Kind::Hotp { counter }),
     ];
     let hash = prop_oneof![Just(Hash::Sha1), Just(Hash::Sha256), Just(Hash::Sha512)];
-    let meta = (option::of(text()), option::of(text()), option::of(text()), option::of(text()));
+    let meta = (
+        option::of(text()),
+        option::of(text()),
+        option::of(text()),
+        option::of(text()),
+    );
     let more = (option::of(text()), option::of(text()));
     (serial(), kind, hash, 6u64..=10, secret(), meta, more).prop_map(
-        |(serial, kind, hash, digits, secret, (manufacturer, model, display_name, user), (issuer, key_id))| Token {
+        |(
+            serial,
+            kind,
+            hash,
+            digits,
+            secret,
+            (manufacturer, model, display_name, user),
+            (issuer, key_id),
+        )| Token {
             serial,
             kind,
             hash,

@@ -19,7 +19,7 @@ use crate::secret::Secret;
 pub enum SecretEncoding {
     /// Hexadecimal; written lower case.
     Hex,
-    /// Hexadecimal; written upper case (DualShield, Deepnet).
+    /// Hexadecimal; written upper case (`DualShield`, Deepnet).
     HexUpper,
     /// RFC 4648 Base32, upper case, no padding (Entra, Graph, Google Authenticator).
     Base32,
@@ -31,8 +31,13 @@ pub enum SecretEncoding {
 
 impl SecretEncoding {
     /// Every encoding, in the order the CLI lists them.
-    pub const ALL: [Self; 5] =
-        [Self::Hex, Self::HexUpper, Self::Base32, Self::Base32Padded, Self::Base64];
+    pub const ALL: [Self; 5] = [
+        Self::Hex,
+        Self::HexUpper,
+        Self::Base32,
+        Self::Base32Padded,
+        Self::Base64,
+    ];
 
     /// The name used on the command line and in jsonl files.
     #[must_use]
@@ -124,7 +129,11 @@ fn decode_hex(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {
     let raw = text.as_bytes();
     let trimmed = text.trim_start();
     let skip = raw.len() - trimmed.len()
-        + if trimmed.starts_with("0x") || trimmed.starts_with("0X") { 2 } else { 0 };
+        + if trimmed.starts_with("0x") || trimmed.starts_with("0X") {
+            2
+        } else {
+            0
+        };
     let mut out = Zeroizing::new(Vec::with_capacity(raw.len() / 2));
     let mut high: Option<u8> = None;
     let mut digits = 0usize;
@@ -212,9 +221,12 @@ fn decode_base32(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {
     }
     // A single spare character (5 bits) cannot come from whole bytes.
     if bits >= 5 {
-        return Err(EncodingError::BadLength { encoding: "Base32", len: chars });
+        return Err(EncodingError::BadLength {
+            encoding: "Base32",
+            len: chars,
+        });
     }
-    if pad > 0 && (chars + pad) % 8 != 0 {
+    if pad > 0 && !(chars + pad).is_multiple_of(8) {
         return Err(EncodingError::BadPadding { encoding: "Base32" });
     }
     Ok(out)
@@ -245,13 +257,15 @@ fn decode_base64(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {
     }
     // Accept missing padding by adding it.
     let mut padded = compact.clone();
-    while padded.len() % 4 != 0 {
+    while !padded.len().is_multiple_of(4) {
         padded.push(b'=');
     }
-    let len = BASE64.decode_len(padded.len()).map_err(|_| EncodingError::BadLength {
-        encoding: "Base64",
-        len: compact.len(),
-    })?;
+    let len = BASE64
+        .decode_len(padded.len())
+        .map_err(|_| EncodingError::BadLength {
+            encoding: "Base64",
+            len: compact.len(),
+        })?;
     let mut out = Zeroizing::new(vec![0u8; len]);
     match BASE64.decode_mut(&padded, &mut out) {
         Ok(n) => {
@@ -261,7 +275,10 @@ fn decode_base64(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {
         Err(partial) => Err(match partial.error.kind {
             data_encoding::DecodeKind::Trailing => EncodingError::TrailingBits,
             data_encoding::DecodeKind::Padding => EncodingError::BadPadding { encoding: "Base64" },
-            _ => EncodingError::BadLength { encoding: "Base64", len: compact.len() },
+            _ => EncodingError::BadLength {
+                encoding: "Base64",
+                len: compact.len(),
+            },
         }),
     }
 }
@@ -280,7 +297,9 @@ mod tests {
     fn hex_is_lenient() {
         for s in [
             "3132333435363738393031323334353637383930",
-            "3132333435363738393031323334353637383930".to_uppercase().as_str(),
+            "3132333435363738393031323334353637383930"
+                .to_uppercase()
+                .as_str(),
             "0x3132333435363738393031323334353637383930",
             "  31 32 33 34 35 36 37 38 39 30 31 32 33 34 35 36 37 38 39 30 ",
         ] {
@@ -290,10 +309,19 @@ mod tests {
 
     #[test]
     fn hex_errors() {
-        assert_eq!(SecretEncoding::Hex.decode("abc").unwrap_err(), EncodingError::OddHexLength { len: 3 });
-        assert_eq!(SecretEncoding::Hex.decode("  ").unwrap_err(), EncodingError::Empty);
+        assert_eq!(
+            SecretEncoding::Hex.decode("abc").unwrap_err(),
+            EncodingError::OddHexLength { len: 3 }
+        );
+        assert_eq!(
+            SecretEncoding::Hex.decode("  ").unwrap_err(),
+            EncodingError::Empty
+        );
         let e = SecretEncoding::Hex.decode("31zz").unwrap_err();
-        assert!(matches!(e, EncodingError::InvalidChar { position: 3, .. }), "{e:?}");
+        assert!(
+            matches!(e, EncodingError::InvalidChar { position: 3, .. }),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -307,56 +335,108 @@ mod tests {
         }
         // 32-byte key, padded and unpadded.
         let k32 = b"12345678901234567890123456789012";
-        assert_eq!(dec(SecretEncoding::Base32, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA===="), k32);
-        assert_eq!(dec(SecretEncoding::Base32, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA"), k32);
+        assert_eq!(
+            dec(
+                SecretEncoding::Base32,
+                "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA===="
+            ),
+            k32
+        );
+        assert_eq!(
+            dec(
+                SecretEncoding::Base32,
+                "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA"
+            ),
+            k32
+        );
     }
 
     #[test]
     fn base32_entra_sample_with_spare_bits() {
         // Microsoft's sample secret: 26 chars, lower case, 2 spare bits.
-        let s = SecretEncoding::Base32.decode("2234567abcdef2234567abcdef").unwrap();
+        let s = SecretEncoding::Base32
+            .decode("2234567abcdef2234567abcdef")
+            .unwrap();
         assert_eq!(s.len(), 16);
     }
 
     #[test]
     fn base32_errors() {
         let e = SecretEncoding::Base32.decode("GEZDGNB0").unwrap_err();
-        assert!(matches!(e, EncodingError::InvalidChar { position: 8, .. }), "{e:?}");
+        assert!(
+            matches!(e, EncodingError::InvalidChar { position: 8, .. }),
+            "{e:?}"
+        );
         assert!(e.to_string().contains("suggest hex"));
         assert_eq!(
             SecretEncoding::Base32.decode("GEZDGNBVG").unwrap_err(),
-            EncodingError::BadLength { encoding: "Base32", len: 9 }
+            EncodingError::BadLength {
+                encoding: "Base32",
+                len: 9
+            }
         );
         assert_eq!(
             SecretEncoding::Base32.decode("GE=ZD").unwrap_err(),
             EncodingError::BadPadding { encoding: "Base32" }
         );
-        assert_eq!(SecretEncoding::Base32.decode("").unwrap_err(), EncodingError::Empty);
+        assert_eq!(
+            SecretEncoding::Base32.decode("").unwrap_err(),
+            EncodingError::Empty
+        );
     }
 
     #[test]
     fn base64() {
-        assert_eq!(dec(SecretEncoding::Base64, "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA="), RFC);
-        assert_eq!(dec(SecretEncoding::Base64, "MTIzNDU2\n Nzg5MDEy\nMzQ1Njc4OTA"), RFC);
+        assert_eq!(
+            dec(SecretEncoding::Base64, "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA="),
+            RFC
+        );
+        assert_eq!(
+            dec(SecretEncoding::Base64, "MTIzNDU2\n Nzg5MDEy\nMzQ1Njc4OTA"),
+            RFC
+        );
         assert!(SecretEncoding::Base64.decode("MTI*").is_err());
-        assert_eq!(SecretEncoding::Base64.decode("MTJ=").unwrap_err(), EncodingError::TrailingBits);
+        assert_eq!(
+            SecretEncoding::Base64.decode("MTJ=").unwrap_err(),
+            EncodingError::TrailingBits
+        );
     }
 
     #[test]
     fn canonical_output() {
         let s = Secret::from_slice(RFC).unwrap();
-        assert_eq!(&*SecretEncoding::Hex.encode(&s), "3132333435363738393031323334353637383930");
-        assert_eq!(&*SecretEncoding::HexUpper.encode(&s), "3132333435363738393031323334353637383930");
-        assert_eq!(&*SecretEncoding::Base32.encode(&s), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-        assert_eq!(&*SecretEncoding::Base64.encode(&s), "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=");
+        assert_eq!(
+            &*SecretEncoding::Hex.encode(&s),
+            "3132333435363738393031323334353637383930"
+        );
+        assert_eq!(
+            &*SecretEncoding::HexUpper.encode(&s),
+            "3132333435363738393031323334353637383930"
+        );
+        assert_eq!(
+            &*SecretEncoding::Base32.encode(&s),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+        );
+        assert_eq!(
+            &*SecretEncoding::Base64.encode(&s),
+            "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA="
+        );
         let s32 = Secret::from_slice(b"12345678901234567890123456789012").unwrap();
         assert_eq!(
             &*SecretEncoding::Base32Padded.encode(&s32),
             "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA===="
         );
-        let b = SecretEncoding::Hex.decode("d6f9df7c0110c8531d0952d8d73e1194e95b5f19").unwrap();
-        assert_eq!(&*SecretEncoding::Base32.encode(&b), "234567ABCDEFGHIJKLMNOPQRSTUVWXYZ");
-        assert_eq!(&*SecretEncoding::Base64.encode(&b), "1vnffAEQyFMdCVLY1z4RlOlbXxk=");
+        let b = SecretEncoding::Hex
+            .decode("d6f9df7c0110c8531d0952d8d73e1194e95b5f19")
+            .unwrap();
+        assert_eq!(
+            &*SecretEncoding::Base32.encode(&b),
+            "234567ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        );
+        assert_eq!(
+            &*SecretEncoding::Base64.encode(&b),
+            "1vnffAEQyFMdCVLY1z4RlOlbXxk="
+        );
     }
 
     #[test]
@@ -364,7 +444,12 @@ mod tests {
         for e in SecretEncoding::ALL {
             assert_eq!(e.name().parse::<SecretEncoding>().unwrap(), e);
         }
-        assert!("rot13".parse::<SecretEncoding>().unwrap_err().contains("base32"));
+        assert!(
+            "rot13"
+                .parse::<SecretEncoding>()
+                .unwrap_err()
+                .contains("base32")
+        );
     }
 
     proptest::proptest! {

@@ -23,10 +23,15 @@ impl Serial {
         }
         let len = t.chars().count();
         if len > MAX_SERIAL_LEN {
-            return Err(TokenError::SerialTooLong { len, max: MAX_SERIAL_LEN });
+            return Err(TokenError::SerialTooLong {
+                len,
+                max: MAX_SERIAL_LEN,
+            });
         }
         if let Some(position) = t.chars().position(char::is_control) {
-            return Err(TokenError::SerialControl { position: position + 1 });
+            return Err(TokenError::SerialControl {
+                position: position + 1,
+            });
         }
         Ok(Self(t.to_owned()))
     }
@@ -284,13 +289,18 @@ impl Token {
     /// An HOTP token with SHA-1, six digits and no metadata.
     #[must_use]
     pub fn hotp(serial: Serial, secret: Secret, counter: u64) -> Self {
-        Self { kind: Kind::Hotp { counter }, ..Self::totp(serial, secret, Step::S30) }
+        Self {
+            kind: Kind::Hotp { counter },
+            ..Self::totp(serial, secret, Step::S30)
+        }
     }
 }
 
 /// Parses a whole number field, naming the text (never a secret) on failure.
 pub(crate) fn parse_u64(text: &str) -> Result<u64, TokenError> {
-    text.trim().parse().map_err(|_| TokenError::NotANumber { value: text.to_owned() })
+    text.trim().parse().map_err(|_| TokenError::NotANumber {
+        value: text.to_owned(),
+    })
 }
 
 impl Kind {
@@ -299,7 +309,9 @@ impl Kind {
         match name.trim().to_ascii_lowercase().as_str() {
             "totp" => Ok(Self::Totp { step, t0 }),
             "hotp" => Ok(Self::Hotp { counter }),
-            _ => Err(TokenError::UnknownKind { name: name.to_owned() }),
+            _ => Err(TokenError::UnknownKind {
+                name: name.to_owned(),
+            }),
         }
     }
 }
@@ -326,8 +338,14 @@ mod tests {
     fn serial_keeps_leading_zeros_and_trims() {
         assert_eq!(Serial::new(" 0755225266 ").unwrap().as_str(), "0755225266");
         assert_eq!(Serial::new("  "), Err(TokenError::SerialEmpty));
-        assert_eq!(Serial::new("a\u{0}b"), Err(TokenError::SerialControl { position: 2 }));
-        assert!(matches!(Serial::new(&"9".repeat(129)), Err(TokenError::SerialTooLong { .. })));
+        assert_eq!(
+            Serial::new("a\u{0}b"),
+            Err(TokenError::SerialControl { position: 2 })
+        );
+        assert!(matches!(
+            Serial::new(&"9".repeat(129)),
+            Err(TokenError::SerialTooLong { .. })
+        ));
     }
 
     #[test]
@@ -360,8 +378,14 @@ mod tests {
 
     #[test]
     fn kind_names() {
-        assert_eq!(Kind::parse_name("TOTP", Step::S30, 0, 0).unwrap(), Kind::totp(Step::S30));
-        assert_eq!(Kind::parse_name("hotp", Step::S30, 0, 7).unwrap(), Kind::Hotp { counter: 7 });
+        assert_eq!(
+            Kind::parse_name("TOTP", Step::S30, 0, 0).unwrap(),
+            Kind::totp(Step::S30)
+        );
+        assert_eq!(
+            Kind::parse_name("hotp", Step::S30, 0, 7).unwrap(),
+            Kind::Hotp { counter: 7 }
+        );
         assert!(Kind::parse_name("ocra", Step::S30, 0, 0).is_err());
     }
 

@@ -26,7 +26,10 @@ impl Secret {
             return Err(TokenError::SecretEmpty);
         }
         if bytes.len() > MAX_SECRET_LEN {
-            return Err(TokenError::SecretTooLong { len: bytes.len(), max: MAX_SECRET_LEN });
+            return Err(TokenError::SecretTooLong {
+                len: bytes.len(),
+                max: MAX_SECRET_LEN,
+            });
         }
         Ok(Self(bytes))
     }

@@ -30,18 +30,35 @@ pub fn run(args: &CheckArgs) -> Result<(), Failure> {
     let (expected, window, step) = match token.kind {
         Kind::Totp { step, .. } => {
             if args.counter.is_some() {
-                return Err(Failure::Usage("--counter is for HOTP tokens; this one is TOTP (use --at)".into()));
+                return Err(Failure::Usage(
+                    "--counter is for HOTP tokens; this one is TOTP (use --at)".into(),
+                ));
             }
             let at = args.at.unwrap_or_else(|| SystemClock.now_unix());
-            let c = otp.counter_at(at).with_context(|| format!("serial {}", token.serial))?;
-            (c, Window::symmetric(args.window), Some(i64::from(step.seconds())))
+            let c = otp
+                .counter_at(at)
+                .with_context(|| format!("serial {}", token.serial))?;
+            (
+                c,
+                Window::symmetric(args.window),
+                Some(i64::from(step.seconds())),
+            )
         }
         Kind::Hotp { counter } => {
             if args.at.is_some() {
-                return Err(Failure::Usage("--at is for TOTP tokens; this one is HOTP (use --counter)".into()));
+                return Err(Failure::Usage(
+                    "--at is for TOTP tokens; this one is HOTP (use --counter)".into(),
+                ));
             }
             // An HOTP token only moves forward.
-            (args.counter.unwrap_or(counter), Window { behind: 0, ahead: args.window }, None)
+            (
+                args.counter.unwrap_or(counter),
+                Window {
+                    behind: 0,
+                    ahead: args.window,
+                },
+                None,
+            )
         }
     };
     let found = match otp.verify_counter(&args.code, expected, window) {
@@ -58,7 +75,10 @@ pub fn run(args: &CheckArgs) -> Result<(), Failure> {
         window: args.window,
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report).context("cannot encode the report")?);
+        println!(
+            "{}",
+            serde_json::to_string(&report).context("cannot encode the report")?
+        );
     } else {
         match (found, step) {
             (Some(m), Some(s)) => println!(
@@ -81,5 +101,9 @@ pub fn run(args: &CheckArgs) -> Result<(), Failure> {
             ),
         }
     }
-    if found.is_some() { Ok(()) } else { Err(Failure::Input(None)) }
+    if found.is_some() {
+        Ok(())
+    } else {
+        Err(Failure::Input(None))
+    }
 }

@@ -39,7 +39,9 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
         Some(e) if !to.chooses_secret_encoding() => {
             let e: SecretEncoding = e.into();
             if e != SecretEncoding::Base32 {
-                return Err(Failure::Usage(format!("{to} always writes Base32 secrets; --secret-encoding {e} applies to jsonl")));
+                return Err(Failure::Usage(format!(
+                    "{to} always writes Base32 secrets; --secret-encoding {e} applies to jsonl"
+                )));
             }
             e
         }
@@ -55,7 +57,13 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
     let mut serials = SerialSet::new();
     let mut problems = Problems::default();
     let summary = {
-        let mut w = writer(to, output.writer(), &WriteOptions { secret_encoding: encoding })?;
+        let mut w = writer(
+            to,
+            output.writer(),
+            &WriteOptions {
+                secret_encoding: encoding,
+            },
+        )?;
         for token in input.tokens() {
             let token = match token {
                 Ok(t) => t,
@@ -69,7 +77,11 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
             };
             let mut violations = target.check(&token);
             if target != Target::Any && !serials.insert(token.serial.as_str()) {
-                violations.push(Violation { serial: token.serial.clone(), rule: Rule::DuplicateSerial, found: "repeated".into() });
+                violations.push(Violation {
+                    serial: token.serial.clone(),
+                    rule: Rule::DuplicateSerial,
+                    found: "repeated".into(),
+                });
             }
             for v in &violations {
                 problems.add(v.to_string());
@@ -97,7 +109,11 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
         }
         if problems.count > problems.shown.len() {
             let more = problems.count - problems.shown.len();
-            let capped = if problems.count >= STOP_AFTER { " (stopped reading)" } else { "" };
+            let capped = if problems.count >= STOP_AFTER {
+                " (stopped reading)"
+            } else {
+                ""
+            };
             eprintln!("  … and {more} more{capped}");
         }
         return Err(Failure::Input(None));

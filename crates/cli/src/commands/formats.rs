@@ -3,9 +3,13 @@
 use oathvault_formats::Format;
 
 #[allow(clippy::print_stdout, reason = "the command's output")]
-pub fn run() -> Result<(), crate::Failure> {
+pub fn run() {
     for f in Format::ALL {
-        println!("{:<12} {:<6} read, write   {}", f.name(), format!(".{}", f.extension()), f.describe());
+        println!(
+            "{:<12} {:<6} read, write   {}",
+            f.name(),
+            format!(".{}", f.extension()),
+            f.describe()
+        );
     }
-    Ok(())
 }

@@ -81,7 +81,10 @@ impl Report {
             self.duplicate_serials.add(t.serial.as_str());
         }
         // Keep the lists short: past 50 distinct names the rest are counted under "(other)".
-        for (map, value) in [(&mut self.manufacturers, &t.manufacturer), (&mut self.models, &t.model)] {
+        for (map, value) in [
+            (&mut self.manufacturers, &t.manufacturer),
+            (&mut self.models, &t.model),
+        ] {
             let key = value.as_deref().unwrap_or("(none)");
             if map.contains_key(key) || map.len() < 50 {
                 *map.entry(key.to_owned()).or_default() += 1;
@@ -96,19 +99,30 @@ impl Report {
             let f: Format = target.format.parse().unwrap_or(Format::Jsonl);
             for v in f.target().check(t) {
                 target.ok = false;
-                target.problems.entry(v.rule.describe()).or_default().add(t.serial.as_str());
+                target
+                    .problems
+                    .entry(v.rule.describe())
+                    .or_default()
+                    .add(t.serial.as_str());
             }
         }
     }
 }
 
 fn counts<K: std::fmt::Display>(m: &BTreeMap<K, u64>, suffix: &str) -> String {
-    m.iter().map(|(k, v)| format!("{k}{suffix}: {v}")).collect::<Vec<_>>().join(", ")
+    m.iter()
+        .map(|(k, v)| format!("{k}{suffix}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn list(f: &Finding) -> String {
     let more = f.count.saturating_sub(f.serials.len() as u64);
-    let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
     format!("{}{tail}", f.serials.join(", "))
 }
 
@@ -131,7 +145,12 @@ fn text(r: &Report) -> String {
         let _ = writeln!(o, "  with a user:   {}", r.assigned_users);
     }
     if r.duplicate_serials.count > 0 {
-        let _ = writeln!(o, "  DUPLICATE serials ({}): {}", r.duplicate_serials.count, list(&r.duplicate_serials));
+        let _ = writeln!(
+            o,
+            "  DUPLICATE serials ({}): {}",
+            r.duplicate_serials.count,
+            list(&r.duplicate_serials)
+        );
     }
     if r.weak_secrets.count > 0 {
         let _ = writeln!(
@@ -169,7 +188,11 @@ pub fn run(args: &InspectArgs) -> Result<(), Failure> {
         format: input.format.name().to_owned(),
         targets: Format::ALL
             .iter()
-            .map(|f| TargetReport { format: f.name(), ok: true, problems: BTreeMap::new() })
+            .map(|f| TargetReport {
+                format: f.name(),
+                ok: true,
+                problems: BTreeMap::new(),
+            })
             .collect(),
         ..Report::default()
     };
@@ -187,9 +210,16 @@ pub fn run(args: &InspectArgs) -> Result<(), Failure> {
     }
     // A duplicate serial keeps a file out of every target but the lossless one.
     if report.duplicate_serials.count > 0 {
-        for t in report.targets.iter_mut().filter(|t| t.format != Format::Jsonl.name()) {
+        for t in report
+            .targets
+            .iter_mut()
+            .filter(|t| t.format != Format::Jsonl.name())
+        {
             t.ok = false;
-            let f = t.problems.entry(Rule::DuplicateSerial.describe()).or_default();
+            let f = t
+                .problems
+                .entry(Rule::DuplicateSerial.describe())
+                .or_default();
             f.count = report.duplicate_serials.count;
             f.serials.clone_from(&report.duplicate_serials.serials);
         }
@@ -200,9 +230,16 @@ pub fn run(args: &InspectArgs) -> Result<(), Failure> {
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).context("cannot encode the report")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("cannot encode the report")?
+        );
     } else {
         print!("{}", text(&report));
     }
-    if report.error_count > 0 { Err(Failure::Input(None)) } else { Ok(()) }
+    if report.error_count > 0 {
+        Err(Failure::Input(None))
+    } else {
+        Ok(())
+    }
 }

@@ -38,6 +38,8 @@ pub fn find_token(input: &InputArgs, serial: Option<&str>) -> Result<Token, Fail
     match (found, serial) {
         (Some(t), _) => Ok(t),
         (None, Some(s)) => Err(anyhow!("serial {s} is not in {name} ({count} tokens)").into()),
-        (None, None) => Err(Failure::Usage(format!("{name} holds {count} tokens; choose one with --serial"))),
+        (None, None) => Err(Failure::Usage(format!(
+            "{name} holds {count} tokens; choose one with --serial"
+        ))),
     }
 }

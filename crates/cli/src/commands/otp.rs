@@ -18,14 +18,19 @@ pub fn run(args: &OtpArgs) -> Result<(), Failure> {
     let first = match token.kind {
         Kind::Totp { .. } => {
             if args.counter.is_some() {
-                return Err(Failure::Usage("--counter is for HOTP tokens; this one is TOTP (use --at)".into()));
+                return Err(Failure::Usage(
+                    "--counter is for HOTP tokens; this one is TOTP (use --at)".into(),
+                ));
             }
             let at = args.at.unwrap_or_else(|| SystemClock.now_unix());
-            otp.counter_at(at).with_context(|| format!("serial {}", token.serial))?
+            otp.counter_at(at)
+                .with_context(|| format!("serial {}", token.serial))?
         }
         Kind::Hotp { counter } => {
             if args.at.is_some() {
-                return Err(Failure::Usage("--at is for TOTP tokens; this one is HOTP (use --counter)".into()));
+                return Err(Failure::Usage(
+                    "--at is for TOTP tokens; this one is HOTP (use --counter)".into(),
+                ));
             }
             args.counter.unwrap_or(counter)
         }
