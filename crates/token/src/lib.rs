@@ -2,7 +2,7 @@
 //!
 //! A [`Token`] is what a hardware OATH token carries: a [`Serial`] (text, leading
 //! zeros kept), a [`Kind`] (TOTP with step and T0, or HOTP with a counter), a
-//! [`Hash`], [`Digits`], and a [`Secret`] that is zeroized on drop and never
+//! [`Hash`](enum@Hash), [`Digits`], and a [`Secret`] that is zeroized on drop and never
 //! printed. Secrets are read and written in hex, Base32 or Base64 through
 //! [`SecretEncoding`], leniently on input and canonically on output.
 //!

@@ -304,7 +304,7 @@ pub(crate) fn parse_u64(text: &str) -> Result<u64, TokenError> {
 }
 
 impl Kind {
-    /// Parses `totp`/`hotp` in any case (also `TOTP-SHA1`-style prefixes are not accepted: use [`Hash`]).
+    /// Parses `totp`/`hotp` in any case (also `TOTP-SHA1`-style prefixes are not accepted: use [`Hash`](enum@Hash)).
     pub fn parse_name(name: &str, step: Step, t0: u64, counter: u64) -> Result<Self, TokenError> {
         match name.trim().to_ascii_lowercase().as_str() {
             "totp" => Ok(Self::Totp { step, t0 }),

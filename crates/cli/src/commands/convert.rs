@@ -24,6 +24,23 @@ struct Problems {
 }
 
 impl Problems {
+    #[allow(clippy::print_stderr, reason = "the command reports on stderr")]
+    fn report(&self, name: &str, to: Format) {
+        eprintln!("error: {name}: cannot convert to {to}; nothing was written:");
+        for p in &self.shown {
+            eprintln!("  {p}");
+        }
+        if self.count > self.shown.len() {
+            let more = self.count - self.shown.len();
+            let capped = if self.count >= STOP_AFTER {
+                " (stopped reading)"
+            } else {
+                ""
+            };
+            eprintln!("  … and {more} more{capped}");
+        }
+    }
+
     fn add(&mut self, problem: String) {
         self.count += 1;
         if self.shown.len() < SHOWN {
@@ -103,19 +120,7 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
     bar.finish_and_clear();
     let Some(summary) = summary else {
         // `output` is dropped here: the temporary file is removed, nothing is printed.
-        eprintln!("error: {name}: cannot convert to {to}; nothing was written:");
-        for p in &problems.shown {
-            eprintln!("  {p}");
-        }
-        if problems.count > problems.shown.len() {
-            let more = problems.count - problems.shown.len();
-            let capped = if problems.count >= STOP_AFTER {
-                " (stopped reading)"
-            } else {
-                ""
-            };
-            eprintln!("  … and {more} more{capped}");
-        }
+        problems.report(&name, to);
         return Err(Failure::Input(None));
     };
     if summary.tokens == 0 {

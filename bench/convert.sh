@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# End-to-end conversion bench: N synthetic tokens (deterministic) as an Entra CSV,
+# converted to Entra JSON by `oathvault convert` and by the Python stdlib peer
+# (bench/csv2json.py, what vendors' CSV2JSON scripts do), in the same run.
+# Prints both times, peak memory, and the ratio; checks both outputs agree.
+#
+# Usage: bench/convert.sh [N]   (default 1000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-1000000}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oathvault/target}"
+cargo build --release --quiet -p oathvault
+ov="$CARGO_TARGET_DIR/release/oathvault"
+work="$(mktemp -d "${TMPDIR:-/tmp}/oathvault-bench.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+python3 bench/gen_tokens.py "$n" "$work/tokens.csv"
+printf 'input: %s tokens, %s bytes (%s)\n' "$n" "$(stat -c %s "$work/tokens.csv")" "$work/tokens.csv"
+
+# Warm the page cache so both tools read from memory.
+cat "$work/tokens.csv" > /dev/null
+
+read -r ov_s ov_kib < <(python3 bench/measure.py "$ov" convert -q "$work/tokens.csv" --to entra-json -o "$work/oathvault.json")
+read -r py_s py_kib < <(python3 bench/measure.py python3 bench/csv2json.py "$work/tokens.csv" "$work/python.json")
+
+python3 bench/compare.py "$work/oathvault.json" "$work/python.json"
+python3 - "$ov_s" "$ov_kib" "$py_s" "$py_kib" <<'PY'
+import sys
+ov_s, ov_kib, py_s, py_kib = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+print(f"oathvault convert : {ov_s:8.3f} s   peak {ov_kib / 1024:7.1f} MiB")
+print(f"python csv2json   : {py_s:8.3f} s   peak {py_kib / 1024:7.1f} MiB")
+print(f"ratio             : {py_s / max(ov_s, 1e-9):8.1f}x faster (target >= 20x; memory target < 64 MiB)")
+PY
