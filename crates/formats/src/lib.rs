@@ -162,10 +162,10 @@ pub trait TokenWriter {
 }
 
 /// A streaming token reader.
-pub type TokenReader<'a> = Box<dyn Iterator<Item = Result<Token, Error>> + 'a>;
+pub type TokenReader<'a> = Box<dyn Iterator<Item = Result<Token, Error>> + Send + 'a>;
 
 /// Opens a reader of `format` over `input`; `file` names it in errors.
-pub fn reader<'a, R: BufRead + 'a>(
+pub fn reader<'a, R: BufRead + Send + 'a>(
     format: Format,
     input: R,
     file: Option<Arc<str>>,

@@ -1,9 +1,9 @@
 //! An exact set of serials in compact memory, for duplicate detection over
 //! millions of tokens: the bytes live in one arena, the table holds offsets.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 
-use hashbrown::HashTable;
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 /// Serials seen so far.
 #[derive(Debug, Default)]
@@ -11,7 +11,7 @@ pub struct SerialSet {
     arena: Vec<u8>,
     /// (start, len) into `arena`.
     table: HashTable<(u32, u16)>,
-    hasher: RandomState,
+    hasher: DefaultHashBuilder,
 }
 
 impl SerialSet {

@@ -53,12 +53,13 @@ impl SecretEncoding {
 
     /// Decodes a secret, leniently (see the module docs).
     pub fn decode(self, text: &str) -> Result<Secret, EncodingError> {
-        let bytes = match self {
+        let mut bytes = match self {
             Self::Hex | Self::HexUpper => decode_hex(text)?,
             Self::Base32 | Self::Base32Padded => decode_base32(text)?,
             Self::Base64 => decode_base64(text)?,
         };
-        Ok(Secret::new(bytes.to_vec())?)
+        // Move the buffer out (the Zeroizing shell is left empty).
+        Ok(Secret::new(std::mem::take(&mut *bytes))?)
     }
 
     /// Encodes a secret canonically. The text is wiped when dropped.
@@ -167,13 +168,26 @@ fn decode_hex(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {
     Ok(out)
 }
 
-fn base32_value(c: u8) -> Option<u8> {
-    match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a'),
-        b'2'..=b'7' => Some(c - b'2' + 26),
-        _ => None,
+/// RFC 4648 Base32 values, either case; 0xff marks a non-alphabet byte.
+const BASE32_VALUES: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0u8;
+    while i < 26 {
+        t[(b'A' + i) as usize] = i;
+        t[(b'a' + i) as usize] = i;
+        i += 1;
     }
+    let mut d = 0u8;
+    while d < 6 {
+        t[(b'2' + d) as usize] = 26 + d;
+        d += 1;
+    }
+    t
+};
+
+fn base32_value(c: u8) -> Option<u8> {
+    let v = BASE32_VALUES[usize::from(c)];
+    (v != 0xff).then_some(v)
 }
 
 fn decode_base32(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {

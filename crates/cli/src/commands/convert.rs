@@ -13,6 +13,8 @@ use crate::io::{Input, Output};
 
 /// Problems listed before "… and N more".
 const SHOWN: usize = 20;
+/// Tokens handed from the parsing thread to the writing thread at a time.
+const BATCH: usize = 1024;
 /// Reading stops after this many problems (the file is clearly not right).
 const STOP_AFTER: usize = 10_000;
 
@@ -81,41 +83,62 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
                 secret_encoding: encoding,
             },
         )?;
-        for token in input.tokens() {
-            let token = match token {
-                Ok(t) => t,
-                Err(e) => {
-                    problems.add(e.to_string());
-                    if problems.count >= STOP_AFTER {
-                        break;
+        let tokens = input.tokens();
+        std::thread::scope(|scope| -> Result<_, Failure> {
+            // Parsing runs on its own thread, a batch at a time; checking and
+            // writing run here. The bounded channel keeps memory flat.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(4);
+            scope.spawn(move || {
+                let mut batch = Vec::with_capacity(BATCH);
+                for token in tokens {
+                    batch.push(token);
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if tx.send(full).is_err() {
+                            return; // the writer stopped early
+                        }
                     }
-                    continue;
                 }
-            };
-            let mut violations = target.check(&token);
-            if target != Target::Any && !serials.insert(token.serial.as_str()) {
-                violations.push(Violation {
-                    serial: token.serial.clone(),
-                    rule: Rule::DuplicateSerial,
-                    found: "repeated".into(),
-                });
+                let _ = tx.send(batch);
+            });
+            'read: for batch in rx {
+                for token in batch {
+                    let token = match token {
+                        Ok(t) => t,
+                        Err(e) => {
+                            problems.add(e.to_string());
+                            if problems.count >= STOP_AFTER {
+                                break 'read;
+                            }
+                            continue;
+                        }
+                    };
+                    let mut violations = target.check(&token);
+                    if target != Target::Any && !serials.insert(token.serial.as_str()) {
+                        violations.push(Violation {
+                            serial: token.serial.clone(),
+                            rule: Rule::DuplicateSerial,
+                            found: "repeated".into(),
+                        });
+                    }
+                    for v in &violations {
+                        problems.add(v.to_string());
+                    }
+                    // After the first problem nothing more is written; reading
+                    // goes on to report every problem at once.
+                    if problems.count == 0 {
+                        w.write(&token)?;
+                    } else if problems.count >= STOP_AFTER {
+                        break 'read;
+                    }
+                }
             }
-            for v in &violations {
-                problems.add(v.to_string());
-            }
-            // After the first problem nothing more is written; reading goes on
-            // to report every problem at once.
-            if problems.count == 0 {
-                w.write(&token)?;
-            } else if problems.count >= STOP_AFTER {
-                break;
-            }
-        }
-        if problems.count > 0 {
-            None
-        } else {
-            Some(w.finish()?)
-        }
+            Ok(if problems.count > 0 {
+                None
+            } else {
+                Some(w.finish()?)
+            })
+        })?
     };
     bar.finish_and_clear();
     let Some(summary) = summary else {
