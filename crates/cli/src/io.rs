@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
-use oathvault_formats::{Format, TokenReader, detect, reader};
+use oathvault_formats::{Format, ReadInto, TokenReader, detect, reader, reader_into};
 use zeroize::Zeroizing;
 
 use crate::Failure;
@@ -114,6 +114,11 @@ impl Input {
             bar,
             reader,
         })
+    }
+
+    /// The tokens, filled in place (the conversion fast path).
+    pub fn tokens_into(self) -> Box<dyn ReadInto + 'static> {
+        reader_into(self.format, self.reader, Some(self.name))
     }
 
     /// The tokens, streamed.

@@ -11,7 +11,7 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use csv::{ByteRecord, ReaderBuilder, Terminator, WriterBuilder};
-use oathvault_token::{SecretEncoding, Serial, Step, Token};
+use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step, Token};
 use zeroize::Zeroize;
 
 use crate::error::{Error, ErrorKind};
@@ -140,24 +140,41 @@ impl<R: BufRead> Reader<R> {
             .ok_or_else(|| Error::new(ErrorKind::Missing).field(name))
     }
 
-    fn token(&self, c: Columns) -> Result<Token, Error> {
-        let serial = Serial::new(self.required(c.serial, "serial number")?)
+    /// Fills `token` from the current record, reusing its buffers.
+    fn fill(&self, c: Columns, token: &mut Token) -> Result<(), Error> {
+        token
+            .serial
+            .set(self.required(c.serial, "serial number")?)
             .map_err(|e| Error::new(e).field("serial number"))?;
-        let secret = SecretEncoding::Base32
-            .decode(self.required(c.secret, "secret key")?)
+        SecretEncoding::Base32
+            .decode_into(self.required(c.secret, "secret key")?, &mut token.secret)
             .map_err(|e| Error::new(e).field("secret key"))?;
         let step = Step::parse(self.required(c.interval, "time interval")?)
             .map_err(|e| Error::new(e).field("time interval"))?;
-        let mut token = Token::totp(serial, secret, step);
-        token.user = self.field(c.upn, "upn")?.map(str::to_owned);
-        token.manufacturer = self
-            .field(c.manufacturer, "manufacturer")?
-            .map(str::to_owned);
-        token.model = self.field(c.model, "model")?.map(str::to_owned);
-        Ok(token)
+        token.kind = Kind::totp(step);
+        token.hash = Hash::Sha1;
+        token.digits = Digits::SIX;
+        set_opt(&mut token.user, self.field(c.upn, "upn")?);
+        set_opt(
+            &mut token.manufacturer,
+            self.field(c.manufacturer, "manufacturer")?,
+        );
+        set_opt(&mut token.model, self.field(c.model, "model")?);
+        token.display_name = None;
+        token.issuer = None;
+        token.key_id = None;
+        Ok(())
     }
 
-    fn next_token(&mut self) -> Option<Result<Token, Error>> {
+    /// Reads the next token into `token`, reusing its allocations: the fast
+    /// path for converting millions of tokens. On `Err` the token's content
+    /// is unspecified.
+    pub fn read_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
+        self.next_into(token)
+            .map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
+    }
+
+    fn next_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
         if self.done {
             return None;
         }
@@ -188,7 +205,7 @@ impl<R: BufRead> Reader<R> {
             Ok(true) => {
                 self.rows += 1;
                 let line = self.line();
-                Some(self.token(columns).map_err(|e| e.line(line)))
+                Some(self.fill(columns, token).map_err(|e| e.line(line)))
             }
             Ok(false) => {
                 self.done = true;
@@ -228,8 +245,26 @@ impl<R: BufRead> Iterator for Reader<R> {
     type Item = Result<Token, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_token()
-            .map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
+        let mut token = Token::blank();
+        self.read_into(&mut token).map(|r| r.map(|()| token))
+    }
+}
+
+impl<R: BufRead + Send> crate::ReadInto for Reader<R> {
+    fn read_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
+        Reader::read_into(self, token)
+    }
+}
+
+/// Sets an optional text field, reusing the existing buffer.
+fn set_opt(dst: &mut Option<String>, value: Option<&str>) {
+    match (dst.as_mut(), value) {
+        (Some(d), Some(v)) => {
+            d.clear();
+            d.push_str(v);
+        }
+        (None, Some(v)) => *dst = Some(v.to_owned()),
+        (_, None) => *dst = None,
     }
 }
 

@@ -164,6 +164,36 @@ pub trait TokenWriter {
 /// A streaming token reader.
 pub type TokenReader<'a> = Box<dyn Iterator<Item = Result<Token, Error>> + Send + 'a>;
 
+/// A reader that fills a caller's token in place, so a long conversion
+/// reuses the same allocations (see [`reader_into`]).
+pub trait ReadInto: Send {
+    /// Reads the next token into `token`; `None` at the end. On `Err` the
+    /// token's content is unspecified and must not be used.
+    fn read_into(&mut self, token: &mut Token) -> Option<Result<(), Error>>;
+}
+
+/// Any token iterator reads into a token by replacing it.
+struct Replacing<'a>(TokenReader<'a>);
+
+impl ReadInto for Replacing<'_> {
+    fn read_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
+        self.0.next().map(|r| r.map(|t| *token = t))
+    }
+}
+
+/// Opens a reader of `format` that fills tokens in place (allocation-free
+/// for Entra CSV; other formats replace the token).
+pub fn reader_into<'a, R: BufRead + Send + 'a>(
+    format: Format,
+    input: R,
+    file: Option<Arc<str>>,
+) -> Box<dyn ReadInto + 'a> {
+    match format {
+        Format::EntraCsv => Box::new(entra_csv::Reader::new(input, file)),
+        _ => Box::new(Replacing(reader(format, input, file))),
+    }
+}
+
 /// Opens a reader of `format` over `input`; `file` names it in errors.
 pub fn reader<'a, R: BufRead + Send + 'a>(
     format: Format,

@@ -62,6 +62,21 @@ impl SecretEncoding {
         Ok(Secret::new(std::mem::take(&mut *bytes))?)
     }
 
+    /// Decodes into an existing secret, reusing its buffer (no allocation
+    /// once the buffer is large enough). On error the secret holds a single
+    /// zero byte: the caller must not use it.
+    pub fn decode_into(self, text: &str, secret: &mut Secret) -> Result<(), EncodingError> {
+        secret.with_buffer(|buf| match self {
+            Self::Hex | Self::HexUpper => decode_hex_into(text, buf),
+            Self::Base32 | Self::Base32Padded => decode_base32_into(text, buf),
+            Self::Base64 => {
+                let decoded = decode_base64(text)?;
+                buf.extend_from_slice(&decoded);
+                Ok(())
+            }
+        })
+    }
+
     /// Encodes a secret canonically. The text is wiped when dropped.
     #[must_use]
     pub fn encode(self, secret: &Secret) -> Zeroizing<String> {
@@ -127,6 +142,12 @@ fn hex_value(c: u8) -> Option<u8> {
 }
 
 fn decode_hex(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {
+    let mut out = Zeroizing::new(Vec::with_capacity(text.len() / 2));
+    decode_hex_into(text, &mut out)?;
+    Ok(out)
+}
+
+fn decode_hex_into(text: &str, out: &mut Vec<u8>) -> Result<(), EncodingError> {
     let raw = text.as_bytes();
     let trimmed = text.trim_start();
     let skip = raw.len() - trimmed.len()
@@ -135,7 +156,6 @@ fn decode_hex(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {
         } else {
             0
         };
-    let mut out = Zeroizing::new(Vec::with_capacity(raw.len() / 2));
     let mut high: Option<u8> = None;
     let mut digits = 0usize;
     for (i, &c) in raw.iter().enumerate().skip(skip) {
@@ -165,10 +185,14 @@ fn decode_hex(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {
     if high.is_some() {
         return Err(EncodingError::OddHexLength { len: digits });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// RFC 4648 Base32 values, either case; 0xff marks a non-alphabet byte.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const evaluation: an out-of-range index fails the build"
+)]
 const BASE32_VALUES: [u8; 256] = {
     let mut t = [0xffu8; 256];
     let mut i = 0u8;
@@ -186,13 +210,20 @@ const BASE32_VALUES: [u8; 256] = {
 };
 
 fn base32_value(c: u8) -> Option<u8> {
-    let v = BASE32_VALUES[usize::from(c)];
-    (v != 0xff).then_some(v)
+    BASE32_VALUES
+        .get(usize::from(c))
+        .copied()
+        .filter(|&v| v != 0xff)
 }
 
 fn decode_base32(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {
+    let mut out = Zeroizing::new(Vec::with_capacity(text.len() * 5 / 8));
+    decode_base32_into(text, &mut out)?;
+    Ok(out)
+}
+
+fn decode_base32_into(text: &str, out: &mut Vec<u8>) -> Result<(), EncodingError> {
     let raw = text.as_bytes();
-    let mut out = Zeroizing::new(Vec::with_capacity(raw.len() * 5 / 8));
     let mut acc: u64 = 0;
     let mut bits = 0u32;
     let mut chars = 0usize;
@@ -243,7 +274,7 @@ fn decode_base32(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {
     if pad > 0 && !(chars + pad).is_multiple_of(8) {
         return Err(EncodingError::BadPadding { encoding: "Base32" });
     }
-    Ok(out)
+    Ok(())
 }
 
 fn decode_base64(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {
@@ -451,6 +482,25 @@ mod tests {
             &*SecretEncoding::Base64.encode(&b),
             "1vnffAEQyFMdCVLY1z4RlOlbXxk="
         );
+    }
+
+    #[test]
+    fn decode_into_reuses_and_fails_safe() {
+        let mut s = Secret::from_slice(b"old secret bytes").unwrap();
+        SecretEncoding::Base32
+            .decode_into("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", &mut s)
+            .unwrap();
+        assert_eq!(s.expose(), RFC);
+        SecretEncoding::Hex.decode_into("3132", &mut s).unwrap();
+        assert_eq!(s.expose(), b"12");
+        assert!(SecretEncoding::Base32.decode_into("GEZ0", &mut s).is_err());
+        assert_eq!(s.expose(), [0]);
+        assert!(SecretEncoding::Hex.decode_into(" ", &mut s).is_err());
+        assert_eq!(s.len(), 1);
+        SecretEncoding::Base64
+            .decode_into("MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=", &mut s)
+            .unwrap();
+        assert_eq!(s.expose(), RFC);
     }
 
     #[test]

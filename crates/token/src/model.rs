@@ -17,6 +17,10 @@ impl Serial {
     /// Validates a serial: spaces around it are trimmed; it must be non-empty,
     /// at most 128 characters and free of control characters.
     pub fn new(text: &str) -> Result<Self, TokenError> {
+        Self::check(text).map(|t| Self(t.to_owned()))
+    }
+
+    fn check(text: &str) -> Result<&str, TokenError> {
         let t = text.trim();
         if t.is_empty() {
             return Err(TokenError::SerialEmpty);
@@ -33,7 +37,16 @@ impl Serial {
                 position: position + 1,
             });
         }
-        Ok(Self(t.to_owned()))
+        Ok(t)
+    }
+
+    /// Replaces the serial in place (reusing its buffer), validating as
+    /// [`Serial::new`]. On error the serial is unchanged.
+    pub fn set(&mut self, text: &str) -> Result<(), TokenError> {
+        let t = Self::check(text)?;
+        self.0.clear();
+        self.0.push_str(t);
+        Ok(())
     }
 
     /// The serial as text.
@@ -286,6 +299,13 @@ impl Token {
         }
     }
 
+    /// A placeholder to be filled in place by a reader (serial `-`, a
+    /// one-byte zero secret). Not a token to use as it is.
+    #[must_use]
+    pub fn blank() -> Self {
+        Self::totp(Serial("-".to_owned()), Secret::zero_byte(), Step::S30)
+    }
+
     /// An HOTP token with SHA-1, six digits and no metadata.
     #[must_use]
     pub fn hotp(serial: Serial, secret: Secret, counter: u64) -> Self {
@@ -346,6 +366,15 @@ mod tests {
             Serial::new(&"9".repeat(129)),
             Err(TokenError::SerialTooLong { .. })
         ));
+    }
+
+    #[test]
+    fn serial_set_reuses_and_keeps_old_on_error() {
+        let mut s = Serial::new("1").unwrap();
+        s.set(" 0042 ").unwrap();
+        assert_eq!(s.as_str(), "0042");
+        assert!(s.set("").is_err());
+        assert_eq!(s.as_str(), "0042");
     }
 
     #[test]

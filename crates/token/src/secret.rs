@@ -34,9 +34,45 @@ impl Secret {
         Ok(Self(bytes))
     }
 
+    /// A one-byte zero secret, for placeholders.
+    pub(crate) fn zero_byte() -> Self {
+        Self(Zeroizing::new(vec![0]))
+    }
+
     /// Copies raw key bytes out of a slice (the slice stays the caller's to wipe).
     pub fn from_slice(bytes: &[u8]) -> Result<Self, TokenError> {
         Self::new(bytes.to_vec())
+    }
+
+    /// Refills the secret in place: `fill` gets the wiped, empty buffer. If
+    /// `fill` fails or leaves an invalid length, the secret becomes a single
+    /// zero byte (never empty) and the error is returned.
+    pub(crate) fn with_buffer<E: From<TokenError>>(
+        &mut self,
+        fill: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        // The spare capacity holds nothing: `clear` after a wipe of the bytes in use.
+        self.0.as_mut_slice().zeroize();
+        self.0.clear();
+        let result = fill(&mut self.0).and_then(|()| {
+            if self.0.is_empty() {
+                Err(TokenError::SecretEmpty.into())
+            } else if self.0.len() > MAX_SECRET_LEN {
+                Err(TokenError::SecretTooLong {
+                    len: self.0.len(),
+                    max: MAX_SECRET_LEN,
+                }
+                .into())
+            } else {
+                Ok(())
+            }
+        });
+        if result.is_err() {
+            self.0.zeroize();
+            self.0.clear();
+            self.0.push(0);
+        }
+        result
     }
 
     /// The raw key bytes. Keep the borrow short and never log it.
