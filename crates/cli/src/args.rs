@@ -113,6 +113,9 @@ pub struct ConvertArgs {
     /// Replace OUT if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Worker threads for line-based inputs (default: one per CPU; 1 = sequential).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// No summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,

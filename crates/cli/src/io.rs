@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
-use oathvault_formats::{Format, ReadInto, TokenReader, detect, reader, reader_into};
+use oathvault_formats::{Format, TokenReader, detect, reader};
 use zeroize::Zeroizing;
 
 use crate::Failure;
@@ -52,6 +52,8 @@ pub struct Input {
     pub name: Arc<str>,
     pub format: Format,
     pub bar: ProgressBar,
+    /// Size in bytes, for files.
+    pub len: Option<u64>,
     reader: BufReader<Counting<Source>>,
 }
 
@@ -112,13 +114,14 @@ impl Input {
             name,
             format,
             bar,
+            len,
             reader,
         })
     }
 
-    /// The tokens, filled in place (the conversion fast path).
-    pub fn tokens_into(self) -> Box<dyn ReadInto + 'static> {
-        reader_into(self.format, self.reader, Some(self.name))
+    /// The raw bytes (after detection, which consumed nothing).
+    pub fn into_reader(self) -> impl io::Read + Send {
+        self.reader
     }
 
     /// The tokens, streamed.

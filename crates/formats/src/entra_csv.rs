@@ -7,16 +7,15 @@
 //! without the `upn` column, Base32 secrets in either case with or without
 //! padding. Entra's CSV is TOTP, HMAC-SHA-1, six digits only.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::sync::Arc;
 
-use csv::{ByteRecord, ReaderBuilder, Terminator, WriterBuilder};
 use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step, Token};
 use zeroize::Zeroize;
 
+use crate::csv_record::RecordReader;
 use crate::error::{Error, ErrorKind};
 use crate::limits::Target;
-use crate::{TokenWriter, WriteSummary};
 
 /// Microsoft's header, as written.
 pub const HEADER: [&str; 6] = [
@@ -30,7 +29,7 @@ pub const HEADER: [&str; 6] = [
 
 /// Column positions found in a header.
 #[derive(Debug, Clone, Copy)]
-struct Columns {
+pub struct Columns {
     upn: Option<usize>,
     serial: usize,
     secret: usize,
@@ -39,9 +38,8 @@ struct Columns {
     model: Option<usize>,
 }
 
-fn normalise(name: &[u8]) -> String {
-    let s = String::from_utf8_lossy(name);
-    let s = s
+fn normalise(name: &str) -> String {
+    let s = name
         .trim_start_matches('\u{feff}')
         .trim()
         .trim_matches('"')
@@ -56,8 +54,20 @@ fn normalise(name: &[u8]) -> String {
 }
 
 impl Columns {
-    fn from_header(header: &ByteRecord) -> Result<Self, Error> {
-        let names: Vec<String> = header.iter().map(normalise).collect();
+    /// Reads the header record at the start of `bytes`.
+    pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
+        let mut record = RecordReader::new(bytes);
+        if record.read()? {
+            Self::from_header(&record)
+        } else {
+            Err(Error::new(ErrorKind::Empty))
+        }
+    }
+
+    fn from_header<R: BufRead>(header: &RecordReader<R>) -> Result<Self, Error> {
+        let names: Vec<String> = (0..header.len())
+            .map(|i| normalise(header.get(i).unwrap_or_default()))
+            .collect();
         let find = |n: &str| names.iter().position(|h| h == n);
         let need = |n: &'static str| {
             find(n).ok_or_else(|| {
@@ -81,12 +91,13 @@ impl Columns {
 
 /// Streaming reader of Entra CSV files.
 pub struct Reader<R: BufRead> {
-    csv: csv::Reader<R>,
+    record: RecordReader<R>,
     file: Option<Arc<str>>,
     columns: Option<Columns>,
-    record: ByteRecord,
     rows: u64,
     done: bool,
+    /// Lines of the file before this reader's input (chunks of a file).
+    lines_before: u64,
 }
 
 impl<R: BufRead> std::fmt::Debug for Reader<R> {
@@ -101,42 +112,55 @@ impl<R: BufRead> std::fmt::Debug for Reader<R> {
 impl<R: BufRead> Reader<R> {
     /// Reads from `input`; `file` names it in errors.
     pub fn new(input: R, file: Option<Arc<str>>) -> Self {
-        let csv = ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(input);
         Self {
-            csv,
+            record: RecordReader::new(input),
             file,
             columns: None,
-            record: ByteRecord::new(),
             rows: 0,
             done: false,
+            lines_before: 0,
         }
     }
 
+    /// Reads the records of a chunk of a file whose header was read already
+    /// (see [`Columns::parse`]); `lines_before` lines precede the chunk, so
+    /// errors give the line in the whole file.
+    pub fn continuation(
+        input: R,
+        file: Option<Arc<str>>,
+        columns: Columns,
+        lines_before: u64,
+    ) -> Self {
+        let mut r = Self::new(input, file);
+        r.columns = Some(columns);
+        r.lines_before = lines_before;
+        // A chunk without records is not a header-only file.
+        r.rows = 1;
+        r
+    }
+
     fn line(&self) -> u64 {
-        self.record.position().map_or(0, csv::Position::line)
+        self.record.line()
     }
 
     fn next_record(&mut self) -> Result<bool, Error> {
-        self.csv
-            .read_byte_record(&mut self.record)
-            .map_err(|e| csv_error(&e))
+        self.record.read()
     }
 
-    fn field(&self, idx: Option<usize>, name: &'static str) -> Result<Option<&str>, Error> {
-        let Some(raw) = idx.and_then(|i| self.record.get(i)) else {
-            return Ok(None);
+    /// A field, trimmed; `None` when absent or empty. The record was
+    /// checked for UTF-8 once, as a whole, when it was read.
+    fn field(&self, idx: Option<usize>) -> Option<&str> {
+        let raw = idx.and_then(|i| self.record.get(i))?;
+        let text = if self.record.is_ascii() {
+            raw.trim_ascii()
+        } else {
+            raw.trim()
         };
-        let text = std::str::from_utf8(raw)
-            .map_err(|_| Error::new(ErrorKind::Syntax("is not valid UTF-8".into())).field(name))?
-            .trim();
-        Ok((!text.is_empty()).then_some(text))
+        (!text.is_empty()).then_some(text)
     }
 
     fn required(&self, idx: usize, name: &'static str) -> Result<&str, Error> {
-        self.field(Some(idx), name)?
+        self.field(Some(idx))
             .ok_or_else(|| Error::new(ErrorKind::Missing).field(name))
     }
 
@@ -154,12 +178,9 @@ impl<R: BufRead> Reader<R> {
         token.kind = Kind::totp(step);
         token.hash = Hash::Sha1;
         token.digits = Digits::SIX;
-        set_opt(&mut token.user, self.field(c.upn, "upn")?);
-        set_opt(
-            &mut token.manufacturer,
-            self.field(c.manufacturer, "manufacturer")?,
-        );
-        set_opt(&mut token.model, self.field(c.model, "model")?);
+        set_opt(&mut token.user, self.field(c.upn));
+        set_opt(&mut token.manufacturer, self.field(c.manufacturer));
+        set_opt(&mut token.model, self.field(c.model));
         token.display_name = None;
         token.issuer = None;
         token.key_id = None;
@@ -170,8 +191,13 @@ impl<R: BufRead> Reader<R> {
     /// path for converting millions of tokens. On `Err` the token's content
     /// is unspecified.
     pub fn read_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
-        self.next_into(token)
-            .map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
+        let before = self.lines_before;
+        self.next_into(token).map(|r| {
+            r.map_err(|mut e| {
+                e.location.line = e.location.line.map(|l| l + before);
+                e.in_file(self.file.as_ref())
+            })
+        })
     }
 
     fn next_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
@@ -212,32 +238,14 @@ impl<R: BufRead> Reader<R> {
                 (self.rows == 0).then(|| Err(Error::new(ErrorKind::HeaderOnly)))
             }
             Err(e) => {
-                // The CSV layer cannot resynchronise after a syntax error.
-                self.done = true;
+                // A bad line is reported and reading goes on (the reader
+                // is at the next line); a failing input ends it.
+                if matches!(e.kind, ErrorKind::Io(_)) {
+                    self.done = true;
+                }
                 Some(Err(e))
             }
         }
-    }
-}
-
-fn csv_error(e: &csv::Error) -> Error {
-    let line = e.position().map(csv::Position::line);
-    let msg = match e.kind() {
-        csv::ErrorKind::Io(io) => {
-            return Error::new(std::io::Error::new(io.kind(), io.to_string()));
-        }
-        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_owned(),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
-            format!("has {len} fields where the header has {expected_len}")
-        }
-        _ => "malformed CSV".to_owned(),
-    };
-    let err = Error::new(ErrorKind::Syntax(msg));
-    match line {
-        Some(l) => err.line(l),
-        None => err,
     }
 }
 
@@ -268,60 +276,58 @@ fn set_opt(dst: &mut Option<String>, value: Option<&str>) {
     }
 }
 
-/// Streaming writer of Entra CSV files.
-pub struct Writer<W: Write> {
-    csv: csv::Writer<W>,
+/// Encodes tokens as Entra CSV rows (the header is the framing's).
+#[derive(Debug, Default)]
+pub struct Encoder {
     secret: String,
-    summary: WriteSummary,
 }
 
-impl<W: Write> std::fmt::Debug for Writer<W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("entra_csv::Writer")
-            .field("summary", &self.summary)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<W: Write> Writer<W> {
-    /// Writes the header now and a row per token.
-    pub fn new(output: W) -> Result<Self, Error> {
-        let mut csv = WriterBuilder::new()
-            .terminator(Terminator::CRLF)
-            .from_writer(output);
-        csv.write_record(HEADER).map_err(|e| csv_error(&e))?;
-        Ok(Self {
-            csv,
-            secret: String::with_capacity(128),
-            summary: WriteSummary::default(),
-        })
-    }
-}
-
-impl<W: Write> TokenWriter for Writer<W> {
-    fn write(&mut self, token: &Token) -> Result<(), Error> {
+impl crate::write::Encoder for Encoder {
+    fn encode(&mut self, token: &Token, out: &mut Vec<u8>) -> Result<(), Error> {
         if let Some(v) = Target::EntraCsv.check(token).into_iter().next() {
             return Err(Error::new(ErrorKind::Limit(v)));
         }
-        let step = token.kind.step().map_or(30, Step::seconds).to_string();
-        self.secret.zeroize();
+        // Reused: cleared per token, wiped on drop.
+        self.secret.clear();
         SecretEncoding::Base32.encode_append(&token.secret, &mut self.secret);
-        let row: [&[u8]; 6] = [
-            token.user.as_deref().unwrap_or("").as_bytes(),
-            token.serial.as_str().as_bytes(),
-            self.secret.as_bytes(),
-            step.as_bytes(),
-            token.manufacturer.as_deref().unwrap_or("").as_bytes(),
-            token.model.as_deref().unwrap_or("").as_bytes(),
-        ];
-        self.csv.write_record(row).map_err(|e| csv_error(&e))?;
-        self.summary.tokens += 1;
+        csv_field(out, token.user.as_deref().unwrap_or(""));
+        out.push(b',');
+        csv_field(out, token.serial.as_str());
+        out.push(b',');
+        out.extend_from_slice(self.secret.as_bytes());
+        out.push(b',');
+        crate::write::push_decimal(out, u64::from(token.kind.step().map_or(30, Step::seconds)));
+        out.push(b',');
+        csv_field(out, token.manufacturer.as_deref().unwrap_or(""));
+        out.push(b',');
+        csv_field(out, token.model.as_deref().unwrap_or(""));
+        out.extend_from_slice(b"\r\n");
         Ok(())
     }
+}
 
-    fn finish(mut self: Box<Self>) -> Result<WriteSummary, Error> {
+impl Drop for Encoder {
+    fn drop(&mut self) {
         self.secret.zeroize();
-        self.csv.flush()?;
-        Ok(self.summary)
     }
+}
+
+/// Appends one RFC 4180 field, quoted when it holds a comma, quote, line
+/// break or surrounding spaces (which readers would trim).
+pub(crate) fn csv_field(out: &mut Vec<u8>, s: &str) {
+    let needs = s.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+        || s.starts_with(' ')
+        || s.ends_with(' ');
+    if !needs {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    out.push(b'"');
+    for b in s.bytes() {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::sync::Arc;
 
 use oathvault_token::{Hash, SecretEncoding, Serial, Step, Token};
@@ -20,7 +20,6 @@ use zeroize::Zeroize;
 use crate::error::{Error, ErrorKind};
 use crate::json_stream::ObjectStream;
 use crate::limits::Target;
-use crate::{TokenWriter, WriteSummary};
 
 /// A JSON scalar, read without ever echoing its value in an error.
 #[derive(Debug, Default)]
@@ -249,6 +248,13 @@ impl<R: BufRead> Iterator for Reader<R> {
 pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Fast path: nothing to escape (the usual serial, model, manufacturer).
+    let special = crate::scan::needs_json_escape(bytes);
+    if !special {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &c) in bytes.iter().enumerate() {
         let esc: Option<&[u8]> = match c {
@@ -284,69 +290,32 @@ fn is_object_id(s: &str) -> bool {
         })
 }
 
-/// Streaming writer of the Graph `#$delta` body.
-pub struct Writer<W: Write> {
-    out: W,
-    line: Vec<u8>,
+/// Encodes tokens as Graph `#$delta` items. The item starts after
+/// `{"@contentId":"N",`, which the framing writes.
+#[derive(Debug, Default)]
+pub struct Encoder {
     secret: String,
-    summary: WriteSummary,
+    users_dropped: u64,
 }
 
-impl<W: Write> fmt::Debug for Writer<W> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("entra_json::Writer")
-            .field("summary", &self.summary)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<W: Write> Writer<W> {
-    /// Starts the body.
-    pub fn new(mut out: W) -> Result<Self, Error> {
-        out.write_all(b"{\"@context\":\"#$delta\",\"value\":[")?;
-        Ok(Self {
-            out,
-            line: Vec::with_capacity(512),
-            secret: String::with_capacity(128),
-            summary: WriteSummary::default(),
-        })
-    }
-}
-
-impl<W: Write> TokenWriter for Writer<W> {
-    fn write(&mut self, token: &Token) -> Result<(), Error> {
+impl crate::write::Encoder for Encoder {
+    fn encode(&mut self, token: &Token, l: &mut Vec<u8>) -> Result<(), Error> {
         if let Some(v) = Target::EntraGraph.check(token).into_iter().next() {
             return Err(Error::new(ErrorKind::Limit(v)));
         }
-        self.summary.tokens += 1;
-        let l = &mut self.line;
-        l.clear();
-        l.extend_from_slice(if self.summary.tokens == 1 {
-            b"\n"
-        } else {
-            b",\n"
-        });
-        l.extend_from_slice(b"{\"@contentId\":\"");
-        l.extend_from_slice(self.summary.tokens.to_string().as_bytes());
-        l.extend_from_slice(b"\",\"serialNumber\":");
+        l.extend_from_slice(b"\"serialNumber\":");
         write_json_str(l, token.serial.as_str());
         l.extend_from_slice(b",\"manufacturer\":");
         write_json_str(l, token.manufacturer.as_deref().unwrap_or(""));
         l.extend_from_slice(b",\"model\":");
         write_json_str(l, token.model.as_deref().unwrap_or(""));
         l.extend_from_slice(b",\"secretKey\":\"");
-        self.secret.zeroize();
+        // Reused: cleared per token, wiped on drop.
+        self.secret.clear();
         SecretEncoding::Base32.encode_append(&token.secret, &mut self.secret);
         l.extend_from_slice(self.secret.as_bytes());
         l.extend_from_slice(b"\",\"timeIntervalInSeconds\":");
-        l.extend_from_slice(
-            token
-                .kind
-                .step()
-                .map_or(30, Step::seconds)
-                .to_string()
-                .as_bytes(),
-        );
+        crate::write::push_decimal(l, u64::from(token.kind.step().map_or(30, Step::seconds)));
         l.extend_from_slice(if token.hash == Hash::Sha256 {
             b",\"hashFunction\":\"hmacsha256\""
         } else {
@@ -362,24 +331,21 @@ impl<W: Write> TokenWriter for Writer<W> {
                 l.extend_from_slice(id.as_bytes());
                 l.extend_from_slice(b"\"}");
             }
-            Some(_) => self.summary.users_dropped += 1,
+            Some(_) => self.users_dropped += 1,
             None => {}
         }
         l.push(b'}');
-        self.out.write_all(l)?;
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<WriteSummary, Error> {
-        self.line.zeroize();
+    fn users_dropped(&self) -> u64 {
+        self.users_dropped
+    }
+}
+
+impl Drop for Encoder {
+    fn drop(&mut self) {
         self.secret.zeroize();
-        self.out.write_all(if self.summary.tokens == 0 {
-            b"]}\n"
-        } else {
-            b"\n]}\n"
-        })?;
-        self.out.flush()?;
-        Ok(self.summary)
     }
 }
 

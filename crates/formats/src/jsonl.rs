@@ -10,15 +10,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::sync::Arc;
 
 use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Serial, Step, Token, TokenError};
 use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind};
-use crate::{TokenWriter, WriteSummary};
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,6 +152,15 @@ impl<R: BufRead> fmt::Debug for Reader<R> {
 }
 
 impl<R: BufRead> Reader<R> {
+    /// Reads a chunk of a file after `lines_before` lines (errors give the
+    /// line in the whole file; an empty chunk is not an empty file).
+    pub fn continuation(input: R, file: Option<Arc<str>>, lines_before: u64) -> Self {
+        let mut r = Self::new(input, file);
+        r.line = lines_before;
+        r.tokens = 1;
+        r
+    }
+
     /// Reads from `input`; `file` names it in errors.
     pub fn new(input: R, file: Option<Arc<str>>) -> Self {
         Self {
@@ -167,7 +175,8 @@ impl<R: BufRead> Reader<R> {
 
     fn next_token(&mut self) -> Option<Result<Token, Error>> {
         while !self.done {
-            self.buf.zeroize();
+            // Reused: cleared per line, wiped on drop (Zeroizing).
+            self.buf.clear();
             match self.input.read_until(b'\n', &mut self.buf) {
                 Ok(0) => {
                     self.done = true;
@@ -181,7 +190,7 @@ impl<R: BufRead> Reader<R> {
             }
             self.line += 1;
             let mut text: &[u8] = &self.buf;
-            if self.line == 1 {
+            if self.line == 1 && self.tokens == 0 {
                 text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
             }
             if text.trim_ascii().is_empty() {
@@ -209,31 +218,17 @@ impl<R: BufRead> Iterator for Reader<R> {
     }
 }
 
-/// Streaming writer of canonical JSON Lines.
-pub struct Writer<W: Write> {
-    out: W,
+/// Encodes tokens as canonical JSON Lines.
+#[derive(Debug)]
+pub struct Encoder {
     encoding: SecretEncoding,
-    line: Vec<u8>,
-    summary: WriteSummary,
 }
 
-impl<W: Write> fmt::Debug for Writer<W> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("jsonl::Writer")
-            .field("encoding", &self.encoding)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<W: Write> Writer<W> {
+impl Encoder {
     /// Writes secrets in `encoding`.
-    pub fn new(out: W, encoding: SecretEncoding) -> Self {
-        Self {
-            out,
-            encoding,
-            line: Vec::with_capacity(512),
-            summary: WriteSummary::default(),
-        }
+    #[must_use]
+    pub fn new(encoding: SecretEncoding) -> Self {
+        Self { encoding }
     }
 }
 
@@ -241,8 +236,8 @@ fn borrowed(v: Option<&String>) -> Option<Cow<'_, str>> {
     v.map(|s| Cow::Borrowed(s.as_str()))
 }
 
-impl<W: Write> TokenWriter for Writer<W> {
-    fn write(&mut self, t: &Token) -> Result<(), Error> {
+impl crate::write::Encoder for Encoder {
+    fn encode(&mut self, t: &Token, out: &mut Vec<u8>) -> Result<(), Error> {
         let secret = self.encoding.encode(&t.secret);
         let (step, t0, counter) = match t.kind {
             Kind::Totp { step, t0 } => (Some(u64::from(step.seconds())), Some(t0), None),
@@ -265,18 +260,9 @@ impl<W: Write> TokenWriter for Writer<W> {
             issuer: borrowed(t.issuer.as_ref()),
             key_id: borrowed(t.key_id.as_ref()),
         };
-        self.line.zeroize();
-        serde_json::to_writer(&mut self.line, &line)
+        serde_json::to_writer(&mut *out, &line)
             .map_err(|_| Error::new(ErrorKind::Syntax("cannot encode token".into())))?;
-        self.line.push(b'\n');
-        self.out.write_all(&self.line)?;
-        self.summary.tokens += 1;
+        out.push(b'\n');
         Ok(())
-    }
-
-    fn finish(mut self: Box<Self>) -> Result<WriteSummary, Error> {
-        self.line.zeroize();
-        self.out.flush()?;
-        Ok(self.summary)
     }
 }

@@ -22,6 +22,8 @@
 //! ```
 #![deny(missing_docs)]
 
+mod convert;
+mod csv_record;
 mod detect;
 pub mod entra_csv;
 pub mod entra_json;
@@ -29,18 +31,22 @@ mod error;
 mod json_stream;
 pub mod jsonl;
 pub mod limits;
+mod scan;
 mod serials;
+mod write;
 
 use std::fmt;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::str::FromStr;
 use std::sync::Arc;
 
+pub use convert::{Conversion, ConvertOptions, DEFAULT_CHUNK, convert};
 pub use detect::detect;
 pub use error::{Error, ErrorKind, Location};
 pub use limits::{Rule, Target, Violation};
 use oathvault_token::{SecretEncoding, Token};
 pub use serials::SerialSet;
+pub use write::{Encoder, Framing, TokenWriter, encoder, writer};
 
 /// A seed-file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -153,14 +159,6 @@ pub struct WriteSummary {
     pub users_dropped: u64,
 }
 
-/// A streaming token writer.
-pub trait TokenWriter {
-    /// Writes one token, or refuses it (a target limit) without writing.
-    fn write(&mut self, token: &Token) -> Result<(), Error>;
-    /// Completes the file and flushes.
-    fn finish(self: Box<Self>) -> Result<WriteSummary, Error>;
-}
-
 /// A streaming token reader.
 pub type TokenReader<'a> = Box<dyn Iterator<Item = Result<Token, Error>> + Send + 'a>;
 
@@ -205,17 +203,4 @@ pub fn reader<'a, R: BufRead + Send + 'a>(
         Format::EntraJson => Box::new(entra_json::Reader::new(input, file)),
         Format::Jsonl => Box::new(jsonl::Reader::new(input, file)),
     }
-}
-
-/// Opens a writer of `format` over `output`.
-pub fn writer<'a, W: Write + 'a>(
-    format: Format,
-    output: W,
-    options: &WriteOptions,
-) -> Result<Box<dyn TokenWriter + 'a>, Error> {
-    Ok(match format {
-        Format::EntraCsv => Box::new(entra_csv::Writer::new(output)?),
-        Format::EntraJson => Box::new(entra_json::Writer::new(output)?),
-        Format::Jsonl => Box::new(jsonl::Writer::new(output, options.secret_encoding)),
-    })
 }

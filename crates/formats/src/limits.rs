@@ -35,6 +35,12 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// The message for a token breaking this rule.
+    #[must_use]
+    pub fn message(self, serial: &str, found: &str) -> String {
+        format!("serial {serial}: {} (this token: {found})", self.describe())
+    }
+
     /// The rule, in words.
     #[must_use]
     pub fn describe(self) -> &'static str {

@@ -28,6 +28,15 @@ impl SerialSet {
             .unwrap_or_default()
     }
 
+    /// An empty set with room for about `n` serials (a hint, never a limit).
+    #[must_use]
+    pub fn with_capacity(n: usize) -> Self {
+        let mut set = Self::default();
+        set.arena.reserve(n.saturating_mul(12));
+        set.table.reserve(n, |_| 0);
+        set
+    }
+
     /// Adds `serial`; returns false when it was already there.
     ///
     /// Serials are at most 128 characters, so their byte length fits in u16;

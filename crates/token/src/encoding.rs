@@ -224,11 +224,36 @@ fn decode_base32(text: &str) -> Result<Zeroizing<Vec<u8>>, EncodingError> {
 
 fn decode_base32_into(text: &str, out: &mut Vec<u8>) -> Result<(), EncodingError> {
     let raw = text.as_bytes();
+    // Fast path: whole groups of 8 alphabet characters make 5 bytes each,
+    // gathered on the stack (wiped below) and appended at once.
+    let mut block = [0u8; 80];
+    let mut filled = 0usize;
+    let mut start = 0usize;
+    while let (Some(group), Some(dst)) =
+        (raw.get(start..start + 8), block.get_mut(filled..filled + 5))
+    {
+        let mut acc = 0u64;
+        let mut bad = false;
+        for &c in group {
+            let v = BASE32_VALUES.get(usize::from(c)).copied().unwrap_or(0xff);
+            bad |= v == 0xff;
+            acc = (acc << 5) | u64::from(v & 0x1f);
+        }
+        if bad {
+            break;
+        }
+        dst.copy_from_slice(acc.to_be_bytes().get(3..).unwrap_or_default());
+        filled += 5;
+        start += 8;
+    }
+    out.extend_from_slice(block.get(..filled).unwrap_or_default());
+    zeroize::Zeroize::zeroize(&mut block);
+    // The rest (spaces, padding, a short tail, or an error to locate).
     let mut acc: u64 = 0;
     let mut bits = 0u32;
-    let mut chars = 0usize;
+    let mut chars = start;
     let mut pad = 0usize;
-    for (i, &c) in raw.iter().enumerate() {
+    for (i, &c) in raw.iter().enumerate().skip(start) {
         if is_space(c) {
             continue;
         }

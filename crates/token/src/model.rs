@@ -21,18 +21,38 @@ impl Serial {
     }
 
     fn check(text: &str) -> Result<&str, TokenError> {
-        let t = text.trim();
+        // The usual serial: printable ASCII, no surrounding spaces.
+        let b = text.as_bytes();
+        if !b.is_empty()
+            && b.len() <= MAX_SERIAL_LEN
+            && b.iter().fold(true, |ok, &c| ok & c.is_ascii_graphic())
+        {
+            return Ok(text);
+        }
+        let t = if text.is_ascii() {
+            text.trim_ascii()
+        } else {
+            text.trim()
+        };
         if t.is_empty() {
             return Err(TokenError::SerialEmpty);
         }
-        let len = t.chars().count();
+        // Fast path for the usual ASCII serial; characters counted otherwise.
+        let ascii = t.is_ascii();
+        let len = if ascii { t.len() } else { t.chars().count() };
         if len > MAX_SERIAL_LEN {
             return Err(TokenError::SerialTooLong {
                 len,
                 max: MAX_SERIAL_LEN,
             });
         }
-        if let Some(position) = t.chars().position(char::is_control) {
+        let control = if ascii {
+            t.bytes().any(|b| b.is_ascii_control())
+        } else {
+            t.chars().any(char::is_control)
+        };
+        if control {
+            let position = t.chars().position(char::is_control).unwrap_or(0);
             return Err(TokenError::SerialControl {
                 position: position + 1,
             });
@@ -346,6 +366,12 @@ impl Digits {
 impl Step {
     /// Parses a step in seconds from text.
     pub fn parse(text: &str) -> Result<Self, TokenError> {
+        // The two values nearly every file holds.
+        match text {
+            "30" => return Ok(Self::S30),
+            "60" => return Ok(Self::S60),
+            _ => {}
+        }
         Self::new(parse_u64(text)?)
     }
 }

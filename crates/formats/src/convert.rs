@@ -1,0 +1,559 @@
+//! Whole-file conversion, all or nothing, as fast as the machine allows.
+//!
+//! Every token is read, checked against the target's limits and for
+//! duplicate serials, and encoded; if anything is wrong the caller gets every
+//! problem (up to a cap) and must discard the output. Line-based inputs (Entra
+//! CSV, jsonl) are cut into chunks at record boundaries and converted on all
+//! cores; the items are reassembled in file order, so the output is
+//! byte-for-byte what the sequential path writes. Memory stays bounded by the
+//! chunks in flight, whatever the file size.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use oathvault_token::Token;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::entra_csv::{self, Columns};
+use crate::error::{Error, ErrorKind};
+use crate::limits::{Rule, Target};
+use crate::serials::SerialSet;
+use crate::write::{Encoder, Framing, encoder};
+use crate::{Format, ReadInto, WriteOptions, WriteSummary, jsonl, reader_into};
+
+/// Bytes per chunk handed to a worker.
+pub const DEFAULT_CHUNK: usize = 256 << 10;
+/// Output bytes gathered before a write.
+const OUT_BUF: usize = 256 << 10;
+
+/// How to convert.
+#[derive(Debug, Clone)]
+pub struct ConvertOptions {
+    /// Input format.
+    pub from: Format,
+    /// Output format.
+    pub to: Format,
+    /// Writer settings.
+    pub write: WriteOptions,
+    /// Input name for messages.
+    pub file: Option<Arc<str>>,
+    /// Worker threads (1: sequential).
+    pub threads: usize,
+    /// Problems kept for the report; the rest are only counted.
+    pub shown: usize,
+    /// Reading stops after this many problems.
+    pub stop_after: usize,
+    /// Input size in bytes, when known: memory for duplicate detection is
+    /// reserved up front instead of grown.
+    pub size_hint: Option<u64>,
+    /// Bytes per chunk for the parallel path ([`DEFAULT_CHUNK`] normally;
+    /// small values make tests cross many chunk boundaries).
+    pub chunk_size: usize,
+}
+
+/// What a conversion found and wrote.
+#[derive(Debug, Default)]
+pub struct Conversion {
+    /// Tokens written (zero when there were problems: the output is void).
+    pub summary: WriteSummary,
+    /// The first problems, in file order.
+    pub problems: Vec<String>,
+    /// All problems counted.
+    pub problem_count: usize,
+    /// Reading stopped early because of too many problems.
+    pub stopped: bool,
+}
+
+impl Conversion {
+    /// Whether the output may be kept: no problem and at least one token.
+    #[must_use]
+    pub fn ok(&self) -> bool {
+        self.problem_count == 0 && self.summary.tokens > 0
+    }
+
+    fn problem(&mut self, p: String, shown: usize) {
+        self.problem_count += 1;
+        if self.problems.len() < shown {
+            self.problems.push(p);
+        }
+    }
+}
+
+/// Converts `input` to `out`. Returns `Err` only for failures of the output
+/// itself (I/O); problems in the input are in the [`Conversion`]. When
+/// `Conversion::ok` is false the bytes written to `out` must be discarded.
+pub fn convert<R: Read + Send>(
+    input: R,
+    out: &mut dyn Write,
+    opts: &ConvertOptions,
+) -> Result<Conversion, Error> {
+    let chunkable = matches!(opts.from, Format::EntraCsv | Format::Jsonl);
+    if chunkable && opts.threads > 1 {
+        parallel(input, out, opts)
+    } else {
+        let source = reader_into(
+            opts.from,
+            std::io::BufReader::with_capacity(DEFAULT_CHUNK, input),
+            opts.file.clone(),
+        );
+        sequential(source, out, opts)
+    }
+}
+
+/// The ordered end of a conversion: framing, duplicates, problems.
+struct Assembler<'o> {
+    out: &'o mut dyn Write,
+    /// Output gathered here and written in large pieces (wiped when done).
+    buf: Zeroizing<Vec<u8>>,
+    framing: Framing,
+    target: Target,
+    serials: SerialSet,
+    report: Conversion,
+    shown: usize,
+}
+
+impl<'o> Assembler<'o> {
+    fn new(out: &'o mut dyn Write, opts: &ConvertOptions) -> Result<Self, Error> {
+        let framing = Framing::of(opts.to);
+        out.write_all(framing.begin())?;
+        Ok(Self {
+            out,
+            buf: Zeroizing::new(Vec::with_capacity(OUT_BUF + 4096)),
+            framing,
+            target: opts.to.target(),
+            // About one token per 64 input bytes (an Entra CSV row is ~80).
+            serials: SerialSet::with_capacity(
+                opts.size_hint
+                    .map_or(0, |b| usize::try_from(b / 64).unwrap_or(0).min(1 << 26)),
+            ),
+            report: Conversion::default(),
+            shown: opts.shown,
+        })
+    }
+
+    /// Records a serial; a repeat is a problem for every target but jsonl.
+    fn serial(&mut self, serial: &str) {
+        if self.target != Target::Any && !self.serials.insert(serial) {
+            let message = Rule::DuplicateSerial.message(serial, "repeated");
+            self.report.problem(message, self.shown);
+        }
+    }
+
+    /// Writes one encoded item, unless a problem was found (then nothing more is written).
+    fn item(&mut self, item: &[u8]) -> Result<(), Error> {
+        if self.report.problem_count == 0 {
+            self.report.summary.tokens += 1;
+            self.framing.item(self.report.summary.tokens, &mut self.buf);
+            self.buf.extend_from_slice(item);
+            if self.buf.len() >= OUT_BUF {
+                self.out.write_all(&self.buf)?;
+                self.buf.clear();
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, users_dropped: u64) -> Result<Conversion, Error> {
+        if self.report.problem_count == 0 {
+            self.buf
+                .extend_from_slice(self.framing.end(self.report.summary.tokens));
+            self.out.write_all(&self.buf)?;
+            self.out.flush()?;
+        } else {
+            // The output is to be discarded: nothing counts as written.
+            self.report.summary.tokens = 0;
+        }
+        self.report.summary.users_dropped = users_dropped;
+        Ok(self.report)
+    }
+}
+
+/// Checks and encodes one token; `Ok(false)` when it breaks a limit (reported).
+fn check_encode(
+    token: &Token,
+    target: Target,
+    encoder: &mut dyn Encoder,
+    item: &mut Vec<u8>,
+    problems: &mut dyn FnMut(String),
+) -> Result<bool, Error> {
+    let violations = target.check(token);
+    if violations.is_empty() {
+        encoder.encode(token, item)?;
+        return Ok(true);
+    }
+    for v in violations {
+        problems(v.to_string());
+    }
+    Ok(false)
+}
+
+fn sequential(
+    mut source: Box<dyn ReadInto + '_>,
+    out: &mut dyn Write,
+    opts: &ConvertOptions,
+) -> Result<Conversion, Error> {
+    let mut asm = Assembler::new(out, opts)?;
+    let mut encoder = encoder(opts.to, &opts.write);
+    let mut token = Token::blank();
+    let mut item = Vec::with_capacity(512);
+    while let Some(read) = source.read_into(&mut token) {
+        if asm.report.problem_count >= opts.stop_after {
+            asm.report.stopped = true;
+            break;
+        }
+        if let Err(e) = read {
+            asm.report.problem(e.to_string(), opts.shown);
+            continue;
+        }
+        asm.serial(token.serial.as_str());
+        // Reused: cleared per token, wiped once at the end.
+        item.clear();
+        let mut found = Vec::new();
+        if check_encode(&token, asm.target, encoder.as_mut(), &mut item, &mut |p| {
+            found.push(p);
+        })? {
+            asm.item(&item)?;
+        }
+        for p in found {
+            asm.report.problem(p, opts.shown);
+        }
+    }
+    item.zeroize();
+    asm.finish(encoder.users_dropped())
+}
+
+/// A piece of the input that starts and ends at record boundaries.
+struct Chunk {
+    seq: u64,
+    bytes: Zeroizing<Vec<u8>>,
+    lines_before: u64,
+}
+
+/// What a worker made of a chunk.
+#[derive(Default)]
+struct Done {
+    seq: u64,
+    /// Encoded items, back to back, and where each ends.
+    items: Zeroizing<Vec<u8>>,
+    item_ends: Vec<usize>,
+    /// Serials of every token read, back to back, and where each ends; the
+    /// flag says whether the token's item is in `items`.
+    serials: Vec<u8>,
+    serial_ends: Vec<(usize, bool)>,
+    problems: Vec<String>,
+    problem_count: usize,
+    users_dropped: u64,
+}
+
+fn count_lines(b: &[u8]) -> u64 {
+    crate::scan::count(b, b'\n')
+}
+
+/// Reads until `buf` holds at least `want` bytes or the input ends; false at the end.
+fn fill(input: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> Result<bool, Error> {
+    while buf.len() < want {
+        let missing = (want - buf.len()) as u64;
+        let n = input.by_ref().take(missing).read_to_end(buf)?;
+        if n == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Cuts the input into chunks; stops when told or at the end. The CSV
+/// header, if any, is parsed first and handed back.
+struct Chunker<R> {
+    input: R,
+    size: usize,
+    csv: bool,
+    carry: Zeroizing<Vec<u8>>,
+    lines: u64,
+    seq: u64,
+}
+
+impl<R: Read> Chunker<R> {
+    fn header(&mut self) -> Result<Option<Columns>, Error> {
+        if !self.csv {
+            return Ok(None);
+        }
+        let mut want = self.size;
+        let end = loop {
+            let more = fill(&mut self.input, &mut self.carry, want)?;
+            if let Some(end) = crate::csv_record::first_record_end(&self.carry) {
+                break end;
+            }
+            if !more {
+                break self.carry.len();
+            }
+            want = self.carry.len() + self.size;
+        };
+        let end = if self.carry.starts_with(b"\xef\xbb\xbf") {
+            self.carry.drain(..3);
+            end - 3
+        } else {
+            end
+        };
+        let columns = Columns::parse(self.carry.get(..end).unwrap_or_default())?;
+        self.lines = count_lines(self.carry.get(..end).unwrap_or_default());
+        self.carry.drain(..end);
+        Ok(Some(columns))
+    }
+
+    fn next(&mut self) -> Result<Option<Chunk>, Error> {
+        let mut want = self.size;
+        loop {
+            let more = fill(&mut self.input, &mut self.carry, want)?;
+            if !more {
+                if self.carry.is_empty() {
+                    return Ok(None);
+                }
+                let bytes = std::mem::take(&mut self.carry);
+                return Ok(Some(self.chunk(bytes)));
+            }
+            let cut = if self.csv {
+                crate::csv_record::last_record_end(&self.carry)
+            } else {
+                self.carry.iter().rposition(|&b| b == b'\n').map(|p| p + 1)
+            };
+            if let Some(cut) = cut {
+                let rest = Zeroizing::new(self.carry.get(cut..).unwrap_or_default().to_vec());
+                self.carry.truncate(cut);
+                let bytes = std::mem::replace(&mut self.carry, rest);
+                return Ok(Some(self.chunk(bytes)));
+            }
+            // One record longer than a chunk: read on.
+            want = self.carry.len() + self.size;
+        }
+    }
+
+    fn chunk(&mut self, bytes: Zeroizing<Vec<u8>>) -> Chunk {
+        let chunk = Chunk {
+            seq: self.seq,
+            lines_before: self.lines,
+            bytes,
+        };
+        self.lines += count_lines(&chunk.bytes);
+        self.seq += 1;
+        chunk
+    }
+}
+
+fn work(
+    chunk: &Chunk,
+    columns: Option<Columns>,
+    opts: &ConvertOptions,
+    encoder: &mut dyn Encoder,
+) -> Result<Done, Error> {
+    let mut source: Box<dyn ReadInto + '_> = match columns {
+        Some(c) => Box::new(entra_csv::Reader::continuation(
+            chunk.bytes.as_slice(),
+            opts.file.clone(),
+            c,
+            chunk.lines_before,
+        )),
+        None => Box::new(JsonlChunk(jsonl::Reader::continuation(
+            chunk.bytes.as_slice(),
+            opts.file.clone(),
+            chunk.lines_before,
+        ))),
+    };
+    let mut done = Done {
+        seq: chunk.seq,
+        items: Zeroizing::new(Vec::with_capacity(chunk.bytes.len() * 3)),
+        ..Done::default()
+    };
+    let mut token = Token::blank();
+    let target = opts.to.target();
+    let dropped_before = encoder.users_dropped();
+    while let Some(read) = source.read_into(&mut token) {
+        let mut note = |p: String| {
+            done.problem_count += 1;
+            if done.problems.len() < opts.shown {
+                done.problems.push(p);
+            }
+        };
+        if let Err(e) = read {
+            note(e.to_string());
+            continue;
+        }
+        let written = check_encode(&token, target, encoder, &mut done.items, &mut note)?;
+        if written {
+            done.item_ends.push(done.items.len());
+        }
+        done.serials
+            .extend_from_slice(token.serial.as_str().as_bytes());
+        done.serial_ends.push((done.serials.len(), written));
+    }
+    done.users_dropped = encoder.users_dropped() - dropped_before;
+    Ok(done)
+}
+
+/// jsonl's reader as a `ReadInto` (it builds tokens; it is not the hot path).
+struct JsonlChunk<R: std::io::BufRead + Send>(jsonl::Reader<R>);
+
+impl<R: std::io::BufRead + Send> ReadInto for JsonlChunk<R> {
+    fn read_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
+        self.0.next().map(|r| r.map(|t| *token = t))
+    }
+}
+
+fn parallel<R: Read + Send>(
+    input: R,
+    out: &mut dyn Write,
+    opts: &ConvertOptions,
+) -> Result<Conversion, Error> {
+    let mut chunker = Chunker {
+        input,
+        size: opts.chunk_size.max(1),
+        csv: opts.from == Format::EntraCsv,
+        carry: Zeroizing::new(Vec::new()),
+        lines: 0,
+        seq: 0,
+    };
+    let columns = match chunker.header() {
+        Ok(c) => c,
+        Err(e) => {
+            let mut report = Conversion::default();
+            report.problem(e.in_file(opts.file.as_ref()).to_string(), opts.shown);
+            return Ok(report);
+        }
+    };
+    let stop = AtomicBool::new(false);
+    let threads = opts.threads.max(1);
+    let (work_tx, work_rx) = sync_channel::<Chunk>(threads);
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) = sync_channel::<Result<Done, Error>>(threads * 2);
+    let mut read_error = None;
+    let result = std::thread::scope(|scope| {
+        let chunker_done = done_tx.clone();
+        let stop_ref = &stop;
+        scope.spawn(move || {
+            while !stop_ref.load(Ordering::Relaxed) {
+                match chunker.next() {
+                    Ok(Some(chunk)) => {
+                        if work_tx.send(chunk).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = chunker_done.send(Err(e));
+                        break;
+                    }
+                }
+            }
+        });
+        for _ in 0..threads {
+            let done_tx = done_tx.clone();
+            let work_rx = &work_rx;
+            scope.spawn(move || {
+                let mut enc = encoder(opts.to, &opts.write);
+                loop {
+                    let next = work_rx.lock().map_or(None, |rx| rx.recv().ok());
+                    let Some(mut chunk) = next else { break };
+                    let done = work(&chunk, columns, opts, enc.as_mut());
+                    chunk.bytes.zeroize();
+                    if done_tx.send(done).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        assemble(out, opts, &done_rx, &stop, &mut read_error)
+    });
+    let mut report = match read_error {
+        Some(e) => return Err(e),
+        None => result?,
+    };
+    // The sequential readers say this themselves; chunks cannot know.
+    if report.problem_count == 0 && report.summary.tokens == 0 {
+        let kind = if columns.is_some() {
+            ErrorKind::HeaderOnly
+        } else {
+            ErrorKind::Empty
+        };
+        report.problem(
+            Error::new(kind).in_file(opts.file.as_ref()).to_string(),
+            opts.shown,
+        );
+    }
+    Ok(report)
+}
+
+fn assemble(
+    out: &mut dyn Write,
+    opts: &ConvertOptions,
+    done_rx: &Receiver<Result<Done, Error>>,
+    stop: &AtomicBool,
+    read_error: &mut Option<Error>,
+) -> Result<Conversion, Error> {
+    let mut asm = Assembler::new(out, opts)?;
+    let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+    let mut next = 0u64;
+    let mut users_dropped = 0u64;
+    let mut failed = None;
+    for done in done_rx {
+        let done = match done {
+            Ok(d) => d,
+            Err(e) => {
+                // An input read error or an output encoding failure: stop everything.
+                stop.store(true, Ordering::Relaxed);
+                if read_error.is_none() {
+                    *read_error = Some(e);
+                }
+                continue;
+            }
+        };
+        pending.insert(done.seq, done);
+        while let Some(mut d) = pending.remove(&next) {
+            next += 1;
+            if failed.is_some() || asm.report.stopped {
+                d.items.zeroize();
+                continue;
+            }
+            if let Err(e) = apply(&mut asm, &mut d, opts) {
+                stop.store(true, Ordering::Relaxed);
+                failed = Some(e);
+            }
+            users_dropped += d.users_dropped;
+            d.items.zeroize();
+            if asm.report.problem_count >= opts.stop_after {
+                asm.report.stopped = true;
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    asm.finish(users_dropped)
+}
+
+fn apply(asm: &mut Assembler<'_>, d: &mut Done, opts: &ConvertOptions) -> Result<(), Error> {
+    let kept = d.problems.len();
+    for p in d.problems.drain(..) {
+        asm.report.problem(p, opts.shown);
+    }
+    // Problems beyond those the worker kept are counted too.
+    asm.report.problem_count += d.problem_count - kept;
+    let mut start = 0usize;
+    let mut item_start = 0usize;
+    let mut items = d.item_ends.iter();
+    for &(end, encoded) in &d.serial_ends {
+        let serial =
+            std::str::from_utf8(d.serials.get(start..end).unwrap_or_default()).unwrap_or_default();
+        asm.serial(serial);
+        start = end;
+        if encoded {
+            let item_end = items.next().copied().unwrap_or(item_start);
+            asm.item(d.items.get(item_start..item_end).unwrap_or_default())?;
+            item_start = item_end;
+        }
+    }
+    Ok(())
+}

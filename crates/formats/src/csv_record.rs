@@ -1,0 +1,345 @@
+//! A small RFC 4180 record reader, tuned for seed files: a line without a
+//! quote (nearly every line) is split on commas in one pass; quoted fields,
+//! doubled quotes and line breaks inside quotes take the careful path.
+//!
+//! Leniency matches common readers: a quote inside an unquoted field is
+//! kept as text, text after a closing quote is appended, blank lines are
+//! skipped, CRLF or LF ends a record. Buffers are reused and wiped on drop.
+
+use std::io::BufRead;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorKind};
+
+/// Where each field of the current record lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Slices of the record's own text (no quotes in the record).
+    Text,
+    /// Slices of the unescaped copy.
+    Unescaped,
+}
+
+/// Reads one record at a time.
+pub(crate) struct RecordReader<R> {
+    input: R,
+    /// The record's bytes while read, then (once checked) its text; one
+    /// buffer moving between the two, never dropped unwiped.
+    raw: Zeroizing<Vec<u8>>,
+    text: Zeroizing<String>,
+    /// The same for the unescaped copy of a quoted record.
+    unescaped_raw: Zeroizing<Vec<u8>>,
+    unescaped: Zeroizing<String>,
+    fields: Vec<(usize, usize)>,
+    source: Source,
+    /// The current record is all ASCII (fields need no Unicode handling).
+    ascii: bool,
+    /// Lines consumed so far, and the line the current record starts on.
+    lines: u64,
+    start: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+/// Parses one complete record out of `raw` into `out` (unescaped text) and
+/// `fields`; `false` when `raw` ends inside a quoted field (read more).
+fn parse(raw: &[u8], out: &mut Vec<u8>, fields: &mut Vec<(usize, usize)>) -> bool {
+    out.clear();
+    fields.clear();
+    let mut state = State::FieldStart;
+    let mut start = 0usize;
+    let mut iter = raw.iter().copied().peekable();
+    while let Some(b) = iter.next() {
+        let ends_line = b == b'\n' || (b == b'\r' && matches!(iter.peek(), Some(b'\n') | None));
+        match state {
+            State::Quoted => {
+                if b == b'"' {
+                    state = State::QuoteInQuoted;
+                } else {
+                    out.push(b);
+                }
+            }
+            State::FieldStart | State::Unquoted | State::QuoteInQuoted => {
+                if ends_line {
+                    if b == b'\r' {
+                        iter.next();
+                    }
+                    break;
+                }
+                match (state, b) {
+                    (_, b',') => {
+                        fields.push((start, out.len()));
+                        start = out.len();
+                        state = State::FieldStart;
+                    }
+                    (State::FieldStart, b'"') => state = State::Quoted,
+                    (State::QuoteInQuoted, b'"') => {
+                        out.push(b'"');
+                        state = State::Quoted;
+                    }
+                    _ => {
+                        out.push(b);
+                        state = State::Unquoted;
+                    }
+                }
+            }
+        }
+    }
+    if state == State::Quoted {
+        return false;
+    }
+    fields.push((start, out.len()));
+    true
+}
+
+impl<R: BufRead> RecordReader<R> {
+    pub(crate) fn new(input: R) -> Self {
+        Self {
+            input,
+            raw: Zeroizing::new(Vec::with_capacity(256)),
+            text: Zeroizing::new(String::new()),
+            unescaped_raw: Zeroizing::new(Vec::new()),
+            unescaped: Zeroizing::new(String::new()),
+            fields: Vec::with_capacity(8),
+            source: Source::Text,
+            ascii: true,
+            lines: 0,
+            start: 0,
+        }
+    }
+
+    /// The line the current record starts on (1-based).
+    pub(crate) fn line(&self) -> u64 {
+        self.start
+    }
+
+    /// Number of fields in the current record.
+    pub(crate) fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Field `i` of the current record.
+    pub(crate) fn get(&self, i: usize) -> Option<&str> {
+        let &(a, b) = self.fields.get(i)?;
+        match self.source {
+            Source::Text => self.text.get(a..b),
+            Source::Unescaped => self.unescaped.get(a..b),
+        }
+    }
+
+    /// Whether the current record is all ASCII.
+    pub(crate) fn is_ascii(&self) -> bool {
+        self.ascii
+    }
+
+    /// Reads the next record; `false` at the end of the input.
+    pub(crate) fn read(&mut self) -> Result<bool, Error> {
+        reclaim(&mut self.raw, &mut self.text);
+        self.fields.clear();
+        // Skip blank lines; read one physical line.
+        loop {
+            self.raw.clear();
+            if self.input.read_until(b'\n', &mut self.raw)? == 0 {
+                return Ok(false);
+            }
+            self.lines += 1;
+            if !self.raw.iter().all(|&b| b == b'\r' || b == b'\n') {
+                break;
+            }
+        }
+        self.start = self.lines;
+        self.ascii = self.raw.is_ascii();
+        let quoted = crate::scan::contains(&self.raw, b'"');
+        if quoted {
+            self.read_quoted()?;
+        } else {
+            let end = self
+                .raw
+                .strip_suffix(b"\n")
+                .map_or(self.raw.len(), <[u8]>::len);
+            let end = self
+                .raw
+                .get(..end)
+                .and_then(|r| r.strip_suffix(b"\r"))
+                .map_or(end, <[u8]>::len);
+            let mut start = 0usize;
+            for (i, &b) in self.raw.get(..end).unwrap_or_default().iter().enumerate() {
+                if b == b',' {
+                    self.fields.push((start, i));
+                    start = i + 1;
+                }
+            }
+            self.fields.push((start, end));
+            self.source = Source::Text;
+        }
+        self.check_utf8()?;
+        Ok(true)
+    }
+
+    /// The careful path: quoted fields, possibly over several lines.
+    fn read_quoted(&mut self) -> Result<(), Error> {
+        reclaim(&mut self.unescaped_raw, &mut self.unescaped);
+        while !parse(&self.raw, &mut self.unescaped_raw, &mut self.fields) {
+            if self.input.read_until(b'\n', &mut self.raw)? == 0 {
+                self.fields.clear();
+                return Err(Error::new(ErrorKind::Syntax(
+                    "a quoted field is not closed before the end of the file".into(),
+                ))
+                .line(self.start));
+            }
+            self.lines += 1;
+        }
+        self.source = Source::Unescaped;
+        if settle(&mut self.unescaped_raw, &mut self.unescaped) {
+            Ok(())
+        } else {
+            self.fields.clear();
+            Err(Error::new(ErrorKind::Syntax("is not valid UTF-8".into())).line(self.start))
+        }
+    }
+
+    /// Turns the record's bytes into text, or reports the line.
+    fn check_utf8(&mut self) -> Result<(), Error> {
+        if settle(&mut self.raw, &mut self.text) {
+            Ok(())
+        } else {
+            self.fields.clear();
+            Err(Error::new(ErrorKind::Syntax("is not valid UTF-8".into())).line(self.start))
+        }
+    }
+}
+
+/// Moves the buffer from `text` back to `bytes` (if it is there) and clears it.
+fn reclaim(bytes: &mut Zeroizing<Vec<u8>>, text: &mut Zeroizing<String>) {
+    if bytes.capacity() == 0 {
+        // `bytes` holds an empty, unallocated vector: nothing to wipe.
+        **bytes = std::mem::take(&mut **text).into_bytes();
+    }
+    bytes.clear();
+}
+
+/// Moves the buffer from `bytes` to `text` if it is UTF-8; otherwise leaves
+/// it in `bytes` and says so.
+fn settle(bytes: &mut Zeroizing<Vec<u8>>, text: &mut Zeroizing<String>) -> bool {
+    match String::from_utf8(std::mem::take(&mut **bytes)) {
+        Ok(s) => {
+            // `text` was emptied by `reclaim`: nothing to wipe.
+            **text = s;
+            true
+        }
+        Err(e) => {
+            **bytes = e.into_bytes();
+            false
+        }
+    }
+}
+
+/// The quoting state after byte `b`, as the reader sees it.
+fn next_state(state: State, b: u8) -> State {
+    match (state, b) {
+        (State::Quoted, b'"') => State::QuoteInQuoted,
+        (State::Quoted, _) | (State::FieldStart | State::QuoteInQuoted, b'"') => State::Quoted,
+        (_, b'\n' | b',') => State::FieldStart,
+        _ => State::Unquoted,
+    }
+}
+
+/// Finds the end of the last complete record in `buf` (just past its line
+/// break), following the same quoting rules as the reader.
+pub(crate) fn last_record_end(buf: &[u8]) -> Option<usize> {
+    // The common case: no quote at all, so the last line break ends a record.
+    if !crate::scan::contains(buf, b'"') {
+        return buf.iter().rposition(|&b| b == b'\n').map(|p| p + 1);
+    }
+    let mut state = State::FieldStart;
+    let mut last = None;
+    for (i, &b) in buf.iter().enumerate() {
+        if b == b'\n' && state != State::Quoted {
+            last = Some(i + 1);
+        }
+        state = next_state(state, b);
+    }
+    last
+}
+
+/// Finds the end of the first record (the header), or `None` if `buf` holds
+/// no complete record.
+pub(crate) fn first_record_end(buf: &[u8]) -> Option<usize> {
+    let mut state = State::FieldStart;
+    for (i, &b) in buf.iter().enumerate() {
+        if b == b'\n' && state != State::Quoted {
+            return Some(i + 1);
+        }
+        state = next_state(state, b);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(input: &str) -> Vec<(u64, Vec<String>)> {
+        let mut r = RecordReader::new(input.as_bytes());
+        let mut out = Vec::new();
+        while r.read().unwrap() {
+            out.push((
+                r.line(),
+                (0..r.len()).map(|i| r.get(i).unwrap().to_owned()).collect(),
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn plain_quoted_and_multiline() {
+        let got = records(
+            "a,b,c\r\n\r\n\"x,1\",\"say \"\"hi\"\"\",\"two\nlines\"\nlast,,\n5\" tall,\"q\"tail,z",
+        );
+        assert_eq!(
+            got,
+            [
+                (1, vec!["a".into(), "b".into(), "c".into()]),
+                (
+                    3,
+                    vec!["x,1".into(), "say \"hi\"".into(), "two\nlines".into()]
+                ),
+                (5, vec!["last".into(), String::new(), String::new()]),
+                (6, vec!["5\" tall".into(), "qtail".into(), "z".into()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn unclosed_quote_and_bad_utf8() {
+        let mut r = RecordReader::new(&b"ok\n\"never closed\nmore\n"[..]);
+        assert!(r.read().unwrap());
+        let e = r.read().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 2: a quoted field is not closed before the end of the file"
+        );
+        let mut r = RecordReader::new(&b"a,\xff\n"[..]);
+        assert_eq!(
+            r.read().unwrap_err().to_string(),
+            "line 1: is not valid UTF-8"
+        );
+    }
+
+    #[test]
+    fn record_ends_follow_quotes() {
+        let b = b"a,b\n\"x\ny\",z\nc,d";
+        assert_eq!(last_record_end(b), Some(12));
+        assert_eq!(last_record_end(b"\"open\nstill"), None);
+        assert_eq!(last_record_end(b"1\n2\n3"), Some(4));
+        assert_eq!(last_record_end(b"5\" tall,x\nnext"), Some(10));
+        assert_eq!(first_record_end(b"\"h\n1\",h2\nrow\n"), Some(9));
+    }
+}

@@ -1,0 +1,167 @@
+//! Writing: a per-format [`Encoder`] turns one token into its item bytes, and
+//! a [`Framing`] adds what surrounds items (a CSV header, the Graph
+//! envelope and `@contentId`s). A sequential writer and the parallel
+//! converter share both, so a file is byte-for-byte the same either way.
+
+use std::io::Write;
+
+use oathvault_token::Token;
+use zeroize::Zeroize;
+
+use crate::error::Error;
+use crate::{Format, WriteOptions, WriteSummary, entra_csv, entra_json, jsonl};
+
+/// Turns a token into its item bytes in one format.
+pub trait Encoder: Send {
+    /// Appends the token's item to `out`, or refuses a token the target
+    /// cannot take (a [`crate::ErrorKind::Limit`]) without appending.
+    fn encode(&mut self, token: &Token, out: &mut Vec<u8>) -> Result<(), Error>;
+
+    /// Users left out so far because the format cannot carry them.
+    fn users_dropped(&self) -> u64 {
+        0
+    }
+}
+
+/// The encoder of `format`.
+#[must_use]
+pub fn encoder(format: Format, options: &WriteOptions) -> Box<dyn Encoder> {
+    match format {
+        Format::EntraCsv => Box::<entra_csv::Encoder>::default(),
+        Format::EntraJson => Box::<entra_json::Encoder>::default(),
+        Format::Jsonl => Box::new(jsonl::Encoder::new(options.secret_encoding)),
+    }
+}
+
+/// What surrounds the items of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framing(Format);
+
+impl Framing {
+    /// The framing of `format`.
+    #[must_use]
+    pub fn of(format: Format) -> Self {
+        Self(format)
+    }
+
+    /// Bytes before the first item.
+    #[must_use]
+    pub fn begin(self) -> &'static [u8] {
+        match self.0 {
+            Format::EntraCsv => {
+                b"upn,serial number,secret key,time interval,manufacturer,model\r\n"
+            }
+            Format::EntraJson => b"{\"@context\":\"#$delta\",\"value\":[",
+            Format::Jsonl => b"",
+        }
+    }
+
+    /// Appends what goes before item number `index` (1-based).
+    pub fn item(self, index: u64, out: &mut Vec<u8>) {
+        if self.0 == Format::EntraJson {
+            out.extend_from_slice(if index == 1 {
+                b"\n{\"@contentId\":\""
+            } else {
+                b",\n{\"@contentId\":\""
+            });
+            push_decimal(out, index);
+            out.extend_from_slice(b"\",");
+        }
+    }
+
+    /// Bytes after the last of `count` items.
+    #[must_use]
+    pub fn end(self, count: u64) -> &'static [u8] {
+        match (self.0, count) {
+            (Format::EntraJson, 0) => b"]}\n",
+            (Format::EntraJson, _) => b"\n]}\n",
+            (Format::EntraCsv | Format::Jsonl, _) => b"",
+        }
+    }
+}
+
+/// Appends `n` in decimal (the hot path of `@contentId`s).
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        // n % 10 < 10: the cast keeps the value.
+        #[allow(clippy::cast_possible_truncation, reason = "a digit 0..=9")]
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(i..).unwrap_or_default());
+}
+
+/// A streaming token writer.
+pub trait TokenWriter {
+    /// Writes one token, or refuses it (a target limit) without writing.
+    fn write(&mut self, token: &Token) -> Result<(), Error>;
+    /// Completes the file and flushes.
+    fn finish(self: Box<Self>) -> Result<WriteSummary, Error>;
+}
+
+/// The sequential writer: framing and encoder over a `Write`.
+struct Writer<W: Write> {
+    out: W,
+    framing: Framing,
+    encoder: Box<dyn Encoder>,
+    item: Vec<u8>,
+    frame: Vec<u8>,
+    tokens: u64,
+}
+
+impl<W: Write> TokenWriter for Writer<W> {
+    fn write(&mut self, token: &Token) -> Result<(), Error> {
+        // Reused: cleared per token, wiped on finish or drop.
+        self.item.clear();
+        self.encoder.encode(token, &mut self.item)?;
+        self.tokens += 1;
+        self.frame.clear();
+        self.framing.item(self.tokens, &mut self.frame);
+        self.out.write_all(&self.frame)?;
+        self.out.write_all(&self.item)?;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<WriteSummary, Error> {
+        self.item.zeroize();
+        self.out.write_all(self.framing.end(self.tokens))?;
+        self.out.flush()?;
+        Ok(WriteSummary {
+            tokens: self.tokens,
+            users_dropped: self.encoder.users_dropped(),
+        })
+    }
+}
+
+impl<W: Write> Drop for Writer<W> {
+    fn drop(&mut self) {
+        self.item.zeroize();
+    }
+}
+
+/// Opens a writer of `format` over `output` (the header or envelope is
+/// written now).
+pub fn writer<'a, W: Write + 'a>(
+    format: Format,
+    mut output: W,
+    options: &WriteOptions,
+) -> Result<Box<dyn TokenWriter + 'a>, Error> {
+    let framing = Framing::of(format);
+    output.write_all(framing.begin())?;
+    Ok(Box::new(Writer {
+        out: output,
+        framing,
+        encoder: encoder(format, options),
+        item: Vec::with_capacity(512),
+        frame: Vec::with_capacity(32),
+        tokens: 0,
+    }))
+}

@@ -1,0 +1,160 @@
+//! The converter: parallel chunks give exactly what the sequential path gives.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a failure is a failed test"
+)]
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use oathvault_formats::{Conversion, ConvertOptions, Format, WriteOptions, convert, writer};
+use oathvault_testkit::synth;
+use oathvault_token::{SecretEncoding, Token};
+use proptest::prelude::*;
+
+fn opts(from: Format, to: Format, threads: usize, chunk_size: usize) -> ConvertOptions {
+    ConvertOptions {
+        from,
+        to,
+        write: WriteOptions {
+            secret_encoding: SecretEncoding::Hex,
+        },
+        file: Some(Arc::from("in.csv")),
+        threads,
+        shown: 20,
+        stop_after: 10_000,
+        chunk_size,
+        size_hint: None,
+    }
+}
+
+fn run(input: &[u8], o: &ConvertOptions) -> (Conversion, Vec<u8>) {
+    let mut out = Vec::new();
+    let c = convert(input, &mut out, o).unwrap();
+    (c, out)
+}
+
+fn encode(format: Format, tokens: &[Token]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = writer(format, &mut out, &WriteOptions::default()).unwrap();
+    for t in tokens {
+        w.write(t).unwrap();
+    }
+    w.finish().unwrap();
+    out
+}
+
+/// Both ways, the same bytes and the same verdict.
+fn same(input: &[u8], from: Format, to: Format, chunk: usize) -> (Conversion, Vec<u8>) {
+    let (seq, seq_out) = run(input, &opts(from, to, 1, chunk));
+    let (par, par_out) = run(input, &opts(from, to, 3, chunk));
+    assert_eq!(par.problems, seq.problems, "chunk {chunk}");
+    assert_eq!(par.problem_count, seq.problem_count);
+    assert_eq!(par.summary, seq.summary);
+    if seq.ok() {
+        assert_eq!(
+            String::from_utf8_lossy(&par_out),
+            String::from_utf8_lossy(&seq_out),
+            "chunk {chunk}"
+        );
+    }
+    (seq, seq_out)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn parallel_equals_sequential(
+        tokens in proptest::collection::vec(synth::entra_csv_token(true), 1..40),
+        chunk in 1usize..400,
+    ) {
+        let csv = encode(Format::EntraCsv, &tokens);
+        for to in [Format::EntraJson, Format::Jsonl, Format::EntraCsv] {
+            let (c, _) = same(&csv, Format::EntraCsv, to, chunk);
+            // Synthetic serials may repeat; then the Entra targets refuse.
+            prop_assert!(c.ok() || c.problems.iter().all(|p| p.contains("appear only once")));
+        }
+        let jsonl = encode(Format::Jsonl, &tokens);
+        same(&jsonl, Format::Jsonl, Format::EntraCsv, chunk);
+    }
+}
+
+#[test]
+fn quoted_line_breaks_across_chunks() {
+    let csv = "serial number,secret key,time interval,manufacturer,model\n\
+               1,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,30,\"Multi\nLine, Inc.\",\"A \"\"quoted\"\"\nmodel\"\n\
+               2,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,60,Plain,X\n";
+    for chunk in 1..csv.len() + 2 {
+        let (c, out) = same(csv.as_bytes(), Format::EntraCsv, Format::EntraJson, chunk);
+        assert!(c.ok(), "{:?}", c.problems);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["value"][0]["manufacturer"], "Multi\nLine, Inc.");
+        assert_eq!(v["value"][1]["@contentId"], "2");
+    }
+}
+
+#[test]
+fn errors_in_later_chunks_name_the_right_line() {
+    let mut csv = String::from("serial number,secret key,time interval\n");
+    for i in 0..500 {
+        let secret = if i == 337 {
+            "NOT-BASE32"
+        } else {
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+        };
+        writeln!(csv, "{i},{secret},30").unwrap();
+    }
+    csv.push_str("12,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,30\n");
+    // To Entra CSV: no manufacturer or model needed, duplicates refused.
+    let (c, _) = same(csv.as_bytes(), Format::EntraCsv, Format::EntraCsv, 777);
+    assert_eq!(c.problem_count, 2);
+    assert!(
+        c.problems[0].starts_with("in.csv: line 339: field `secret key`"),
+        "{:?}",
+        c.problems
+    );
+    assert_eq!(
+        c.problems[1],
+        "serial 12: each serial may appear only once (this token: repeated)"
+    );
+}
+
+#[test]
+fn header_only_and_limits() {
+    let (c, _) = same(
+        b"serial number,secret key,time interval\r\n",
+        Format::EntraCsv,
+        Format::EntraJson,
+        8,
+    );
+    assert_eq!(c.problems, ["in.csv: the file has a header but no tokens"]);
+    let jsonl = b"{\"serial\":\"9\",\"type\":\"hotp\",\"hash\":\"sha1\",\"digits\":8,\"counter\":3,\"secret\":\"3132\",\"secret_encoding\":\"hex\"}\n";
+    let (c, _) = same(jsonl, Format::Jsonl, Format::EntraCsv, 16);
+    assert_eq!(
+        c.problems,
+        [
+            "serial 9: Entra takes TOTP tokens only (this token: HOTP)",
+            "serial 9: Entra takes 6-digit tokens only (this token: 8 digits)"
+        ]
+    );
+}
+
+#[test]
+fn stops_after_the_cap() {
+    let mut csv = String::from("serial number,secret key,time interval\n");
+    for i in 0..200 {
+        writeln!(csv, "{i},bad!,30").unwrap();
+    }
+    let mut o = opts(Format::EntraCsv, Format::EntraJson, 2, 64);
+    o.stop_after = 50;
+    let (c, _) = run(csv.as_bytes(), &o);
+    assert!(c.stopped);
+    assert!(
+        c.problem_count >= 50 && c.problem_count < 200,
+        "{}",
+        c.problem_count
+    );
+    assert_eq!(c.problems.len(), 20);
+}
