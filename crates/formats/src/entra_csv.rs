@@ -11,7 +11,6 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step, Token};
-use zeroize::Zeroize;
 
 use crate::csv_record::RecordReader;
 use crate::error::{Error, ErrorKind};
@@ -278,23 +277,18 @@ fn set_opt(dst: &mut Option<String>, value: Option<&str>) {
 
 /// Encodes tokens as Entra CSV rows (the header is the framing's).
 #[derive(Debug, Default)]
-pub struct Encoder {
-    secret: String,
-}
+pub struct Encoder;
 
 impl crate::write::Encoder for Encoder {
     fn encode(&mut self, token: &Token, out: &mut Vec<u8>) -> Result<(), Error> {
         if let Some(v) = Target::EntraCsv.check(token).into_iter().next() {
             return Err(Error::new(ErrorKind::Limit(v)));
         }
-        // Reused: cleared per token, wiped on drop.
-        self.secret.clear();
-        SecretEncoding::Base32.encode_append(&token.secret, &mut self.secret);
         csv_field(out, token.user.as_deref().unwrap_or(""));
         out.push(b',');
         csv_field(out, token.serial.as_str());
         out.push(b',');
-        out.extend_from_slice(self.secret.as_bytes());
+        SecretEncoding::Base32.encode_to(&token.secret, out);
         out.push(b',');
         crate::write::push_decimal(out, u64::from(token.kind.step().map_or(30, Step::seconds)));
         out.push(b',');
@@ -303,12 +297,6 @@ impl crate::write::Encoder for Encoder {
         csv_field(out, token.model.as_deref().unwrap_or(""));
         out.extend_from_slice(b"\r\n");
         Ok(())
-    }
-}
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        self.secret.zeroize();
     }
 }
 

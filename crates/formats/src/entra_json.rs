@@ -294,7 +294,6 @@ fn is_object_id(s: &str) -> bool {
 /// `{"@contentId":"N",`, which the framing writes.
 #[derive(Debug, Default)]
 pub struct Encoder {
-    secret: String,
     users_dropped: u64,
 }
 
@@ -310,10 +309,7 @@ impl crate::write::Encoder for Encoder {
         l.extend_from_slice(b",\"model\":");
         write_json_str(l, token.model.as_deref().unwrap_or(""));
         l.extend_from_slice(b",\"secretKey\":\"");
-        // Reused: cleared per token, wiped on drop.
-        self.secret.clear();
-        SecretEncoding::Base32.encode_append(&token.secret, &mut self.secret);
-        l.extend_from_slice(self.secret.as_bytes());
+        SecretEncoding::Base32.encode_to(&token.secret, l);
         l.extend_from_slice(b"\",\"timeIntervalInSeconds\":");
         crate::write::push_decimal(l, u64::from(token.kind.step().map_or(30, Step::seconds)));
         l.extend_from_slice(if token.hash == Hash::Sha256 {
@@ -340,12 +336,6 @@ impl crate::write::Encoder for Encoder {
 
     fn users_dropped(&self) -> u64 {
         self.users_dropped
-    }
-}
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        self.secret.zeroize();
     }
 }
 

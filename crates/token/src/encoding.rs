@@ -85,6 +85,28 @@ impl SecretEncoding {
         out
     }
 
+    /// Appends the canonical text of `secret` to a byte buffer (the fast
+    /// path for writers that build bytes). The caller owns wiping `out`.
+    pub fn encode_to(self, secret: &Secret, out: &mut Vec<u8>) {
+        let bytes = secret.expose();
+        if matches!(self, Self::Base32) {
+            encode_base32_nopad(bytes, out);
+            return;
+        }
+        let enc = match self {
+            Self::Hex => &HEXLOWER,
+            Self::HexUpper => &HEXUPPER,
+            Self::Base32 => &BASE32_NOPAD,
+            Self::Base32Padded => &BASE32,
+            Self::Base64 => &BASE64,
+        };
+        let start = out.len();
+        out.resize(start + enc.encode_len(bytes.len()), 0);
+        if let Some(dst) = out.get_mut(start..) {
+            enc.encode_mut(bytes, dst);
+        }
+    }
+
     /// Appends the canonical text of `secret` to `out` (no allocation when
     /// `out` has room). The caller owns wiping `out`.
     pub fn encode_append(self, secret: &Secret, out: &mut String) {
@@ -125,6 +147,33 @@ impl FromStr for SecretEncoding {
                     Self::ALL.map(Self::name).join(", ")
                 )
             })
+    }
+}
+
+/// Base32 (RFC 4648), upper case, unpadded: every 5 bytes become 8
+/// characters via one 40-bit word; a short tail becomes fewer.
+fn encode_base32_nopad(bytes: &[u8], out: &mut Vec<u8>) {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    out.reserve(bytes.len().div_ceil(5) * 8);
+    for group in bytes.chunks(5) {
+        let mut word = [0u8; 8];
+        if let Some(dst) = word.get_mut(3..3 + group.len()) {
+            dst.copy_from_slice(group);
+        }
+        let acc = u64::from_be_bytes(word);
+        let mut chars = [0u8; 8];
+        for (i, c) in chars.iter_mut().enumerate() {
+            let v = (acc >> (35 - 5 * i)) & 0x1f;
+            *c = ALPHABET
+                .get(usize::try_from(v).unwrap_or(0))
+                .copied()
+                .unwrap_or(b'A');
+        }
+        out.extend_from_slice(
+            chars
+                .get(..(group.len() * 8).div_ceil(5))
+                .unwrap_or_default(),
+        );
     }
 }
 
@@ -539,6 +588,23 @@ mod tests {
                 .unwrap_err()
                 .contains("base32")
         );
+    }
+
+    #[test]
+    fn encode_to_matches_encode() {
+        for len in [1usize, 4, 5, 6, 10, 16, 20, 32, 64, 128] {
+            let s = Secret::new(
+                (0..len)
+                    .map(|i| u8::try_from(i * 37 % 256).unwrap())
+                    .collect(),
+            )
+            .unwrap();
+            for e in SecretEncoding::ALL {
+                let mut v = b"x".to_vec();
+                e.encode_to(&s, &mut v);
+                assert_eq!(&v[1..], e.encode(&s).as_bytes(), "{e} {len}");
+            }
+        }
     }
 
     proptest::proptest! {
