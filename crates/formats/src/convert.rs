@@ -142,15 +142,19 @@ impl<'o> Assembler<'o> {
         }
     }
 
-    /// Writes one encoded item, unless a problem was found (then nothing more is written).
-    fn item(&mut self, item: &[u8]) -> Result<(), Error> {
+    /// Writes `count` framed items, unless a problem was found (then
+    /// nothing more is written).
+    fn items(&mut self, bytes: &[u8], count: u64) -> Result<(), Error> {
         if self.report.problem_count == 0 {
-            self.report.summary.tokens += 1;
-            self.framing.item(self.report.summary.tokens, &mut self.buf);
-            self.buf.extend_from_slice(item);
-            if self.buf.len() >= OUT_BUF {
+            self.report.summary.tokens += count;
+            if self.buf.len() + bytes.len() > OUT_BUF {
                 self.out.write_all(&self.buf)?;
                 self.buf.clear();
+            }
+            if bytes.len() >= OUT_BUF {
+                self.out.write_all(bytes)?;
+            } else {
+                self.buf.extend_from_slice(bytes);
             }
         }
         Ok(())
@@ -171,16 +175,20 @@ impl<'o> Assembler<'o> {
     }
 }
 
-/// Checks and encodes one token; `Ok(false)` when it breaks a limit (reported).
-fn check_encode(
+/// Checks one token and appends its framed item (`index` is 1-based);
+/// `Ok(false)` when it breaks a limit (reported, nothing appended).
+fn check_encode<E: Encoder + ?Sized>(
     token: &Token,
-    target: Target,
-    encoder: &mut dyn Encoder,
+    index: u64,
+    framing: Framing,
+    encoder: &mut E,
     item: &mut Vec<u8>,
+    target: Target,
     problems: &mut dyn FnMut(String),
 ) -> Result<bool, Error> {
     let violations = target.check(token);
     if violations.is_empty() {
+        framing.item(index, item);
         encoder.encode(token, item)?;
         return Ok(true);
     }
@@ -199,7 +207,11 @@ fn sequential(
     let mut encoder = encoder(opts.to, &opts.write);
     let mut token = Token::blank();
     let mut item = Vec::with_capacity(512);
+    // Records read, good or bad: item `n` is record `n` (numbers matter only
+    // when every record is good, since a bad one voids the output).
+    let mut records = 0u64;
     while let Some(read) = source.read_into(&mut token) {
+        records += 1;
         if asm.report.problem_count >= opts.stop_after {
             asm.report.stopped = true;
             break;
@@ -212,10 +224,19 @@ fn sequential(
         // Reused: cleared per token, wiped once at the end.
         item.clear();
         let mut found = Vec::new();
-        if check_encode(&token, asm.target, encoder.as_mut(), &mut item, &mut |p| {
-            found.push(p);
-        })? {
-            asm.item(&item)?;
+        let (framing, target) = (asm.framing, asm.target);
+        if check_encode(
+            &token,
+            records,
+            framing,
+            encoder.as_mut(),
+            &mut item,
+            target,
+            &mut |p| {
+                found.push(p);
+            },
+        )? {
+            asm.items(&item, 1)?;
         }
         for p in found {
             asm.report.problem(p, opts.shown);
@@ -230,15 +251,16 @@ struct Chunk {
     seq: u64,
     bytes: Zeroizing<Vec<u8>>,
     lines_before: u64,
+    records_before: u64,
 }
 
 /// What a worker made of a chunk.
 #[derive(Default)]
 struct Done {
     seq: u64,
-    /// Encoded items, back to back, and where each ends.
+    /// Framed items, back to back, ready to write.
     items: Zeroizing<Vec<u8>>,
-    item_ends: Vec<usize>,
+    written: u64,
     /// Serials of every token read, back to back, and where each ends; the
     /// flag says whether the token's item is in `items`.
     serials: Vec<u8>,
@@ -272,6 +294,7 @@ struct Chunker<R> {
     csv: bool,
     carry: Zeroizing<Vec<u8>>,
     lines: u64,
+    records: u64,
     seq: u64,
 }
 
@@ -334,9 +357,20 @@ impl<R: Read> Chunker<R> {
         let chunk = Chunk {
             seq: self.seq,
             lines_before: self.lines,
+            records_before: self.records,
             bytes,
         };
         self.lines += count_lines(&chunk.bytes);
+        self.records += if self.csv {
+            crate::csv_record::count_records(&chunk.bytes)
+        } else {
+            // jsonl skips lines that are blank or only whitespace.
+            chunk
+                .bytes
+                .split(|&b| b == b'\n')
+                .map(|l| u64::from(!l.trim_ascii().is_empty()))
+                .sum()
+        };
         self.seq += 1;
         chunk
     }
@@ -368,8 +402,11 @@ fn work(
     };
     let mut token = Token::blank();
     let target = opts.to.target();
+    let framing = Framing::of(opts.to);
     let dropped_before = encoder.users_dropped();
+    let mut record = chunk.records_before;
     while let Some(read) = source.read_into(&mut token) {
+        record += 1;
         let mut note = |p: String| {
             done.problem_count += 1;
             if done.problems.len() < opts.shown {
@@ -380,9 +417,17 @@ fn work(
             note(e.to_string());
             continue;
         }
-        let written = check_encode(&token, target, encoder, &mut done.items, &mut note)?;
+        let written = check_encode(
+            &token,
+            record,
+            framing,
+            encoder,
+            &mut done.items,
+            target,
+            &mut note,
+        )?;
         if written {
-            done.item_ends.push(done.items.len());
+            done.written += 1;
         }
         done.serials
             .extend_from_slice(token.serial.as_str().as_bytes());
@@ -412,6 +457,7 @@ fn parallel<R: Read + Send>(
         csv: opts.from == Format::EntraCsv,
         carry: Zeroizing::new(Vec::new()),
         lines: 0,
+        records: 0,
         seq: 0,
     };
     let columns = match chunker.header() {
@@ -542,18 +588,12 @@ fn apply(asm: &mut Assembler<'_>, d: &mut Done, opts: &ConvertOptions) -> Result
     // Problems beyond those the worker kept are counted too.
     asm.report.problem_count += d.problem_count - kept;
     let mut start = 0usize;
-    let mut item_start = 0usize;
-    let mut items = d.item_ends.iter();
-    for &(end, encoded) in &d.serial_ends {
+    for &(end, _) in &d.serial_ends {
         let serial =
             std::str::from_utf8(d.serials.get(start..end).unwrap_or_default()).unwrap_or_default();
         asm.serial(serial);
         start = end;
-        if encoded {
-            let item_end = items.next().copied().unwrap_or(item_start);
-            asm.item(d.items.get(item_start..item_end).unwrap_or_default())?;
-            item_start = item_end;
-        }
     }
+    asm.items(&d.items, d.written)?;
     Ok(())
 }

@@ -85,13 +85,17 @@ proptest! {
 fn quoted_line_breaks_across_chunks() {
     let csv = "serial number,secret key,time interval,manufacturer,model\n\
                1,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,30,\"Multi\nLine, Inc.\",\"A \"\"quoted\"\"\nmodel\"\n\
-               2,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,60,Plain,X\n";
+               \r\n\n\
+               2,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,60,Plain,X\n\r\n\
+               3,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,60,\"x\n\ny\",Y\n\n";
     for chunk in 1..csv.len() + 2 {
         let (c, out) = same(csv.as_bytes(), Format::EntraCsv, Format::EntraJson, chunk);
         assert!(c.ok(), "{:?}", c.problems);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["value"][0]["manufacturer"], "Multi\nLine, Inc.");
         assert_eq!(v["value"][1]["@contentId"], "2");
+        assert_eq!(v["value"][2]["@contentId"], "3");
+        assert_eq!(v["value"][2]["manufacturer"], "x\n\ny");
     }
 }
 
