@@ -9,10 +9,13 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use oathvault_formats::{Format, WriteOptions, reader, writer};
+use oathvault_formats::{
+    ConvertOptions, DEFAULT_CHUNK, Format, WriteOptions, convert, reader, writer,
+};
 use oathvault_testkit::synth;
 
 const N: usize = 10_000;
+// 10k tokens are ~0.8 MB of CSV: four chunks for the parallel path.
 
 fn bench(c: &mut Criterion) {
     let tokens = synth::entra_tokens(N, 42);
@@ -56,6 +59,28 @@ fn bench(c: &mut Criterion) {
             black_box(w.finish().unwrap())
         });
     });
+    for threads in [1usize, 2] {
+        let opts = ConvertOptions {
+            from: Format::EntraCsv,
+            to: Format::EntraJson,
+            write: WriteOptions::default(),
+            file: None,
+            threads,
+            shown: 20,
+            stop_after: 10_000,
+            chunk_size: DEFAULT_CHUNK,
+            size_hint: Some(csv.len() as u64),
+        };
+        g.bench_function(format!("convert_10k_threads{threads}"), |b| {
+            let mut out = Vec::with_capacity(4 << 20);
+            b.iter(|| {
+                out.clear();
+                let c = convert(csv.as_slice(), &mut out, &opts).unwrap();
+                assert!(c.ok());
+                black_box(c.summary)
+            });
+        });
+    }
     g.finish();
 }
 

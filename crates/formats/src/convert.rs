@@ -360,17 +360,19 @@ impl<R: Read> Chunker<R> {
             records_before: self.records,
             bytes,
         };
-        self.lines += count_lines(&chunk.bytes);
-        self.records += if self.csv {
-            crate::csv_record::count_records(&chunk.bytes)
+        let (lines, records) = if self.csv {
+            crate::csv_record::count_lines_and_records(&chunk.bytes)
         } else {
             // jsonl skips lines that are blank or only whitespace.
-            chunk
+            let records = chunk
                 .bytes
                 .split(|&b| b == b'\n')
                 .map(|l| u64::from(!l.trim_ascii().is_empty()))
-                .sum()
+                .sum();
+            (count_lines(&chunk.bytes), records)
         };
+        self.lines += lines;
+        self.records += records;
         self.seq += 1;
         chunk
     }

@@ -269,28 +269,37 @@ pub(crate) fn last_record_end(buf: &[u8]) -> Option<usize> {
     last
 }
 
-/// Counts the records in `buf` as the reader would (lines holding only
-/// line-break characters are skipped; quoted line breaks stay inside).
-pub(crate) fn count_records(buf: &[u8]) -> u64 {
+/// Counts the line breaks and the records in `buf` as the reader sees them
+/// (lines holding only line-break characters are skipped; quoted line
+/// breaks stay inside their record), in one pass.
+pub(crate) fn count_lines_and_records(buf: &[u8]) -> (u64, u64) {
+    let mut lines = 0u64;
+    let mut records = 0u64;
     if !crate::scan::contains(buf, b'"') {
-        return buf
-            .split(|&b| b == b'\n')
-            .map(|line| u64::from(line.iter().any(|&b| b != b'\r')))
-            .sum();
+        let mut segments = buf.split(|&b| b == b'\n').peekable();
+        while let Some(line) = segments.next() {
+            if segments.peek().is_some() {
+                lines += 1;
+            }
+            records += u64::from(line.iter().any(|&b| b != b'\r'));
+        }
+        return (lines, records);
     }
     let mut state = State::FieldStart;
     let mut content = false;
-    let mut n = 0u64;
     for &b in buf {
-        if b == b'\n' && state != State::Quoted {
-            n += u64::from(content);
-            content = false;
+        if b == b'\n' {
+            lines += 1;
+            if state != State::Quoted {
+                records += u64::from(content);
+                content = false;
+            }
         } else if b != b'\r' {
             content = true;
         }
         state = next_state(state, b);
     }
-    n + u64::from(content)
+    (lines, records + u64::from(content))
 }
 
 /// Finds the end of the first record (the header), or `None` if `buf` holds
@@ -365,7 +374,8 @@ mod tests {
         assert_eq!(last_record_end(b"1\n2\n3"), Some(4));
         assert_eq!(last_record_end(b"5\" tall,x\nnext"), Some(10));
         assert_eq!(first_record_end(b"\"h\n1\",h2\nrow\n"), Some(9));
-        assert_eq!(count_records(b"a\r\n\r\n\nb\nc"), 3);
-        assert_eq!(count_records(b"\"x\n\ny\",1\n\r\nz\n"), 2);
+        assert_eq!(count_lines_and_records(b"a\r\n\r\n\nb\nc"), (4, 3));
+        assert_eq!(count_lines_and_records(b"\"x\n\ny\",1\n\r\nz\n"), (5, 2));
+        assert_eq!(count_lines_and_records(b""), (0, 0));
     }
 }
