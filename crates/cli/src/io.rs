@@ -184,8 +184,9 @@ impl Output {
     pub fn commit(self) -> Result<(), Failure> {
         match self {
             Self::File { temp, dest } => {
+                // The content is on disk before the name points at it.
                 temp.as_file()
-                    .sync_all()
+                    .sync_data()
                     .context("cannot flush the output to disk")?;
                 temp.persist(&dest)
                     .map_err(|e| anyhow!("cannot write {}: {}", dest.display(), e.error))?;
