@@ -351,3 +351,67 @@ fn inspect_reports_targets_duplicates_and_weak_secrets() {
     .stdout(predicate::str::contains("ERRORS (1)"))
     .stdout(predicate::str::contains("line 5"));
 }
+
+/// Every command but a successful `convert` keeps secrets out of what it
+/// prints, on success and on failure.
+#[test]
+fn no_command_prints_a_secret() {
+    let golden = testdata("golden.jsonl");
+    let golden = golden.to_str().unwrap();
+    // Encodings of the golden secrets (A/C and B), and a prefix long enough to matter.
+    let forbidden = [
+        "3132333435363738393031323334353637383930",
+        "GEZDGNBVGY3TQOJQ",
+        "MTIzNDU2Nzg5MDEy",
+        "d6f9df7c0110c853",
+        "234567ABCDEFGHIJ",
+        "1vnffAEQyFMdCVLY",
+    ];
+    let bad_line = "serial number,secret key,time interval\n\
+                    1,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,30\n\
+                    2,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ!,30\n"
+        .to_owned();
+    let runs: Vec<(Vec<&str>, Option<String>)> = vec![
+        (vec!["inspect", golden], None),
+        (vec!["inspect", golden, "--json"], None),
+        (
+            vec![
+                "check", golden, "-s", "10001001", "-c", "123456", "--at", "59",
+            ],
+            None,
+        ),
+        (
+            vec![
+                "check", golden, "-s", "10001002", "-c", "285124", "--at", "59", "--json",
+            ],
+            None,
+        ),
+        (vec!["otp", golden, "-s", "10001002", "-n", "5"], None),
+        (vec!["convert", golden, "--to", "entra-csv"], None),
+        (
+            vec!["convert", "-", "--to", "entra-json"],
+            Some(bad_line.clone()),
+        ),
+        (vec!["inspect", "-"], Some(bad_line)),
+        (
+            vec!["check", golden, "-s", "10001001", "-c", "12x456"],
+            None,
+        ),
+    ];
+    for (args, stdin) in runs {
+        let mut cmd = ov();
+        cmd.args(&args);
+        if let Some(s) = stdin {
+            cmd.write_stdin(s);
+        }
+        let out = cmd.output().unwrap();
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for f in forbidden {
+            assert!(!shown.contains(f), "{args:?} printed a secret: {shown}");
+        }
+    }
+}
