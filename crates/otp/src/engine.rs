@@ -6,7 +6,7 @@ use oathvault_token::{Digits, Hash, Kind, Token};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use thiserror::Error;
 
-use crate::prekeyed::{HmacSha1, HmacSha256, HmacSha512};
+use crate::prekeyed::{Compress, Prekeyed, Sha1, Sha256, Sha512};
 
 /// Something asked of a token that it cannot do.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -142,9 +142,9 @@ pub struct Match {
 /// HMAC state keyed once with the token's secret.
 #[derive(Clone)]
 enum Keyed {
-    Sha1(HmacSha1),
-    Sha256(HmacSha256),
-    Sha512(HmacSha512),
+    Sha1(Prekeyed<Sha1>),
+    Sha256(Prekeyed<Sha256>),
+    Sha512(Prekeyed<Sha512>),
 }
 
 /// Truncates an HMAC to a code value (RFC 4226 §5.3). The hashes used here
@@ -162,18 +162,23 @@ fn truncate(h: &[u8], modulus: u64) -> u64 {
 impl Keyed {
     fn new(hash: Hash, key: &[u8]) -> Self {
         match hash {
-            Hash::Sha1 => Self::Sha1(HmacSha1::new(key)),
-            Hash::Sha256 => Self::Sha256(HmacSha256::new(key)),
-            Hash::Sha512 => Self::Sha512(HmacSha512::new(key)),
+            Hash::Sha1 => Self::Sha1(Prekeyed::new(key)),
+            Hash::Sha256 => Self::Sha256(Prekeyed::new(key)),
+            Hash::Sha512 => Self::Sha512(Prekeyed::new(key)),
         }
     }
 
     #[inline]
     fn value(&self, counter: u64, modulus: u64) -> u64 {
+        fn code<C: Compress>(m: &Prekeyed<C>, counter: u64, modulus: u64) -> u64 {
+            let mut out = [0u8; 64];
+            m.counter(counter, &mut out);
+            truncate(out.get(..C::OUT).unwrap_or_default(), modulus)
+        }
         match self {
-            Self::Sha1(m) => truncate(&m.counter(counter), modulus),
-            Self::Sha256(m) => truncate(&m.counter(counter), modulus),
-            Self::Sha512(m) => truncate(&m.counter(counter), modulus),
+            Self::Sha1(m) => code(m, counter, modulus),
+            Self::Sha256(m) => code(m, counter, modulus),
+            Self::Sha512(m) => code(m, counter, modulus),
         }
     }
 }

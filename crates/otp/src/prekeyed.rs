@@ -39,169 +39,178 @@ const SHA512_H0: [u64; 8] = [
     0x5be0_cd19_137e_2179,
 ];
 
-/// Builds the ipad/opad blocks of `key` (hashed first when longer than a block).
-fn pads<const B: usize>(key: &[u8], hash: impl Fn(&[u8]) -> Vec<u8>) -> ([u8; B], [u8; B]) {
-    let mut k = [0u8; B];
-    let mut hashed = if key.len() > B {
-        hash(key)
-    } else {
-        key.to_vec()
-    };
-    for (d, s) in k.iter_mut().zip(&hashed) {
-        *d = *s;
-    }
-    hashed.zeroize();
-    let mut ipad = [0x36u8; B];
-    let mut opad = [0x5cu8; B];
-    for ((i, o), kb) in ipad.iter_mut().zip(opad.iter_mut()).zip(&k) {
-        *i ^= kb;
-        *o ^= kb;
-    }
-    k.zeroize();
-    (ipad, opad)
+/// What HMAC needs of a Merkle–Damgård hash: its state, block and output
+/// sizes, and its compression function.
+pub(crate) trait Compress {
+    /// Chaining state.
+    type State: Copy + Zeroize;
+    /// FIPS 180-4 initial state.
+    const H0: Self::State;
+    /// Block size in bytes (64 or 128).
+    const BLOCK: usize;
+    /// Digest size in bytes.
+    const OUT: usize;
+    /// Compresses one block (`block.len() == BLOCK`).
+    fn compress(state: &mut Self::State, block: &[u8]);
+    /// Writes the state as the digest (`out.len() == OUT`).
+    fn digest(state: &Self::State, out: &mut [u8]);
+    /// The hash of a key longer than a block.
+    fn hash(data: &[u8]) -> Vec<u8>;
 }
 
-/// Pre-keyed HMAC-SHA-1.
-#[derive(Clone)]
-pub(crate) struct HmacSha1 {
-    inner: [u32; 5],
-    outer: [u32; 5],
+/// SHA-1.
+pub(crate) enum Sha1 {}
+/// SHA-256.
+pub(crate) enum Sha256 {}
+/// SHA-512.
+pub(crate) enum Sha512 {}
+
+fn words_be<const N: usize>(words: &[u32; N], out: &mut [u8]) {
+    for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
 }
 
-impl HmacSha1 {
+impl Compress for Sha1 {
+    type State = [u32; 5];
+    const H0: Self::State = SHA1_H0;
+    const BLOCK: usize = 64;
+    const OUT: usize = 20;
+    fn compress(state: &mut Self::State, block: &[u8]) {
+        if let Ok(b) = <&[u8; 64]>::try_from(block) {
+            sha1::block_api::compress(state, std::slice::from_ref(b));
+        }
+    }
+    fn digest(state: &Self::State, out: &mut [u8]) {
+        words_be(state, out);
+    }
+    fn hash(data: &[u8]) -> Vec<u8> {
+        sha1::Sha1::digest(data).to_vec()
+    }
+}
+
+impl Compress for Sha256 {
+    type State = [u32; 8];
+    const H0: Self::State = SHA256_H0;
+    const BLOCK: usize = 64;
+    const OUT: usize = 32;
+    fn compress(state: &mut Self::State, block: &[u8]) {
+        if let Ok(b) = <&[u8; 64]>::try_from(block) {
+            sha2::block_api::compress256(state, std::slice::from_ref(b));
+        }
+    }
+    fn digest(state: &Self::State, out: &mut [u8]) {
+        words_be(state, out);
+    }
+    fn hash(data: &[u8]) -> Vec<u8> {
+        sha2::Sha256::digest(data).to_vec()
+    }
+}
+
+impl Compress for Sha512 {
+    type State = [u64; 8];
+    const H0: Self::State = SHA512_H0;
+    const BLOCK: usize = 128;
+    const OUT: usize = 64;
+    fn compress(state: &mut Self::State, block: &[u8]) {
+        if let Ok(b) = <&[u8; 128]>::try_from(block) {
+            sha2::block_api::compress512(state, std::slice::from_ref(b));
+        }
+    }
+    fn digest(state: &Self::State, out: &mut [u8]) {
+        for (chunk, word) in out.chunks_exact_mut(8).zip(state) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+    }
+    fn hash(data: &[u8]) -> Vec<u8> {
+        sha2::Sha512::digest(data).to_vec()
+    }
+}
+
+/// The largest block (SHA-512); smaller hashes use its first bytes.
+const MAX_BLOCK: usize = 128;
+
+/// Pads one message of `len` bytes already placed at the start of `block`:
+/// the `0x80` marker, zeros, and the bit length of pad block + message in
+/// the last 16 bytes (SHA-1/256 read the last 8 of them; the rest is zero).
+fn finish_block<C: Compress>(block: &mut [u8; MAX_BLOCK], len: usize) {
+    if let Some(b) = block.get_mut(len) {
+        *b = 0x80;
+    }
+    let bits = ((C::BLOCK + len) as u128) * 8;
+    if let Some(tail) = block.get_mut(C::BLOCK - 16..C::BLOCK) {
+        tail.copy_from_slice(&bits.to_be_bytes());
+    }
+}
+
+/// HMAC with the key's pad blocks compressed once.
+pub(crate) struct Prekeyed<C: Compress> {
+    inner: C::State,
+    outer: C::State,
+}
+
+impl<C: Compress> Clone for Prekeyed<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner,
+            outer: self.outer,
+        }
+    }
+}
+
+impl<C: Compress> Prekeyed<C> {
     pub(crate) fn new(key: &[u8]) -> Self {
-        let (mut ipad, mut opad) = pads::<64>(key, |k| sha1::Sha1::digest(k).to_vec());
-        let mut inner = SHA1_H0;
-        let mut outer = SHA1_H0;
-        sha1::block_api::compress(&mut inner, &[ipad]);
-        sha1::block_api::compress(&mut outer, &[opad]);
+        let mut k = [0u8; MAX_BLOCK];
+        let mut hashed = if key.len() > C::BLOCK {
+            C::hash(key)
+        } else {
+            key.to_vec()
+        };
+        for (d, s) in k.iter_mut().zip(&hashed) {
+            *d = *s;
+        }
+        hashed.zeroize();
+        let mut ipad = [0x36u8; MAX_BLOCK];
+        let mut opad = [0x5cu8; MAX_BLOCK];
+        for ((i, o), kb) in ipad.iter_mut().zip(opad.iter_mut()).zip(&k) {
+            *i ^= kb;
+            *o ^= kb;
+        }
+        let mut inner = C::H0;
+        let mut outer = C::H0;
+        C::compress(&mut inner, ipad.get(..C::BLOCK).unwrap_or_default());
+        C::compress(&mut outer, opad.get(..C::BLOCK).unwrap_or_default());
+        k.zeroize();
         ipad.zeroize();
         opad.zeroize();
         Self { inner, outer }
     }
 
-    /// HMAC of the big-endian counter.
+    /// HMAC of the big-endian counter into `out` (`C::OUT` bytes used).
     #[inline]
-    pub(crate) fn counter(&self, counter: u64) -> [u8; 20] {
-        let mut block = [0u8; 64];
-        block[..8].copy_from_slice(&counter.to_be_bytes());
-        block[8] = 0x80;
-        block[56..].copy_from_slice(&((64u64 + 8) * 8).to_be_bytes());
+    pub(crate) fn counter(&self, counter: u64, out: &mut [u8; 64]) {
+        let mut block = [0u8; MAX_BLOCK];
+        if let Some(head) = block.get_mut(..8) {
+            head.copy_from_slice(&counter.to_be_bytes());
+        }
+        finish_block::<C>(&mut block, 8);
         let mut s = self.inner;
-        sha1::block_api::compress(&mut s, &[block]);
-        let mut block = [0u8; 64];
-        for (chunk, word) in block.chunks_exact_mut(4).zip(s) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
-        block[20] = 0x80;
-        block[56..].copy_from_slice(&((64u64 + 20) * 8).to_be_bytes());
+        C::compress(&mut s, block.get(..C::BLOCK).unwrap_or_default());
+        let mut block = [0u8; MAX_BLOCK];
+        C::digest(&s, block.get_mut(..C::OUT).unwrap_or_default());
+        finish_block::<C>(&mut block, C::OUT);
         let mut s = self.outer;
-        sha1::block_api::compress(&mut s, &[block]);
-        let mut out = [0u8; 20];
-        for (chunk, word) in out.chunks_exact_mut(4).zip(s) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
-        out
+        C::compress(&mut s, block.get(..C::BLOCK).unwrap_or_default());
+        C::digest(&s, out.get_mut(..C::OUT).unwrap_or_default());
     }
 }
 
-/// Pre-keyed HMAC-SHA-256.
-#[derive(Clone)]
-pub(crate) struct HmacSha256 {
-    inner: [u32; 8],
-    outer: [u32; 8],
-}
-
-impl HmacSha256 {
-    pub(crate) fn new(key: &[u8]) -> Self {
-        let (mut ipad, mut opad) = pads::<64>(key, |k| sha2::Sha256::digest(k).to_vec());
-        let mut inner = SHA256_H0;
-        let mut outer = SHA256_H0;
-        sha2::block_api::compress256(&mut inner, &[ipad]);
-        sha2::block_api::compress256(&mut outer, &[opad]);
-        ipad.zeroize();
-        opad.zeroize();
-        Self { inner, outer }
-    }
-
-    #[inline]
-    pub(crate) fn counter(&self, counter: u64) -> [u8; 32] {
-        let mut block = [0u8; 64];
-        block[..8].copy_from_slice(&counter.to_be_bytes());
-        block[8] = 0x80;
-        block[56..].copy_from_slice(&((64u64 + 8) * 8).to_be_bytes());
-        let mut s = self.inner;
-        sha2::block_api::compress256(&mut s, &[block]);
-        let mut block = [0u8; 64];
-        for (chunk, word) in block.chunks_exact_mut(4).zip(s) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
-        block[32] = 0x80;
-        block[56..].copy_from_slice(&((64u64 + 32) * 8).to_be_bytes());
-        let mut s = self.outer;
-        sha2::block_api::compress256(&mut s, &[block]);
-        let mut out = [0u8; 32];
-        for (chunk, word) in out.chunks_exact_mut(4).zip(s) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
-        out
+impl<C: Compress> Drop for Prekeyed<C> {
+    fn drop(&mut self) {
+        self.inner.zeroize();
+        self.outer.zeroize();
     }
 }
-
-/// Pre-keyed HMAC-SHA-512.
-#[derive(Clone)]
-pub(crate) struct HmacSha512 {
-    inner: [u64; 8],
-    outer: [u64; 8],
-}
-
-impl HmacSha512 {
-    pub(crate) fn new(key: &[u8]) -> Self {
-        let (mut ipad, mut opad) = pads::<128>(key, |k| sha2::Sha512::digest(k).to_vec());
-        let mut inner = SHA512_H0;
-        let mut outer = SHA512_H0;
-        sha2::block_api::compress512(&mut inner, &[ipad]);
-        sha2::block_api::compress512(&mut outer, &[opad]);
-        ipad.zeroize();
-        opad.zeroize();
-        Self { inner, outer }
-    }
-
-    #[inline]
-    pub(crate) fn counter(&self, counter: u64) -> [u8; 64] {
-        let mut block = [0u8; 128];
-        block[..8].copy_from_slice(&counter.to_be_bytes());
-        block[8] = 0x80;
-        block[112..].copy_from_slice(&((128u128 + 8) * 8).to_be_bytes());
-        let mut s = self.inner;
-        sha2::block_api::compress512(&mut s, &[block]);
-        let mut block = [0u8; 128];
-        for (chunk, word) in block.chunks_exact_mut(8).zip(s) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
-        block[64] = 0x80;
-        block[112..].copy_from_slice(&((128u128 + 64) * 8).to_be_bytes());
-        let mut s = self.outer;
-        sha2::block_api::compress512(&mut s, &[block]);
-        let mut out = [0u8; 64];
-        for (chunk, word) in out.chunks_exact_mut(8).zip(s) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
-        out
-    }
-}
-
-macro_rules! wipe_on_drop {
-    ($($t:ty),*) => {$(
-        impl Drop for $t {
-            fn drop(&mut self) {
-                self.inner.zeroize();
-                self.outer.zeroize();
-            }
-        }
-    )*};
-}
-wipe_on_drop!(HmacSha1, HmacSha256, HmacSha512);
 
 #[cfg(test)]
 mod tests {
@@ -219,13 +228,19 @@ mod tests {
         m.finalize().into_bytes().to_vec()
     }
 
+    fn ours<C: Compress>(key: &[u8], counter: u64) -> Vec<u8> {
+        let mut out = [0u8; 64];
+        Prekeyed::<C>::new(key).counter(counter, &mut out);
+        out[..C::OUT].to_vec()
+    }
+
     proptest! {
         // Keys shorter than, equal to and longer than each block size.
         #[test]
         fn matches_the_hmac_crate(key in proptest::collection::vec(any::<u8>(), 0..300), counter in any::<u64>()) {
-            prop_assert_eq!(HmacSha1::new(&key).counter(counter).to_vec(), reference::<sha1::Sha1>(&key, counter));
-            prop_assert_eq!(HmacSha256::new(&key).counter(counter).to_vec(), reference::<sha2::Sha256>(&key, counter));
-            prop_assert_eq!(HmacSha512::new(&key).counter(counter).to_vec(), reference::<sha2::Sha512>(&key, counter));
+            prop_assert_eq!(ours::<Sha1>(&key, counter), reference::<sha1::Sha1>(&key, counter));
+            prop_assert_eq!(ours::<Sha256>(&key, counter), reference::<sha2::Sha256>(&key, counter));
+            prop_assert_eq!(ours::<Sha512>(&key, counter), reference::<sha2::Sha512>(&key, counter));
         }
     }
 
@@ -234,12 +249,17 @@ mod tests {
         for len in [63, 64, 65, 127, 128, 129] {
             let key = vec![0xa5u8; len];
             assert_eq!(
-                HmacSha1::new(&key).counter(7).to_vec(),
+                ours::<Sha1>(&key, 7),
                 reference::<sha1::Sha1>(&key, 7),
                 "{len}"
             );
             assert_eq!(
-                HmacSha512::new(&key).counter(7).to_vec(),
+                ours::<Sha256>(&key, 7),
+                reference::<sha2::Sha256>(&key, 7),
+                "{len}"
+            );
+            assert_eq!(
+                ours::<Sha512>(&key, 7),
                 reference::<sha2::Sha512>(&key, 7),
                 "{len}"
             );
