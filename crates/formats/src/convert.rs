@@ -473,7 +473,9 @@ fn parallel<R: Read + Send>(
     let stop = AtomicBool::new(false);
     let threads = opts.threads.max(1);
     let (work_tx, work_rx) = sync_channel::<Chunk>(threads);
-    let work_rx = Mutex::new(work_rx);
+    // Owned by the workers alone: when the last one stops, the chunker's
+    // next send fails and it stops too (no thread waits forever).
+    let work_rx = Arc::new(Mutex::new(work_rx));
     let (done_tx, done_rx) = sync_channel::<Result<Done, Error>>(threads * 2);
     let mut read_error = None;
     let result = std::thread::scope(|scope| {
@@ -497,7 +499,7 @@ fn parallel<R: Read + Send>(
         });
         for _ in 0..threads {
             let done_tx = done_tx.clone();
-            let work_rx = &work_rx;
+            let work_rx = Arc::clone(&work_rx);
             scope.spawn(move || {
                 let mut enc = encoder(opts.to, &opts.write);
                 loop {
@@ -512,7 +514,13 @@ fn parallel<R: Read + Send>(
             });
         }
         drop(done_tx);
-        assemble(out, opts, &done_rx, &stop, &mut read_error)
+        drop(work_rx);
+        let done_rx = done_rx;
+        let result = assemble(out, opts, &done_rx, &stop, &mut read_error);
+        // However assembly ended, release the workers and the chunker.
+        stop.store(true, Ordering::Relaxed);
+        drop(done_rx);
+        result
     });
     let mut report = match read_error {
         Some(e) => return Err(e),

@@ -162,3 +162,36 @@ fn stops_after_the_cap() {
     );
     assert_eq!(c.problems.len(), 20);
 }
+
+/// An output that fails after `left` bytes (a full disk).
+struct Failing {
+    left: usize,
+}
+
+impl std::io::Write for Failing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other("disk full"));
+        }
+        let n = buf.len().min(self.left);
+        self.left -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_output_stops_every_thread() {
+    let tokens: Vec<Token> = synth::entra_tokens(3_000, 7);
+    let csv = encode(Format::EntraCsv, &tokens);
+    for left in [0usize, 10, 5_000, 100_000] {
+        for threads in [1, 2, 4] {
+            let o = opts(Format::EntraCsv, Format::EntraJson, threads, 4096);
+            let e = convert(csv.as_slice(), &mut Failing { left }, &o).unwrap_err();
+            assert!(e.to_string().contains("disk full"), "{e}");
+        }
+    }
+}
