@@ -4,10 +4,12 @@
 # (bench/csv2json.py, what vendors' CSV2JSON scripts do), in the same run.
 # Prints both times, peak memory, and the ratio; checks both outputs agree.
 #
-# Usage: bench/convert.sh [N]   (default 1000000)
+# Usage: bench/convert.sh [N]   (default 1000000; RUNS=k runs each tool k
+# times, alternating, and reports medians — default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-1000000}"
+runs="${RUNS:-3}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oathvault/target}"
 cargo build --release --quiet -p oathvault
 ov="$CARGO_TARGET_DIR/release/oathvault"
@@ -20,14 +22,24 @@ printf 'input: %s tokens, %s bytes (%s)\n' "$n" "$(stat -c %s "$work/tokens.csv"
 # Warm the page cache so both tools read from memory.
 cat "$work/tokens.csv" > /dev/null
 
-read -r ov_s ov_kib < <(python3 bench/measure.py "$ov" convert -q "$work/tokens.csv" --to entra-json -o "$work/oathvault.json")
-read -r py_s py_kib < <(python3 bench/measure.py python3 bench/csv2json.py "$work/tokens.csv" "$work/python.json")
+ov_times=(); py_times=(); ov_peak=0; py_peak=0
+for _ in $(seq "$runs"); do
+  rm -f "$work/oathvault.json" "$work/python.json"
+  read -r t kib < <(python3 bench/measure.py "$ov" convert -q "$work/tokens.csv" --to entra-json -o "$work/oathvault.json")
+  ov_times+=("$t"); [ "$kib" -gt "$ov_peak" ] && ov_peak=$kib
+  read -r t kib < <(python3 bench/measure.py python3 bench/csv2json.py "$work/tokens.csv" "$work/python.json")
+  py_times+=("$t"); [ "$kib" -gt "$py_peak" ] && py_peak=$kib
+done
 
 python3 bench/compare.py "$work/oathvault.json" "$work/python.json"
-python3 - "$ov_s" "$ov_kib" "$py_s" "$py_kib" <<'PY'
-import sys
-ov_s, ov_kib, py_s, py_kib = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-print(f"oathvault convert : {ov_s:8.3f} s   peak {ov_kib / 1024:7.1f} MiB")
-print(f"python csv2json   : {py_s:8.3f} s   peak {py_kib / 1024:7.1f} MiB")
+python3 - "$ov_peak" "$py_peak" "${ov_times[*]}" "${py_times[*]}" <<'PY'
+import statistics, sys
+ov_kib, py_kib = int(sys.argv[1]), int(sys.argv[2])
+ov = [float(x) for x in sys.argv[3].split()]
+py = [float(x) for x in sys.argv[4].split()]
+ov_s, py_s = statistics.median(ov), statistics.median(py)
+print(f"runs              : {len(ov)} each, alternating; medians below")
+print(f"oathvault convert : {ov_s:8.3f} s   peak {ov_kib / 1024:7.1f} MiB   (all: {', '.join(f'{t:.3f}' for t in ov)})")
+print(f"python csv2json   : {py_s:8.3f} s   peak {py_kib / 1024:7.1f} MiB   (all: {', '.join(f'{t:.2f}' for t in py)})")
 print(f"ratio             : {py_s / max(ov_s, 1e-9):8.1f}x faster (target >= 20x; memory target < 64 MiB)")
 PY
