@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use oathvault_token::Token;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::csv_record::{RecordReader, TextRecords};
 use crate::entra_csv::{self, Columns};
 use crate::error::{Error, ErrorKind};
 use crate::limits::{Rule, Target};
@@ -385,12 +386,22 @@ fn work(
     encoder: &mut dyn Encoder,
 ) -> Result<Done, Error> {
     let mut source: Box<dyn ReadInto + '_> = match columns {
-        Some(c) => Box::new(entra_csv::Reader::continuation(
-            chunk.bytes.as_slice(),
-            opts.file.clone(),
-            c,
-            chunk.lines_before,
-        )),
+        // Checked as UTF-8 once, the chunk's fields are slices of it; a
+        // chunk that is not UTF-8 is read line by line to name the line.
+        Some(c) => match std::str::from_utf8(&chunk.bytes) {
+            Ok(text) => Box::new(entra_csv::continuation(
+                TextRecords::new(text),
+                opts.file.clone(),
+                c,
+                chunk.lines_before,
+            )),
+            Err(_) => Box::new(entra_csv::continuation(
+                RecordReader::new(chunk.bytes.as_slice()),
+                opts.file.clone(),
+                c,
+                chunk.lines_before,
+            )),
+        },
         None => Box::new(JsonlChunk(jsonl::Reader::continuation(
             chunk.bytes.as_slice(),
             opts.file.clone(),

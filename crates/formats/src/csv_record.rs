@@ -12,6 +12,20 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind};
 
+/// A source of CSV records (a stream, or text already in memory).
+pub(crate) trait Records {
+    /// Reads the next record; `false` at the end.
+    fn read(&mut self) -> Result<bool, Error>;
+    /// The line the current record starts on (1-based).
+    fn line(&self) -> u64;
+    /// Number of fields in the current record.
+    fn len(&self) -> usize;
+    /// Field `i` of the current record.
+    fn get(&self, i: usize) -> Option<&str>;
+    /// Whether the current record is all ASCII.
+    fn is_ascii(&self) -> bool;
+}
+
 /// Where each field of the current record lies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -99,6 +113,28 @@ fn parse(raw: &[u8], out: &mut Vec<u8>, fields: &mut Vec<(usize, usize)>) -> boo
     true
 }
 
+impl<R: BufRead> Records for RecordReader<R> {
+    fn read(&mut self) -> Result<bool, Error> {
+        RecordReader::read(self)
+    }
+    fn line(&self) -> u64 {
+        self.start
+    }
+    fn len(&self) -> usize {
+        self.fields.len()
+    }
+    fn get(&self, i: usize) -> Option<&str> {
+        let &(a, b) = self.fields.get(i)?;
+        match self.source {
+            Source::Text => self.text.get(a..b),
+            Source::Unescaped => self.unescaped.get(a..b),
+        }
+    }
+    fn is_ascii(&self) -> bool {
+        self.ascii
+    }
+}
+
 impl<R: BufRead> RecordReader<R> {
     pub(crate) fn new(input: R) -> Self {
         Self {
@@ -115,32 +151,8 @@ impl<R: BufRead> RecordReader<R> {
         }
     }
 
-    /// The line the current record starts on (1-based).
-    pub(crate) fn line(&self) -> u64 {
-        self.start
-    }
-
-    /// Number of fields in the current record.
-    pub(crate) fn len(&self) -> usize {
-        self.fields.len()
-    }
-
-    /// Field `i` of the current record.
-    pub(crate) fn get(&self, i: usize) -> Option<&str> {
-        let &(a, b) = self.fields.get(i)?;
-        match self.source {
-            Source::Text => self.text.get(a..b),
-            Source::Unescaped => self.unescaped.get(a..b),
-        }
-    }
-
-    /// Whether the current record is all ASCII.
-    pub(crate) fn is_ascii(&self) -> bool {
-        self.ascii
-    }
-
     /// Reads the next record; `false` at the end of the input.
-    pub(crate) fn read(&mut self) -> Result<bool, Error> {
+    fn read(&mut self) -> Result<bool, Error> {
         reclaim(&mut self.raw, &mut self.text);
         self.fields.clear();
         // Skip blank lines; read one physical line.
@@ -169,14 +181,7 @@ impl<R: BufRead> RecordReader<R> {
                 .get(..end)
                 .and_then(|r| r.strip_suffix(b"\r"))
                 .map_or(end, <[u8]>::len);
-            let mut start = 0usize;
-            for (i, &b) in self.raw.get(..end).unwrap_or_default().iter().enumerate() {
-                if b == b',' {
-                    self.fields.push((start, i));
-                    start = i + 1;
-                }
-            }
-            self.fields.push((start, end));
+            crate::scan::split_commas(self.raw.get(..end).unwrap_or_default(), 0, &mut self.fields);
             self.source = Source::Text;
         }
         self.check_utf8()?;
@@ -241,6 +246,121 @@ fn settle(bytes: &mut Zeroizing<Vec<u8>>, text: &mut Zeroizing<String>) -> bool 
     }
 }
 
+/// Records of text already in memory and already checked as UTF-8 (a chunk
+/// of a file): fields are slices of the text, nothing is copied unless a
+/// record has quotes.
+pub(crate) struct TextRecords<'a> {
+    text: &'a str,
+    pos: usize,
+    fields: Vec<(usize, usize)>,
+    source: Source,
+    unescaped_raw: Zeroizing<Vec<u8>>,
+    unescaped: Zeroizing<String>,
+    ascii: bool,
+    lines: u64,
+    start: u64,
+}
+
+impl<'a> TextRecords<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            pos: 0,
+            fields: Vec::with_capacity(8),
+            source: Source::Text,
+            unescaped_raw: Zeroizing::new(Vec::new()),
+            unescaped: Zeroizing::new(String::new()),
+            ascii: true,
+            lines: 0,
+            start: 0,
+        }
+    }
+
+    /// The next physical line from `pos` (with its line break), if any.
+    fn next_line(&mut self) -> Option<(usize, usize)> {
+        let bytes = self.text.as_bytes();
+        let rest = bytes.get(self.pos..).filter(|r| !r.is_empty())?;
+        let start = self.pos;
+        let end = memchr::memchr(b'\n', rest).map_or(bytes.len(), |i| start + i + 1);
+        self.pos = end;
+        self.lines += 1;
+        Some((start, end))
+    }
+}
+
+impl Records for TextRecords<'_> {
+    fn read(&mut self) -> Result<bool, Error> {
+        self.fields.clear();
+        let bytes = self.text.as_bytes();
+        let (start, mut end) = loop {
+            let Some((s, e)) = self.next_line() else {
+                return Ok(false);
+            };
+            if !bytes
+                .get(s..e)
+                .unwrap_or_default()
+                .iter()
+                .all(|&b| b == b'\r' || b == b'\n')
+            {
+                break (s, e);
+            }
+        };
+        self.start = self.lines;
+        let line = bytes.get(start..end).unwrap_or_default();
+        self.ascii = line.is_ascii();
+        if !crate::scan::contains(line, b'"') {
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            let body = body.strip_suffix(b"\r").unwrap_or(body);
+            crate::scan::split_commas(body, start, &mut self.fields);
+            self.source = Source::Text;
+            return Ok(true);
+        }
+        reclaim(&mut self.unescaped_raw, &mut self.unescaped);
+        while !parse(
+            bytes.get(start..end).unwrap_or_default(),
+            &mut self.unescaped_raw,
+            &mut self.fields,
+        ) {
+            let Some((_, e)) = self.next_line() else {
+                self.fields.clear();
+                return Err(Error::new(ErrorKind::Syntax(
+                    "a quoted field is not closed before the end of the file".into(),
+                ))
+                .line(self.start));
+            };
+            end = e;
+        }
+        self.ascii = bytes.get(start..end).unwrap_or_default().is_ascii();
+        self.source = Source::Unescaped;
+        if settle(&mut self.unescaped_raw, &mut self.unescaped) {
+            Ok(true)
+        } else {
+            self.fields.clear();
+            Err(Error::new(ErrorKind::Syntax("is not valid UTF-8".into())).line(self.start))
+        }
+    }
+
+    fn line(&self) -> u64 {
+        self.start
+    }
+
+    fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        let &(a, b) = self.fields.get(i)?;
+        match self.source {
+            Source::Text => self.text.get(a..b),
+            Source::Unescaped => self.unescaped.get(a..b),
+        }
+    }
+
+    fn is_ascii(&self) -> bool {
+        self.ascii
+    }
+}
+
 /// The quoting state after byte `b`, as the reader sees it.
 fn next_state(state: State, b: u8) -> State {
     match (state, b) {
@@ -276,13 +396,17 @@ pub(crate) fn count_lines_and_records(buf: &[u8]) -> (u64, u64) {
     let mut lines = 0u64;
     let mut records = 0u64;
     if !crate::scan::contains(buf, b'"') {
-        let mut segments = buf.split(|&b| b == b'\n').peekable();
-        while let Some(line) = segments.next() {
-            if segments.peek().is_some() {
-                lines += 1;
-            }
+        // A line has content unless it holds only `\r`s.
+        let mut start = 0usize;
+        for nl in memchr::memchr_iter(b'\n', buf) {
+            lines += 1;
+            // `any` stops at the first byte of a normal line.
+            let line = buf.get(start..nl).unwrap_or_default();
             records += u64::from(line.iter().any(|&b| b != b'\r'));
+            start = nl + 1;
         }
+        let tail = buf.get(start..).unwrap_or_default();
+        records += u64::from(tail.iter().any(|&b| b != b'\r'));
         return (lines, records);
     }
     let mut state = State::FieldStart;
@@ -377,5 +501,6 @@ mod tests {
         assert_eq!(count_lines_and_records(b"a\r\n\r\n\nb\nc"), (4, 3));
         assert_eq!(count_lines_and_records(b"\"x\n\ny\",1\n\r\nz\n"), (5, 2));
         assert_eq!(count_lines_and_records(b""), (0, 0));
+        assert_eq!(count_lines_and_records(b"\r\r\nx\n\r"), (2, 1));
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step, Token};
 
-use crate::csv_record::RecordReader;
+use crate::csv_record::{RecordReader, Records};
 use crate::error::{Error, ErrorKind};
 use crate::limits::Target;
 
@@ -63,7 +63,7 @@ impl Columns {
         }
     }
 
-    fn from_header<R: BufRead>(header: &RecordReader<R>) -> Result<Self, Error> {
+    fn from_header(header: &impl Records) -> Result<Self, Error> {
         let names: Vec<String> = (0..header.len())
             .map(|i| normalise(header.get(i).unwrap_or_default()))
             .collect();
@@ -88,22 +88,26 @@ impl Columns {
     }
 }
 
-/// Streaming reader of Entra CSV files.
-pub struct Reader<R: BufRead> {
-    record: RecordReader<R>,
+/// Tokens from CSV records, whatever their source.
+pub(crate) struct Rows<S> {
+    record: S,
     file: Option<Arc<str>>,
     columns: Option<Columns>,
-    rows: u64,
+    /// Records read (a chunk starts at 1: it is never header-only).
+    count: u64,
     done: bool,
     /// Lines of the file before this reader's input (chunks of a file).
     lines_before: u64,
 }
 
+/// Streaming reader of Entra CSV files.
+pub struct Reader<R: BufRead>(Rows<RecordReader<R>>);
+
 impl<R: BufRead> std::fmt::Debug for Reader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("entra_csv::Reader")
-            .field("file", &self.file)
-            .field("rows", &self.rows)
+            .field("file", &self.0.file)
+            .field("rows", &self.0.count)
             .finish_non_exhaustive()
     }
 }
@@ -111,31 +115,44 @@ impl<R: BufRead> std::fmt::Debug for Reader<R> {
 impl<R: BufRead> Reader<R> {
     /// Reads from `input`; `file` names it in errors.
     pub fn new(input: R, file: Option<Arc<str>>) -> Self {
+        Self(Rows::new(RecordReader::new(input), file))
+    }
+
+    /// Reads the next token into `token`, reusing its allocations: the fast
+    /// path for converting millions of tokens. On `Err` the token's content
+    /// is unspecified.
+    pub fn read_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
+        self.0.read_into(token)
+    }
+}
+
+/// Tokens from a chunk of a CSV file whose header was read already (see
+/// [`Columns::parse`]); `lines_before` lines precede the chunk, so errors
+/// give the line in the whole file.
+pub(crate) fn continuation<S: Records>(
+    source: S,
+    file: Option<Arc<str>>,
+    columns: Columns,
+    lines_before: u64,
+) -> Rows<S> {
+    let mut r = Rows::new(source, file);
+    r.columns = Some(columns);
+    r.lines_before = lines_before;
+    // A chunk without records is not a header-only file.
+    r.count = 1;
+    r
+}
+
+impl<S: Records> Rows<S> {
+    fn new(record: S, file: Option<Arc<str>>) -> Self {
         Self {
-            record: RecordReader::new(input),
+            record,
             file,
             columns: None,
-            rows: 0,
+            count: 0,
             done: false,
             lines_before: 0,
         }
-    }
-
-    /// Reads the records of a chunk of a file whose header was read already
-    /// (see [`Columns::parse`]); `lines_before` lines precede the chunk, so
-    /// errors give the line in the whole file.
-    pub fn continuation(
-        input: R,
-        file: Option<Arc<str>>,
-        columns: Columns,
-        lines_before: u64,
-    ) -> Self {
-        let mut r = Self::new(input, file);
-        r.columns = Some(columns);
-        r.lines_before = lines_before;
-        // A chunk without records is not a header-only file.
-        r.rows = 1;
-        r
     }
 
     fn line(&self) -> u64 {
@@ -186,10 +203,7 @@ impl<R: BufRead> Reader<R> {
         Ok(())
     }
 
-    /// Reads the next token into `token`, reusing its allocations: the fast
-    /// path for converting millions of tokens. On `Err` the token's content
-    /// is unspecified.
-    pub fn read_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
+    fn read_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
         let before = self.lines_before;
         self.next_into(token).map(|r| {
             r.map_err(|mut e| {
@@ -228,13 +242,13 @@ impl<R: BufRead> Reader<R> {
         };
         match self.next_record() {
             Ok(true) => {
-                self.rows += 1;
+                self.count += 1;
                 let line = self.line();
                 Some(self.fill(columns, token).map_err(|e| e.line(line)))
             }
             Ok(false) => {
                 self.done = true;
-                (self.rows == 0).then(|| Err(Error::new(ErrorKind::HeaderOnly)))
+                (self.count == 0).then(|| Err(Error::new(ErrorKind::HeaderOnly)))
             }
             Err(e) => {
                 // A bad line is reported and reading goes on (the reader
@@ -259,7 +273,13 @@ impl<R: BufRead> Iterator for Reader<R> {
 
 impl<R: BufRead + Send> crate::ReadInto for Reader<R> {
     fn read_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
-        Reader::read_into(self, token)
+        self.0.read_into(token)
+    }
+}
+
+impl<S: Records + Send> crate::ReadInto for Rows<S> {
+    fn read_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
+        Rows::read_into(self, token)
     }
 }
 

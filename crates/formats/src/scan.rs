@@ -22,5 +22,16 @@ pub(crate) fn needs_json_escape(buf: &[u8]) -> bool {
 
 /// How many times `byte` occurs in `buf`.
 pub(crate) fn count(buf: &[u8], byte: u8) -> u64 {
-    buf.iter().map(|&b| u64::from(b == byte)).sum()
+    memchr::memchr_iter(byte, buf).count() as u64
+}
+
+/// Pushes the `(start, end)` of each comma-separated field of `line`
+/// (offsets plus `base`).
+pub(crate) fn split_commas(line: &[u8], base: usize, fields: &mut Vec<(usize, usize)>) {
+    let mut start = 0usize;
+    for comma in memchr::memchr_iter(b',', line) {
+        fields.push((base + start, base + comma));
+        start = comma + 1;
+    }
+    fields.push((base + start, base + line.len()));
 }
