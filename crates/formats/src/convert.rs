@@ -275,82 +275,115 @@ fn count_lines(b: &[u8]) -> u64 {
     crate::scan::count(b, b'\n')
 }
 
-/// Reads until `buf` holds at least `want` bytes or the input ends; false at the end.
-fn fill(input: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> Result<bool, Error> {
-    while buf.len() < want {
-        let missing = (want - buf.len()) as u64;
-        let n = input.by_ref().take(missing).read_to_end(buf)?;
-        if n == 0 {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 /// Cuts the input into chunks; stops when told or at the end. The CSV
 /// header, if any, is parsed first and handed back.
+///
+/// Input is read into one buffer that is initialised once and reused; a
+/// chunk is copied out of it, and the unfinished tail moved to its front.
 struct Chunker<R> {
     input: R,
     size: usize,
     csv: bool,
-    carry: Zeroizing<Vec<u8>>,
+    buf: Zeroizing<Vec<u8>>,
+    /// Bytes of `buf` holding input.
+    valid: usize,
     lines: u64,
     records: u64,
     seq: u64,
 }
 
 impl<R: Read> Chunker<R> {
+    fn new(input: R, size: usize, csv: bool) -> Self {
+        Self {
+            input,
+            size,
+            csv,
+            buf: Zeroizing::new(Vec::new()),
+            valid: 0,
+            lines: 0,
+            records: 0,
+            seq: 0,
+        }
+    }
+
+    fn data(&self) -> &[u8] {
+        self.buf.get(..self.valid).unwrap_or_default()
+    }
+
+    /// Reads until `want` bytes are held or the input ends; false at the end.
+    fn fill(&mut self, want: usize) -> Result<bool, Error> {
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        while self.valid < want {
+            let Some(room) = self.buf.get_mut(self.valid..want) else {
+                break;
+            };
+            match self.input.read(room) {
+                Ok(0) => return Ok(false),
+                Ok(n) => self.valid += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Drops the first `n` bytes held.
+    fn consume(&mut self, n: usize) {
+        self.buf.copy_within(n..self.valid, 0);
+        self.valid -= n;
+    }
+
     fn header(&mut self) -> Result<Option<Columns>, Error> {
         if !self.csv {
             return Ok(None);
         }
         let mut want = self.size;
         let end = loop {
-            let more = fill(&mut self.input, &mut self.carry, want)?;
-            if let Some(end) = crate::csv_record::first_record_end(&self.carry) {
+            let more = self.fill(want)?;
+            if let Some(end) = crate::csv_record::first_record_end(self.data()) {
                 break end;
             }
             if !more {
-                break self.carry.len();
+                break self.valid;
             }
-            want = self.carry.len() + self.size;
+            want = self.valid + self.size;
         };
-        let end = if self.carry.starts_with(b"\xef\xbb\xbf") {
-            self.carry.drain(..3);
+        let end = if self.data().starts_with(b"\xef\xbb\xbf") {
+            self.consume(3);
             end - 3
         } else {
             end
         };
-        let columns = Columns::parse(self.carry.get(..end).unwrap_or_default())?;
-        self.lines = count_lines(self.carry.get(..end).unwrap_or_default());
-        self.carry.drain(..end);
+        let header = self.data().get(..end).unwrap_or_default();
+        let columns = Columns::parse(header)?;
+        self.lines = count_lines(header);
+        self.consume(end);
         Ok(Some(columns))
     }
 
     fn next(&mut self) -> Result<Option<Chunk>, Error> {
         let mut want = self.size;
         loop {
-            let more = fill(&mut self.input, &mut self.carry, want)?;
-            if !more {
-                if self.carry.is_empty() {
+            let more = self.fill(want)?;
+            let cut = if !more {
+                if self.valid == 0 {
                     return Ok(None);
                 }
-                let bytes = std::mem::take(&mut self.carry);
-                return Ok(Some(self.chunk(bytes)));
-            }
-            let cut = if self.csv {
-                crate::csv_record::last_record_end(&self.carry)
+                Some(self.valid)
+            } else if self.csv {
+                crate::csv_record::last_record_end(self.data())
             } else {
-                self.carry.iter().rposition(|&b| b == b'\n').map(|p| p + 1)
+                memchr::memrchr(b'\n', self.data()).map(|p| p + 1)
             };
             if let Some(cut) = cut {
-                let rest = Zeroizing::new(self.carry.get(cut..).unwrap_or_default().to_vec());
-                self.carry.truncate(cut);
-                let bytes = std::mem::replace(&mut self.carry, rest);
+                let bytes = Zeroizing::new(self.data().get(..cut).unwrap_or_default().to_vec());
+                self.consume(cut);
                 return Ok(Some(self.chunk(bytes)));
             }
             // One record longer than a chunk: read on.
-            want = self.carry.len() + self.size;
+            want = self.valid + self.size;
         }
     }
 
@@ -464,15 +497,7 @@ fn parallel<R: Read + Send>(
     out: &mut dyn Write,
     opts: &ConvertOptions,
 ) -> Result<Conversion, Error> {
-    let mut chunker = Chunker {
-        input,
-        size: opts.chunk_size.max(1),
-        csv: opts.from == Format::EntraCsv,
-        carry: Zeroizing::new(Vec::new()),
-        lines: 0,
-        records: 0,
-        seq: 0,
-    };
+    let mut chunker = Chunker::new(input, opts.chunk_size.max(1), opts.from == Format::EntraCsv);
     let columns = match chunker.header() {
         Ok(c) => c,
         Err(e) => {
@@ -515,9 +540,10 @@ fn parallel<R: Read + Send>(
                 let mut enc = encoder(opts.to, &opts.write);
                 loop {
                     let next = work_rx.lock().map_or(None, |rx| rx.recv().ok());
-                    let Some(mut chunk) = next else { break };
+                    let Some(chunk) = next else { break };
+                    // The chunk is wiped when dropped (Zeroizing).
                     let done = work(&chunk, columns, opts, enc.as_mut());
-                    chunk.bytes.zeroize();
+                    drop(chunk);
                     if done_tx.send(done).is_err() {
                         break;
                     }
@@ -579,8 +605,8 @@ fn assemble(
         pending.insert(done.seq, done);
         while let Some(mut d) = pending.remove(&next) {
             next += 1;
+            // `d` (its items) is wiped when dropped (Zeroizing).
             if failed.is_some() || asm.report.stopped {
-                d.items.zeroize();
                 continue;
             }
             if let Err(e) = apply(&mut asm, &mut d, opts) {
@@ -588,7 +614,6 @@ fn assemble(
                 failed = Some(e);
             }
             users_dropped += d.users_dropped;
-            d.items.zeroize();
             if asm.report.problem_count >= opts.stop_after {
                 asm.report.stopped = true;
                 stop.store(true, Ordering::Relaxed);
