@@ -81,6 +81,9 @@ pub fn run(args: &CheckArgs) -> Result<(), Failure> {
         );
     } else {
         match (found, step) {
+            (Some(m), Some(_)) if m.offset == 0 => {
+                println!("accepted: serial {}, no drift", token.serial);
+            }
             (Some(m), Some(s)) => println!(
                 "accepted: serial {}, drift {:+} step{} ({:+} s)",
                 token.serial,
