@@ -31,6 +31,7 @@ mod error;
 mod json_stream;
 pub mod jsonl;
 pub mod limits;
+pub mod pskc;
 mod scan;
 mod serials;
 mod write;
