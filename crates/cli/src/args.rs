@@ -47,6 +47,8 @@ pub enum FormatArg {
     EntraJson,
     /// oathvault canonical JSON Lines
     Jsonl,
+    /// PSKC, RFC 6030 (plain, pre-shared key, passphrase)
+    Pskc,
 }
 
 impl From<FormatArg> for Format {
@@ -55,6 +57,7 @@ impl From<FormatArg> for Format {
             FormatArg::EntraCsv => Format::EntraCsv,
             FormatArg::EntraJson => Format::EntraJson,
             FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Pskc => Format::Pskc,
         }
     }
 }
@@ -95,6 +98,12 @@ pub struct InputArgs {
     /// Input format (default: detected from the content).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub from: Option<FormatArg>,
+    /// File holding the pre-shared key (hex) of an encrypted PSKC input.
+    #[arg(long, value_name = "FILE")]
+    pub psk_file: Option<PathBuf>,
+    /// File holding the passphrase of a passphrase-protected PSKC input.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +119,15 @@ pub struct ConvertArgs {
     /// Secret encoding, for formats that let you choose (jsonl). Entra formats always use Base32.
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub secret_encoding: Option<EncodingArg>,
+    /// PSKC output: encrypt with this pre-shared key (file holding 32 hex digits, AES-128).
+    #[arg(long, value_name = "FILE", conflicts_with = "pskc_passphrase_file")]
+    pub pskc_psk_file: Option<PathBuf>,
+    /// PSKC output: encrypt with a key derived from the passphrase in this file (PBKDF2).
+    #[arg(long, value_name = "FILE")]
+    pub pskc_passphrase_file: Option<PathBuf>,
+    /// PSKC output: PBKDF2 iterations for --pskc-passphrase-file.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1000..))]
+    pub pskc_iterations: u32,
     /// Replace OUT if it exists.
     #[arg(long)]
     pub force: bool,

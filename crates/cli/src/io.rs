@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
-use oathvault_formats::{Format, TokenReader, detect, reader};
+use oathvault_formats::{Format, ReadOptions, TokenReader, detect, reader_with};
 use zeroize::Zeroizing;
 
 use crate::Failure;
@@ -47,6 +47,44 @@ impl Read for Source {
     }
 }
 
+/// Reads a secret from a file: the content without its final line break,
+/// wiped when dropped.
+pub fn secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>, Failure> {
+    let bytes = Zeroizing::new(
+        std::fs::read(path)
+            .with_context(|| format!("cannot read the {what} file {}", path.display()))?,
+    );
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| anyhow!("the {what} file {} is not UTF-8 text", path.display()))?;
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    if text.is_empty() {
+        return Err(anyhow!("the {what} file {} is empty", path.display()).into());
+    }
+    Ok(Zeroizing::new(text.to_owned()))
+}
+
+/// Reads a pre-shared key file: hex digits (spaces and line breaks ignored).
+pub fn psk_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let text = secret_file(path, "pre-shared key")?;
+    let key = oathvault_token::SecretEncoding::Hex
+        .decode(&text)
+        .map_err(|e| anyhow!("the pre-shared key file {}: {e}", path.display()))?;
+    Ok(Zeroizing::new(key.expose().to_vec()))
+}
+
+/// Keys for protected inputs, from the input flags.
+pub fn read_options(args: &InputArgs) -> Result<ReadOptions, Failure> {
+    let mut o = ReadOptions::default();
+    if let Some(p) = &args.psk_file {
+        o.pskc.psk = Some(psk_file(p)?);
+    }
+    if let Some(p) = &args.passphrase_file {
+        o.pskc.passphrase = Some(secret_file(p, "passphrase")?);
+    }
+    Ok(o)
+}
+
 /// An opened seed file.
 pub struct Input {
     pub name: Arc<str>,
@@ -54,6 +92,8 @@ pub struct Input {
     pub bar: ProgressBar,
     /// Size in bytes, for files.
     pub len: Option<u64>,
+    /// Keys for protected inputs.
+    pub options: ReadOptions,
     reader: BufReader<Counting<Source>>,
 }
 
@@ -115,6 +155,7 @@ impl Input {
             format,
             bar,
             len,
+            options: read_options(args)?,
             reader,
         })
     }
@@ -126,7 +167,7 @@ impl Input {
 
     /// The tokens, streamed.
     pub fn tokens(self) -> TokenReader<'static> {
-        reader(self.format, self.reader, Some(self.name))
+        reader_with(self.format, self.reader, Some(self.name), &self.options)
     }
 }
 

@@ -415,3 +415,78 @@ fn no_command_prints_a_secret() {
         }
     }
 }
+
+#[test]
+fn pskc_round_trip_with_a_key_and_a_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let psk = dir.path().join("psk.hex");
+    std::fs::write(&psk, "12345678901234567890123456789012\n").unwrap();
+    let pw = dir.path().join("pw.txt");
+    std::fs::write(&pw, "correct horse battery staple\n").unwrap();
+    let golden = testdata("golden.jsonl");
+    let golden = golden.to_str().unwrap();
+    for (write_flag, read_flag, key) in [
+        ("--pskc-psk-file", "--psk-file", &psk),
+        ("--pskc-passphrase-file", "--passphrase-file", &pw),
+    ] {
+        let out = dir.path().join(format!("seeds{write_flag}.xml"));
+        let mut convert = ov();
+        convert
+            .args(["convert", golden, "--to", "pskc", "-o"])
+            .arg(&out)
+            .arg(write_flag)
+            .arg(key);
+        if write_flag.contains("passphrase") {
+            convert.args(["--pskc-iterations", "1000"]);
+        }
+        convert.assert().success();
+        let xml = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            xml.contains("<ValueMAC>") && !xml.contains("PlainValue>MTIz"),
+            "secrets must be encrypted"
+        );
+        // Without the key: a clear error, exit 1.
+        ov().args(["inspect", out.to_str().unwrap()])
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains(read_flag));
+        // With it: the same tokens.
+        ov().args([
+            "convert",
+            out.to_str().unwrap(),
+            "--to",
+            "jsonl",
+            "--secret-encoding",
+            "hex",
+            read_flag,
+        ])
+        .arg(key)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "\"serial\":\"20000001\",\"type\":\"hotp\"",
+        ))
+        .stdout(predicate::str::contains(
+            "\"secret\":\"d6f9df7c0110c8531d0952d8d73e1194e95b5f19\"",
+        ));
+        // A wrong key: the MAC check fails.
+        let wrong = dir.path().join("wrong.txt");
+        std::fs::write(
+            &wrong,
+            if read_flag == "--psk-file" {
+                "00000000000000000000000000000000"
+            } else {
+                "wrong"
+            },
+        )
+        .unwrap();
+        ov().args(["convert", out.to_str().unwrap(), "--to", "jsonl", read_flag])
+            .arg(&wrong)
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(predicate::str::contains(
+                "MAC check failed — wrong key or tampered file",
+            ));
+    }
+}

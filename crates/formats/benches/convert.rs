@@ -64,6 +64,7 @@ fn bench(c: &mut Criterion) {
             from: Format::EntraCsv,
             to: Format::EntraJson,
             write: WriteOptions::default(),
+            read: oathvault_formats::ReadOptions::default(),
             file: None,
             threads,
             shown: 20,

@@ -39,6 +39,8 @@ pub struct ConvertOptions {
     pub to: Format,
     /// Writer settings.
     pub write: WriteOptions,
+    /// Reader settings (keys for protected inputs).
+    pub read: crate::ReadOptions,
     /// Input name for messages.
     pub file: Option<Arc<str>>,
     /// Worker threads (1: sequential).
@@ -92,16 +94,61 @@ pub fn convert<R: Read + Send>(
     opts: &ConvertOptions,
 ) -> Result<Conversion, Error> {
     let chunkable = matches!(opts.from, Format::EntraCsv | Format::Jsonl);
-    if chunkable && opts.threads > 1 {
-        parallel(input, out, opts)
-    } else {
-        let source = reader_into(
-            opts.from,
-            std::io::BufReader::with_capacity(DEFAULT_CHUNK, input),
-            opts.file.clone(),
-        );
-        sequential(source, out, opts)
+    let framed = encoder(opts.to, &opts.write).is_some();
+    if chunkable && framed && opts.threads > 1 {
+        return parallel(input, out, opts);
     }
+    let input = std::io::BufReader::with_capacity(DEFAULT_CHUNK, input);
+    let source = reader_into(opts.from, input, opts.file.clone(), &opts.read);
+    if framed {
+        sequential(source, out, opts)
+    } else {
+        through_writer(source, out, opts)
+    }
+}
+
+fn no_encoder(to: Format) -> Error {
+    Error::new(ErrorKind::Syntax(format!("{to} has no item encoder")))
+}
+
+/// Formats with per-file state (PSKC): one writer, one thread. Nothing is
+/// written after the first problem; every problem is still reported.
+fn through_writer(
+    mut source: Box<dyn ReadInto + '_>,
+    out: &mut dyn Write,
+    opts: &ConvertOptions,
+) -> Result<Conversion, Error> {
+    let mut report = Conversion::default();
+    let mut w = crate::writer(opts.to, &mut *out, &opts.write)?;
+    let target = opts.to.target();
+    let mut serials = SerialSet::new();
+    let mut token = Token::blank();
+    while let Some(read) = source.read_into(&mut token) {
+        if report.problem_count >= opts.stop_after {
+            report.stopped = true;
+            break;
+        }
+        if let Err(e) = read {
+            report.problem(e.to_string(), opts.shown);
+            continue;
+        }
+        if target != Target::Any && !serials.insert(token.serial.as_str()) {
+            report.problem(
+                Rule::DuplicateSerial.message(token.serial.as_str(), "repeated"),
+                opts.shown,
+            );
+        }
+        for v in target.check(&token) {
+            report.problem(v.to_string(), opts.shown);
+        }
+        if report.problem_count == 0 {
+            w.write(&token)?;
+        }
+    }
+    if report.problem_count == 0 {
+        report.summary = w.finish()?;
+    }
+    Ok(report)
 }
 
 /// The ordered end of a conversion: framing, duplicates, problems.
@@ -205,7 +252,7 @@ fn sequential(
     opts: &ConvertOptions,
 ) -> Result<Conversion, Error> {
     let mut asm = Assembler::new(out, opts)?;
-    let mut encoder = encoder(opts.to, &opts.write);
+    let mut encoder = encoder(opts.to, &opts.write).ok_or_else(|| no_encoder(opts.to))?;
     let mut token = Token::blank();
     let mut item = Vec::with_capacity(512);
     // Records read, good or bad: item `n` is record `n` (numbers matter only
@@ -537,7 +584,10 @@ fn parallel<R: Read + Send>(
             let done_tx = done_tx.clone();
             let work_rx = Arc::clone(&work_rx);
             scope.spawn(move || {
-                let mut enc = encoder(opts.to, &opts.write);
+                let Some(mut enc) = encoder(opts.to, &opts.write) else {
+                    let _ = done_tx.send(Err(no_encoder(opts.to)));
+                    return;
+                };
                 loop {
                     let next = work_rx.lock().map_or(None, |rx| rx.recv().ok());
                     let Some(chunk) = next else { break };

@@ -50,9 +50,16 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
                 Format::EntraJson
             })
         }
-        b'<' => Err(Error::new(ErrorKind::Unrecognised(
-            "this is XML (PSKC or DualShield?), which this version does not read yet".into(),
-        ))),
+        b'<' => {
+            if memchr::memmem::find(trimmed, b"KeyContainer").is_some() {
+                Ok(Format::Pskc)
+            } else {
+                Err(Error::new(ErrorKind::Unrecognised(
+                    "this is XML but not PSKC (no KeyContainer); DualShield files are not read yet"
+                        .into(),
+                )))
+            }
+        }
         _ => {
             let header = trimmed.split(|&b| b == b'\n').next().unwrap_or_default();
             let header = String::from_utf8_lossy(header).to_ascii_lowercase();
@@ -105,7 +112,11 @@ mod tests {
         assert!(msg(b"-----BEGIN PGP MESSAGE-----").contains("OpenPGP"));
         assert!(msg(b"\x7fELF\x02\x01\x00\x00").contains("binary"));
         assert!(msg(b"\xff\xfe\xfd text").contains("binary"));
-        assert!(msg(b"<?xml version=\"1.0\"?>").contains("XML"));
+        assert!(msg(b"<?xml version=\"1.0\"?><data/>").contains("not PSKC"));
+        assert_eq!(
+            detect(b"<?xml version=\"1.0\"?>\n<pskc:KeyContainer Version=\"1.0\"").unwrap(),
+            Format::Pskc
+        );
         assert!(msg(b"a,b,c\n1,2,3\n").contains("--from"));
     }
 }

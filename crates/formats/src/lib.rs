@@ -59,11 +59,13 @@ pub enum Format {
     EntraJson,
     /// oathvault's canonical JSON Lines.
     Jsonl,
+    /// PSKC (RFC 6030): plain, pre-shared key or passphrase.
+    Pskc,
 }
 
 impl Format {
     /// Every format, in the order the CLI lists them.
-    pub const ALL: [Self; 3] = [Self::EntraCsv, Self::EntraJson, Self::Jsonl];
+    pub const ALL: [Self; 4] = [Self::EntraCsv, Self::EntraJson, Self::Jsonl, Self::Pskc];
 
     /// The name used on the command line.
     #[must_use]
@@ -72,6 +74,7 @@ impl Format {
             Self::EntraCsv => "entra-csv",
             Self::EntraJson => "entra-json",
             Self::Jsonl => "jsonl",
+            Self::Pskc => "pskc",
         }
     }
 
@@ -82,6 +85,7 @@ impl Format {
             Self::EntraCsv => "Entra MFA CSV (admin centre upload)",
             Self::EntraJson => "Entra MFA JSON (Microsoft Graph hardwareOathDevices bulk body)",
             Self::Jsonl => "oathvault canonical JSON Lines (lossless)",
+            Self::Pskc => "PSKC, RFC 6030 (plain, pre-shared key, passphrase)",
         }
     }
 
@@ -92,6 +96,7 @@ impl Format {
             Self::EntraCsv => "csv",
             Self::EntraJson => "json",
             Self::Jsonl => "jsonl",
+            Self::Pskc => "xml",
         }
     }
 
@@ -101,7 +106,7 @@ impl Format {
         match self {
             Self::EntraCsv => Target::EntraCsv,
             Self::EntraJson => Target::EntraGraph,
-            Self::Jsonl => Target::Any,
+            Self::Jsonl | Self::Pskc => Target::Any,
         }
     }
 
@@ -136,18 +141,28 @@ impl FromStr for Format {
 }
 
 /// Writer settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct WriteOptions {
     /// Secret encoding, for formats that let the user choose.
     pub secret_encoding: SecretEncoding,
+    /// How a PSKC file protects its secrets.
+    pub pskc: pskc::Protection,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
         Self {
             secret_encoding: SecretEncoding::Base32,
+            pskc: pskc::Protection::Plain,
         }
     }
+}
+
+/// Reader settings.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Keys for protected PSKC files.
+    pub pskc: pskc::Keys,
 }
 
 /// What a writer wrote.
@@ -186,10 +201,11 @@ pub fn reader_into<'a, R: BufRead + Send + 'a>(
     format: Format,
     input: R,
     file: Option<Arc<str>>,
+    options: &ReadOptions,
 ) -> Box<dyn ReadInto + 'a> {
     match format {
         Format::EntraCsv => Box::new(entra_csv::Reader::new(input, file)),
-        _ => Box::new(Replacing(reader(format, input, file))),
+        _ => Box::new(Replacing(reader_with(format, input, file, options))),
     }
 }
 
@@ -199,9 +215,20 @@ pub fn reader<'a, R: BufRead + Send + 'a>(
     input: R,
     file: Option<Arc<str>>,
 ) -> TokenReader<'a> {
+    reader_with(format, input, file, &ReadOptions::default())
+}
+
+/// Opens a reader of `format` with keys for protected files.
+pub fn reader_with<'a, R: BufRead + Send + 'a>(
+    format: Format,
+    input: R,
+    file: Option<Arc<str>>,
+    options: &ReadOptions,
+) -> TokenReader<'a> {
     match format {
         Format::EntraCsv => Box::new(entra_csv::Reader::new(input, file)),
         Format::EntraJson => Box::new(entra_json::Reader::new(input, file)),
         Format::Jsonl => Box::new(jsonl::Reader::new(input, file)),
+        Format::Pskc => Box::new(pskc::Reader::new(input, file, options.pskc.clone())),
     }
 }

@@ -23,14 +23,16 @@ pub trait Encoder: Send {
     }
 }
 
-/// The encoder of `format`.
+/// The encoder of a line- or item-based `format`; `None` for PSKC, whose
+/// items depend on per-file keys (use [`writer`]).
 #[must_use]
-pub fn encoder(format: Format, options: &WriteOptions) -> Box<dyn Encoder> {
-    match format {
+pub fn encoder(format: Format, options: &WriteOptions) -> Option<Box<dyn Encoder>> {
+    Some(match format {
         Format::EntraCsv => Box::<entra_csv::Encoder>::default(),
         Format::EntraJson => Box::<entra_json::Encoder>::default(),
         Format::Jsonl => Box::new(jsonl::Encoder::new(options.secret_encoding)),
-    }
+        Format::Pskc => return None,
+    })
 }
 
 /// What surrounds the items of a file.
@@ -52,7 +54,7 @@ impl Framing {
                 b"upn,serial number,secret key,time interval,manufacturer,model\r\n"
             }
             Format::EntraJson => b"{\"@context\":\"#$delta\",\"value\":[",
-            Format::Jsonl => b"",
+            Format::Jsonl | Format::Pskc => b"",
         }
     }
 
@@ -75,7 +77,7 @@ impl Framing {
         match (self.0, count) {
             (Format::EntraJson, 0) => b"]}\n",
             (Format::EntraJson, _) => b"\n]}\n",
-            (Format::EntraCsv | Format::Jsonl, _) => b"",
+            (Format::EntraCsv | Format::Jsonl | Format::Pskc, _) => b"",
         }
     }
 }
@@ -154,12 +156,20 @@ pub fn writer<'a, W: Write + 'a>(
     mut output: W,
     options: &WriteOptions,
 ) -> Result<Box<dyn TokenWriter + 'a>, Error> {
+    let Some(encoder) = encoder(format, options) else {
+        // PSKC: per-file keys, so its own writer.
+        return Ok(Box::new(crate::pskc::Writer::new(
+            output,
+            &options.pskc,
+            Box::new(crate::pskc::OsRandom),
+        )?));
+    };
     let framing = Framing::of(format);
     output.write_all(framing.begin())?;
     Ok(Box::new(Writer {
         out: output,
         framing,
-        encoder: encoder(format, options),
+        encoder,
         item: Vec::with_capacity(512),
         frame: Vec::with_capacity(32),
         tokens: 0,

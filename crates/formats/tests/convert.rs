@@ -19,7 +19,9 @@ fn opts(from: Format, to: Format, threads: usize, chunk_size: usize) -> ConvertO
         to,
         write: WriteOptions {
             secret_encoding: SecretEncoding::Hex,
+            ..WriteOptions::default()
         },
+        read: oathvault_formats::ReadOptions::default(),
         file: Some(Arc::from("in.csv")),
         threads,
         shown: 20,

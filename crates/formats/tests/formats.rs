@@ -27,6 +27,7 @@ fn write_all(format: Format, tokens: &[Token], encoding: SecretEncoding) -> Vec<
         &mut out,
         &WriteOptions {
             secret_encoding: encoding,
+            ..WriteOptions::default()
         },
     )
     .unwrap();

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 
 use anyhow::anyhow;
+use oathvault_formats::pskc::Protection;
 use oathvault_formats::{
     Conversion, ConvertOptions, DEFAULT_CHUNK, Format, WriteOptions, WriteSummary, convert,
 };
@@ -11,7 +12,7 @@ use oathvault_token::SecretEncoding;
 
 use crate::Failure;
 use crate::args::ConvertArgs;
-use crate::io::{Input, Output};
+use crate::io::{Input, Output, psk_file, secret_file};
 
 /// Problems listed before "… and N more".
 const SHOWN: usize = 20;
@@ -60,6 +61,32 @@ fn secret_encoding(args: &ConvertArgs, to: Format) -> Result<SecretEncoding, Fai
     }
 }
 
+fn pskc_protection(args: &ConvertArgs) -> Result<Protection, Failure> {
+    if let Some(p) = &args.pskc_psk_file {
+        let key = psk_file(p)?;
+        if key.len() != 16 {
+            return Err(Failure::Usage(format!(
+                "the PSKC pre-shared key must be 16 bytes (32 hex digits) for AES-128; {} holds {}",
+                p.display(),
+                key.len()
+            )));
+        }
+        return Ok(Protection::PreSharedKey {
+            key,
+            name: "Pre-shared-key".into(),
+        });
+    }
+    if let Some(p) = &args.pskc_passphrase_file {
+        let passphrase = secret_file(p, "passphrase")?;
+        return Ok(Protection::Passphrase {
+            passphrase,
+            iterations: args.pskc_iterations,
+            name: "Passphrase".into(),
+        });
+    }
+    Ok(Protection::Plain)
+}
+
 pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
     let to: Format = args.to.into();
     let encoding = secret_encoding(args, to)?;
@@ -77,7 +104,9 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
         to,
         write: WriteOptions {
             secret_encoding: encoding,
+            pskc: pskc_protection(args)?,
         },
+        read: input.options.clone(),
         file: Some(name.clone()),
         threads,
         shown: SHOWN,

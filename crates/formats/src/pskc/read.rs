@@ -233,6 +233,7 @@ pub struct Reader<R: BufRead> {
     opened: bool,
     done: bool,
     tokens: u64,
+    errors: u64,
     /// Pending tokens of the current `KeyPackage` (one device can hold several keys).
     pending: Vec<Result<Token, Error>>,
     skipped: Vec<String>,
@@ -258,6 +259,7 @@ impl<R: BufRead> Reader<R> {
             opened: false,
             done: false,
             tokens: 0,
+            errors: 0,
             pending: Vec::new(),
             skipped: Vec::new(),
         }
@@ -499,6 +501,8 @@ impl<R: BufRead> Reader<R> {
             if let Some(t) = self.pending.pop() {
                 if t.is_ok() {
                     self.tokens += 1;
+                } else {
+                    self.errors += 1;
                 }
                 return Some(t);
             }
@@ -516,7 +520,7 @@ impl<R: BufRead> Reader<R> {
                 Ok(Some(c)) => c,
                 Ok(None) => {
                     self.done = true;
-                    if self.tokens == 0 && self.skipped.is_empty() {
+                    if self.tokens == 0 && self.errors == 0 && self.skipped.is_empty() {
                         return Some(Err(Error::new(ErrorKind::NoTokens)));
                     }
                     return None;
