@@ -490,3 +490,119 @@ fn pskc_round_trip_with_a_key_and_a_passphrase() {
             ));
     }
 }
+
+/// python-pskc (an implementation nobody here wrote) reads what we write in
+/// all three modes, and we read what it writes.
+#[test]
+fn pskc_interop_with_python_pskc() {
+    let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/pskc_peer.py");
+    let dir = tempfile::tempdir().unwrap();
+    let psk_hex = "12345678901234567890123456789012";
+    let psk = dir.path().join("psk.hex");
+    std::fs::write(&psk, psk_hex).unwrap();
+    let phrase = "correct horse battery staple";
+    let pw = dir.path().join("pw.txt");
+    std::fs::write(&pw, phrase).unwrap();
+    let expected = "10001001 3132333435363738393031323334353637383930 totp 6 30 None\n\
+                    10001002 d6f9df7c0110c8531d0952d8d73e1194e95b5f19 totp 6 60 None\n\
+                    20000001 3132333435363738393031323334353637383930 hotp 6 None 0\n";
+    let golden = testdata("golden.jsonl");
+    for (mode, key, write_args, read_args) in [
+        ("plain", "-", vec![], vec![]),
+        (
+            "psk",
+            psk_hex,
+            vec!["--pskc-psk-file", psk.to_str().unwrap()],
+            vec!["--psk-file", psk.to_str().unwrap()],
+        ),
+        (
+            "passphrase",
+            phrase,
+            vec![
+                "--pskc-passphrase-file",
+                pw.to_str().unwrap(),
+                "--pskc-iterations",
+                "1000",
+            ],
+            vec!["--passphrase-file", pw.to_str().unwrap()],
+        ),
+    ] {
+        // Ours → python-pskc.
+        let ours = dir.path().join(format!("ours-{mode}.xml"));
+        ov().args([
+            "convert",
+            golden.to_str().unwrap(),
+            "--to",
+            "pskc",
+            "-q",
+            "-o",
+        ])
+        .arg(&ours)
+        .args(&write_args)
+        .assert()
+        .success();
+        let out = std::process::Command::new("python3")
+            .arg(&peer)
+            .arg("read")
+            .arg(&ours)
+            .args([mode, key])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "python-pskc failed (is it installed? scripts/test installs it): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected,
+            "python-pskc reading our {mode} file"
+        );
+        // python-pskc → ours.
+        let theirs = dir.path().join(format!("theirs-{mode}.xml"));
+        let out = std::process::Command::new("python3")
+            .arg(&peer)
+            .arg("write")
+            .arg(&theirs)
+            .args([mode, key])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "python-pskc failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let read = ov()
+            .args([
+                "convert",
+                theirs.to_str().unwrap(),
+                "--to",
+                "jsonl",
+                "--secret-encoding",
+                "hex",
+                "-q",
+            ])
+            .args(&read_args)
+            .assert()
+            .success();
+        assert_golden_secrets(
+            &String::from_utf8(read.get_output().stdout.clone()).unwrap(),
+            mode,
+        );
+    }
+}
+
+/// The jsonl (hex secrets) holds the three golden tokens.
+fn assert_golden_secrets(text: &str, context: &str) {
+    for (serial, secret) in [
+        ("10001001", "3132333435363738393031323334353637383930"),
+        ("10001002", "d6f9df7c0110c8531d0952d8d73e1194e95b5f19"),
+        ("20000001", "3132333435363738393031323334353637383930"),
+    ] {
+        assert!(
+            text.contains(&format!("\"serial\":\"{serial}\""))
+                && text.contains(&format!("\"secret\":\"{secret}\"")),
+            "{context}: {text}"
+        );
+    }
+}

@@ -291,17 +291,6 @@ impl<R: BufRead> Reader<R> {
 
     fn encryption_key(&mut self, node: &Node) -> Result<(), Error> {
         self.prot.encrypted = true;
-        if node.child("KeyName").is_some() && node.child("DerivedKey").is_none() {
-            if let Some(k) = &self.keys.psk {
-                self.prot.key = Some(k.clone());
-            } else {
-                let name = node.child_text("KeyName").unwrap_or("pre-shared key");
-                self.prot.missing_key = Some(format!(
-                    "the file is encrypted with a pre-shared key (named {name:?}); give it with --psk-file"
-                ));
-            }
-            return Ok(());
-        }
         if let Some(derived) = node.child("DerivedKey") {
             return self.derived_key(derived);
         }
@@ -313,10 +302,17 @@ impl<R: BufRead> Reader<R> {
             );
             return Ok(());
         }
-        Err(fail(
-            "EncryptionKey names no key oathvault understands",
-            node.line,
-        ))
+        // A named pre-shared key, or (python-pskc writes this) an empty
+        // EncryptionKey: the key travels out of band either way.
+        if let Some(k) = &self.keys.psk {
+            self.prot.key = Some(k.clone());
+        } else {
+            let name = node.child_text("KeyName").unwrap_or("unnamed");
+            self.prot.missing_key = Some(format!(
+                "the file is encrypted with a pre-shared key ({name}); give it with --psk-file"
+            ));
+        }
+        Ok(())
     }
 
     fn derived_key(&mut self, derived: &Node) -> Result<(), Error> {
