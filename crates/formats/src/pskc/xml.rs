@@ -88,8 +88,12 @@ impl Node {
     }
 }
 
-fn newlines(s: &str) -> u64 {
-    memchr::memchr_iter(b'\n', s.as_bytes()).count() as u64
+fn resolve(r: &ResolveResult<'_>) -> Option<Ns> {
+    match r {
+        ResolveResult::Bound(uri) => Some(Ns::from_uri(uri.as_ref())),
+        ResolveResult::Unbound => Some(Ns::None),
+        ResolveResult::Unknown(_) => None,
+    }
 }
 
 /// Why the XML could not be read.
@@ -110,48 +114,74 @@ fn xml_err(e: &quick_xml::Error, line: u64) -> XmlError {
     XmlError { message, line }
 }
 
+/// Counts the line breaks the XML reader consumes, so errors can name a
+/// line without the reader reporting every whitespace run.
+pub(crate) struct LineCount<R> {
+    inner: R,
+    newlines: u64,
+}
+
+impl<R: BufRead> std::io::Read for LineCount<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.newlines += newlines_in(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for LineCount<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            self.newlines += newlines_in(buf.get(..amt).unwrap_or(buf));
+        }
+        self.inner.consume(amt);
+    }
+}
+
+fn newlines_in(b: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', b).count() as u64
+}
+
 /// Streams the children of the document's root, one subtree at a time.
 pub(crate) struct Elements<R: BufRead> {
-    reader: NsReader<R>,
+    reader: NsReader<LineCount<R>>,
     buf: Vec<u8>,
-    line: u64,
     pub(crate) root: Option<Node>,
     done: bool,
 }
 
 impl<R: BufRead> Elements<R> {
     pub(crate) fn new(input: R) -> Self {
-        let mut reader = NsReader::from_reader(input);
+        let mut reader = NsReader::from_reader(LineCount {
+            inner: input,
+            newlines: 0,
+        });
+        // Not trimmed by the reader: a text split by an entity (`a &amp; b`)
+        // must keep its inner spaces. Values are trimmed where they are used.
         reader.config_mut().trim_text(false);
         reader.config_mut().expand_empty_elements = true;
         Self {
             reader,
             buf: Vec::new(),
-            line: 1,
             root: None,
             done: false,
         }
     }
 
+    /// The line the reader has reached (the end of the last event read).
+    fn line(&self) -> u64 {
+        1 + self.reader.get_ref().newlines
+    }
+
     fn next_event(&mut self) -> Result<(Option<Ns>, Event<'static>), XmlError> {
         self.buf.clear();
-        let line = self.line;
-        let (ns, event) = self
-            .reader
-            .read_resolved_event_into(&mut self.buf)
-            .map_err(|e| xml_err(&e, line))?;
-        let ns = match ns {
-            ResolveResult::Bound(uri) => Some(Ns::from_uri(uri.as_ref())),
-            ResolveResult::Unbound => Some(Ns::None),
-            ResolveResult::Unknown(_) => None,
-        };
-        let event = event.into_owned();
-        // Count the line breaks in what was just read.
-        self.line += match &event {
-            Event::Text(t) | Event::Comment(t) | Event::DocType(t) => newlines(t),
-            Event::Start(s) | Event::Empty(s) => newlines(s),
-            Event::CData(c) => newlines(c),
-            _ => 0,
+        let (ns, event) = match self.reader.read_resolved_event_into(&mut self.buf) {
+            Ok((ns, event)) => (resolve(&ns), event.into_owned()),
+            Err(e) => return Err(xml_err(&e, 1 + self.reader.get_ref().newlines)),
         };
         Ok((ns, event))
     }
@@ -190,8 +220,8 @@ impl<R: BufRead> Elements<R> {
     /// Reads the root start tag; `Err` if the document has none.
     pub(crate) fn open(&mut self) -> Result<&Node, XmlError> {
         loop {
-            let line = self.line;
             let (ns, event) = self.next_event()?;
+            let line = self.line();
             match event {
                 Event::Start(s) => {
                     let node = Self::start_node(ns, &s, line)?;
@@ -219,10 +249,22 @@ impl<R: BufRead> Elements<R> {
         if self.done {
             return Ok(None);
         }
+        // Events borrow the buffer, not the reader: no copy per event.
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = self.next_child_with(&mut buf);
+        self.buf = buf;
+        result
+    }
+
+    fn next_child_with(&mut self, buf: &mut Vec<u8>) -> Result<Option<Node>, XmlError> {
         let mut stack: Vec<Node> = Vec::new();
         loop {
-            let line = self.line;
-            let (ns, event) = self.next_event()?;
+            buf.clear();
+            let (ns, event) = match self.reader.read_resolved_event_into(buf) {
+                Ok((resolved, event)) => (resolve(&resolved), event),
+                Err(e) => return Err(xml_err(&e, 1 + self.reader.get_ref().newlines)),
+            };
+            let line = 1 + self.reader.get_ref().newlines;
             match event {
                 Event::Start(s) => stack.push(Self::start_node(ns, &s, line)?),
                 Event::End(_) => match stack.pop() {
@@ -236,7 +278,10 @@ impl<R: BufRead> Elements<R> {
                     },
                 },
                 Event::Text(t) => {
-                    if let Some(top) = stack.last_mut() {
+                    // Indentation between child elements is not content.
+                    if let Some(top) = stack.last_mut()
+                        && !(top.text.is_empty() && t.trim_ascii().is_empty())
+                    {
                         top.text.push_str(&t);
                     }
                 }
