@@ -9,7 +9,7 @@ use std::io::BufRead;
 use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
-use zeroize::Zeroizing;
+use zeroize::Zeroize;
 
 /// The namespaces PSKC files use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +51,21 @@ pub(crate) struct Node {
     pub(crate) ns: Option<Ns>,
     pub(crate) name: String,
     pub(crate) attrs: Vec<(String, String)>,
-    pub(crate) text: Zeroizing<String>,
+    /// Text content; wiped on drop when it can hold a plain secret.
+    pub(crate) text: String,
     pub(crate) children: Vec<Node>,
     /// 1-based line of the start tag.
     pub(crate) line: u64,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // Only a `PlainValue` can hold a secret in clear (Base64); cipher
+        // texts, MACs and metadata need no wipe.
+        if self.name == "PlainValue" {
+            self.text.zeroize();
+        }
+    }
 }
 
 impl Node {
@@ -212,8 +223,9 @@ impl<R: BufRead> Elements<R> {
             ns,
             name,
             attrs,
+            text: String::new(),
+            children: Vec::new(),
             line,
-            ..Node::default()
         })
     }
 
