@@ -39,6 +39,7 @@ pub enum Command {
 }
 
 /// A format name on the command line.
+#[allow(clippy::doc_markdown, reason = "these doc comments are --help text")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
     /// Entra MFA CSV (admin centre upload)
@@ -49,6 +50,8 @@ pub enum FormatArg {
     Jsonl,
     /// PSKC, RFC 6030 (plain, pre-shared key, passphrase)
     Pskc,
+    /// privacyIDEA / LinOTP OATH CSV (read only)
+    OathCsv,
 }
 
 impl From<FormatArg> for Format {
@@ -58,6 +61,7 @@ impl From<FormatArg> for Format {
             FormatArg::EntraJson => Format::EntraJson,
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Pskc => Format::Pskc,
+            FormatArg::OathCsv => Format::OathCsv,
         }
     }
 }

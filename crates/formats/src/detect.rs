@@ -69,6 +69,8 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
                 .collect();
             if cols.iter().any(|c| c == "serialnumber") && cols.iter().any(|c| c == "secretkey") {
                 Ok(Format::EntraCsv)
+            } else if looks_like_oath_csv(trimmed) {
+                Ok(Format::OathCsv)
             } else {
                 Err(Error::new(ErrorKind::Unrecognised(
                     "the first line is not a known header; name the format with --from".into(),
@@ -76,6 +78,34 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
             }
         }
     }
+}
+
+/// privacyIDEA/LinOTP OATH CSV: a `# version:` line, or a first data line
+/// `serial, hex, hotp|totp|ocra|tan, …`.
+fn looks_like_oath_csv(text: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(text);
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let Some(first) = lines.clone().next() else {
+        return false;
+    };
+    if first
+        .strip_prefix('#')
+        .is_some_and(|r| r.trim().to_ascii_lowercase().starts_with("version:"))
+    {
+        return true;
+    }
+    lines.find(|l| !l.starts_with('#')).is_some_and(|l| {
+        let f: Vec<&str> = l.split(',').map(str::trim).collect();
+        f.len() >= 3
+            && f.get(1)
+                .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            && f.get(2).is_some_and(|t| {
+                matches!(
+                    t.to_ascii_lowercase().as_str(),
+                    "hotp" | "totp" | "ocra" | "tan" | "hmac"
+                )
+            })
+    })
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ mod error;
 mod json_stream;
 pub mod jsonl;
 pub mod limits;
+pub mod oath_csv;
 pub mod pskc;
 mod scan;
 mod serials;
@@ -61,11 +62,19 @@ pub enum Format {
     Jsonl,
     /// PSKC (RFC 6030): plain, pre-shared key or passphrase.
     Pskc,
+    /// `privacyIDEA` / `LinOTP` OATH CSV (read only).
+    OathCsv,
 }
 
 impl Format {
     /// Every format, in the order the CLI lists them.
-    pub const ALL: [Self; 4] = [Self::EntraCsv, Self::EntraJson, Self::Jsonl, Self::Pskc];
+    pub const ALL: [Self; 5] = [
+        Self::EntraCsv,
+        Self::EntraJson,
+        Self::Jsonl,
+        Self::Pskc,
+        Self::OathCsv,
+    ];
 
     /// The name used on the command line.
     #[must_use]
@@ -75,7 +84,14 @@ impl Format {
             Self::EntraJson => "entra-json",
             Self::Jsonl => "jsonl",
             Self::Pskc => "pskc",
+            Self::OathCsv => "oath-csv",
         }
+    }
+
+    /// Whether oathvault writes this format (some are read only).
+    #[must_use]
+    pub fn writable(self) -> bool {
+        !matches!(self, Self::OathCsv)
     }
 
     /// A one-line description.
@@ -86,6 +102,7 @@ impl Format {
             Self::EntraJson => "Entra MFA JSON (Microsoft Graph hardwareOathDevices bulk body)",
             Self::Jsonl => "oathvault canonical JSON Lines (lossless)",
             Self::Pskc => "PSKC, RFC 6030 (plain, pre-shared key, passphrase)",
+            Self::OathCsv => "privacyIDEA / LinOTP OATH CSV (read only)",
         }
     }
 
@@ -93,7 +110,7 @@ impl Format {
     #[must_use]
     pub fn extension(self) -> &'static str {
         match self {
-            Self::EntraCsv => "csv",
+            Self::EntraCsv | Self::OathCsv => "csv",
             Self::EntraJson => "json",
             Self::Jsonl => "jsonl",
             Self::Pskc => "xml",
@@ -106,7 +123,7 @@ impl Format {
         match self {
             Self::EntraCsv => Target::EntraCsv,
             Self::EntraJson => Target::EntraGraph,
-            Self::Jsonl | Self::Pskc => Target::Any,
+            Self::Jsonl | Self::Pskc | Self::OathCsv => Target::Any,
         }
     }
 
@@ -230,5 +247,6 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
         Format::EntraJson => Box::new(entra_json::Reader::new(input, file)),
         Format::Jsonl => Box::new(jsonl::Reader::new(input, file)),
         Format::Pskc => Box::new(pskc::Reader::new(input, file, options.pskc.clone())),
+        Format::OathCsv => Box::new(oath_csv::Reader::new(input, file)),
     }
 }

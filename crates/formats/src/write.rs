@@ -31,7 +31,7 @@ pub fn encoder(format: Format, options: &WriteOptions) -> Option<Box<dyn Encoder
         Format::EntraCsv => Box::<entra_csv::Encoder>::default(),
         Format::EntraJson => Box::<entra_json::Encoder>::default(),
         Format::Jsonl => Box::new(jsonl::Encoder::new(options.secret_encoding)),
-        Format::Pskc => return None,
+        Format::Pskc | Format::OathCsv => return None,
     })
 }
 
@@ -54,7 +54,7 @@ impl Framing {
                 b"upn,serial number,secret key,time interval,manufacturer,model\r\n"
             }
             Format::EntraJson => b"{\"@context\":\"#$delta\",\"value\":[",
-            Format::Jsonl | Format::Pskc => b"",
+            Format::Jsonl | Format::Pskc | Format::OathCsv => b"",
         }
     }
 
@@ -77,7 +77,7 @@ impl Framing {
         match (self.0, count) {
             (Format::EntraJson, 0) => b"]}\n",
             (Format::EntraJson, _) => b"\n]}\n",
-            (Format::EntraCsv | Format::Jsonl | Format::Pskc, _) => b"",
+            (Format::EntraCsv | Format::Jsonl | Format::Pskc | Format::OathCsv, _) => b"",
         }
     }
 }
@@ -156,13 +156,18 @@ pub fn writer<'a, W: Write + 'a>(
     mut output: W,
     options: &WriteOptions,
 ) -> Result<Box<dyn TokenWriter + 'a>, Error> {
-    let Some(encoder) = encoder(format, options) else {
-        // PSKC: per-file keys, so its own writer.
+    if format == Format::Pskc {
+        // Per-file keys, so its own writer.
+        let random = Box::new(crate::pskc::OsRandom);
         return Ok(Box::new(crate::pskc::Writer::new(
             output,
             &options.pskc,
-            Box::new(crate::pskc::OsRandom),
+            random,
         )?));
+    }
+    let Some(encoder) = encoder(format, options) else {
+        let msg = format!("oathvault reads {format} but does not write it");
+        return Err(Error::new(crate::ErrorKind::Syntax(msg)));
     };
     let framing = Framing::of(format);
     output.write_all(framing.begin())?;

@@ -428,3 +428,92 @@ fn golden_round_trips_through_every_format() {
         csv
     );
 }
+
+mod oath_csv {
+    use super::*;
+    use oathvault_formats::oath_csv::Reader;
+
+    fn read(name: &str) -> (Vec<Token>, Vec<String>) {
+        let bytes = testdata(&format!("csv/{name}"));
+        let mut r = Reader::new(bytes.as_slice(), Some(Arc::from(name)));
+        let tokens = r.by_ref().map(|t| t.unwrap()).collect();
+        (tokens, r.skipped().to_vec())
+    }
+
+    #[test]
+    fn import_oath() {
+        let (t, _) = read("import.oath");
+        let rows: Vec<(&str, &str, u8, Option<u32>)> = t
+            .iter()
+            .map(|t| {
+                (
+                    t.serial.as_str(),
+                    t.kind.name(),
+                    t.digits.get(),
+                    t.kind.step().map(Step::seconds),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("token01", "hotp", 6, None),
+                ("token02", "totp", 6, Some(30)),
+                ("token03", "totp", 8, Some(60))
+            ]
+        );
+        assert!(
+            t.iter()
+                .all(|t| SecretEncoding::Hex.encode(&t.secret).as_str()
+                    == "3132333435363738393031323334353637383930")
+        );
+        assert_eq!(
+            detect(&testdata("csv/import.oath")).unwrap(),
+            Format::OathCsv
+        );
+    }
+
+    #[test]
+    fn inline_with_comments_and_a_serial_without_key() {
+        let (t, skipped) = read("OATHCSV-inline.txt");
+        let serials: Vec<&str> = t.iter().map(|t| t.serial.as_str()).collect();
+        assert_eq!(serials, ["tok1", "tok2", "tok3", "tok4", "tok5", "tok6"]);
+        assert_eq!(t[3].kind.step(), Some(Step::S60));
+        assert_eq!(t[2].digits.get(), 8);
+        assert_eq!(t[5].kind, Kind::Hotp { counter: 345 });
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(skipped[0].contains("no seed"));
+    }
+
+    #[test]
+    fn version_2_carries_users() {
+        let (t, skipped) = read("OATHCSV_USER-inline.txt");
+        let rows: Vec<(&str, Option<&str>)> = t
+            .iter()
+            .map(|t| (t.serial.as_str(), t.user.as_deref()))
+            .collect();
+        assert_eq!(rows, [("tok1", Some("user1")), ("tok3", Some("user3"))]);
+        assert!(skipped[0].contains("no serial"));
+        assert_eq!(
+            detect(&testdata("csv/OATHCSV_USER-inline.txt")).unwrap(),
+            Format::OathCsv
+        );
+    }
+
+    #[test]
+    fn ocra_is_reported_not_imported() {
+        let (t, skipped) = read("ocra.csv");
+        assert!(t.is_empty());
+        assert!(
+            skipped[0].contains("ocra, not an HOTP/TOTP token"),
+            "{skipped:?}"
+        );
+    }
+
+    #[test]
+    fn bad_seed_names_line_and_field() {
+        let e = read_all(Format::OathCsv, b"# c\nt1, 31zz, totp, 6, 30\n").unwrap_err();
+        assert_eq!(e.location.line, Some(2));
+        assert_eq!(e.location.field, Some("seed"));
+    }
+}
