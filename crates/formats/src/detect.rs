@@ -80,11 +80,11 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
     }
 }
 
-/// privacyIDEA/LinOTP OATH CSV: a `# version:` line, or a first data line
-/// `serial, hex, hotp|totp|ocra|tan, …`.
+/// `privacyIDEA`/`LinOTP` OATH CSV: a `# version:` line, or among the first
+/// data lines one `serial, hex, hotp|totp|ocra|tan, …`.
 fn looks_like_oath_csv(text: &[u8]) -> bool {
     let text = String::from_utf8_lossy(text);
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let Some(first) = lines.clone().next() else {
         return false;
     };
@@ -94,18 +94,24 @@ fn looks_like_oath_csv(text: &[u8]) -> bool {
     {
         return true;
     }
-    lines.find(|l| !l.starts_with('#')).is_some_and(|l| {
-        let f: Vec<&str> = l.split(',').map(str::trim).collect();
-        f.len() >= 3
-            && f.get(1)
-                .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()))
-            && f.get(2).is_some_and(|t| {
-                matches!(
-                    t.to_ascii_lowercase().as_str(),
-                    "hotp" | "totp" | "ocra" | "tan" | "hmac"
-                )
-            })
-    })
+    // Some lines give only `serial, seed`; one with a type word settles it.
+    let mut lines = lines;
+    lines
+        .by_ref()
+        .filter(|l| !l.starts_with('#'))
+        .take(20)
+        .any(|l| {
+            let f: Vec<&str> = l.split(',').map(str::trim).collect();
+            f.len() >= 3
+                && f.get(1)
+                    .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()))
+                && f.get(2).is_some_and(|t| {
+                    matches!(
+                        t.to_ascii_lowercase().as_str(),
+                        "hotp" | "totp" | "ocra" | "tan" | "hmac"
+                    )
+                })
+        })
 }
 
 #[cfg(test)]

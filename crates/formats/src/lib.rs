@@ -180,6 +180,31 @@ impl Default for WriteOptions {
 pub struct ReadOptions {
     /// Keys for protected PSKC files.
     pub pskc: pskc::Keys,
+    /// Where readers say what they skipped (keys that are not OTP tokens, …).
+    pub notes: Notes,
+}
+
+/// A shared list of notes readers leave for the user: what was skipped and
+/// why. Cloning shares the list.
+#[derive(Debug, Clone, Default)]
+pub struct Notes(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Notes {
+    /// Adds a note.
+    pub fn push(&self, note: String) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(note);
+        }
+    }
+
+    /// Takes every note so far.
+    #[must_use]
+    pub fn take(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
 }
 
 /// What a writer wrote.
@@ -246,7 +271,11 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
         Format::EntraCsv => Box::new(entra_csv::Reader::new(input, file)),
         Format::EntraJson => Box::new(entra_json::Reader::new(input, file)),
         Format::Jsonl => Box::new(jsonl::Reader::new(input, file)),
-        Format::Pskc => Box::new(pskc::Reader::new(input, file, options.pskc.clone())),
-        Format::OathCsv => Box::new(oath_csv::Reader::new(input, file)),
+        Format::Pskc => Box::new(
+            pskc::Reader::new(input, file, options.pskc.clone()).with_notes(options.notes.clone()),
+        ),
+        Format::OathCsv => {
+            Box::new(oath_csv::Reader::new(input, file).with_notes(options.notes.clone()))
+        }
     }
 }

@@ -32,6 +32,7 @@ pub struct Reader<R: BufRead> {
     tokens: u64,
     done: bool,
     skipped: Vec<String>,
+    notes: Option<crate::Notes>,
 }
 
 impl<R: BufRead> std::fmt::Debug for Reader<R> {
@@ -58,10 +59,25 @@ impl<R: BufRead> Reader<R> {
             tokens: 0,
             done: false,
             skipped: Vec::new(),
+            notes: None,
         }
     }
 
-    /// Lines that were not tokens (no seed, OCRA, TAN), one message each.
+    /// Also sends every skip note to `notes`.
+    #[must_use]
+    pub fn with_notes(mut self, notes: crate::Notes) -> Self {
+        self.notes = Some(notes);
+        self
+    }
+
+    fn skip(&mut self, note: String) {
+        if let Some(n) = &self.notes {
+            n.push(note.clone());
+        }
+        self.skipped.push(note);
+    }
+
+    /// What was skipped so far, one message each.
     #[must_use]
     pub fn skipped(&self) -> &[String] {
         &self.skipped
@@ -94,7 +110,7 @@ impl<R: BufRead> Reader<R> {
             } else {
                 "no seed"
             };
-            self.skipped.push(format!("line {line}: {what}; skipped"));
+            self.skip(format!("line {line}: {what}; skipped"));
             return Ok(None);
         }
         let kind_name = self.get(2).to_ascii_lowercase();
@@ -104,7 +120,7 @@ impl<R: BufRead> Reader<R> {
             kind_name
         };
         if !matches!(kind_name.as_str(), "hotp" | "totp") {
-            self.skipped.push(format!(
+            self.skip(format!(
                 "line {line}: serial {serial_text} is {kind_name}, not an HOTP/TOTP token; skipped"
             ));
             return Ok(None);

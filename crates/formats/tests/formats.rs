@@ -483,6 +483,10 @@ mod oath_csv {
         assert_eq!(t[5].kind, Kind::Hotp { counter: 345 });
         assert_eq!(skipped.len(), 1, "{skipped:?}");
         assert!(skipped[0].contains("no seed"));
+        assert_eq!(
+            detect(&testdata("csv/OATHCSV-inline.txt")).unwrap(),
+            Format::OathCsv
+        );
     }
 
     #[test]

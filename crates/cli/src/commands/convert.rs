@@ -49,6 +49,16 @@ fn summarise(summary: WriteSummary, from: Format, to: Format, dest: &str, watch:
     }
 }
 
+#[allow(clippy::print_stderr, reason = "the command reports on stderr")]
+fn print_notes(notes: &[String]) {
+    for n in notes.iter().take(SHOWN) {
+        eprintln!("note: {n}");
+    }
+    if notes.len() > SHOWN {
+        eprintln!("note: … and {} more", notes.len() - SHOWN);
+    }
+}
+
 fn secret_encoding(args: &ConvertArgs, to: Format) -> Result<SecretEncoding, Failure> {
     match args.secret_encoding.map(SecretEncoding::from) {
         Some(e) if !to.chooses_secret_encoding() && e != SecretEncoding::Base32 => {
@@ -114,8 +124,10 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
         chunk_size: DEFAULT_CHUNK,
         size_hint: input.len,
     };
+    let notes = input.options.notes.clone();
     let conversion = convert(input.into_reader(), &mut output.writer(), &opts)?;
     bar.finish_and_clear();
+    print_notes(&notes.take());
     if conversion.problem_count > 0 {
         // `output` is dropped here: the temporary file is removed, nothing is printed.
         report_refusal(&conversion, &name, to);

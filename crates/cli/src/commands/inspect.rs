@@ -57,6 +57,8 @@ struct Report {
     models: BTreeMap<String, u64>,
     assigned_users: u64,
     targets: Vec<TargetReport>,
+    /// Entries that are not OTP tokens (PIN, OCRA, …) or lack a seed: skipped.
+    skipped: Vec<String>,
     errors: Vec<String>,
     error_count: u64,
 }
@@ -171,6 +173,12 @@ fn text(r: &Report) -> String {
             }
         }
     }
+    if !r.skipped.is_empty() {
+        let _ = writeln!(o, "skipped ({}):", r.skipped.len());
+        for s in &r.skipped {
+            let _ = writeln!(o, "  {s}");
+        }
+    }
     if r.error_count > 0 {
         let _ = writeln!(o, "ERRORS ({}):", r.error_count);
         for e in &r.errors {
@@ -197,6 +205,7 @@ pub fn run(args: &InspectArgs) -> Result<(), Failure> {
         ..Report::default()
     };
     let mut serials = SerialSet::new();
+    let notes = input.options.notes.clone();
     for token in input.tokens() {
         match token {
             Ok(t) => report.add(&t, &mut serials),
@@ -208,6 +217,7 @@ pub fn run(args: &InspectArgs) -> Result<(), Failure> {
             }
         }
     }
+    report.skipped = notes.take();
     // A duplicate serial keeps a file out of every target but the lossless one.
     if report.duplicate_serials.count > 0 {
         for t in report

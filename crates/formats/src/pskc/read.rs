@@ -237,6 +237,7 @@ pub struct Reader<R: BufRead> {
     /// Pending tokens of the current `KeyPackage` (one device can hold several keys).
     pending: Vec<Result<Token, Error>>,
     skipped: Vec<String>,
+    notes: Option<crate::Notes>,
 }
 
 impl<R: BufRead> std::fmt::Debug for Reader<R> {
@@ -262,11 +263,25 @@ impl<R: BufRead> Reader<R> {
             errors: 0,
             pending: Vec::new(),
             skipped: Vec::new(),
+            notes: None,
         }
     }
 
-    /// Keys that were not HOTP/TOTP tokens (PIN, OCRA, Yubico OTP, …), one
-    /// line each; filled as the file is read.
+    /// Also sends every skip note to `notes`.
+    #[must_use]
+    pub fn with_notes(mut self, notes: crate::Notes) -> Self {
+        self.notes = Some(notes);
+        self
+    }
+
+    fn skip(&mut self, note: String) {
+        if let Some(n) = &self.notes {
+            n.push(note.clone());
+        }
+        self.skipped.push(note);
+    }
+
+    /// What was skipped so far, one message each.
     #[must_use]
     pub fn skipped(&self) -> &[String] {
         &self.skipped
@@ -426,7 +441,7 @@ impl<R: BufRead> Reader<R> {
             } else {
                 alg.to_owned()
             };
-            self.skipped.push(format!(
+            self.skip(format!(
                 "key {label}: not an HOTP/TOTP token ({what}); skipped"
             ));
             return Ok(None);
