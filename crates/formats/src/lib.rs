@@ -189,6 +189,34 @@ pub struct ReadOptions {
 #[derive(Debug, Clone, Default)]
 pub struct Notes(Arc<std::sync::Mutex<Vec<String>>>);
 
+/// What one reader skipped, also sent to shared [`Notes`] when given.
+#[derive(Debug, Default)]
+pub(crate) struct Skips {
+    list: Vec<String>,
+    notes: Option<Notes>,
+}
+
+impl Skips {
+    pub(crate) fn set_notes(&mut self, notes: Notes) {
+        self.notes = Some(notes);
+    }
+
+    pub(crate) fn push(&mut self, note: String) {
+        if let Some(n) = &self.notes {
+            n.push(note.clone());
+        }
+        self.list.push(note);
+    }
+
+    pub(crate) fn list(&self) -> &[String] {
+        &self.list
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
 impl Notes {
     /// Adds a note.
     pub fn push(&self, note: String) {

@@ -31,8 +31,7 @@ pub struct Reader<R: BufRead> {
     started: bool,
     tokens: u64,
     done: bool,
-    skipped: Vec<String>,
-    notes: Option<crate::Notes>,
+    skipped: crate::Skips,
 }
 
 impl<R: BufRead> std::fmt::Debug for Reader<R> {
@@ -58,29 +57,21 @@ impl<R: BufRead> Reader<R> {
             started: false,
             tokens: 0,
             done: false,
-            skipped: Vec::new(),
-            notes: None,
+            skipped: crate::Skips::default(),
         }
     }
 
     /// Also sends every skip note to `notes`.
     #[must_use]
     pub fn with_notes(mut self, notes: crate::Notes) -> Self {
-        self.notes = Some(notes);
+        self.skipped.set_notes(notes);
         self
-    }
-
-    fn skip(&mut self, note: String) {
-        if let Some(n) = &self.notes {
-            n.push(note.clone());
-        }
-        self.skipped.push(note);
     }
 
     /// What was skipped so far, one message each.
     #[must_use]
     pub fn skipped(&self) -> &[String] {
-        &self.skipped
+        self.skipped.list()
     }
 
     fn get(&self, i: usize) -> &str {
@@ -110,7 +101,7 @@ impl<R: BufRead> Reader<R> {
             } else {
                 "no seed"
             };
-            self.skip(format!("line {line}: {what}; skipped"));
+            self.skipped.push(format!("line {line}: {what}; skipped"));
             return Ok(None);
         }
         let kind_name = self.get(2).to_ascii_lowercase();
@@ -120,7 +111,7 @@ impl<R: BufRead> Reader<R> {
             kind_name
         };
         if !matches!(kind_name.as_str(), "hotp" | "totp") {
-            self.skip(format!(
+            self.skipped.push(format!(
                 "line {line}: serial {serial_text} is {kind_name}, not an HOTP/TOTP token; skipped"
             ));
             return Ok(None);

@@ -236,8 +236,7 @@ pub struct Reader<R: BufRead> {
     errors: u64,
     /// Pending tokens of the current `KeyPackage` (one device can hold several keys).
     pending: Vec<Result<Token, Error>>,
-    skipped: Vec<String>,
-    notes: Option<crate::Notes>,
+    skipped: crate::Skips,
 }
 
 impl<R: BufRead> std::fmt::Debug for Reader<R> {
@@ -262,29 +261,21 @@ impl<R: BufRead> Reader<R> {
             tokens: 0,
             errors: 0,
             pending: Vec::new(),
-            skipped: Vec::new(),
-            notes: None,
+            skipped: crate::Skips::default(),
         }
     }
 
     /// Also sends every skip note to `notes`.
     #[must_use]
     pub fn with_notes(mut self, notes: crate::Notes) -> Self {
-        self.notes = Some(notes);
+        self.skipped.set_notes(notes);
         self
-    }
-
-    fn skip(&mut self, note: String) {
-        if let Some(n) = &self.notes {
-            n.push(note.clone());
-        }
-        self.skipped.push(note);
     }
 
     /// What was skipped so far, one message each.
     #[must_use]
     pub fn skipped(&self) -> &[String] {
-        &self.skipped
+        self.skipped.list()
     }
 
     fn open(&mut self) -> Result<(), Error> {
@@ -441,7 +432,7 @@ impl<R: BufRead> Reader<R> {
             } else {
                 alg.to_owned()
             };
-            self.skip(format!(
+            self.skipped.push(format!(
                 "key {label}: not an HOTP/TOTP token ({what}); skipped"
             ));
             return Ok(None);
