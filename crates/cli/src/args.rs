@@ -52,6 +52,8 @@ pub enum FormatArg {
     Pskc,
     /// privacyIDEA / LinOTP OATH CSV (read only)
     OathCsv,
+    /// Duo hardware token import (hex; one type and digit count per file)
+    DuoCsv,
 }
 
 impl From<FormatArg> for Format {
@@ -62,6 +64,7 @@ impl From<FormatArg> for Format {
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Pskc => Format::Pskc,
             FormatArg::OathCsv => Format::OathCsv,
+            FormatArg::DuoCsv => Format::DuoCsv,
         }
     }
 }
@@ -108,6 +111,9 @@ pub struct InputArgs {
     /// File holding the passphrase of a passphrase-protected PSKC input.
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// Token type of a Duo CSV input, which the file does not say: totp6, totp8, hotp6 or hotp8.
+    #[arg(long, value_name = "TYPE")]
+    pub duo_type: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -82,6 +82,9 @@ pub fn read_options(args: &InputArgs) -> Result<ReadOptions, Failure> {
     if let Some(p) = &args.passphrase_file {
         o.pskc.passphrase = Some(secret_file(p, "passphrase")?);
     }
+    if let Some(t) = &args.duo_type {
+        o.duo = Some(t.parse().map_err(Failure::Usage)?);
+    }
     Ok(o)
 }
 

@@ -159,6 +159,8 @@ struct Assembler<'o> {
     framing: Framing,
     target: Target,
     serials: SerialSet,
+    /// The kind of the first token, for one-kind-per-file targets.
+    first_class: Option<(&'static str, u8)>,
     report: Conversion,
     shown: usize,
 }
@@ -177,9 +179,30 @@ impl<'o> Assembler<'o> {
                 opts.size_hint
                     .map_or(0, |b| usize::try_from(b / 64).unwrap_or(0).min(1 << 26)),
             ),
+            first_class: None,
             report: Conversion::default(),
             shown: opts.shown,
         })
+    }
+
+    /// Checks that a one-kind-per-file target gets one kind.
+    fn class(&mut self, serial: &str, class: Option<(&'static str, u8)>) {
+        let Some(class) = class else { return };
+        match self.first_class {
+            None => self.first_class = Some(class),
+            Some(first) if first != class => {
+                let found = format!(
+                    "{} {} digits, where the file started with {} {} digits",
+                    class.0.to_uppercase(),
+                    class.1,
+                    first.0.to_uppercase(),
+                    first.1
+                );
+                self.report
+                    .problem(Rule::OneKindPerFile.message(serial, &found), self.shown);
+            }
+            Some(_) => {}
+        }
     }
 
     /// Records a serial; a repeat is a problem for every target but jsonl.
@@ -269,6 +292,7 @@ fn sequential(
             continue;
         }
         asm.serial(token.serial.as_str());
+        asm.class(token.serial.as_str(), asm.target.batch_class(&token));
         // Reused: cleared per token, wiped once at the end.
         item.clear();
         let mut found = Vec::new();
@@ -313,6 +337,8 @@ struct Done {
     /// flag says whether the token's item is in `items`.
     serials: Vec<u8>,
     serial_ends: Vec<(usize, bool)>,
+    /// Per token, its kind for one-kind-per-file targets.
+    classes: Vec<Option<(&'static str, u8)>>,
     problems: Vec<String>,
     problem_count: usize,
     users_dropped: u64,
@@ -525,6 +551,7 @@ fn work(
         done.serials
             .extend_from_slice(token.serial.as_str().as_bytes());
         done.serial_ends.push((done.serials.len(), written));
+        done.classes.push(target.batch_class(&token));
     }
     done.users_dropped = encoder.users_dropped() - dropped_before;
     Ok(done)
@@ -684,10 +711,11 @@ fn apply(asm: &mut Assembler<'_>, d: &mut Done, opts: &ConvertOptions) -> Result
     // Problems beyond those the worker kept are counted too.
     asm.report.problem_count += d.problem_count - kept;
     let mut start = 0usize;
-    for &(end, _) in &d.serial_ends {
+    for (&(end, _), &class) in d.serial_ends.iter().zip(&d.classes) {
         let serial =
             std::str::from_utf8(d.serials.get(start..end).unwrap_or_default()).unwrap_or_default();
         asm.serial(serial);
+        asm.class(serial, class);
         start = end;
     }
     asm.items(&d.items, d.written)?;

@@ -71,6 +71,8 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
                 Ok(Format::EntraCsv)
             } else if looks_like_oath_csv(trimmed) {
                 Ok(Format::OathCsv)
+            } else if looks_like_duo_csv(trimmed) {
+                Ok(Format::DuoCsv)
             } else {
                 Err(Error::new(ErrorKind::Unrecognised(
                     "the first line is not a known header; name the format with --from".into(),
@@ -111,6 +113,27 @@ fn looks_like_oath_csv(text: &[u8]) -> bool {
                         "hotp" | "totp" | "ocra" | "tan" | "hmac"
                     )
                 })
+        })
+}
+
+/// Duo CSV: every line `serial,hex[,number]`, no header.
+fn looks_like_duo_csv(text: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(text);
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(20)
+        .peekable();
+    lines.peek().is_some()
+        && lines.all(|l| {
+            let f: Vec<&str> = l.split(',').map(str::trim).collect();
+            (2..=3).contains(&f.len())
+                && f.get(1).is_some_and(|s| {
+                    s.len() >= 20 && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit())
+                })
+                && f.get(2)
+                    .is_none_or(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         })
 }
 

@@ -41,7 +41,11 @@ impl DuoType {
     }
 
     fn digits(self) -> Digits {
-        if matches!(self, Self::Totp6 | Self::Hotp6) { Digits::SIX } else { Digits::EIGHT }
+        if matches!(self, Self::Totp6 | Self::Hotp6) {
+            Digits::SIX
+        } else {
+            Digits::EIGHT
+        }
     }
 }
 
@@ -59,12 +63,19 @@ impl fmt::Display for DuoType {
 impl FromStr for DuoType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().replace(['-', ' ', '_'], "").as_str() {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', ' ', '_'], "")
+            .as_str()
+        {
             "totp6" | "t6" => Ok(Self::Totp6),
             "totp8" | "t8" => Ok(Self::Totp8),
             "hotp6" | "h6" => Ok(Self::Hotp6),
             "hotp8" | "h8" => Ok(Self::Hotp8),
-            _ => Err(format!("unknown Duo token type {s:?} (totp6, totp8, hotp6 or hotp8)")),
+            _ => Err(format!(
+                "unknown Duo token type {s:?} (totp6, totp8, hotp6 or hotp8)"
+            )),
         }
     }
 }
@@ -80,7 +91,10 @@ pub struct Reader<R: BufRead> {
 
 impl<R: BufRead> fmt::Debug for Reader<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("duo_csv::Reader").field("file", &self.file).field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("duo_csv::Reader")
+            .field("file", &self.file)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 
@@ -88,14 +102,22 @@ impl<R: BufRead> Reader<R> {
     /// Reads `input` as tokens of `kind` (`None`: every line is refused with
     /// a message asking for the type); `file` names it in errors.
     pub fn new(input: R, file: Option<Arc<str>>, kind: Option<DuoType>) -> Self {
-        Self { records: RecordReader::new(input), file, kind, tokens: 0, done: false }
+        Self {
+            records: RecordReader::new(input),
+            file,
+            kind,
+            tokens: 0,
+            done: false,
+        }
     }
 
     fn token(&self, kind: DuoType) -> Result<Token, Error> {
         let line = self.records.line();
         let get = |i: usize| self.records.get(i).map_or("", str::trim);
         let serial = Serial::new(get(0)).map_err(|e| Error::new(e).field("serial").line(line))?;
-        let secret = SecretEncoding::Hex.decode(get(1)).map_err(|e| Error::new(e).field("secret").line(line))?;
+        let secret = SecretEncoding::Hex
+            .decode(get(1))
+            .map_err(|e| Error::new(e).field("secret").line(line))?;
         let third = get(2);
         let token_kind = if kind.totp() {
             let step = if third.is_empty() {
@@ -109,7 +131,9 @@ impl<R: BufRead> Reader<R> {
                 0
             } else {
                 third.parse().map_err(|_| {
-                    Error::new(ErrorKind::Syntax(format!("{third:?} is not a counter"))).field("counter").line(line)
+                    Error::new(ErrorKind::Syntax(format!("{third:?} is not a counter")))
+                        .field("counter")
+                        .line(line)
                 })?
             };
             Kind::Hotp { counter }
@@ -152,7 +176,8 @@ impl<R: BufRead> Iterator for Reader<R> {
     type Item = Result<Token, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_token().map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
+        self.next_token()
+            .map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
     }
 }
 

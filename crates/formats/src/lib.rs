@@ -25,6 +25,7 @@
 mod convert;
 mod csv_record;
 mod detect;
+pub mod duo_csv;
 pub mod entra_csv;
 pub mod entra_json;
 mod error;
@@ -64,6 +65,8 @@ pub enum Format {
     Pskc,
     /// `privacyIDEA` / `LinOTP` OATH CSV (read only).
     OathCsv,
+    /// Duo's hardware token import (`serial,hexsecret,step|counter`).
+    DuoCsv,
 }
 
 impl Format {
@@ -85,6 +88,7 @@ impl Format {
             Self::Jsonl => "jsonl",
             Self::Pskc => "pskc",
             Self::OathCsv => "oath-csv",
+            Self::DuoCsv => "duo-csv",
         }
     }
 
@@ -103,6 +107,7 @@ impl Format {
             Self::Jsonl => "oathvault canonical JSON Lines (lossless)",
             Self::Pskc => "PSKC, RFC 6030 (plain, pre-shared key, passphrase)",
             Self::OathCsv => "privacyIDEA / LinOTP OATH CSV (read only)",
+            Self::DuoCsv => "Duo hardware token import (hex; one type and digit count per file)",
         }
     }
 
@@ -110,7 +115,7 @@ impl Format {
     #[must_use]
     pub fn extension(self) -> &'static str {
         match self {
-            Self::EntraCsv | Self::OathCsv => "csv",
+            Self::EntraCsv | Self::OathCsv | Self::DuoCsv => "csv",
             Self::EntraJson => "json",
             Self::Jsonl => "jsonl",
             Self::Pskc => "xml",
@@ -124,6 +129,7 @@ impl Format {
             Self::EntraCsv => Target::EntraCsv,
             Self::EntraJson => Target::EntraGraph,
             Self::Jsonl | Self::Pskc | Self::OathCsv => Target::Any,
+            Self::DuoCsv => Target::Duo,
         }
     }
 
@@ -182,6 +188,8 @@ pub struct ReadOptions {
     pub pskc: pskc::Keys,
     /// Where readers say what they skipped (keys that are not OTP tokens, …).
     pub notes: Notes,
+    /// The batch type of a Duo CSV file (the file does not say).
+    pub duo: Option<duo_csv::DuoType>,
 }
 
 /// A shared list of notes readers leave for the user: what was skipped and
@@ -305,5 +313,6 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
         Format::OathCsv => {
             Box::new(oath_csv::Reader::new(input, file).with_notes(options.notes.clone()))
         }
+        Format::DuoCsv => Box::new(duo_csv::Reader::new(input, file, options.duo)),
     }
 }

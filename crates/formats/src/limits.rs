@@ -32,6 +32,14 @@ pub enum Rule {
     ModelRequired,
     /// The serial appears twice.
     DuplicateSerial,
+    /// Duo: HMAC-SHA-1 only.
+    DuoSha1,
+    /// Duo: 6 or 8 digits.
+    DuoDigits,
+    /// Duo: T0 = 0.
+    DuoT0,
+    /// Duo: one token type and digit count per file.
+    OneKindPerFile,
 }
 
 impl Rule {
@@ -57,6 +65,12 @@ impl Rule {
             Self::ManufacturerRequired => "Graph requires a manufacturer",
             Self::ModelRequired => "Graph requires a model",
             Self::DuplicateSerial => "each serial may appear only once",
+            Self::DuoSha1 => "Duo takes HMAC-SHA-1 tokens only",
+            Self::DuoDigits => "Duo takes 6- or 8-digit tokens only",
+            Self::DuoT0 => "Duo has no T0 field; T0 must be 0",
+            Self::OneKindPerFile => {
+                "a Duo file holds one token type and digit count (Duo's import form asks for one per batch)"
+            }
         }
     }
 }
@@ -93,15 +107,50 @@ pub enum Target {
     EntraCsv,
     /// Microsoft Graph `hardwareOathDevices`.
     EntraGraph,
+    /// Duo's hardware token import.
+    Duo,
 }
 
 impl Target {
+    /// For targets whose files hold one kind of token: the token's kind and
+    /// digit count, to compare with the file's first token.
+    #[must_use]
+    pub fn batch_class(self, token: &Token) -> Option<(&'static str, u8)> {
+        (self == Self::Duo).then(|| (token.kind.name(), token.digits.get()))
+    }
+
+    fn check_duo(token: &Token) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let mut v = |rule: Rule, found: String| {
+            out.push(Violation {
+                serial: token.serial.clone(),
+                rule,
+                found,
+            });
+        };
+        if token.hash != Hash::Sha1 {
+            v(Rule::DuoSha1, token.hash.to_string());
+        }
+        if !matches!(token.digits.get(), 6 | 8) {
+            v(Rule::DuoDigits, format!("{} digits", token.digits));
+        }
+        if let Kind::Totp { t0, .. } = token.kind
+            && t0 != 0
+        {
+            v(Rule::DuoT0, format!("T0 {t0}"));
+        }
+        out
+    }
+
     /// Every rule `token` breaks for this target (empty: it fits).
     #[must_use]
     pub fn check(self, token: &Token) -> Vec<Violation> {
         let mut out = Vec::new();
         if self == Self::Any {
             return out;
+        }
+        if self == Self::Duo {
+            return Self::check_duo(token);
         }
         let mut v = |rule: Rule, found: String| {
             out.push(Violation {

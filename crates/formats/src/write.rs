@@ -31,6 +31,7 @@ pub fn encoder(format: Format, options: &WriteOptions) -> Option<Box<dyn Encoder
         Format::EntraCsv => Box::<entra_csv::Encoder>::default(),
         Format::EntraJson => Box::<entra_json::Encoder>::default(),
         Format::Jsonl => Box::new(jsonl::Encoder::new(options.secret_encoding)),
+        Format::DuoCsv => Box::<crate::duo_csv::Encoder>::default(),
         Format::Pskc | Format::OathCsv => return None,
     })
 }
@@ -54,7 +55,7 @@ impl Framing {
                 b"upn,serial number,secret key,time interval,manufacturer,model\r\n"
             }
             Format::EntraJson => b"{\"@context\":\"#$delta\",\"value\":[",
-            Format::Jsonl | Format::Pskc | Format::OathCsv => b"",
+            Format::Jsonl | Format::Pskc | Format::OathCsv | Format::DuoCsv => b"",
         }
     }
 
@@ -77,7 +78,10 @@ impl Framing {
         match (self.0, count) {
             (Format::EntraJson, 0) => b"]}\n",
             (Format::EntraJson, _) => b"\n]}\n",
-            (Format::EntraCsv | Format::Jsonl | Format::Pskc | Format::OathCsv, _) => b"",
+            (
+                Format::EntraCsv | Format::Jsonl | Format::Pskc | Format::OathCsv | Format::DuoCsv,
+                _,
+            ) => b"",
         }
     }
 }

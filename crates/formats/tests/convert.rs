@@ -73,7 +73,7 @@ proptest! {
         chunk in 1usize..400,
     ) {
         let csv = encode(Format::EntraCsv, &tokens);
-        for to in [Format::EntraJson, Format::Jsonl, Format::EntraCsv] {
+        for to in [Format::EntraJson, Format::Jsonl, Format::EntraCsv, Format::DuoCsv] {
             let (c, _) = same(&csv, Format::EntraCsv, to, chunk);
             // Synthetic serials may repeat; then the Entra targets refuse.
             prop_assert!(c.ok() || c.problems.iter().all(|p| p.contains("appear only once")));
@@ -125,6 +125,24 @@ fn errors_in_later_chunks_name_the_right_line() {
         c.problems[1],
         "serial 12: each serial may appear only once (this token: repeated)"
     );
+}
+
+#[test]
+fn one_kind_per_file_is_checked_in_file_order_on_every_path() {
+    let all: Vec<Token> = oathvault_testkit::golden::all()
+        .into_iter()
+        .map(|g| g.token)
+        .collect();
+    let jsonl = encode(Format::Jsonl, &all);
+    for chunk in [16, 64, 100_000] {
+        let (c, _) = same(&jsonl, Format::Jsonl, Format::DuoCsv, chunk);
+        assert_eq!(c.problem_count, 1, "{:?}", c.problems);
+        assert!(
+            c.problems[0].starts_with("serial 20000001:"),
+            "{:?}",
+            c.problems
+        );
+    }
 }
 
 #[test]

@@ -521,3 +521,108 @@ mod oath_csv {
         assert_eq!(e.location.field, Some("seed"));
     }
 }
+
+mod duo_csv {
+    use super::*;
+    use oathvault_formats::ReadOptions;
+    use oathvault_formats::duo_csv::DuoType;
+
+    fn read_duo(
+        bytes: &[u8],
+        kind: Option<DuoType>,
+    ) -> Result<Vec<Token>, oathvault_formats::Error> {
+        let opts = ReadOptions {
+            duo: kind,
+            ..ReadOptions::default()
+        };
+        oathvault_formats::reader_with(Format::DuoCsv, bytes, Some(Arc::from("duo.csv")), &opts)
+            .collect()
+    }
+
+    #[test]
+    fn golden_batches_as_the_spec_renders_them() {
+        let totp = String::from_utf8(write_all(
+            Format::DuoCsv,
+            &golden::entra(),
+            SecretEncoding::Hex,
+        ))
+        .unwrap();
+        assert_eq!(
+            totp,
+            "10001001,3132333435363738393031323334353637383930,30\r\n10001002,d6f9df7c0110c8531d0952d8d73e1194e95b5f19,60\r\n"
+        );
+        let hotp = String::from_utf8(write_all(
+            Format::DuoCsv,
+            &[golden::token_c().token],
+            SecretEncoding::Hex,
+        ))
+        .unwrap();
+        assert_eq!(
+            hotp,
+            "20000001,3132333435363738393031323334353637383930,0\r\n"
+        );
+        assert_eq!(detect(totp.as_bytes()).unwrap(), Format::DuoCsv);
+        let back = read_duo(totp.as_bytes(), Some(DuoType::Totp6)).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[1].kind, Kind::totp(Step::S60));
+        assert_eq!(back[1].secret, golden::token_b().token.secret);
+        let back = read_duo(hotp.as_bytes(), Some(DuoType::Hotp8)).unwrap();
+        assert_eq!(
+            (back[0].kind, back[0].digits.get()),
+            (Kind::Hotp { counter: 0 }, 8)
+        );
+    }
+
+    #[test]
+    fn the_type_must_be_given() {
+        let e = read_duo(b"1,3132333435363738393031323334353637383930,30\n", None).unwrap_err();
+        assert!(e.to_string().contains("--duo-type"), "{e}");
+        let e = read_duo(b"1,31323g,30\n", Some(DuoType::Totp6)).unwrap_err();
+        assert_eq!(
+            (e.location.line, e.location.field),
+            (Some(1), Some("secret"))
+        );
+    }
+
+    #[test]
+    fn mixed_batches_are_refused_naming_the_first_odd_token() {
+        let all: Vec<Token> = golden::all().into_iter().map(|g| g.token).collect();
+        let jsonl = write_all(Format::Jsonl, &all, SecretEncoding::Hex);
+        let opts = oathvault_formats::ConvertOptions {
+            from: Format::Jsonl,
+            to: Format::DuoCsv,
+            write: WriteOptions::default(),
+            read: ReadOptions::default(),
+            file: None,
+            threads: 1,
+            shown: 20,
+            stop_after: 100,
+            chunk_size: oathvault_formats::DEFAULT_CHUNK,
+            size_hint: None,
+        };
+        let c = oathvault_formats::convert(jsonl.as_slice(), &mut Vec::new(), &opts).unwrap();
+        assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+        assert!(
+            c.problems[0]
+                .starts_with("serial 20000001: a Duo file holds one token type and digit count"),
+            "{:?}",
+            c.problems
+        );
+        assert!(c.problems[0].contains("HOTP 6 digits, where the file started with TOTP 6 digits"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+        #[test]
+        fn duo_round_trip(tokens in proptest::collection::vec(synth::entra_csv_token(false), 1..8)) {
+            let csv = write_all(Format::DuoCsv, &tokens, SecretEncoding::Hex);
+            let back = read_duo(&csv, Some(DuoType::Totp6)).unwrap();
+            for (a, b) in back.iter().zip(&tokens) {
+                prop_assert_eq!(&a.serial, &b.serial);
+                prop_assert_eq!(&a.secret, &b.secret);
+                prop_assert_eq!(a.kind, b.kind);
+            }
+            prop_assert_eq!(back.len(), tokens.len());
+        }
+    }
+}
