@@ -54,6 +54,8 @@ pub enum FormatArg {
     OathCsv,
     /// Duo hardware token import (hex; one type and digit count per file)
     DuoCsv,
+    /// Salesforce TwoFactorInfo rows for Data Loader (20-byte SHA-1 TOTP)
+    SalesforceCsv,
 }
 
 impl From<FormatArg> for Format {
@@ -65,6 +67,7 @@ impl From<FormatArg> for Format {
             FormatArg::Pskc => Format::Pskc,
             FormatArg::OathCsv => Format::OathCsv,
             FormatArg::DuoCsv => Format::DuoCsv,
+            FormatArg::SalesforceCsv => Format::SalesforceCsv,
         }
     }
 }

@@ -69,6 +69,8 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
                 .collect();
             if cols.iter().any(|c| c == "serialnumber") && cols.iter().any(|c| c == "secretkey") {
                 Ok(Format::EntraCsv)
+            } else if cols.iter().any(|c| c == "sharedkey") {
+                Ok(Format::SalesforceCsv)
             } else if looks_like_oath_csv(trimmed) {
                 Ok(Format::OathCsv)
             } else if looks_like_duo_csv(trimmed) {

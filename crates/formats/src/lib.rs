@@ -34,8 +34,10 @@ pub mod jsonl;
 pub mod limits;
 pub mod oath_csv;
 pub mod pskc;
+pub mod salesforce_csv;
 mod scan;
 mod serials;
+mod table;
 mod write;
 
 use std::fmt;
@@ -67,6 +69,8 @@ pub enum Format {
     OathCsv,
     /// Duo's hardware token import (`serial,hexsecret,step|counter`).
     DuoCsv,
+    /// Salesforce `TwoFactorInfo` rows for Data Loader (as oathvault defines it).
+    SalesforceCsv,
 }
 
 impl Format {
@@ -89,6 +93,7 @@ impl Format {
             Self::Pskc => "pskc",
             Self::OathCsv => "oath-csv",
             Self::DuoCsv => "duo-csv",
+            Self::SalesforceCsv => "salesforce-csv",
         }
     }
 
@@ -108,6 +113,9 @@ impl Format {
             Self::Pskc => "PSKC, RFC 6030 (plain, pre-shared key, passphrase)",
             Self::OathCsv => "privacyIDEA / LinOTP OATH CSV (read only)",
             Self::DuoCsv => "Duo hardware token import (hex; one type and digit count per file)",
+            Self::SalesforceCsv => {
+                "Salesforce TwoFactorInfo rows for Data Loader (20-byte SHA-1 TOTP)"
+            }
         }
     }
 
@@ -115,7 +123,7 @@ impl Format {
     #[must_use]
     pub fn extension(self) -> &'static str {
         match self {
-            Self::EntraCsv | Self::OathCsv | Self::DuoCsv => "csv",
+            Self::EntraCsv | Self::OathCsv | Self::DuoCsv | Self::SalesforceCsv => "csv",
             Self::EntraJson => "json",
             Self::Jsonl => "jsonl",
             Self::Pskc => "xml",
@@ -130,6 +138,7 @@ impl Format {
             Self::EntraJson => Target::EntraGraph,
             Self::Jsonl | Self::Pskc | Self::OathCsv => Target::Any,
             Self::DuoCsv => Target::Duo,
+            Self::SalesforceCsv => Target::Salesforce,
         }
     }
 
@@ -314,5 +323,6 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
             Box::new(oath_csv::Reader::new(input, file).with_notes(options.notes.clone()))
         }
         Format::DuoCsv => Box::new(duo_csv::Reader::new(input, file, options.duo)),
+        Format::SalesforceCsv => salesforce_csv::reader(input, file),
     }
 }

@@ -40,6 +40,10 @@ pub enum Rule {
     DuoT0,
     /// Duo: one token type and digit count per file.
     OneKindPerFile,
+    /// Salesforce: TOTP, HMAC-SHA-1, 6 digits, 30 s, T0 0.
+    SalesforceTotp,
+    /// Salesforce: a 20-byte secret.
+    SalesforceSecret,
 }
 
 impl Rule {
@@ -68,6 +72,12 @@ impl Rule {
             Self::DuoSha1 => "Duo takes HMAC-SHA-1 tokens only",
             Self::DuoDigits => "Duo takes 6- or 8-digit tokens only",
             Self::DuoT0 => "Duo has no T0 field; T0 must be 0",
+            Self::SalesforceTotp => {
+                "Salesforce verifies 6-digit, 30-second HMAC-SHA-1 TOTP codes only"
+            }
+            Self::SalesforceSecret => {
+                "Salesforce takes 20-byte secrets only (32 Base32 characters)"
+            }
             Self::OneKindPerFile => {
                 "a Duo file holds one token type and digit count (Duo's import form asks for one per batch)"
             }
@@ -109,6 +119,8 @@ pub enum Target {
     EntraGraph,
     /// Duo's hardware token import.
     Duo,
+    /// Salesforce `TwoFactorInfo` through Data Loader.
+    Salesforce,
 }
 
 impl Target {
@@ -117,6 +129,40 @@ impl Target {
     #[must_use]
     pub fn batch_class(self, token: &Token) -> Option<(&'static str, u8)> {
         (self == Self::Duo).then(|| (token.kind.name(), token.digits.get()))
+    }
+
+    fn check_salesforce(token: &Token) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let fits = matches!(token.kind, Kind::Totp { step, t0: 0 } if step.seconds() == 30)
+            && token.hash == Hash::Sha1
+            && token.digits == Digits::SIX;
+        if !fits {
+            let found = match token.kind {
+                Kind::Totp { step, t0 } => {
+                    format!(
+                        "TOTP {} {} digits {} s T0 {t0}",
+                        token.hash,
+                        token.digits,
+                        step.seconds()
+                    )
+                }
+                Kind::Hotp { .. } => format!("HOTP {} {} digits", token.hash, token.digits),
+            };
+            out.push(Violation {
+                serial: token.serial.clone(),
+                rule: Rule::SalesforceTotp,
+                found,
+            });
+        }
+        if token.secret.len() != 20 {
+            let found = format!("{} bytes", token.secret.len());
+            out.push(Violation {
+                serial: token.serial.clone(),
+                rule: Rule::SalesforceSecret,
+                found,
+            });
+        }
+        out
     }
 
     fn check_duo(token: &Token) -> Vec<Violation> {
@@ -151,6 +197,9 @@ impl Target {
         }
         if self == Self::Duo {
             return Self::check_duo(token);
+        }
+        if self == Self::Salesforce {
+            return Self::check_salesforce(token);
         }
         let mut v = |rule: Rule, found: String| {
             out.push(Violation {

@@ -32,6 +32,7 @@ pub fn encoder(format: Format, options: &WriteOptions) -> Option<Box<dyn Encoder
         Format::EntraJson => Box::<entra_json::Encoder>::default(),
         Format::Jsonl => Box::new(jsonl::Encoder::new(options.secret_encoding)),
         Format::DuoCsv => Box::<crate::duo_csv::Encoder>::default(),
+        Format::SalesforceCsv => Box::<crate::salesforce_csv::Encoder>::default(),
         Format::Pskc | Format::OathCsv => return None,
     })
 }
@@ -55,6 +56,7 @@ impl Framing {
                 b"upn,serial number,secret key,time interval,manufacturer,model\r\n"
             }
             Format::EntraJson => b"{\"@context\":\"#$delta\",\"value\":[",
+            Format::SalesforceCsv => crate::salesforce_csv::HEADER,
             Format::Jsonl | Format::Pskc | Format::OathCsv | Format::DuoCsv => b"",
         }
     }
@@ -79,7 +81,12 @@ impl Framing {
             (Format::EntraJson, 0) => b"]}\n",
             (Format::EntraJson, _) => b"\n]}\n",
             (
-                Format::EntraCsv | Format::Jsonl | Format::Pskc | Format::OathCsv | Format::DuoCsv,
+                Format::EntraCsv
+                | Format::Jsonl
+                | Format::Pskc
+                | Format::OathCsv
+                | Format::DuoCsv
+                | Format::SalesforceCsv,
                 _,
             ) => b"",
         }

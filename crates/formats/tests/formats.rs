@@ -626,3 +626,62 @@ mod duo_csv {
         }
     }
 }
+
+mod salesforce_csv {
+    use super::*;
+
+    #[test]
+    fn golden_token_a_and_the_limits() {
+        let a = golden::token_a().token;
+        let csv = String::from_utf8(write_all(
+            Format::SalesforceCsv,
+            std::slice::from_ref(&a),
+            SecretEncoding::Base32,
+        ))
+        .unwrap();
+        assert_eq!(
+            csv,
+            "User Name,Serial Number,SharedKey,Type\r\n,10001001,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,TOTP\r\n"
+        );
+        assert_eq!(detect(csv.as_bytes()).unwrap(), Format::SalesforceCsv);
+        let back = read_all(Format::SalesforceCsv, csv.as_bytes()).unwrap();
+        assert_eq!(
+            (&back[0].serial, &back[0].secret, back[0].kind),
+            (&a.serial, &a.secret, a.kind)
+        );
+        let mut short = a.clone();
+        short.secret = SecretEncoding::Hex
+            .decode("31323334353637383930313233343536")
+            .unwrap();
+        for (t, rule) in [
+            (golden::token_b().token, Rule::SalesforceTotp),
+            (golden::token_c().token, Rule::SalesforceTotp),
+            (short, Rule::SalesforceSecret),
+        ] {
+            let mut w =
+                writer(Format::SalesforceCsv, Vec::new(), &WriteOptions::default()).unwrap();
+            match w.write(&t).unwrap_err().kind {
+                ErrorKind::Limit(v) => assert_eq!(v.rule, rule, "{}", t.serial),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn user_names_and_errors() {
+        let csv = b"user name,serial number,sharedkey,type\nuser1@acme.org,1,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,TOTP\n2,,x,TOTP\n";
+        let items: Vec<_> =
+            oathvault_formats::reader(Format::SalesforceCsv, csv.as_slice(), None).collect();
+        assert_eq!(
+            items[0].as_ref().unwrap().user.as_deref(),
+            Some("user1@acme.org")
+        );
+        let e = items[1].as_ref().unwrap_err();
+        assert_eq!(
+            (e.location.line, e.location.field),
+            (Some(3), Some("serial number"))
+        );
+        let e = read_all(Format::SalesforceCsv, b"serial number,type\n1,TOTP\n").unwrap_err();
+        assert!(e.to_string().contains("no `sharedkey` column"), "{e}");
+    }
+}
