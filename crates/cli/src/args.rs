@@ -56,6 +56,8 @@ pub enum FormatArg {
     DuoCsv,
     /// Salesforce TwoFactorInfo rows for Data Loader (20-byte SHA-1 TOTP)
     SalesforceCsv,
+    /// Okta Custom TOTP factor rows (secret encoding: --secret-encoding)
+    OktaCsv,
 }
 
 impl From<FormatArg> for Format {
@@ -68,6 +70,7 @@ impl From<FormatArg> for Format {
             FormatArg::OathCsv => Format::OathCsv,
             FormatArg::DuoCsv => Format::DuoCsv,
             FormatArg::SalesforceCsv => Format::SalesforceCsv,
+            FormatArg::OktaCsv => Format::OktaCsv,
         }
     }
 }
@@ -129,7 +132,7 @@ pub struct ConvertArgs {
     /// Output format.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub to: FormatArg,
-    /// Secret encoding, for formats that let you choose (jsonl). Entra formats always use Base32.
+    /// Secret encoding, for formats that let you choose (jsonl, okta-csv). Other formats fix it.
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub secret_encoding: Option<EncodingArg>,
     /// PSKC output: encrypt with this pre-shared key (file holding 32 hex digits, AES-128).

@@ -181,7 +181,7 @@ fn usage_errors_exit_2() {
     ])
     .assert()
     .code(2)
-    .stderr(predicate::str::contains("always writes Base32"));
+    .stderr(predicate::str::contains("fixes its secret encoding"));
     ov().args(["otp", testdata("golden.jsonl").to_str().unwrap()])
         .assert()
         .code(2)

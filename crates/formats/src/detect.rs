@@ -67,9 +67,12 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
                 .split(',')
                 .map(|c| c.trim().trim_matches('"').replace(' ', ""))
                 .collect();
-            if cols.iter().any(|c| c == "serialnumber") && cols.iter().any(|c| c == "secretkey") {
+            let has = |name: &str| cols.iter().any(|c| c == name);
+            if has("login") && has("encoding") {
+                Ok(Format::OktaCsv)
+            } else if has("serialnumber") && has("secretkey") {
                 Ok(Format::EntraCsv)
-            } else if cols.iter().any(|c| c == "sharedkey") {
+            } else if has("sharedkey") {
                 Ok(Format::SalesforceCsv)
             } else if looks_like_oath_csv(trimmed) {
                 Ok(Format::OathCsv)

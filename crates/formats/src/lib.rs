@@ -33,6 +33,7 @@ mod json_stream;
 pub mod jsonl;
 pub mod limits;
 pub mod oath_csv;
+pub mod okta_csv;
 pub mod pskc;
 pub mod salesforce_csv;
 mod scan;
@@ -71,15 +72,20 @@ pub enum Format {
     DuoCsv,
     /// Salesforce `TwoFactorInfo` rows for Data Loader (as oathvault defines it).
     SalesforceCsv,
+    /// Okta Custom TOTP factor rows (as oathvault defines it).
+    OktaCsv,
 }
 
 impl Format {
     /// Every format, in the order the CLI lists them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 8] = [
         Self::EntraCsv,
         Self::EntraJson,
         Self::Jsonl,
         Self::Pskc,
+        Self::DuoCsv,
+        Self::SalesforceCsv,
+        Self::OktaCsv,
         Self::OathCsv,
     ];
 
@@ -94,6 +100,7 @@ impl Format {
             Self::OathCsv => "oath-csv",
             Self::DuoCsv => "duo-csv",
             Self::SalesforceCsv => "salesforce-csv",
+            Self::OktaCsv => "okta-csv",
         }
     }
 
@@ -116,6 +123,7 @@ impl Format {
             Self::SalesforceCsv => {
                 "Salesforce TwoFactorInfo rows for Data Loader (20-byte SHA-1 TOTP)"
             }
+            Self::OktaCsv => "Okta Custom TOTP factor rows (secret encoding: --secret-encoding)",
         }
     }
 
@@ -123,7 +131,9 @@ impl Format {
     #[must_use]
     pub fn extension(self) -> &'static str {
         match self {
-            Self::EntraCsv | Self::OathCsv | Self::DuoCsv | Self::SalesforceCsv => "csv",
+            Self::EntraCsv | Self::OathCsv | Self::DuoCsv | Self::SalesforceCsv | Self::OktaCsv => {
+                "csv"
+            }
             Self::EntraJson => "json",
             Self::Jsonl => "jsonl",
             Self::Pskc => "xml",
@@ -139,13 +149,14 @@ impl Format {
             Self::Jsonl | Self::Pskc | Self::OathCsv => Target::Any,
             Self::DuoCsv => Target::Duo,
             Self::SalesforceCsv => Target::Salesforce,
+            Self::OktaCsv => Target::Okta,
         }
     }
 
     /// Whether the writer honours `--secret-encoding` (others fix it).
     #[must_use]
     pub fn chooses_secret_encoding(self) -> bool {
-        matches!(self, Self::Jsonl)
+        matches!(self, Self::Jsonl | Self::OktaCsv)
     }
 }
 
@@ -324,5 +335,6 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
         }
         Format::DuoCsv => Box::new(duo_csv::Reader::new(input, file, options.duo)),
         Format::SalesforceCsv => salesforce_csv::reader(input, file),
+        Format::OktaCsv => okta_csv::reader(input, file),
     }
 }

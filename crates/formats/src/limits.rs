@@ -44,6 +44,8 @@ pub enum Rule {
     SalesforceTotp,
     /// Salesforce: a 20-byte secret.
     SalesforceSecret,
+    /// Okta: a Custom TOTP factor profile is time-based.
+    OktaTotp,
 }
 
 impl Rule {
@@ -78,6 +80,7 @@ impl Rule {
             Self::SalesforceSecret => {
                 "Salesforce takes 20-byte secrets only (32 Base32 characters)"
             }
+            Self::OktaTotp => "Okta's Custom TOTP factor takes TOTP tokens with T0 = 0 only",
             Self::OneKindPerFile => {
                 "a Duo file holds one token type and digit count (Duo's import form asks for one per batch)"
             }
@@ -121,6 +124,8 @@ pub enum Target {
     Duo,
     /// Salesforce `TwoFactorInfo` through Data Loader.
     Salesforce,
+    /// Okta's Factors API with a Custom TOTP profile.
+    Okta,
 }
 
 impl Target {
@@ -200,6 +205,20 @@ impl Target {
         }
         if self == Self::Salesforce {
             return Self::check_salesforce(token);
+        }
+        if self == Self::Okta {
+            if !matches!(token.kind, Kind::Totp { t0: 0, .. }) {
+                let found = match token.kind {
+                    Kind::Totp { t0, .. } => format!("T0 {t0}"),
+                    Kind::Hotp { .. } => "HOTP".to_owned(),
+                };
+                out.push(Violation {
+                    serial: token.serial.clone(),
+                    rule: Rule::OktaTotp,
+                    found,
+                });
+            }
+            return out;
         }
         let mut v = |rule: Rule, found: String| {
             out.push(Violation {

@@ -33,6 +33,7 @@ pub fn encoder(format: Format, options: &WriteOptions) -> Option<Box<dyn Encoder
         Format::Jsonl => Box::new(jsonl::Encoder::new(options.secret_encoding)),
         Format::DuoCsv => Box::<crate::duo_csv::Encoder>::default(),
         Format::SalesforceCsv => Box::<crate::salesforce_csv::Encoder>::default(),
+        Format::OktaCsv => Box::new(crate::okta_csv::Encoder::new(options.secret_encoding)),
         Format::Pskc | Format::OathCsv => return None,
     })
 }
@@ -57,6 +58,7 @@ impl Framing {
             }
             Format::EntraJson => b"{\"@context\":\"#$delta\",\"value\":[",
             Format::SalesforceCsv => crate::salesforce_csv::HEADER,
+            Format::OktaCsv => crate::okta_csv::HEADER,
             Format::Jsonl | Format::Pskc | Format::OathCsv | Format::DuoCsv => b"",
         }
     }
@@ -86,7 +88,8 @@ impl Framing {
                 | Format::Pskc
                 | Format::OathCsv
                 | Format::DuoCsv
-                | Format::SalesforceCsv,
+                | Format::SalesforceCsv
+                | Format::OktaCsv,
                 _,
             ) => b"",
         }

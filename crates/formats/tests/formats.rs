@@ -685,3 +685,51 @@ mod salesforce_csv {
         assert!(e.to_string().contains("no `sharedkey` column"), "{e}");
     }
 }
+
+mod okta_csv {
+    use super::*;
+
+    #[test]
+    fn golden_tokens_in_each_encoding_read_back() {
+        let entra = golden::entra();
+        let b32 =
+            String::from_utf8(write_all(Format::OktaCsv, &entra, SecretEncoding::Base32)).unwrap();
+        assert!(b32.starts_with(
+            "login,serial number,secret key,time interval,algorithm,digits,encoding\r\n"
+        ));
+        assert!(
+            b32.contains(",10001002,234567ABCDEFGHIJKLMNOPQRSTUVWXYZ,60,HMacSHA1,6,base32\r\n"),
+            "{b32}"
+        );
+        assert_eq!(detect(b32.as_bytes()).unwrap(), Format::OktaCsv);
+        for enc in [
+            SecretEncoding::Base32,
+            SecretEncoding::Hex,
+            SecretEncoding::Base64,
+        ] {
+            let csv = write_all(Format::OktaCsv, &entra, enc);
+            let back = read_all(Format::OktaCsv, &csv).unwrap();
+            for (a, b) in back.iter().zip(&entra) {
+                assert_eq!(
+                    (&a.serial, &a.secret, a.kind, a.hash, a.digits),
+                    (&b.serial, &b.secret, b.kind, b.hash, b.digits)
+                );
+            }
+        }
+        let hex =
+            String::from_utf8(write_all(Format::OktaCsv, &entra, SecretEncoding::Hex)).unwrap();
+        assert!(
+            hex.contains(",3132333435363738393031323334353637383930,30,HMacSHA1,6,hexadecimal\r\n"),
+            "{hex}"
+        );
+    }
+
+    #[test]
+    fn hotp_is_refused() {
+        let mut w = writer(Format::OktaCsv, Vec::new(), &WriteOptions::default()).unwrap();
+        match w.write(&golden::token_c().token).unwrap_err().kind {
+            ErrorKind::Limit(v) => assert_eq!(v.rule, Rule::OktaTotp),
+            other => panic!("{other:?}"),
+        }
+    }
+}

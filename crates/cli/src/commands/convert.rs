@@ -63,7 +63,7 @@ fn secret_encoding(args: &ConvertArgs, to: Format) -> Result<SecretEncoding, Fai
     match args.secret_encoding.map(SecretEncoding::from) {
         Some(e) if !to.chooses_secret_encoding() && e != SecretEncoding::Base32 => {
             Err(Failure::Usage(format!(
-                "{to} always writes Base32 secrets; --secret-encoding {e} applies to jsonl"
+                "{to} fixes its secret encoding; --secret-encoding {e} applies to jsonl and okta-csv"
             )))
         }
         Some(e) => Ok(e),
