@@ -184,6 +184,11 @@ pub enum Output {
     /// Standard output: held in memory (wiped on drop) so that a refused
     /// conversion prints nothing.
     Stdout(Zeroizing<Vec<u8>>),
+    /// A device or pipe, written in place (like standard output) at commit.
+    Special {
+        path: PathBuf,
+        buf: Zeroizing<Vec<u8>>,
+    },
 }
 
 impl Output {
@@ -192,6 +197,19 @@ impl Output {
         let Some(dest) = dest.filter(|d| d.as_os_str() != "-") else {
             return Ok(Self::Stdout(Zeroizing::new(Vec::new())));
         };
+        if let Ok(meta) = std::fs::metadata(dest) {
+            if meta.is_dir() {
+                return Err(anyhow!("{} is a directory", dest.display()).into());
+            }
+            if !meta.is_file() {
+                // A device or a pipe (/dev/null, a FIFO): never replace it with
+                // a renamed file; write into it once the output is complete.
+                return Ok(Self::Special {
+                    path: dest.to_path_buf(),
+                    buf: Zeroizing::new(Vec::new()),
+                });
+            }
+        }
         if dest.exists() && !force {
             return Err(Failure::Input(Some(anyhow!(
                 "{} exists; pass --force to replace it",
@@ -220,7 +238,7 @@ impl Output {
             Self::File { temp, .. } => {
                 Box::new(io::BufWriter::with_capacity(256 * 1024, temp.as_file_mut()))
             }
-            Self::Stdout(buf) => Box::new(&mut **buf),
+            Self::Stdout(buf) | Self::Special { buf, .. } => Box::new(&mut **buf),
         }
     }
 
@@ -234,6 +252,16 @@ impl Output {
                     .context("cannot flush the output to disk")?;
                 temp.persist(&dest)
                     .map_err(|e| anyhow!("cannot write {}: {}", dest.display(), e.error))?;
+                Ok(())
+            }
+            Self::Special { path, buf } => {
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                f.write_all(&buf)
+                    .and_then(|()| f.flush())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
                 Ok(())
             }
             Self::Stdout(buf) => {
@@ -251,6 +279,7 @@ impl Output {
         match self {
             Self::File { dest, .. } => dest.display().to_string(),
             Self::Stdout(_) => "standard output".into(),
+            Self::Special { path, .. } => path.display().to_string(),
         }
     }
 }

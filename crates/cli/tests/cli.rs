@@ -606,3 +606,52 @@ fn assert_golden_secrets(text: &str, context: &str) {
         );
     }
 }
+
+/// Regression: `-o /dev/null` once replaced /dev/null with a regular file
+/// (temporary file renamed over it). Devices and pipes are written in place.
+#[test]
+fn output_to_a_pipe_keeps_the_pipe() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    ov().args([
+        "convert",
+        testdata("golden.entra.csv").to_str().unwrap(),
+        "--to",
+        "entra-json",
+        "-q",
+        "-o",
+    ])
+    .arg(&fifo)
+    .assert()
+    .success();
+    let got = String::from_utf8(reader.join().unwrap()).unwrap();
+    assert!(got.starts_with("{\"@context\":\"#$delta\""), "{got}");
+    assert!(
+        std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+        "the pipe was replaced"
+    );
+    assert_eq!(dir_entries(dir.path()), ["pipe"]);
+    ov().args([
+        "convert",
+        testdata("golden.entra.csv").to_str().unwrap(),
+        "--to",
+        "jsonl",
+        "-o",
+    ])
+    .arg(dir.path())
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("is a directory"));
+}
