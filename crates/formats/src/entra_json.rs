@@ -21,8 +21,9 @@ use crate::error::{Error, ErrorKind};
 use crate::json_stream::ObjectStream;
 use crate::limits::Target;
 
-/// A JSON scalar, read without ever echoing its value in an error.
-#[derive(Debug, Default)]
+/// A JSON scalar, read without ever echoing its value in an error. No
+/// `Debug`: it can hold a secret.
+#[derive(Default)]
 enum Scalar<'a> {
     /// The key is not in the object.
     #[default]
@@ -88,7 +89,7 @@ impl Scalar<'_> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawAssign<'a> {
     #[serde(default, borrow)]
@@ -96,8 +97,8 @@ struct RawAssign<'a> {
 }
 
 /// One entry as it appears in the file (all optional: validation names what
-/// is missing).
-#[derive(Debug, Deserialize)]
+/// is missing). No `Debug`: it holds the secret.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawEntry<'a> {
     #[serde(default, borrow)]

@@ -45,8 +45,8 @@ impl Ns {
     }
 }
 
-/// One element.
-#[derive(Debug, Default)]
+/// One element. No `Debug`: a `PlainValue`'s text is a secret.
+#[derive(Default)]
 pub(crate) struct Node {
     pub(crate) ns: Option<Ns>,
     pub(crate) name: String,
