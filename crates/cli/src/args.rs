@@ -58,6 +58,8 @@ pub enum FormatArg {
     SalesforceCsv,
     /// Okta Custom TOTP factor rows (secret encoding: --secret-encoding)
     OktaCsv,
+    /// YubiKey Personalization Tool log (read only; OATH-HOTP slots)
+    YubicoCsv,
 }
 
 impl From<FormatArg> for Format {
@@ -71,6 +73,7 @@ impl From<FormatArg> for Format {
             FormatArg::DuoCsv => Format::DuoCsv,
             FormatArg::SalesforceCsv => Format::SalesforceCsv,
             FormatArg::OktaCsv => Format::OktaCsv,
+            FormatArg::YubicoCsv => Format::YubicoCsv,
         }
     }
 }

@@ -76,6 +76,8 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
                 Ok(Format::SalesforceCsv)
             } else if looks_like_oath_csv(trimmed) {
                 Ok(Format::OathCsv)
+            } else if looks_like_yubico_log(trimmed) {
+                Ok(Format::YubicoCsv)
             } else if looks_like_duo_csv(trimmed) {
                 Ok(Format::DuoCsv)
             } else {
@@ -118,6 +120,31 @@ fn looks_like_oath_csv(text: &[u8]) -> bool {
                         "hotp" | "totp" | "ocra" | "tan" | "hmac"
                     )
                 })
+        })
+}
+
+/// `YubiKey` Personalization Tool log: a traditional line type, or the
+/// Yubico layout's seven fields ending in an ISO time and an empty field.
+fn looks_like_yubico_log(text: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(text);
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .take(20)
+        .any(|l| {
+            let f: Vec<&str> = l.split(',').map(str::trim).collect();
+            let traditional = f.len() >= 12
+                && matches!(
+                    f.first().copied(),
+                    Some("OATH-HOTP" | "Yubico OTP" | "Static Password" | "Challenge-Response")
+                );
+            let yubico = f.len() == 7
+                && f.first()
+                    .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                && f.get(5)
+                    .is_some_and(|t| t.len() >= 19 && t.as_bytes().get(10) == Some(&b'T'))
+                && f.get(6).is_some_and(|x| x.is_empty());
+            traditional || yubico
         })
 }
 

@@ -40,6 +40,7 @@ mod scan;
 mod serials;
 mod table;
 mod write;
+pub mod yubico_csv;
 
 use std::fmt;
 use std::io::BufRead;
@@ -74,11 +75,13 @@ pub enum Format {
     SalesforceCsv,
     /// Okta Custom TOTP factor rows (as oathvault defines it).
     OktaCsv,
+    /// `YubiKey` Personalization Tool log (read only).
+    YubicoCsv,
 }
 
 impl Format {
     /// Every format, in the order the CLI lists them.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::EntraCsv,
         Self::EntraJson,
         Self::Jsonl,
@@ -87,6 +90,7 @@ impl Format {
         Self::SalesforceCsv,
         Self::OktaCsv,
         Self::OathCsv,
+        Self::YubicoCsv,
     ];
 
     /// The name used on the command line.
@@ -101,13 +105,14 @@ impl Format {
             Self::DuoCsv => "duo-csv",
             Self::SalesforceCsv => "salesforce-csv",
             Self::OktaCsv => "okta-csv",
+            Self::YubicoCsv => "yubico-csv",
         }
     }
 
     /// Whether oathvault writes this format (some are read only).
     #[must_use]
     pub fn writable(self) -> bool {
-        !matches!(self, Self::OathCsv)
+        !matches!(self, Self::OathCsv | Self::YubicoCsv)
     }
 
     /// A one-line description.
@@ -124,6 +129,7 @@ impl Format {
                 "Salesforce TwoFactorInfo rows for Data Loader (20-byte SHA-1 TOTP)"
             }
             Self::OktaCsv => "Okta Custom TOTP factor rows (secret encoding: --secret-encoding)",
+            Self::YubicoCsv => "YubiKey Personalization Tool log (read only; OATH-HOTP slots)",
         }
     }
 
@@ -131,9 +137,12 @@ impl Format {
     #[must_use]
     pub fn extension(self) -> &'static str {
         match self {
-            Self::EntraCsv | Self::OathCsv | Self::DuoCsv | Self::SalesforceCsv | Self::OktaCsv => {
-                "csv"
-            }
+            Self::EntraCsv
+            | Self::OathCsv
+            | Self::DuoCsv
+            | Self::SalesforceCsv
+            | Self::OktaCsv
+            | Self::YubicoCsv => "csv",
             Self::EntraJson => "json",
             Self::Jsonl => "jsonl",
             Self::Pskc => "xml",
@@ -146,7 +155,7 @@ impl Format {
         match self {
             Self::EntraCsv => Target::EntraCsv,
             Self::EntraJson => Target::EntraGraph,
-            Self::Jsonl | Self::Pskc | Self::OathCsv => Target::Any,
+            Self::Jsonl | Self::Pskc | Self::OathCsv | Self::YubicoCsv => Target::Any,
             Self::DuoCsv => Target::Duo,
             Self::SalesforceCsv => Target::Salesforce,
             Self::OktaCsv => Target::Okta,
@@ -336,5 +345,8 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
         Format::DuoCsv => Box::new(duo_csv::Reader::new(input, file, options.duo)),
         Format::SalesforceCsv => salesforce_csv::reader(input, file),
         Format::OktaCsv => okta_csv::reader(input, file),
+        Format::YubicoCsv => {
+            Box::new(yubico_csv::Reader::new(input, file).with_notes(options.notes.clone()))
+        }
     }
 }

@@ -34,7 +34,7 @@ pub fn encoder(format: Format, options: &WriteOptions) -> Option<Box<dyn Encoder
         Format::DuoCsv => Box::<crate::duo_csv::Encoder>::default(),
         Format::SalesforceCsv => Box::<crate::salesforce_csv::Encoder>::default(),
         Format::OktaCsv => Box::new(crate::okta_csv::Encoder::new(options.secret_encoding)),
-        Format::Pskc | Format::OathCsv => return None,
+        Format::Pskc | Format::OathCsv | Format::YubicoCsv => return None,
     })
 }
 
@@ -59,7 +59,9 @@ impl Framing {
             Format::EntraJson => b"{\"@context\":\"#$delta\",\"value\":[",
             Format::SalesforceCsv => crate::salesforce_csv::HEADER,
             Format::OktaCsv => crate::okta_csv::HEADER,
-            Format::Jsonl | Format::Pskc | Format::OathCsv | Format::DuoCsv => b"",
+            Format::Jsonl | Format::Pskc | Format::OathCsv | Format::DuoCsv | Format::YubicoCsv => {
+                b""
+            }
         }
     }
 
@@ -89,7 +91,8 @@ impl Framing {
                 | Format::OathCsv
                 | Format::DuoCsv
                 | Format::SalesforceCsv
-                | Format::OktaCsv,
+                | Format::OktaCsv
+                | Format::YubicoCsv,
                 _,
             ) => b"",
         }

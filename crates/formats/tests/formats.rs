@@ -733,3 +733,62 @@ mod okta_csv {
         }
     }
 }
+
+mod yubico_csv {
+    use super::*;
+    use oathvault_formats::yubico_csv::Reader;
+
+    fn read(name: &str) -> (Vec<Token>, Vec<String>) {
+        let bytes = testdata(&format!("csv/{name}"));
+        let mut r = Reader::new(bytes.as_slice(), Some(Arc::from(name)));
+        let tokens = r.by_ref().map(|t| t.unwrap()).collect();
+        (tokens, r.skipped().to_vec())
+    }
+
+    #[test]
+    fn oath_slots_become_tokens_the_rest_is_listed() {
+        let (t, skipped) = read("yubico.csv");
+        let rows: Vec<(&str, String, u8)> = t
+            .iter()
+            .map(|t| {
+                (
+                    t.serial.as_str(),
+                    SecretEncoding::Hex.encode(&t.secret).to_string(),
+                    t.digits.get(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "cccccccccccc",
+                    "916821d3a138bf855e70069605559a206ba854cd".to_owned(),
+                    6
+                ),
+                (
+                    "508327",
+                    "69cfb9202438ca68964ec3244bfa4843d073a43b".to_owned(),
+                    6
+                ),
+                (
+                    "1382042",
+                    "bf7efc1c8b6f23604930a9ce693bdd6c3265be00".to_owned(),
+                    6
+                ),
+            ]
+        );
+        assert!(t.iter().all(|t| t.kind == Kind::Hotp { counter: 0 }));
+        assert_eq!(skipped.len(), 4, "{skipped:?}");
+        assert_eq!(
+            detect(&testdata("csv/yubico.csv")).unwrap(),
+            Format::YubicoCsv
+        );
+        let (t, _) = read("yubico-oath.csv");
+        assert_eq!(t.len(), 3);
+        assert_eq!(
+            detect(&testdata("csv/yubico-oath.csv")).unwrap(),
+            Format::YubicoCsv
+        );
+    }
+}
