@@ -60,6 +60,8 @@ pub enum FormatArg {
     OktaCsv,
     /// YubiKey Personalization Tool log (read only; OATH-HOTP slots)
     YubicoCsv,
+    /// Your own columns (write only: --template, --no-header, --secret-encoding)
+    CustomCsv,
 }
 
 impl From<FormatArg> for Format {
@@ -74,6 +76,7 @@ impl From<FormatArg> for Format {
             FormatArg::SalesforceCsv => Format::SalesforceCsv,
             FormatArg::OktaCsv => Format::OktaCsv,
             FormatArg::YubicoCsv => Format::YubicoCsv,
+            FormatArg::CustomCsv => Format::CustomCsv,
         }
     }
 }
@@ -135,7 +138,7 @@ pub struct ConvertArgs {
     /// Output format.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub to: FormatArg,
-    /// Secret encoding, for formats that let you choose (jsonl, okta-csv). Other formats fix it.
+    /// Secret encoding, for formats that let you choose (jsonl, okta-csv, custom-csv). Other formats fix it.
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub secret_encoding: Option<EncodingArg>,
     /// PSKC output: encrypt with this pre-shared key (file holding 32 hex digits, AES-128).
@@ -147,6 +150,14 @@ pub struct ConvertArgs {
     /// PSKC output: PBKDF2 iterations for --pskc-passphrase-file.
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1000..))]
     pub pskc_iterations: u32,
+    /// Custom CSV columns: `name=property` or `name="fixed"`, comma-separated
+    /// (properties: serial, secret, `secret_bytes`, type, hash, digits, step, t0,
+    /// counter, manufacturer, model, `display_name`, user, issuer, `key_id`, otpauth).
+    #[arg(long, value_name = "SPEC")]
+    pub template: Option<String>,
+    /// Custom CSV: no header row.
+    #[arg(long)]
+    pub no_header: bool,
     /// Replace OUT if it exists.
     #[arg(long)]
     pub force: bool,

@@ -169,6 +169,9 @@ impl<'o> Assembler<'o> {
     fn new(out: &'o mut dyn Write, opts: &ConvertOptions) -> Result<Self, Error> {
         let framing = Framing::of(opts.to);
         out.write_all(framing.begin())?;
+        if let Some(e) = encoder(opts.to, &opts.write) {
+            out.write_all(&e.header())?;
+        }
         Ok(Self {
             out,
             buf: Zeroizing::new(Vec::with_capacity(OUT_BUF + 4096)),

@@ -24,6 +24,7 @@
 
 mod convert;
 mod csv_record;
+pub mod custom_csv;
 mod detect;
 pub mod duo_csv;
 pub mod entra_csv;
@@ -77,11 +78,13 @@ pub enum Format {
     OktaCsv,
     /// `YubiKey` Personalization Tool log (read only).
     YubicoCsv,
+    /// Columns the customer defines (write only; needs a template).
+    CustomCsv,
 }
 
 impl Format {
     /// Every format, in the order the CLI lists them.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::EntraCsv,
         Self::EntraJson,
         Self::Jsonl,
@@ -89,6 +92,7 @@ impl Format {
         Self::DuoCsv,
         Self::SalesforceCsv,
         Self::OktaCsv,
+        Self::CustomCsv,
         Self::OathCsv,
         Self::YubicoCsv,
     ];
@@ -106,7 +110,14 @@ impl Format {
             Self::SalesforceCsv => "salesforce-csv",
             Self::OktaCsv => "okta-csv",
             Self::YubicoCsv => "yubico-csv",
+            Self::CustomCsv => "custom-csv",
         }
+    }
+
+    /// Whether oathvault reads this format (Custom CSV is write only).
+    #[must_use]
+    pub fn readable(self) -> bool {
+        self != Self::CustomCsv
     }
 
     /// Whether oathvault writes this format (some are read only).
@@ -130,6 +141,9 @@ impl Format {
             }
             Self::OktaCsv => "Okta Custom TOTP factor rows (secret encoding: --secret-encoding)",
             Self::YubicoCsv => "YubiKey Personalization Tool log (read only; OATH-HOTP slots)",
+            Self::CustomCsv => {
+                "your own columns (write only: --template, --no-header, --secret-encoding)"
+            }
         }
     }
 
@@ -142,7 +156,8 @@ impl Format {
             | Self::DuoCsv
             | Self::SalesforceCsv
             | Self::OktaCsv
-            | Self::YubicoCsv => "csv",
+            | Self::YubicoCsv
+            | Self::CustomCsv => "csv",
             Self::EntraJson => "json",
             Self::Jsonl => "jsonl",
             Self::Pskc => "xml",
@@ -155,7 +170,9 @@ impl Format {
         match self {
             Self::EntraCsv => Target::EntraCsv,
             Self::EntraJson => Target::EntraGraph,
-            Self::Jsonl | Self::Pskc | Self::OathCsv | Self::YubicoCsv => Target::Any,
+            Self::Jsonl | Self::Pskc | Self::OathCsv | Self::YubicoCsv | Self::CustomCsv => {
+                Target::Any
+            }
             Self::DuoCsv => Target::Duo,
             Self::SalesforceCsv => Target::Salesforce,
             Self::OktaCsv => Target::Okta,
@@ -165,7 +182,7 @@ impl Format {
     /// Whether the writer honours `--secret-encoding` (others fix it).
     #[must_use]
     pub fn chooses_secret_encoding(self) -> bool {
-        matches!(self, Self::Jsonl | Self::OktaCsv)
+        matches!(self, Self::Jsonl | Self::OktaCsv | Self::CustomCsv)
     }
 }
 
@@ -197,6 +214,8 @@ impl FromStr for Format {
 pub struct WriteOptions {
     /// Secret encoding, for formats that let the user choose.
     pub secret_encoding: SecretEncoding,
+    /// The layout of a Custom CSV.
+    pub custom: Option<custom_csv::Template>,
     /// How a PSKC file protects its secrets.
     pub pskc: pskc::Protection,
 }
@@ -205,6 +224,7 @@ impl Default for WriteOptions {
     fn default() -> Self {
         Self {
             secret_encoding: SecretEncoding::Base32,
+            custom: None,
             pskc: pskc::Protection::Plain,
         }
     }
@@ -347,6 +367,12 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
         Format::OktaCsv => okta_csv::reader(input, file),
         Format::YubicoCsv => {
             Box::new(yubico_csv::Reader::new(input, file).with_notes(options.notes.clone()))
+        }
+        Format::CustomCsv => {
+            let e = Error::new(ErrorKind::Syntax(
+                "custom-csv is written, not read; name the input format with --from".into(),
+            ));
+            Box::new(std::iter::once(Err(e.in_file(file.as_ref()))))
         }
     }
 }

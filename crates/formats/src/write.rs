@@ -21,6 +21,12 @@ pub trait Encoder: Send {
     fn users_dropped(&self) -> u64 {
         0
     }
+
+    /// A header row the encoder's settings decide (Custom CSV), written
+    /// after the framing's start.
+    fn header(&self) -> Vec<u8> {
+        Vec::new()
+    }
 }
 
 /// The encoder of a line- or item-based `format`; `None` for PSKC, whose
@@ -34,6 +40,14 @@ pub fn encoder(format: Format, options: &WriteOptions) -> Option<Box<dyn Encoder
         Format::DuoCsv => Box::<crate::duo_csv::Encoder>::default(),
         Format::SalesforceCsv => Box::<crate::salesforce_csv::Encoder>::default(),
         Format::OktaCsv => Box::new(crate::okta_csv::Encoder::new(options.secret_encoding)),
+        Format::CustomCsv => {
+            let template = options.custom.clone()?;
+            let template = crate::custom_csv::Template {
+                secret_encoding: options.secret_encoding,
+                ..template
+            };
+            Box::new(crate::custom_csv::Encoder::new(template))
+        }
         Format::Pskc | Format::OathCsv | Format::YubicoCsv => return None,
     })
 }
@@ -59,9 +73,12 @@ impl Framing {
             Format::EntraJson => b"{\"@context\":\"#$delta\",\"value\":[",
             Format::SalesforceCsv => crate::salesforce_csv::HEADER,
             Format::OktaCsv => crate::okta_csv::HEADER,
-            Format::Jsonl | Format::Pskc | Format::OathCsv | Format::DuoCsv | Format::YubicoCsv => {
-                b""
-            }
+            Format::Jsonl
+            | Format::Pskc
+            | Format::OathCsv
+            | Format::DuoCsv
+            | Format::YubicoCsv
+            | Format::CustomCsv => b"",
         }
     }
 
@@ -92,7 +109,8 @@ impl Framing {
                 | Format::DuoCsv
                 | Format::SalesforceCsv
                 | Format::OktaCsv
-                | Format::YubicoCsv,
+                | Format::YubicoCsv
+                | Format::CustomCsv,
                 _,
             ) => b"",
         }
@@ -183,11 +201,16 @@ pub fn writer<'a, W: Write + 'a>(
         )?));
     }
     let Some(encoder) = encoder(format, options) else {
-        let msg = format!("oathvault reads {format} but does not write it");
+        let msg = if format == Format::CustomCsv {
+            "custom-csv needs a template (--template)".to_owned()
+        } else {
+            format!("oathvault reads {format} but does not write it")
+        };
         return Err(Error::new(crate::ErrorKind::Syntax(msg)));
     };
     let framing = Framing::of(format);
     output.write_all(framing.begin())?;
+    output.write_all(&encoder.header())?;
     Ok(Box::new(Writer {
         out: output,
         framing,

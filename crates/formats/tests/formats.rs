@@ -792,3 +792,87 @@ mod yubico_csv {
         );
     }
 }
+
+mod custom_csv {
+    use super::*;
+    use oathvault_formats::custom_csv::Template;
+
+    fn options(spec: &str, header: bool, enc: SecretEncoding) -> WriteOptions {
+        let mut t: Template = spec.parse().unwrap();
+        t.header = header;
+        WriteOptions {
+            secret_encoding: enc,
+            custom: Some(t),
+            ..WriteOptions::default()
+        }
+    }
+
+    fn render(tokens: &[Token], o: &WriteOptions) -> String {
+        let mut out = Vec::new();
+        let mut w = writer(Format::CustomCsv, &mut out, o).unwrap();
+        for t in tokens {
+            w.write(t).unwrap();
+        }
+        w.finish().unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn columns_fixed_values_and_encodings() {
+        let all: Vec<Token> = golden::all().into_iter().map(|g| g.token).collect();
+        let o = options(
+            r#"serial=serial,seed=secret,type=type,"Vendor, Inc."="Deepnet, Ltd",step=step,counter=counter"#,
+            true,
+            SecretEncoding::Base64,
+        );
+        assert_eq!(
+            render(&all, &o),
+            "serial,seed,type,\"\"\"Vendor, Inc.\"\"\",step,counter\r\n\
+             10001001,MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=,TOTP,\"Deepnet, Ltd\",30,\r\n\
+             10001002,1vnffAEQyFMdCVLY1z4RlOlbXxk=,TOTP,\"Deepnet, Ltd\",60,\r\n\
+             20000001,MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=,HOTP,\"Deepnet, Ltd\",,0\r\n"
+        );
+        let o = options("s=serial,k=secret", false, SecretEncoding::Hex);
+        assert_eq!(
+            render(&all[..1], &o),
+            "10001001,3132333435363738393031323334353637383930\r\n"
+        );
+    }
+
+    #[test]
+    fn otpauth_uri_and_masked_preview() {
+        let o = options("uri=otpauth", true, SecretEncoding::Base32);
+        let csv = render(&[golden::token_b().token], &o);
+        assert!(csv.contains("otpauth://totp/Deepnet%20Security:10001002?secret=234567ABCDEFGHIJKLMNOPQRSTUVWXYZ&issuer=Deepnet%20Security&algorithm=SHA1&digits=6&period=60"), "{csv}");
+        let t: Template = "Serial=serial,Seed=secret,URI=otpauth".parse().unwrap();
+        let preview = t.preview(&golden::entra());
+        assert!(
+            preview.contains("10001001,••••••,otpauth://••••••"),
+            "{preview}"
+        );
+        assert!(
+            !preview.contains("GEZD") && !preview.contains("3132"),
+            "{preview}"
+        );
+    }
+
+    #[test]
+    fn bad_templates_say_why() {
+        assert!("".parse::<Template>().unwrap_err().contains("no columns"));
+        assert!(
+            "seed"
+                .parse::<Template>()
+                .unwrap_err()
+                .contains("not name=property")
+        );
+        let e = "seed=sekret".parse::<Template>().unwrap_err();
+        assert!(
+            e.contains("unknown token property \"sekret\"") && e.contains("otpauth"),
+            "{e}"
+        );
+        let e = writer(Format::CustomCsv, Vec::new(), &WriteOptions::default())
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("needs a template"));
+    }
+}

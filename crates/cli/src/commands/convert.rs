@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 
 use anyhow::anyhow;
+use oathvault_formats::custom_csv::Template;
 use oathvault_formats::pskc::Protection;
 use oathvault_formats::{
     Conversion, ConvertOptions, DEFAULT_CHUNK, Format, WriteOptions, WriteSummary, convert,
@@ -63,11 +64,26 @@ fn secret_encoding(args: &ConvertArgs, to: Format) -> Result<SecretEncoding, Fai
     match args.secret_encoding.map(SecretEncoding::from) {
         Some(e) if !to.chooses_secret_encoding() && e != SecretEncoding::Base32 => {
             Err(Failure::Usage(format!(
-                "{to} fixes its secret encoding; --secret-encoding {e} applies to jsonl and okta-csv"
+                "{to} fixes its secret encoding; --secret-encoding {e} applies to jsonl, okta-csv and custom-csv"
             )))
         }
         Some(e) => Ok(e),
         None => Ok(SecretEncoding::Base32),
+    }
+}
+
+fn custom_template(args: &ConvertArgs, to: Format) -> Result<Option<Template>, Failure> {
+    match (&args.template, to) {
+        (Some(spec), Format::CustomCsv) => {
+            let mut t: Template = spec.parse().map_err(Failure::Usage)?;
+            t.header = !args.no_header;
+            Ok(Some(t))
+        }
+        (None, Format::CustomCsv) => Err(Failure::Usage(
+            "custom-csv needs --template, e.g. --template 'Serial=serial,Seed=secret,Type=\"TOTP\"'".into(),
+        )),
+        (Some(_), _) => Err(Failure::Usage(format!("--template is for custom-csv, not {to}"))),
+        (None, _) => Ok(None),
     }
 }
 
@@ -114,6 +130,7 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
         to,
         write: WriteOptions {
             secret_encoding: encoding,
+            custom: custom_template(args, to)?,
             pskc: pskc_protection(args)?,
         },
         read: input.options.clone(),

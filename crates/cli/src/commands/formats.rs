@@ -5,9 +5,13 @@ use oathvault_formats::Format;
 #[allow(clippy::print_stdout, reason = "the command's output")]
 pub fn run() {
     for f in Format::ALL {
-        let modes = if f.writable() { "read, write" } else { "read" };
+        let modes = match (f.readable(), f.writable()) {
+            (true, true) => "read, write",
+            (true, false) => "read",
+            _ => "write",
+        };
         println!(
-            "{:<12} {:<6} {modes:<13} {}",
+            "{:<15} {:<6} {modes:<12} {}",
             f.name(),
             format!(".{}", f.extension()),
             f.describe()
