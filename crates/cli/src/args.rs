@@ -62,6 +62,8 @@ pub enum FormatArg {
     YubicoCsv,
     /// Your own columns (write only: --template, --no-header, --secret-encoding)
     CustomCsv,
+    /// Deepnet DualShield token file (XML; one header per file, TOTP)
+    Dualshield,
 }
 
 impl From<FormatArg> for Format {
@@ -77,6 +79,7 @@ impl From<FormatArg> for Format {
             FormatArg::OktaCsv => Format::OktaCsv,
             FormatArg::YubicoCsv => Format::YubicoCsv,
             FormatArg::CustomCsv => Format::CustomCsv,
+            FormatArg::Dualshield => Format::DualShield,
         }
     }
 }

@@ -20,7 +20,7 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::csv_record::{RecordReader, TextRecords};
 use crate::entra_csv::{self, Columns};
 use crate::error::{Error, ErrorKind};
-use crate::limits::{Rule, Target};
+use crate::limits::{BatchClass, Rule, Target};
 use crate::serials::SerialSet;
 use crate::write::{Encoder, Framing, encoder};
 use crate::{Format, ReadInto, WriteOptions, WriteSummary, jsonl, reader_into};
@@ -122,6 +122,7 @@ fn through_writer(
     let mut w = crate::writer(opts.to, &mut *out, &opts.write)?;
     let target = opts.to.target();
     let mut serials = SerialSet::new();
+    let mut first_class: Option<BatchClass> = None;
     let mut token = Token::blank();
     while let Some(read) = source.read_into(&mut token) {
         if report.problem_count >= opts.stop_after {
@@ -140,6 +141,19 @@ fn through_writer(
         }
         for v in target.check(&token) {
             report.problem(v.to_string(), opts.shown);
+        }
+        if let Some(class) = target.batch_class(&token) {
+            match first_class {
+                None => first_class = Some(class),
+                Some(first) if first != class => {
+                    let found = format!("{class}, where the file started with {first}");
+                    report.problem(
+                        Rule::OneKindPerFile.message(token.serial.as_str(), &found),
+                        opts.shown,
+                    );
+                }
+                Some(_) => {}
+            }
         }
         if report.problem_count == 0 {
             w.write(&token)?;
@@ -160,7 +174,7 @@ struct Assembler<'o> {
     target: Target,
     serials: SerialSet,
     /// The kind of the first token, for one-kind-per-file targets.
-    first_class: Option<(&'static str, u8)>,
+    first_class: Option<BatchClass>,
     report: Conversion,
     shown: usize,
 }
@@ -189,18 +203,12 @@ impl<'o> Assembler<'o> {
     }
 
     /// Checks that a one-kind-per-file target gets one kind.
-    fn class(&mut self, serial: &str, class: Option<(&'static str, u8)>) {
+    fn class(&mut self, serial: &str, class: Option<BatchClass>) {
         let Some(class) = class else { return };
         match self.first_class {
             None => self.first_class = Some(class),
             Some(first) if first != class => {
-                let found = format!(
-                    "{} {} digits, where the file started with {} {} digits",
-                    class.0.to_uppercase(),
-                    class.1,
-                    first.0.to_uppercase(),
-                    first.1
-                );
+                let found = format!("{class}, where the file started with {first}");
                 self.report
                     .problem(Rule::OneKindPerFile.message(serial, &found), self.shown);
             }
@@ -341,7 +349,7 @@ struct Done {
     serials: Vec<u8>,
     serial_ends: Vec<(usize, bool)>,
     /// Per token, its kind for one-kind-per-file targets.
-    classes: Vec<Option<(&'static str, u8)>>,
+    classes: Vec<Option<BatchClass>>,
     problems: Vec<String>,
     problem_count: usize,
     users_dropped: u64,

@@ -53,9 +53,13 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
         b'<' => {
             if memchr::memmem::find(trimmed, b"KeyContainer").is_some() {
                 Ok(Format::Pskc)
+            } else if memchr::memmem::find(trimmed, b"<data").is_some()
+                && memchr::memmem::find(trimmed, b"<header").is_some()
+            {
+                Ok(Format::DualShield)
             } else {
                 Err(Error::new(ErrorKind::Unrecognised(
-                    "this is XML but not PSKC (no KeyContainer); DualShield files are not read yet"
+                    "this is XML but neither PSKC (no KeyContainer) nor a DualShield token file"
                         .into(),
                 )))
             }
@@ -203,7 +207,7 @@ mod tests {
         assert!(msg(b"-----BEGIN PGP MESSAGE-----").contains("OpenPGP"));
         assert!(msg(b"\x7fELF\x02\x01\x00\x00").contains("binary"));
         assert!(msg(b"\xff\xfe\xfd text").contains("binary"));
-        assert!(msg(b"<?xml version=\"1.0\"?><data/>").contains("not PSKC"));
+        assert!(msg(b"<?xml version=\"1.0\"?><other/>").contains("neither PSKC"));
         assert_eq!(
             detect(b"<?xml version=\"1.0\"?>\n<pskc:KeyContainer Version=\"1.0\"").unwrap(),
             Format::Pskc

@@ -26,6 +26,7 @@ mod convert;
 mod csv_record;
 pub mod custom_csv;
 mod detect;
+pub mod dualshield;
 pub mod duo_csv;
 pub mod entra_csv;
 pub mod entra_json;
@@ -51,7 +52,7 @@ use std::sync::Arc;
 pub use convert::{Conversion, ConvertOptions, DEFAULT_CHUNK, convert};
 pub use detect::detect;
 pub use error::{Error, ErrorKind, Location};
-pub use limits::{Rule, Target, Violation};
+pub use limits::{BatchClass, Rule, Target, Violation};
 use oathvault_token::{SecretEncoding, Token};
 pub use serials::SerialSet;
 pub use write::{Encoder, Framing, TokenWriter, encoder, writer};
@@ -80,11 +81,13 @@ pub enum Format {
     YubicoCsv,
     /// Columns the customer defines (write only; needs a template).
     CustomCsv,
+    /// Deepnet `DualShield` token file (XML).
+    DualShield,
 }
 
 impl Format {
     /// Every format, in the order the CLI lists them.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::EntraCsv,
         Self::EntraJson,
         Self::Jsonl,
@@ -92,6 +95,7 @@ impl Format {
         Self::DuoCsv,
         Self::SalesforceCsv,
         Self::OktaCsv,
+        Self::DualShield,
         Self::CustomCsv,
         Self::OathCsv,
         Self::YubicoCsv,
@@ -111,6 +115,7 @@ impl Format {
             Self::OktaCsv => "okta-csv",
             Self::YubicoCsv => "yubico-csv",
             Self::CustomCsv => "custom-csv",
+            Self::DualShield => "dualshield",
         }
     }
 
@@ -144,6 +149,7 @@ impl Format {
             Self::CustomCsv => {
                 "your own columns (write only: --template, --no-header, --secret-encoding)"
             }
+            Self::DualShield => "Deepnet DualShield token file (XML; one header per file, TOTP)",
         }
     }
 
@@ -160,7 +166,7 @@ impl Format {
             | Self::CustomCsv => "csv",
             Self::EntraJson => "json",
             Self::Jsonl => "jsonl",
-            Self::Pskc => "xml",
+            Self::Pskc | Self::DualShield => "xml",
         }
     }
 
@@ -176,6 +182,7 @@ impl Format {
             Self::DuoCsv => Target::Duo,
             Self::SalesforceCsv => Target::Salesforce,
             Self::OktaCsv => Target::Okta,
+            Self::DualShield => Target::DualShield,
         }
     }
 
@@ -368,6 +375,7 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
         Format::YubicoCsv => {
             Box::new(yubico_csv::Reader::new(input, file).with_notes(options.notes.clone()))
         }
+        Format::DualShield => Box::new(dualshield::Reader::new(input, file)),
         Format::CustomCsv => {
             let e = Error::new(ErrorKind::Syntax(
                 "custom-csv is written, not read; name the input format with --from".into(),

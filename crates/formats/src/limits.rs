@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use oathvault_token::{Digits, Hash, Kind, Serial, Token};
+use oathvault_token::{Digits, Hash, Kind, Serial, Step, Token};
 
 /// The longest Base32 secret Entra accepts, in characters.
 pub const ENTRA_MAX_BASE32: usize = 128;
@@ -46,6 +46,8 @@ pub enum Rule {
     SalesforceSecret,
     /// Okta: a Custom TOTP factor profile is time-based.
     OktaTotp,
+    /// `DualShield`: TOTP, 6 or 8 digits, 30 or 60 s, T0 0.
+    DualShieldTotp,
 }
 
 impl Rule {
@@ -81,8 +83,11 @@ impl Rule {
                 "Salesforce takes 20-byte secrets only (32 Base32 characters)"
             }
             Self::OktaTotp => "Okta's Custom TOTP factor takes TOTP tokens with T0 = 0 only",
+            Self::DualShieldTotp => {
+                "a DualShield token file takes TOTP tokens with 6 or 8 digits, 30 or 60 s and T0 = 0"
+            }
             Self::OneKindPerFile => {
-                "a Duo file holds one token type and digit count (Duo's import form asks for one per batch)"
+                "the file holds one kind of token (one header, or one choice in the import form)"
             }
         }
     }
@@ -126,14 +131,56 @@ pub enum Target {
     Salesforce,
     /// Okta's Factors API with a Custom TOTP profile.
     Okta,
+    /// Deepnet `DualShield` token file.
+    DualShield,
+}
+
+/// The settings a one-kind-per-file target fixes in its header or form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchClass {
+    /// `totp` or `hotp`.
+    pub kind: &'static str,
+    /// Code length.
+    pub digits: u8,
+    /// TOTP step, when the file fixes it.
+    pub step: Option<u32>,
+    /// Hash, when the file fixes it.
+    pub hash: Option<Hash>,
+}
+
+impl fmt::Display for BatchClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} digits", self.kind.to_uppercase(), self.digits)?;
+        if let Some(s) = self.step {
+            write!(f, " {s} s")?;
+        }
+        if let Some(h) = self.hash {
+            write!(f, " {h}")?;
+        }
+        Ok(())
+    }
 }
 
 impl Target {
-    /// For targets whose files hold one kind of token: the token's kind and
-    /// digit count, to compare with the file's first token.
+    /// For targets whose files hold one kind of token: what must be the
+    /// same as the file's first token.
     #[must_use]
-    pub fn batch_class(self, token: &Token) -> Option<(&'static str, u8)> {
-        (self == Self::Duo).then(|| (token.kind.name(), token.digits.get()))
+    pub fn batch_class(self, token: &Token) -> Option<BatchClass> {
+        let class = BatchClass {
+            kind: token.kind.name(),
+            digits: token.digits.get(),
+            step: None,
+            hash: None,
+        };
+        match self {
+            Self::Duo => Some(class),
+            Self::DualShield => Some(BatchClass {
+                step: token.kind.step().map(Step::seconds),
+                hash: Some(token.hash),
+                ..class
+            }),
+            _ => None,
+        }
     }
 
     fn check_salesforce(token: &Token) -> Vec<Violation> {
@@ -205,6 +252,24 @@ impl Target {
         }
         if self == Self::Salesforce {
             return Self::check_salesforce(token);
+        }
+        if self == Self::DualShield {
+            let fits = matches!(token.kind, Kind::Totp { step, t0: 0 } if matches!(step.seconds(), 30 | 60))
+                && matches!(token.digits.get(), 6 | 8);
+            if !fits {
+                let found = match token.kind {
+                    Kind::Totp { step, t0 } => {
+                        format!("TOTP {} digits {} s T0 {t0}", token.digits, step.seconds())
+                    }
+                    Kind::Hotp { .. } => "HOTP".to_owned(),
+                };
+                out.push(Violation {
+                    serial: token.serial.clone(),
+                    rule: Rule::DualShieldTotp,
+                    found,
+                });
+            }
+            return out;
         }
         if self == Self::Okta {
             if !matches!(token.kind, Kind::Totp { t0: 0, .. }) {

@@ -48,7 +48,7 @@ pub fn encoder(format: Format, options: &WriteOptions) -> Option<Box<dyn Encoder
             };
             Box::new(crate::custom_csv::Encoder::new(template))
         }
-        Format::Pskc | Format::OathCsv | Format::YubicoCsv => return None,
+        Format::Pskc | Format::OathCsv | Format::YubicoCsv | Format::DualShield => return None,
     })
 }
 
@@ -78,7 +78,8 @@ impl Framing {
             | Format::OathCsv
             | Format::DuoCsv
             | Format::YubicoCsv
-            | Format::CustomCsv => b"",
+            | Format::CustomCsv
+            | Format::DualShield => b"",
         }
     }
 
@@ -110,7 +111,8 @@ impl Framing {
                 | Format::SalesforceCsv
                 | Format::OktaCsv
                 | Format::YubicoCsv
-                | Format::CustomCsv,
+                | Format::CustomCsv
+                | Format::DualShield,
                 _,
             ) => b"",
         }
@@ -191,6 +193,9 @@ pub fn writer<'a, W: Write + 'a>(
     mut output: W,
     options: &WriteOptions,
 ) -> Result<Box<dyn TokenWriter + 'a>, Error> {
+    if format == Format::DualShield {
+        return Ok(Box::new(crate::dualshield::Writer::new(output)));
+    }
     if format == Format::Pskc {
         // Per-file keys, so its own writer.
         let random = Box::new(crate::pskc::OsRandom);

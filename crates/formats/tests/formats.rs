@@ -603,8 +603,7 @@ mod duo_csv {
         let c = oathvault_formats::convert(jsonl.as_slice(), &mut Vec::new(), &opts).unwrap();
         assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
         assert!(
-            c.problems[0]
-                .starts_with("serial 20000001: a Duo file holds one token type and digit count"),
+            c.problems[0].starts_with("serial 20000001: the file holds one kind of token"),
             "{:?}",
             c.problems
         );
@@ -874,5 +873,87 @@ mod custom_csv {
             .err()
             .unwrap();
         assert!(e.to_string().contains("needs a template"));
+    }
+}
+
+mod dualshield {
+    use super::*;
+
+    const DEEPNET_SAMPLE: &str = "<?xml version=\"1.0\"?>\n<data>\n<header>\n\t<manufacturerCode>DN</manufacturerCode>\n\t<productCode>ST</productCode>\n\t<encrypt>NONE</encrypt>\n\t<encode>HEX</encode>\n\t<digits>6</digits>\n\t<timeWindow>60</timeWindow>\n\t<crypto>HmacSHA1</crypto>   </header>\n <tokens>\n   <token>\n\t\t<serial>71358472</serial>\n\t\t<seed>08E49538328BAE830E0DB14A82341100BC23B840</seed>\n\t </token>\n\t <token>\n\t\t<serial>71358473</serial>\n\t\t<seed>08E49538328BAE830E0DB14A82341100BC23B841</seed>\n\t</token>\n</tokens>\n</data>\n";
+
+    #[test]
+    fn deepnet_sample_reads() {
+        assert_eq!(
+            detect(DEEPNET_SAMPLE.as_bytes()).unwrap(),
+            Format::DualShield
+        );
+        let t = read_all(Format::DualShield, DEEPNET_SAMPLE.as_bytes()).unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[1].serial.as_str(), "71358473");
+        assert_eq!(t[0].kind, Kind::totp(Step::S60));
+        assert_eq!(
+            SecretEncoding::Hex.encode(&t[1].secret).as_str(),
+            "08e49538328bae830e0db14a82341100bc23b841"
+        );
+    }
+
+    #[test]
+    fn golden_token_a_round_trips_and_batches_must_match() {
+        let a = golden::token_a().token;
+        let xml = String::from_utf8(write_all(
+            Format::DualShield,
+            std::slice::from_ref(&a),
+            SecretEncoding::Hex,
+        ))
+        .unwrap();
+        assert!(xml.contains("<encode>HEX</encode>\n\t<digits>6</digits>\n\t<timeWindow>30</timeWindow>\n\t<crypto>HmacSHA1</crypto>"), "{xml}");
+        assert!(xml.contains("<serial>10001001</serial>\n\t\t<seed>3132333435363738393031323334353637383930</seed>"), "{xml}");
+        let back = read_all(Format::DualShield, xml.as_bytes()).unwrap();
+        assert_eq!(
+            (&back[0].serial, &back[0].secret, back[0].kind),
+            (&a.serial, &a.secret, a.kind)
+        );
+        // A (30 s) and B (60 s) cannot share a header.
+        let jsonl = write_all(Format::Jsonl, &golden::entra(), SecretEncoding::Hex);
+        let opts = oathvault_formats::ConvertOptions {
+            from: Format::Jsonl,
+            to: Format::DualShield,
+            write: WriteOptions::default(),
+            read: oathvault_formats::ReadOptions::default(),
+            file: None,
+            threads: 1,
+            shown: 20,
+            stop_after: 100,
+            chunk_size: oathvault_formats::DEFAULT_CHUNK,
+            size_hint: None,
+        };
+        let c = oathvault_formats::convert(jsonl.as_slice(), &mut Vec::new(), &opts).unwrap();
+        assert_eq!(
+            c.problems,
+            [
+                "serial 10001002: the file holds one kind of token (one header, or one choice in the import form) (this token: TOTP 6 digits 60 s SHA1, where the file started with TOTP 6 digits 30 s SHA1)"
+            ]
+        );
+    }
+
+    #[test]
+    fn base32_seeds_and_refusals() {
+        let b32 = "<data><header><encode>BASE32</encode><synchronisation>30</synchronisation></header><tokens><token><serial>g1</serial><seed>GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ</seed></token></tokens></data>";
+        assert_eq!(
+            read_all(Format::DualShield, b32.as_bytes()).unwrap()[0].kind,
+            Kind::totp(Step::S30)
+        );
+        let aes = b32.replace("<encode>", "<encrypt>AES256</encrypt><encode>");
+        assert!(
+            read_all(Format::DualShield, aes.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("encrypted (AES256)")
+        );
+        let mut w = writer(Format::DualShield, Vec::new(), &WriteOptions::default()).unwrap();
+        assert!(matches!(
+            w.write(&golden::token_c().token).unwrap_err().kind,
+            ErrorKind::Limit(_)
+        ));
     }
 }

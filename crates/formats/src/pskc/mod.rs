@@ -15,7 +15,8 @@
 mod crypto;
 mod read;
 mod write;
-mod xml;
+pub(crate) mod xml;
 
 pub use read::{Keys, Reader};
+pub(crate) use write::escape as escape_xml;
 pub use write::{DEFAULT_ITERATIONS, OsRandom, Protection, Random, Writer};

@@ -68,7 +68,8 @@ impl Random for OsRandom {
     }
 }
 
-fn escape(out: &mut String, s: &str) {
+/// Escapes XML text and attribute values.
+pub(crate) fn escape(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
