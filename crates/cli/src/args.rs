@@ -1,7 +1,9 @@
 //! Command-line arguments.
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use oathvault_formats::Format;
 use oathvault_token::SecretEncoding;
@@ -38,49 +40,28 @@ pub enum Command {
     Formats,
 }
 
-/// A format name on the command line.
-#[allow(clippy::doc_markdown, reason = "these doc comments are --help text")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    /// Entra MFA CSV (admin centre upload)
-    EntraCsv,
-    /// Entra MFA JSON (Graph #$delta bulk body)
-    EntraJson,
-    /// oathvault canonical JSON Lines
-    Jsonl,
-    /// PSKC, RFC 6030 (plain, pre-shared key, passphrase)
-    Pskc,
-    /// privacyIDEA / LinOTP OATH CSV (read only)
-    OathCsv,
-    /// Duo hardware token import (hex; one type and digit count per file)
-    DuoCsv,
-    /// Salesforce TwoFactorInfo rows for Data Loader (20-byte SHA-1 TOTP)
-    SalesforceCsv,
-    /// Okta Custom TOTP factor rows (secret encoding: --secret-encoding)
-    OktaCsv,
-    /// YubiKey Personalization Tool log (read only; OATH-HOTP slots)
-    YubicoCsv,
-    /// Your own columns (write only: --template, --no-header, --secret-encoding)
-    CustomCsv,
-    /// Deepnet DualShield token file (XML; one header per file, TOTP)
-    Dualshield,
+/// A format name on the command line: every [`Format`], named and described
+/// by the formats crate itself (one list to maintain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FormatArg(pub Format);
+
+/// Every format, for clap.
+static FORMAT_ARGS: LazyLock<Vec<FormatArg>> =
+    LazyLock::new(|| Format::ALL.iter().copied().map(FormatArg).collect());
+
+impl ValueEnum for FormatArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        FORMAT_ARGS.as_slice()
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.name()).help(self.0.describe()))
+    }
 }
 
 impl From<FormatArg> for Format {
     fn from(f: FormatArg) -> Self {
-        match f {
-            FormatArg::EntraCsv => Format::EntraCsv,
-            FormatArg::EntraJson => Format::EntraJson,
-            FormatArg::Jsonl => Format::Jsonl,
-            FormatArg::Pskc => Format::Pskc,
-            FormatArg::OathCsv => Format::OathCsv,
-            FormatArg::DuoCsv => Format::DuoCsv,
-            FormatArg::SalesforceCsv => Format::SalesforceCsv,
-            FormatArg::OktaCsv => Format::OktaCsv,
-            FormatArg::YubicoCsv => Format::YubicoCsv,
-            FormatArg::CustomCsv => Format::CustomCsv,
-            FormatArg::Dualshield => Format::DualShield,
-        }
+        f.0
     }
 }
 
