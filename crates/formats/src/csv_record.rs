@@ -8,6 +8,7 @@
 
 use std::io::BufRead;
 
+use oathvault_token::Token;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind};
@@ -24,6 +25,55 @@ pub(crate) trait Records {
     fn get(&self, i: usize) -> Option<&str>;
     /// Whether the current record is all ASCII.
     fn is_ascii(&self) -> bool;
+}
+
+/// A reader that makes at most one token of each record (OATH CSV, `YubiKey`
+/// logs): [`next_record_token`] runs its loop.
+pub(crate) trait PerRecord {
+    /// The input.
+    type Input: BufRead;
+    /// The record source.
+    fn records(&mut self) -> &mut RecordReader<Self::Input>;
+    /// The token on the current record, `Ok(None)` for a comment or a
+    /// skipped line.
+    fn token(&mut self) -> Result<Option<Token>, Error>;
+    /// `(done, tokens)`: whether reading ended, and tokens made so far.
+    fn progress(&mut self) -> (&mut bool, &mut u64);
+    /// Whether no line was skipped (an empty result is then "no tokens").
+    fn nothing_skipped(&self) -> bool;
+}
+
+/// Reads records until one makes a token, the input ends or fails.
+pub(crate) fn next_record_token<T: PerRecord>(r: &mut T) -> Option<Result<Token, Error>> {
+    loop {
+        if *r.progress().0 {
+            return None;
+        }
+        match r.records().read() {
+            Ok(true) => {}
+            Ok(false) => {
+                let nothing = r.nothing_skipped();
+                let (done, tokens) = r.progress();
+                *done = true;
+                return (*tokens == 0 && nothing).then(|| Err(Error::new(ErrorKind::NoTokens)));
+            }
+            Err(e) => {
+                // A bad line is reported and reading goes on; a failing input ends it.
+                if matches!(e.kind, ErrorKind::Io(_)) {
+                    *r.progress().0 = true;
+                }
+                return Some(Err(e));
+            }
+        }
+        match r.token() {
+            Ok(Some(t)) => {
+                *r.progress().1 += 1;
+                return Some(Ok(t));
+            }
+            Ok(None) => {}
+            Err(e) => return Some(Err(e)),
+        }
+    }
 }
 
 /// Where each field of the current record lies.

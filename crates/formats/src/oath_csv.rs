@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Serial, Step, Token};
 
-use crate::csv_record::{RecordReader, Records};
+use crate::csv_record::{PerRecord, RecordReader, Records, next_record_token};
 use crate::error::{Error, ErrorKind};
 
 /// Streaming reader of OATH CSV files.
@@ -175,35 +175,25 @@ impl<R: BufRead> Reader<R> {
         }
         Ok(Some(token))
     }
+}
 
-    fn next_token(&mut self) -> Option<Result<Token, Error>> {
-        while !self.done {
-            match self.records.read() {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.done = true;
-                    if self.tokens == 0 && self.skipped.is_empty() {
-                        return Some(Err(Error::new(ErrorKind::NoTokens)));
-                    }
-                    return None;
-                }
-                Err(e) => {
-                    if matches!(e.kind, ErrorKind::Io(_)) {
-                        self.done = true;
-                    }
-                    return Some(Err(e));
-                }
-            }
-            match self.token() {
-                Ok(Some(t)) => {
-                    self.tokens += 1;
-                    return Some(Ok(t));
-                }
-                Ok(None) => {}
-                Err(e) => return Some(Err(e)),
-            }
-        }
-        None
+impl<R: BufRead> PerRecord for Reader<R> {
+    type Input = R;
+
+    fn records(&mut self) -> &mut RecordReader<R> {
+        &mut self.records
+    }
+
+    fn token(&mut self) -> Result<Option<Token>, Error> {
+        Reader::token(self)
+    }
+
+    fn progress(&mut self) -> (&mut bool, &mut u64) {
+        (&mut self.done, &mut self.tokens)
+    }
+
+    fn nothing_skipped(&self) -> bool {
+        self.skipped.is_empty()
     }
 }
 
@@ -211,7 +201,6 @@ impl<R: BufRead> Iterator for Reader<R> {
     type Item = Result<Token, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_token()
-            .map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
+        next_record_token(self).map(|r| r.map_err(|e| e.in_file(self.file.as_ref())))
     }
 }
