@@ -75,7 +75,7 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
             if has("login") && has("encoding") {
                 Ok(Format::OktaCsv)
             } else if has("serialnumber") && has("secretkey") {
-                Ok(Format::EntraCsv)
+                Ok(entra_or_safeid(trimmed, &cols))
             } else if has("sharedkey") {
                 Ok(Format::SalesforceCsv)
             } else if looks_like_oath_csv(trimmed) {
@@ -90,6 +90,33 @@ pub fn detect(head: &[u8]) -> Result<Format, Error> {
                 )))
             }
         }
+    }
+}
+
+/// Entra's columns carry Base32 secrets, SafeID's hex: a secret of hex
+/// digits only, with one that Base32 lacks (0, 1, 8 or 9), in any row of
+/// the sample makes the file SafeID's. Base32 never has those digits, so an
+/// Entra file is never taken for SafeID; a SafeID file whose sampled secrets
+/// all lack them (unlikely past one row) is taken for Entra's, which is
+/// why `--from safeid-csv` is the sure way.
+fn entra_or_safeid(text: &[u8], cols: &[String]) -> Format {
+    let Some(secret_col) = cols.iter().position(|c| c == "secretkey") else {
+        return Format::EntraCsv;
+    };
+    let text = String::from_utf8_lossy(text);
+    let hex_row = text.lines().skip(1).any(|row| {
+        row.split(',')
+            .nth(secret_col)
+            .map(|s| s.trim().trim_matches('"'))
+            .is_some_and(|s| {
+                crate::entra_csv::is_hex(s)
+                    && s.bytes().any(|b| matches!(b, b'0' | b'1' | b'8' | b'9'))
+            })
+    });
+    if hex_row {
+        Format::SafeIdCsv
+    } else {
+        Format::EntraCsv
     }
 }
 
@@ -181,6 +208,13 @@ mod tests {
     fn by_content() {
         let csv = b"\xef\xbb\xbfUPN,Serial Number,Secret Key,TimeInterval,Manufacturer,Model\r\n";
         assert_eq!(detect(csv).unwrap(), Format::EntraCsv);
+        let safeid = b"serial number,secret key,time interval,manufacturer,model\r\n\
+            71358472,08E49538328BAE830E0DB14A82341100BC23B840,60,Deepnet Security,SafeID/Classic\r\n";
+        assert_eq!(detect(safeid).unwrap(), Format::SafeIdCsv);
+        // Deepnet's own Entra sample: Base32, so Entra's.
+        let entra = b"serial number,secret key,time interval,manufacturer,model\n\
+            10001001,234567ABCDEFGHIJKLMNOPQRSTUVWXYZ,60,Deepnet Security,SafeID/Classic\n";
+        assert_eq!(detect(entra).unwrap(), Format::EntraCsv);
         assert_eq!(
             detect(b"serial number,secret key,time interval\n").unwrap(),
             Format::EntraCsv

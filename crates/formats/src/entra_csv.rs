@@ -6,6 +6,10 @@
 //! spaces trimmed, `timeinterval` for `time interval`, a UTF-8 BOM, with or
 //! without the `upn` column, Base32 secrets in either case with or without
 //! padding. Entra's CSV is TOTP, HMAC-SHA-1, six digits only.
+//!
+//! The same module reads and writes the SafeID Token Service CSV
+//! ([`Dialect::SafeId`]): Entra's columns with the secret in upper-case hex,
+//! as `docs/formats/safeid.md` defines it.
 
 use std::io::BufRead;
 use std::sync::Arc;
@@ -25,6 +29,36 @@ pub const HEADER: [&str; 6] = [
     "manufacturer",
     "model",
 ];
+
+/// Which of the two files with Entra's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// Entra MFA CSV: Base32 secrets.
+    #[default]
+    Entra,
+    /// SafeID Token Service CSV: upper-case hex secrets written; hex or
+    /// Base32 read (a value is hex when it is only hex digits, even in
+    /// length).
+    SafeId,
+}
+
+impl Dialect {
+    fn decode_secret(self, text: &str, secret: &mut oathvault_token::Secret) -> Result<(), Error> {
+        let encoding = if self == Self::SafeId && is_hex(text) {
+            SecretEncoding::Hex
+        } else {
+            SecretEncoding::Base32
+        };
+        encoding
+            .decode_into(text, secret)
+            .map_err(|e| Error::new(e).field("secret key"))
+    }
+}
+
+/// Whether `text` reads as hex: hex digits only, an even number of them.
+pub(crate) fn is_hex(text: &str) -> bool {
+    !text.is_empty() && text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
 
 /// Column positions found in a header.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +132,7 @@ pub(crate) struct Rows<S> {
     done: bool,
     /// Lines of the file before this reader's input (chunks of a file).
     lines_before: u64,
+    dialect: Dialect,
 }
 
 /// Streaming reader of Entra CSV files.
@@ -116,6 +151,13 @@ impl<R: BufRead> Reader<R> {
     /// Reads from `input`; `file` names it in errors.
     pub fn new(input: R, file: Option<Arc<str>>) -> Self {
         Self(Rows::new(RecordReader::new(input), file))
+    }
+
+    /// Reads a SafeID Token Service CSV (hex or Base32 secrets).
+    pub fn safeid(input: R, file: Option<Arc<str>>) -> Self {
+        let mut rows = Rows::new(RecordReader::new(input), file);
+        rows.dialect = Dialect::SafeId;
+        Self(rows)
     }
 
     /// Reads the next token into `token`, reusing its allocations: the fast
@@ -152,6 +194,7 @@ impl<S: Records> Rows<S> {
             count: 0,
             done: false,
             lines_before: 0,
+            dialect: Dialect::Entra,
         }
     }
 
@@ -186,9 +229,8 @@ impl<S: Records> Rows<S> {
             .serial
             .set(self.required(c.serial, "serial number")?)
             .map_err(|e| Error::new(e).field("serial number"))?;
-        SecretEncoding::Base32
-            .decode_into(self.required(c.secret, "secret key")?, &mut token.secret)
-            .map_err(|e| Error::new(e).field("secret key"))?;
+        self.dialect
+            .decode_secret(self.required(c.secret, "secret key")?, &mut token.secret)?;
         let step = Step::parse(self.required(c.interval, "time interval")?)
             .map_err(|e| Error::new(e).field("time interval"))?;
         token.kind = Kind::totp(step);
@@ -295,9 +337,22 @@ fn set_opt(dst: &mut Option<String>, value: Option<&str>) {
     }
 }
 
-/// Encodes tokens as Entra CSV rows (the header is the framing's).
+/// Encodes tokens as Entra CSV rows, or SafeID rows with
+/// [`Encoder::safeid`] (the header is the framing's).
 #[derive(Debug, Default)]
-pub struct Encoder;
+pub struct Encoder {
+    dialect: Dialect,
+}
+
+impl Encoder {
+    /// An encoder of SafeID Token Service rows (upper-case hex secrets).
+    #[must_use]
+    pub fn safeid() -> Self {
+        Self {
+            dialect: Dialect::SafeId,
+        }
+    }
+}
 
 impl crate::write::Encoder for Encoder {
     fn encode(&mut self, token: &Token, out: &mut Vec<u8>) -> Result<(), Error> {
@@ -308,7 +363,11 @@ impl crate::write::Encoder for Encoder {
         out.push(b',');
         csv_field(out, token.serial.as_str());
         out.push(b',');
-        SecretEncoding::Base32.encode_to(&token.secret, out);
+        let encoding = match self.dialect {
+            Dialect::Entra => SecretEncoding::Base32,
+            Dialect::SafeId => SecretEncoding::HexUpper,
+        };
+        encoding.encode_to(&token.secret, out);
         out.push(b',');
         crate::write::push_decimal(out, u64::from(token.kind.step().map_or(30, Step::seconds)));
         out.push(b',');

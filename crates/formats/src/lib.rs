@@ -83,11 +83,14 @@ pub enum Format {
     CustomCsv,
     /// Deepnet `DualShield` token file (XML).
     DualShield,
+    /// Deepnet SafeID Token Service CSV (Entra's columns, hex secret; as
+    /// oathvault defines it).
+    SafeIdCsv,
 }
 
 impl Format {
     /// Every format, in the order the CLI lists them.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::EntraCsv,
         Self::EntraJson,
         Self::Jsonl,
@@ -96,6 +99,7 @@ impl Format {
         Self::SalesforceCsv,
         Self::OktaCsv,
         Self::DualShield,
+        Self::SafeIdCsv,
         Self::CustomCsv,
         Self::OathCsv,
         Self::YubicoCsv,
@@ -116,6 +120,7 @@ impl Format {
             Self::YubicoCsv => "yubico-csv",
             Self::CustomCsv => "custom-csv",
             Self::DualShield => "dualshield",
+            Self::SafeIdCsv => "safeid-csv",
         }
     }
 
@@ -150,6 +155,7 @@ impl Format {
                 "your own columns (write only: --template, --no-header, --secret-encoding)"
             }
             Self::DualShield => "Deepnet DualShield token file (XML; one header per file, TOTP)",
+            Self::SafeIdCsv => "Deepnet SafeID Token Service CSV (Entra columns, hex secret)",
         }
     }
 
@@ -163,7 +169,8 @@ impl Format {
             | Self::SalesforceCsv
             | Self::OktaCsv
             | Self::YubicoCsv
-            | Self::CustomCsv => "csv",
+            | Self::CustomCsv
+            | Self::SafeIdCsv => "csv",
             Self::EntraJson => "json",
             Self::Jsonl => "jsonl",
             Self::Pskc | Self::DualShield => "xml",
@@ -174,7 +181,7 @@ impl Format {
     #[must_use]
     pub fn target(self) -> Target {
         match self {
-            Self::EntraCsv => Target::EntraCsv,
+            Self::EntraCsv | Self::SafeIdCsv => Target::EntraCsv,
             Self::EntraJson => Target::EntraGraph,
             Self::Jsonl | Self::Pskc | Self::OathCsv | Self::YubicoCsv | Self::CustomCsv => {
                 Target::Any
@@ -339,6 +346,7 @@ pub fn reader_into<'a, R: BufRead + Send + 'a>(
 ) -> Box<dyn ReadInto + 'a> {
     match format {
         Format::EntraCsv => Box::new(entra_csv::Reader::new(input, file)),
+        Format::SafeIdCsv => Box::new(entra_csv::Reader::safeid(input, file)),
         _ => Box::new(Replacing(reader_with(format, input, file, options))),
     }
 }
@@ -361,6 +369,7 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
 ) -> TokenReader<'a> {
     match format {
         Format::EntraCsv => Box::new(entra_csv::Reader::new(input, file)),
+        Format::SafeIdCsv => Box::new(entra_csv::Reader::safeid(input, file)),
         Format::EntraJson => Box::new(entra_json::Reader::new(input, file)),
         Format::Jsonl => Box::new(jsonl::Reader::new(input, file)),
         Format::Pskc => Box::new(

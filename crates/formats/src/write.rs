@@ -35,6 +35,7 @@ pub trait Encoder: Send {
 pub fn encoder(format: Format, options: &WriteOptions) -> Option<Box<dyn Encoder>> {
     Some(match format {
         Format::EntraCsv => Box::<entra_csv::Encoder>::default(),
+        Format::SafeIdCsv => Box::new(entra_csv::Encoder::safeid()),
         Format::EntraJson => Box::<entra_json::Encoder>::default(),
         Format::Jsonl => Box::new(jsonl::Encoder::new(options.secret_encoding)),
         Format::DuoCsv => Box::<crate::duo_csv::Encoder>::default(),
@@ -67,7 +68,7 @@ impl Framing {
     #[must_use]
     pub fn begin(self) -> &'static [u8] {
         match self.0 {
-            Format::EntraCsv => {
+            Format::EntraCsv | Format::SafeIdCsv => {
                 b"upn,serial number,secret key,time interval,manufacturer,model\r\n"
             }
             Format::EntraJson => b"{\"@context\":\"#$delta\",\"value\":[",
@@ -104,6 +105,7 @@ impl Framing {
             (Format::EntraJson, _) => b"\n]}\n",
             (
                 Format::EntraCsv
+                | Format::SafeIdCsv
                 | Format::Jsonl
                 | Format::Pskc
                 | Format::OathCsv

@@ -375,6 +375,16 @@ proptest! {
     }
 
     #[test]
+    fn safeid_round_trip(tokens in proptest::collection::vec(synth::entra_csv_token(true), 1..8)) {
+        let csv = write_all(Format::SafeIdCsv, &tokens, SecretEncoding::Base32);
+        prop_assert_eq!(&read_all(Format::SafeIdCsv, &csv).unwrap(), &tokens);
+        // The same rows as Entra's, but for the secret's encoding.
+        let entra = write_all(Format::EntraCsv, &tokens, SecretEncoding::Base32);
+        prop_assert_eq!(&read_all(Format::EntraCsv, &entra).unwrap(), &tokens);
+        prop_assert_eq!(&read_all(Format::SafeIdCsv, &entra).unwrap(), &tokens);
+    }
+
+    #[test]
     fn csv_to_json_to_csv(tokens in proptest::collection::vec(synth::entra_csv_token(false), 1..8)) {
         let csv = write_all(Format::EntraCsv, &tokens, SecretEncoding::Base32);
         let json = write_all(Format::EntraJson, &read_all(Format::EntraCsv, &csv).unwrap(), SecretEncoding::Base32);
@@ -951,6 +961,69 @@ mod dualshield {
                 .contains("encrypted (AES256)")
         );
         let mut w = writer(Format::DualShield, Vec::new(), &WriteOptions::default()).unwrap();
+        assert!(matches!(
+            w.write(&golden::token_c().token).unwrap_err().kind,
+            ErrorKind::Limit(_)
+        ));
+    }
+}
+
+mod safeid_csv {
+    use super::*;
+
+    /// Deepnet's delivery sample (seed-formats.md §2, from the wiki page
+    /// "How to Upload SafeID Hardware Token to Azure AD"), Base32.
+    const DEEPNET: &str = "serial number,secret key,time interval,manufacturer,model\n\
+        10001001,234567ABCDEFGHIJKLMNOPQRSTUVWXYZ,60,Deepnet Security,SafeID/Classic\n\
+        10001002,ZYXWVUTSRQPONMLKJIHGFEDCBA765432,60,Deepnet Security,SafeID/Classic\n";
+
+    fn hex(t: &Token) -> String {
+        let mut out = Vec::new();
+        SecretEncoding::Hex.encode_to(&t.secret, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn deepnet_sample_reads_and_writes_as_hex() {
+        let tokens = read_all(Format::SafeIdCsv, DEEPNET.as_bytes()).unwrap();
+        // Expected values re-computed in seed-formats.md [V].
+        assert_eq!(hex(&tokens[0]), "d6f9df7c0110c8531d0952d8d73e1194e95b5f19");
+        assert_eq!(hex(&tokens[1]), "ce2f6ad2728c1ee6b16a4a0e629062083feef37a");
+        assert_eq!(tokens[0].kind, Kind::totp(Step::S60));
+        assert_eq!(tokens[0].model.as_deref(), Some("SafeID/Classic"));
+        let out =
+            String::from_utf8(write_all(Format::SafeIdCsv, &tokens, SecretEncoding::Hex)).unwrap();
+        assert_eq!(
+            out,
+            "upn,serial number,secret key,time interval,manufacturer,model\r\n\
+             ,10001001,D6F9DF7C0110C8531D0952D8D73E1194E95B5F19,60,Deepnet Security,SafeID/Classic\r\n\
+             ,10001002,CE2F6AD2728C1EE6B16A4A0E629062083FEEF37A,60,Deepnet Security,SafeID/Classic\r\n"
+        );
+        assert_eq!(read_all(Format::SafeIdCsv, out.as_bytes()).unwrap(), tokens);
+        // Entra's reader refuses the hex rows, naming line and field.
+        let e = read_all(Format::EntraCsv, out.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("secret key"), "{e}");
+        assert!(!e.contains("D6F9DF7C"), "{e}");
+    }
+
+    #[test]
+    fn odd_length_hex_is_base32_and_bad_values_name_the_field() {
+        // Odd length: not hex, so Base32 (and "ABC" is not 5-bit aligned).
+        let csv = "serial number,secret key,time interval\n1,GEZDGNBVGY3TQOJQ,30\n2,XYZ0,30\n";
+        let mut r = reader(Format::SafeIdCsv, csv.as_bytes(), Some(Arc::from("s.csv")));
+        assert_eq!(hex(&r.next().unwrap().unwrap()), "31323334353637383930");
+        let e = r.next().unwrap().unwrap_err().to_string();
+        assert!(
+            e.contains("s.csv") && e.contains("line 3") && e.contains("secret key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn limits_are_entras() {
+        let mut w = writer(Format::SafeIdCsv, Vec::new(), &WriteOptions::default()).unwrap();
         assert!(matches!(
             w.write(&golden::token_c().token).unwrap_err().kind,
             ErrorKind::Limit(_)
