@@ -113,6 +113,10 @@ pub struct InputArgs {
 }
 
 #[derive(Debug, Args)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent command-line switches, not a state machine"
+)]
 pub struct ConvertArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -145,6 +149,10 @@ pub struct ConvertArgs {
     /// Replace OUT if it exists.
     #[arg(long)]
     pub force: bool,
+    /// duo-csv, dualshield: write one file per kind of token (type, digits,
+    /// and for DualShield step and hash), named OUT-totp6.csv, OUT-hotp8.csv, …
+    #[arg(long, requires = "output")]
+    pub split: bool,
     /// Worker threads for line-based inputs (default: one per CPU; 1 = sequential).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,

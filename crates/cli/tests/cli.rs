@@ -655,3 +655,73 @@ fn output_to_a_pipe_keeps_the_pipe() {
     .code(1)
     .stderr(predicate::str::contains("is a directory"));
 }
+
+#[test]
+fn split_writes_one_file_per_kind_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = testdata("golden.jsonl");
+    let out = dir.path().join("d.csv");
+    let convert = |extra: &[&str]| {
+        let mut c = ov();
+        c.args(["convert", golden.to_str().unwrap(), "--to", "duo-csv", "-o"])
+            .arg(&out)
+            .args(extra);
+        c
+    };
+    // Mixed kinds without --split: refused, with the way out named.
+    convert(&[])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("hint: --split"));
+    assert!(dir_entries(dir.path()).is_empty());
+    // One target name taken: nothing written, not even the free one.
+    std::fs::write(dir.path().join("d-hotp6.csv"), "keep").unwrap();
+    convert(&["--split"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("d-hotp6.csv exists"));
+    assert_eq!(dir_entries(dir.path()), ["d-hotp6.csv"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("d-hotp6.csv")).unwrap(),
+        "keep"
+    );
+    convert(&["--split", "--force"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "3 tokens jsonl → duo-csv in 2 files",
+        ));
+    assert_eq!(dir_entries(dir.path()), ["d-hotp6.csv", "d-totp6.csv"]);
+    let totp = std::fs::read_to_string(dir.path().join("d-totp6.csv")).unwrap();
+    assert_eq!(totp.lines().count(), 2, "{}", totp.len());
+    // Each file reads back as its kind.
+    ov().args(["inspect", "--duo-type", "hotp6"])
+        .arg(dir.path().join("d-hotp6.csv"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hotp: 1"));
+    // --split is for one-kind-per-file targets only, and needs -o.
+    ov().args([
+        "convert",
+        golden.to_str().unwrap(),
+        "--to",
+        "jsonl",
+        "--split",
+        "-o",
+    ])
+    .arg(dir.path().join("x.jsonl"))
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains(
+        "--split is for duo-csv and dualshield",
+    ));
+    ov().args([
+        "convert",
+        golden.to_str().unwrap(),
+        "--to",
+        "duo-csv",
+        "--split",
+    ])
+    .assert()
+    .code(2);
+}

@@ -31,6 +31,17 @@ fn report_refusal(c: &Conversion, name: &str, to: Format) {
         let capped = if c.stopped { " (stopped reading)" } else { "" };
         eprintln!("  … and {more} more{capped}");
     }
+    if splits(to) && c.problems.iter().any(|p| p.contains(ONE_KIND)) {
+        eprintln!("hint: --split writes one file per kind of token");
+    }
+}
+
+/// Part of the one-kind-per-file refusal, for the hint.
+const ONE_KIND: &str = "the file holds one kind of token";
+
+/// Whether the format's files hold one kind of token (so `--split` applies).
+fn splits(to: Format) -> bool {
+    matches!(to, Format::DuoCsv | Format::DualShield)
 }
 
 #[allow(clippy::print_stderr, reason = "the command reports on stderr")]
@@ -116,6 +127,19 @@ fn pskc_protection(args: &ConvertArgs) -> Result<Protection, Failure> {
 pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
     let to: Format = args.to.into();
     let encoding = secret_encoding(args, to)?;
+    if args.split {
+        if !splits(to) {
+            return Err(Failure::Usage(format!(
+                "--split is for duo-csv and dualshield, whose files hold one kind of token; {to} takes them all"
+            )));
+        }
+        let write = WriteOptions {
+            secret_encoding: encoding,
+            custom: None,
+            pskc: Protection::Plain,
+        };
+        return crate::commands::split::run(args, &write, SHOWN, STOP_AFTER);
+    }
     let watch = Stopwatch::start();
     let input = Input::open(&args.input, std::io::stderr().is_terminal() && !args.quiet)?;
     let (from, name, bar) = (input.format, input.name.clone(), input.bar.clone());
