@@ -6,7 +6,7 @@ use anyhow::anyhow;
 use oathvault_formats::custom_csv::Template;
 use oathvault_formats::pskc::Protection;
 use oathvault_formats::{
-    Conversion, ConvertOptions, DEFAULT_CHUNK, Format, WriteOptions, WriteSummary, convert,
+    ConvertOptions, DEFAULT_CHUNK, Format, WriteOptions, WriteSummary, convert,
 };
 use oathvault_otp::clock::Stopwatch;
 use oathvault_token::SecretEncoding;
@@ -20,18 +20,26 @@ const SHOWN: usize = 20;
 /// Reading stops after this many problems (the file is clearly not right).
 const STOP_AFTER: usize = 10_000;
 
+/// Says why nothing was written: the `shown` problems, how many more, and
+/// whether reading stopped early (also used by `--split`).
 #[allow(clippy::print_stderr, reason = "the command reports on stderr")]
-fn report_refusal(c: &Conversion, name: &str, to: Format) {
+pub(crate) fn report_refusal(
+    shown: &[String],
+    count: usize,
+    stopped: bool,
+    name: &str,
+    to: Format,
+) {
     eprintln!("error: {name}: cannot convert to {to}; nothing was written:");
-    for p in &c.problems {
+    for p in shown {
         eprintln!("  {p}");
     }
-    if c.problem_count > c.problems.len() {
-        let more = c.problem_count - c.problems.len();
-        let capped = if c.stopped { " (stopped reading)" } else { "" };
+    if count > shown.len() {
+        let more = count - shown.len();
+        let capped = if stopped { " (stopped reading)" } else { "" };
         eprintln!("  … and {more} more{capped}");
     }
-    if splits(to) && c.problems.iter().any(|p| p.contains(ONE_KIND)) {
+    if splits(to) && shown.iter().any(|p| p.contains(ONE_KIND)) {
         eprintln!("hint: --split writes one file per kind of token");
     }
 }
@@ -171,7 +179,13 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
     print_notes(&notes.take());
     if conversion.problem_count > 0 {
         // `output` is dropped here: the temporary file is removed, nothing is printed.
-        report_refusal(&conversion, &name, to);
+        report_refusal(
+            &conversion.problems,
+            conversion.problem_count,
+            conversion.stopped,
+            &name,
+            to,
+        );
         return Err(Failure::Input(None));
     }
     if conversion.summary.tokens == 0 {

@@ -11,6 +11,7 @@ use oathvault_token::Token;
 
 use crate::Failure;
 use crate::args::ConvertArgs;
+use crate::commands::convert::report_refusal;
 use crate::io::{Input, Output};
 
 /// The file name part that tells a class: `totp6`, `hotp8`, `totp6-60s-sha1`.
@@ -104,13 +105,8 @@ pub fn run(
     let (from, name) = (input.format, input.name.clone());
     let g = group(input, to, shown, stop_after);
     if g.problem_count > 0 {
-        eprintln!("error: {name}: cannot convert to {to}; nothing was written:");
-        for p in &g.problems {
-            eprintln!("  {p}");
-        }
-        if g.problem_count > g.problems.len() {
-            eprintln!("  … and {} more", g.problem_count - g.problems.len());
-        }
+        let stopped = g.problem_count >= stop_after;
+        report_refusal(&g.problems, g.problem_count, stopped, &name, to);
         return Err(Failure::Input(None));
     }
     if g.groups.is_empty() {
