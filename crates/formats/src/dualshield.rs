@@ -47,7 +47,7 @@ struct Header {
     hash: Hash,
 }
 
-fn header(node: &Node) -> Result<Header, Error> {
+fn header(node: Node<'_>) -> Result<Header, Error> {
     let text = |n: &str| node.child_text(n);
     if let Some(enc) = text("encrypt")
         && !enc.eq_ignore_ascii_case("none")
@@ -56,28 +56,30 @@ fn header(node: &Node) -> Result<Header, Error> {
             format!(
                 "seeds are encrypted ({enc}); oathvault reads DualShield files with encrypt NONE"
             ),
-            node.line,
+            node.line(),
         ));
     }
     let encoding = match text("encode").map(str::to_ascii_uppercase).as_deref() {
         None | Some("HEX") => SecretEncoding::Hex,
         Some("BASE64") => SecretEncoding::Base64,
         Some("BASE32") => SecretEncoding::Base32,
-        Some(other) => return Err(fail(format!("unknown seed encoding {other}"), node.line)),
+        Some(other) => return Err(fail(format!("unknown seed encoding {other}"), node.line())),
     };
     let digits = match text("digits") {
         None => Digits::SIX,
-        Some(d) => Digits::parse(d).map_err(|e| Error::new(e).field("digits").line(node.line))?,
+        Some(d) => Digits::parse(d).map_err(|e| Error::new(e).field("digits").line(node.line()))?,
     };
     let step = match text("timeWindow").or_else(|| text("synchronisation")) {
         None => Step::S30,
-        Some(s) => Step::parse(s).map_err(|e| Error::new(e).field("timeWindow").line(node.line))?,
+        Some(s) => {
+            Step::parse(s).map_err(|e| Error::new(e).field("timeWindow").line(node.line()))?
+        }
     };
     let hash = match text("crypto") {
         None => Hash::Sha1,
         Some(h) => h
             .parse()
-            .map_err(|e| Error::new(e).field("crypto").line(node.line))?,
+            .map_err(|e| Error::new(e).field("crypto").line(node.line()))?,
     };
     Ok(Header {
         encoding,
@@ -121,16 +123,18 @@ impl<R: BufRead> Reader<R> {
         }
     }
 
-    fn token(h: Header, node: &Node) -> Result<Token, Error> {
+    fn token(h: Header, node: Node<'_>) -> Result<Token, Error> {
         let serial = Serial::new(node.child_text("serial").unwrap_or(""))
-            .map_err(|e| Error::new(e).field("serial").line(node.line))?;
-        let seed = node
-            .child_text("seed")
-            .ok_or_else(|| Error::new(ErrorKind::Missing).field("seed").line(node.line))?;
+            .map_err(|e| Error::new(e).field("serial").line(node.line()))?;
+        let seed = node.child_text("seed").ok_or_else(|| {
+            Error::new(ErrorKind::Missing)
+                .field("seed")
+                .line(node.line())
+        })?;
         let secret = h
             .encoding
             .decode(seed)
-            .map_err(|e| Error::new(e).field("seed").line(node.line))?;
+            .map_err(|e| Error::new(e).field("seed").line(node.line()))?;
         let mut token = Token::totp(serial, secret, h.step);
         token.digits = h.digits;
         token.hash = h.hash;
@@ -176,8 +180,9 @@ impl<R: BufRead> Reader<R> {
                     return Some(Err(from_xml(e)));
                 }
             };
-            match child.name.as_str() {
-                "header" => match header(&child) {
+            let node = child.root();
+            match node.name() {
+                "header" => match header(node) {
                     Ok(h) => self.header = Some(h),
                     Err(e) => {
                         self.done = true;
@@ -187,9 +192,12 @@ impl<R: BufRead> Reader<R> {
                 "tokens" => {
                     let Some(h) = self.header else {
                         self.done = true;
-                        return Some(Err(fail("the tokens come before any <header>", child.line)));
+                        return Some(Err(fail(
+                            "the tokens come before any <header>",
+                            node.line(),
+                        )));
                     };
-                    self.pending = child.children("token").map(|t| Self::token(h, t)).collect();
+                    self.pending = node.children("token").map(|t| Self::token(h, t)).collect();
                     self.pending.reverse();
                 }
                 _ => {}
