@@ -200,7 +200,7 @@ pub fn writer<'a, W: Write + 'a>(
     }
     if format == Format::Pskc {
         // Per-file keys, so its own writer.
-        let random = Box::new(crate::pskc::OsRandom);
+        let random = Box::new(crate::pskc::OsRandom::default());
         return Ok(Box::new(crate::pskc::Writer::new(
             output,
             &options.pskc,

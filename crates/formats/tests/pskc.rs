@@ -361,7 +361,7 @@ mod writing {
     #[test]
     fn fresh_ivs_in_production() {
         let tokens = vec![golden::token_a().token, golden::token_a().token];
-        let xml = write(&tokens, &figure6_psk(), Box::new(OsRandom));
+        let xml = write(&tokens, &figure6_psk(), Box::new(OsRandom::default()));
         let values: Vec<&str> = xml
             .match_indices("<ValueMAC>")
             .map(|(i, _)| &xml[i..i + 40])
@@ -389,7 +389,7 @@ mod writing {
             ),
         ];
         for (protection, keys) in modes {
-            let xml = write(&all, &protection, Box::new(OsRandom));
+            let xml = write(&all, &protection, Box::new(OsRandom::default()));
             let back: Vec<Token> = Reader::new(xml.as_bytes(), None, keys)
                 .map(|t| t.unwrap_or_else(|e| panic!("{protection:?}: {e}")))
                 .collect();
@@ -404,7 +404,7 @@ mod writing {
             iterations: oathvault_formats::pskc::DEFAULT_ITERATIONS,
             name: "pw".into(),
         };
-        let xml = write(&golden::entra(), &p, Box::new(OsRandom));
+        let xml = write(&golden::entra(), &p, Box::new(OsRandom::default()));
         assert!(xml.contains("<xenc11:IterationCount>100000</xenc11:IterationCount>"));
         let salt = xml
             .split("<xenc11:Specified>")
@@ -437,7 +437,7 @@ mod writing {
                     passphrase("pw"),
                 ),
             };
-            let xml = write(&tokens, &protection, Box::new(OsRandom));
+            let xml = write(&tokens, &protection, Box::new(OsRandom::default()));
             let back: Vec<Token> = Reader::new(xml.as_bytes(), None, keys).map(Result::unwrap).collect();
             prop_assert_eq!(back, tokens);
         }

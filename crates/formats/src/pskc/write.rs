@@ -57,19 +57,60 @@ pub trait Random: Send {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), Error>;
 }
 
-/// The operating system's generator.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct OsRandom;
+/// The operating system's generator, drawn 4 KiB at a time (one system
+/// call per 256 IVs, not one per IV); bytes handed out are wiped from the pool.
+pub struct OsRandom {
+    pool: Zeroizing<[u8; 4096]>,
+    /// Bytes of `pool` already handed out.
+    used: usize,
+}
+
+impl Default for OsRandom {
+    fn default() -> Self {
+        Self {
+            pool: Zeroizing::new([0; 4096]),
+            used: 4096,
+        }
+    }
+}
+
+impl std::fmt::Debug for OsRandom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OsRandom")
+    }
+}
 
 impl Random for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), Error> {
-        getrandom::fill(buf)
-            .map_err(|e| Error::new(std::io::Error::other(format!("no randomness: {e}"))))
+        let no_randomness =
+            |e: getrandom::Error| Error::new(std::io::Error::other(format!("no randomness: {e}")));
+        if buf.len() > self.pool.len() {
+            return getrandom::fill(buf).map_err(no_randomness);
+        }
+        if self.pool.len() - self.used < buf.len() {
+            getrandom::fill(&mut self.pool[..]).map_err(no_randomness)?;
+            self.used = 0;
+        }
+        let take = self
+            .pool
+            .get_mut(self.used..self.used + buf.len())
+            .ok_or_else(|| no_randomness(getrandom::Error::UNSUPPORTED))?;
+        buf.copy_from_slice(take);
+        take.zeroize();
+        self.used += buf.len();
+        Ok(())
     }
 }
 
 /// Escapes XML text and attribute values.
 pub(crate) fn escape(out: &mut String, s: &str) {
+    if !s
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+    {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -218,15 +259,18 @@ impl<W: Write> Writer<W> {
                         .ok_or_else(key_error)?,
                 );
                 let mac = MAC.mac(mac_key, &data);
-                let _ = write!(
-                    b,
-                    "        <Secret>\n          <EncryptedValue>\n            <xenc:EncryptionMethod Algorithm=\"{}\"/>\n            \
-                     <xenc:CipherData>\n              <xenc:CipherValue>{}</xenc:CipherValue>\n            </xenc:CipherData>\n          \
-                     </EncryptedValue>\n          <ValueMAC>{}</ValueMAC>\n        </Secret>\n",
-                    CIPHER.uri(),
-                    data_encoding::BASE64.encode(&data),
-                    data_encoding::BASE64.encode(&mac)
+                b.push_str(
+                    "        <Secret>\n          <EncryptedValue>\n            <xenc:EncryptionMethod Algorithm=\"",
                 );
+                b.push_str(CIPHER.uri());
+                b.push_str("\"/>\n            <xenc:CipherData>\n              <xenc:CipherValue>");
+                data_encoding::BASE64.encode_append(&data, b);
+                b.push_str(
+                    "</xenc:CipherValue>\n            </xenc:CipherData>\n          \
+                     </EncryptedValue>\n          <ValueMAC>",
+                );
+                data_encoding::BASE64.encode_append(&mac, b);
+                b.push_str("</ValueMAC>\n        </Secret>\n");
             }
         }
         Ok(())

@@ -869,6 +869,8 @@ impl<R: BufRead> Elements<R> {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     /// Names and texts of the root's children, with each child's line.
@@ -937,10 +939,8 @@ mod tests {
         // Far more than one read (64 KiB), so children straddle the window's end.
         let mut xml = String::from("<r>\n");
         for i in 0..5000 {
-            xml.push_str(&format!(
-                "  <c>\n    <v>{i}</v><!-- {} -->\n  </c>\n",
-                "-".repeat(i % 7)
-            ));
+            let dashes = "-".repeat(i % 7);
+            let _ = write!(xml, "  <c>\n    <v>{i}</v><!-- {dashes} -->\n  </c>\n");
         }
         xml.push_str("  <c><v>bad &nope;</v></c>\n</r>\n");
         let mut el = Elements::new(std::io::BufReader::with_capacity(1000, xml.as_bytes()));
