@@ -38,6 +38,92 @@ pub enum Command {
     Check(CheckArgs),
     /// List the formats this version reads and writes.
     Formats,
+    /// Open a delivery: peel its OpenPGP and ZIP layers, check the signed
+    /// manifest, and write the seed files (mode 0600) into a directory.
+    ///
+    /// Nothing is written unless every layer opened and every check passed.
+    Open(OpenArgs),
+    /// Make a delivery from seed files: a ZIP (AES-256 with a password)
+    /// holding the files and a MANIFEST, optionally signed, optionally
+    /// encrypted to a customer's OpenPGP key.
+    Pack(PackArgs),
+    /// Check an OpenPGP public key before using it for a delivery: show its
+    /// fingerprint and user IDs, and explain why it cannot be used if so.
+    Key(KeyArgs),
+}
+
+/// `oathvault open`.
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// The delivery (`….zip`, `….zip.pgp`, `….pgp`, armored or binary).
+    pub file: PathBuf,
+    /// Directory to write the seed files to (created if missing; default: the current directory).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// The ZIP (or OpenPGP symmetric) password, in a file (also OATHVAULT_PASSWORD_FILE).
+    #[arg(long, value_name = "FILE", env = "OATHVAULT_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Your OpenPGP secret key (armored or binary), for a delivery encrypted to you.
+    #[arg(long, value_name = "SECRET_KEY")]
+    pub key: Option<PathBuf>,
+    /// The passphrase of --key, in a file (also OATHVAULT_KEY_PASSPHRASE_FILE).
+    #[arg(long, value_name = "FILE", env = "OATHVAULT_KEY_PASSPHRASE_FILE")]
+    pub key_passphrase_file: Option<PathBuf>,
+    /// The vendor's OpenPGP public key: the manifest must carry its valid signature.
+    #[arg(long, value_name = "PUB")]
+    pub vendor_key: Option<PathBuf>,
+    /// Write the files even if the manifest is missing, unsigned, badly signed
+    /// or does not match them (the problems are still reported).
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Replace files that already exist in DIR.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `oathvault pack`.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// Seed files to put in the delivery.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The delivery file to write (`.zip`, or `.zip.pgp` with --recipient).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+    /// Encrypt the ZIP with AES-256 and the password in this file.
+    #[arg(long, value_name = "FILE", env = "OATHVAULT_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Encrypt the ZIP to this OpenPGP public key (the customer's).
+    #[arg(long, value_name = "PUBKEY_FILE")]
+    pub recipient: Option<PathBuf>,
+    /// Sign the MANIFEST with this OpenPGP secret key (the vendor's).
+    #[arg(long, value_name = "SECRET_KEY_FILE")]
+    pub sign_key: Option<PathBuf>,
+    /// The passphrase of --sign-key, in a file (also OATHVAULT_KEY_PASSPHRASE_FILE).
+    #[arg(long, value_name = "FILE", env = "OATHVAULT_KEY_PASSPHRASE_FILE")]
+    pub sign_key_passphrase_file: Option<PathBuf>,
+    /// Order (PO number) to record in the manifest.
+    #[arg(long, value_name = "PO")]
+    pub order: Option<String>,
+    /// Shipment number(s) to record in the manifest.
+    #[arg(long = "shipment", value_name = "SHP")]
+    pub shipments: Vec<String>,
+    /// Vendor name to record in the manifest.
+    #[arg(long, value_name = "NAME")]
+    pub vendor: Option<String>,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `oathvault key`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// An OpenPGP public key, armored or binary.
+    pub file: PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A format name on the command line: every [`Format`], named and described

@@ -51,7 +51,16 @@ pub enum Error {
         /// What is not supported.
         what: String,
     },
-    /// Writing the ZIP failed.
-    #[error("cannot write the ZIP: {0}")]
+    /// Writing the package failed.
+    #[error("cannot write the package: {0}")]
     Write(String),
+    /// An OpenPGP key problem.
+    #[error(transparent)]
+    Key(#[from] crate::pgp::KeyProblem),
+    /// An OpenPGP message problem.
+    #[error(transparent)]
+    Message(#[from] crate::pgp::MessageProblem),
+    /// The manifest's signature does not check out.
+    #[error("the MANIFEST signature: {0}")]
+    Signature(#[from] crate::pgp::SignatureProblem),
 }

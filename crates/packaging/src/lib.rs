@@ -8,6 +8,8 @@
 
 mod error;
 pub mod manifest;
+pub mod package;
+pub mod pgp;
 mod time;
 pub mod zip;
 

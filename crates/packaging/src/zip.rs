@@ -119,11 +119,21 @@ fn open_err(bytes: &[u8], e: &ZipError) -> Error {
     }
 }
 
+/// The files of a ZIP, and whether any was encrypted.
+#[derive(Debug)]
+pub struct Unzipped {
+    /// The files, in the archive's order.
+    pub files: Vec<File>,
+    /// True when entries were encrypted (AES or `ZipCrypto`).
+    pub encrypted: bool,
+}
+
 /// Unpacks every file of the ZIP `bytes` (directories are skipped; a file
 /// in a folder keeps its last name component). A wrong password, a changed
 /// or truncated file, unsafe or duplicate names and oversized entries are
 /// distinct errors, and nothing is returned unless everything unpacked.
-pub fn read(bytes: &[u8], password: Option<&Password>) -> Result<Vec<File>, Error> {
+pub fn read(bytes: &[u8], password: Option<&Password>) -> Result<Unzipped, Error> {
+    let mut any_encrypted = false;
     let mut archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| open_err(bytes, &e))?;
     let mut files: Vec<File> = Vec::new();
     for i in 0..archive.len() {
@@ -141,6 +151,7 @@ pub fn read(bytes: &[u8], password: Option<&Password>) -> Result<Vec<File>, Erro
         if is_dir {
             continue;
         }
+        any_encrypted |= encrypted;
         let base = name.rsplit(['/', '\\']).next().unwrap_or(&name).to_owned();
         check_name(&base)?;
         if files.iter().any(|f| f.name == base) {
@@ -181,7 +192,10 @@ pub fn read(bytes: &[u8], password: Option<&Password>) -> Result<Vec<File>, Erro
         }
         files.push(File { name: base, data });
     }
-    Ok(files)
+    Ok(Unzipped {
+        files,
+        encrypted: any_encrypted,
+    })
 }
 
 #[cfg(test)]
@@ -201,7 +215,7 @@ mod tests {
         for password in [None, Some(&pw)] {
             let zip = write(&sample(), password, 1_795_696_620).unwrap_or_default();
             assert!(is_zip(&zip));
-            let back = read(&zip, password).unwrap_or_default();
+            let back = read(&zip, password).map(|u| u.files).unwrap_or_default();
             assert_eq!(back.len(), 2);
             for (a, b) in back.iter().zip(sample()) {
                 assert_eq!(

@@ -132,7 +132,8 @@ fn we_open_aes_zips_made_by_7zip_and_pyzipper() {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{e}"));
         let got =
             zip::read(&bytes, Some(&pw)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(sorted(got), sorted(files()), "{}", path.display());
+        assert!(got.encrypted);
+        assert_eq!(sorted(got.files), sorted(files()), "{}", path.display());
         let wrong = zip::read(&bytes, Some(&Password::new("nope")));
         assert!(matches!(wrong, Err(Error::WrongPassword)), "{wrong:?}");
     }
