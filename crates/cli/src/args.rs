@@ -60,13 +60,13 @@ pub struct OpenArgs {
     /// Directory to write the seed files to (created if missing; default: the current directory).
     #[arg(short, long, value_name = "DIR")]
     pub output: Option<PathBuf>,
-    /// The ZIP (or OpenPGP symmetric) password, in a file (also OATHVAULT_PASSWORD_FILE).
+    /// The ZIP (or OpenPGP symmetric) password, in a file.
     #[arg(long, value_name = "FILE", env = "OATHVAULT_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
     /// Your OpenPGP secret key (armored or binary), for a delivery encrypted to you.
     #[arg(long, value_name = "SECRET_KEY")]
     pub key: Option<PathBuf>,
-    /// The passphrase of --key, in a file (also OATHVAULT_KEY_PASSPHRASE_FILE).
+    /// The passphrase of --key, in a file.
     #[arg(long, value_name = "FILE", env = "OATHVAULT_KEY_PASSPHRASE_FILE")]
     pub key_passphrase_file: Option<PathBuf>,
     /// The vendor's OpenPGP public key: the manifest must carry its valid signature.
@@ -99,7 +99,7 @@ pub struct PackArgs {
     /// Sign the MANIFEST with this OpenPGP secret key (the vendor's).
     #[arg(long, value_name = "SECRET_KEY_FILE")]
     pub sign_key: Option<PathBuf>,
-    /// The passphrase of --sign-key, in a file (also OATHVAULT_KEY_PASSPHRASE_FILE).
+    /// The passphrase of --sign-key, in a file.
     #[arg(long, value_name = "FILE", env = "OATHVAULT_KEY_PASSPHRASE_FILE")]
     pub sign_key_passphrase_file: Option<PathBuf>,
     /// Order (PO number) to record in the manifest.

@@ -47,6 +47,9 @@ fn main() -> ExitCode {
         args::Command::Inspect(a) => commands::inspect::run(&a),
         args::Command::Otp(a) => commands::otp::run(&a),
         args::Command::Check(a) => commands::check::run(&a),
+        args::Command::Open(a) => commands::package::open(&a),
+        args::Command::Pack(a) => commands::package::pack(&a),
+        args::Command::Key(a) => commands::package::key(&a),
         args::Command::Formats => {
             commands::formats::run();
             Ok(())

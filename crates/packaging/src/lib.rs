@@ -14,6 +14,7 @@ mod time;
 pub mod zip;
 
 pub use error::Error;
+pub use time::rfc3339;
 
 use zeroize::Zeroizing;
 

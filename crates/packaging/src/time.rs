@@ -37,8 +37,9 @@ pub(crate) fn civil(unix: i64) -> Civil {
     }
 }
 
-/// RFC 3339 in UTC, e.g. `2026-11-26T12:37:00Z`.
-pub(crate) fn rfc3339(unix: i64) -> String {
+/// Unix seconds as RFC 3339 in UTC, e.g. `2026-11-26T12:37:00Z`.
+#[must_use]
+pub fn rfc3339(unix: i64) -> String {
     let c = civil(unix);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",

@@ -5,6 +5,7 @@ pub mod convert;
 pub mod formats;
 pub mod inspect;
 pub mod otp;
+pub mod package;
 pub mod split;
 
 use anyhow::anyhow;
