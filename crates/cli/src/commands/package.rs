@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow};
 use oathvault_formats::{Format, detect, reader};
 use oathvault_otp::clock::{Clock, SystemClock};
 use oathvault_packaging::manifest::{Entry, Manifest};
-use oathvault_packaging::package::{self, Layer, Seal, SignatureStatus, Unseal, Unpacked};
+use oathvault_packaging::package::{self, Layer, Seal, SignatureStatus, Unpacked, Unseal};
 use oathvault_packaging::pgp::{KeyInfo, Opened, PublicKey, SecretKey};
 use oathvault_packaging::{File, Password, rfc3339};
 use zeroize::Zeroizing;
@@ -72,10 +72,7 @@ fn describe_seeds(name: &str, data: &[u8]) -> (Option<Format>, Option<(u64, Stri
             ),
         });
     }
-    (
-        Some(format),
-        range.map(|(lo, hi)| (count, lo, hi)),
-    )
+    (Some(format), range.map(|(lo, hi)| (count, lo, hi)))
 }
 
 fn base_name(path: &Path) -> Result<String, Failure> {
@@ -111,7 +108,11 @@ pub fn pack(args: &PackArgs) -> Result<(), Failure> {
     if password.is_none() && recipient.is_none() {
         eprintln_note("no --password-file and no --recipient: the ZIP is not encrypted");
     }
-    let want = if recipient.is_some() { ".zip.pgp" } else { ".zip" };
+    let want = if recipient.is_some() {
+        ".zip.pgp"
+    } else {
+        ".zip"
+    };
     let out_name = args.output.to_string_lossy();
     if !out_name.ends_with(want) {
         return Err(Failure::Usage(format!(
@@ -220,12 +221,16 @@ pub fn open(args: &OpenArgs) -> Result<(), Failure> {
         match layer {
             Layer::Pgp(Opened::Key(fp)) => println!("OpenPGP: decrypted with key {fp}"),
             Layer::Pgp(Opened::Password) => println!("OpenPGP: decrypted with the password"),
-            Layer::Zip { encrypted: true } => println!("ZIP: AES-encrypted, opened with the password"),
+            Layer::Zip { encrypted: true } => {
+                println!("ZIP: AES-encrypted, opened with the password")
+            }
             Layer::Zip { encrypted: false } => println!("ZIP: not encrypted"),
         }
     }
     match (&opened.manifest, &opened.signature) {
-        (None, _) => println!("manifest: none (the files cannot be checked against what the vendor sent)"),
+        (None, _) => {
+            println!("manifest: none (the files cannot be checked against what the vendor sent)")
+        }
         (Some(_), SignatureStatus::Good(s)) => println!(
             "manifest: signature good, by {} — every file matches it",
             s.fingerprint
@@ -233,8 +238,12 @@ pub fn open(args: &OpenArgs) -> Result<(), Failure> {
         (Some(_), SignatureStatus::Unchecked) => println!(
             "manifest: files match it; it is signed, but not checked — give --vendor-key to check who signed it"
         ),
-        (Some(_), SignatureStatus::Absent) => println!("manifest: files match it; it is not signed"),
-        (Some(_), SignatureStatus::Bad(p)) => println!("manifest: {p} (written anyway: --no-verify)"),
+        (Some(_), SignatureStatus::Absent) => {
+            println!("manifest: files match it; it is not signed")
+        }
+        (Some(_), SignatureStatus::Bad(p)) => {
+            println!("manifest: {p} (written anyway: --no-verify)")
+        }
     }
     let mut first = None;
     for f in &opened.files {
@@ -242,7 +251,10 @@ pub fn open(args: &OpenArgs) -> Result<(), Failure> {
         let (format, seeds) = describe_seeds(&f.name, &f.data);
         let what = match (format, seeds) {
             (Some(fmt), Some((n, lo, hi))) => format!("{}, {n} tokens ({lo} … {hi})", fmt.name()),
-            (Some(fmt), None) => format!("{} (tokens not counted: protected or unreadable)", fmt.name()),
+            (Some(fmt), None) => format!(
+                "{} (tokens not counted: protected or unreadable)",
+                fmt.name()
+            ),
             (None, _) => "not a seed file this version recognises".to_owned(),
         };
         println!("wrote {} (mode 0600): {what}", path.display());
