@@ -222,14 +222,14 @@ pub fn open(args: &OpenArgs) -> Result<(), Failure> {
             Layer::Pgp(Opened::Key(fp)) => println!("OpenPGP: decrypted with key {fp}"),
             Layer::Pgp(Opened::Password) => println!("OpenPGP: decrypted with the password"),
             Layer::Zip { encrypted: true } => {
-                println!("ZIP: AES-encrypted, opened with the password")
+                println!("ZIP: AES-encrypted, opened with the password");
             }
             Layer::Zip { encrypted: false } => println!("ZIP: not encrypted"),
         }
     }
     match (&opened.manifest, &opened.signature) {
         (None, _) => {
-            println!("manifest: none (the files cannot be checked against what the vendor sent)")
+            println!("manifest: none (the files cannot be checked against what the vendor sent)");
         }
         (Some(_), SignatureStatus::Good(s)) => println!(
             "manifest: signature good, by {} — every file matches it",
@@ -239,10 +239,10 @@ pub fn open(args: &OpenArgs) -> Result<(), Failure> {
             "manifest: files match it; it is signed, but not checked — give --vendor-key to check who signed it"
         ),
         (Some(_), SignatureStatus::Absent) => {
-            println!("manifest: files match it; it is not signed")
+            println!("manifest: files match it; it is not signed");
         }
         (Some(_), SignatureStatus::Bad(p)) => {
-            println!("manifest: {p} (written anyway: --no-verify)")
+            println!("manifest: {p} (written anyway: --no-verify)");
         }
     }
     let mut first = None;
