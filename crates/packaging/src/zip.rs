@@ -9,7 +9,7 @@ use std::io::{Cursor, Read, Seek, Write};
 
 use zeroize::Zeroizing;
 use zip::result::ZipError;
-use zip::write::SimpleFileOptions;
+use zip::write::{SimpleFileOptions, StreamWriter};
 use zip::{AesMode, CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
 use crate::time::civil;
@@ -51,18 +51,33 @@ impl<W: Write + Seek> std::fmt::Debug for Writer<'_, W> {
     }
 }
 
+fn options(modified: i64) -> SimpleFileOptions {
+    SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .last_modified_time(dos_time(modified))
+        .unix_permissions(0o600)
+        .large_file(false)
+}
+
+impl<'p, W: Write> Writer<'p, StreamWriter<W>> {
+    /// A ZIP streamed into `out`, which need not seek: each entry's sizes
+    /// follow it in a data descriptor. Otherwise as [`Writer::new`].
+    pub fn streaming(out: W, password: Option<&'p Password>, modified: i64) -> Self {
+        Self {
+            zip: ZipWriter::new_stream(out),
+            options: options(modified),
+            password,
+        }
+    }
+}
+
 impl<'p, W: Write + Seek> Writer<'p, W> {
     /// A ZIP into `out`; entries are AES-256 encrypted with `password` when
     /// given, and dated `modified` (Unix seconds, UTC).
     pub fn new(out: W, password: Option<&'p Password>, modified: i64) -> Self {
-        let options = SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Deflated)
-            .last_modified_time(dos_time(modified))
-            .unix_permissions(0o600)
-            .large_file(false);
         Self {
             zip: ZipWriter::new(out),
-            options,
+            options: options(modified),
             password,
         }
     }

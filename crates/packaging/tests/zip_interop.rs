@@ -55,11 +55,25 @@ fn sorted(files: Vec<File>) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn seven_zip_and_pyzipper_open_our_aes_zip() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let pw = Password::new("Tr0ub4dor&3 and more");
-    let bytes = zip::write(&files(), Some(&pw), 1_795_696_620).unwrap_or_else(|e| panic!("{e}"));
+    // Written seekable (sizes in the headers) and streamed (data descriptors).
+    let seekable = zip::write(&files(), Some(&pw), 1_795_696_620).unwrap_or_else(|e| panic!("{e}"));
+    let mut streamed = Vec::new();
+    let mut w = zip::Writer::streaming(&mut streamed, Some(&pw), 1_795_696_620);
+    for f in files() {
+        w.add(&f.name, &mut f.data.as_slice())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    w.finish().unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(seekable, streamed);
+    check_with_7zip_and_pyzipper(&seekable, &pw);
+    check_with_7zip_and_pyzipper(&streamed, &pw);
+}
+
+fn check_with_7zip_and_pyzipper(bytes: &[u8], pw: &Password) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("delivery.zip");
-    std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
 
     let listing = run(Command::new("7z")
         .args(["l", "-slt"])

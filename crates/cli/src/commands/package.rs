@@ -1,14 +1,14 @@
 //! `oathvault pack`, `open` and `key`: deliveries (ZIP, OpenPGP, signed
 //! manifest) made and opened; customers' keys checked.
 
-use std::io::Write as _;
+use std::io::{BufReader, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use oathvault_formats::{Format, detect, reader};
 use oathvault_otp::clock::{Clock, SystemClock};
 use oathvault_packaging::manifest::{Entry, Manifest};
-use oathvault_packaging::package::{self, Layer, Seal, SignatureStatus, Unpacked, Unseal};
+use oathvault_packaging::package::{self, Layer, Seal, SignatureStatus, Source, Unpacked, Unseal};
 use oathvault_packaging::pgp::{KeyInfo, Opened, PublicKey, SecretKey};
 use oathvault_packaging::{File, Password, rfc3339};
 use zeroize::Zeroizing;
@@ -52,8 +52,12 @@ fn secret_key(path: &Path) -> Result<SecretKey, Failure> {
 
 /// Format, token count and serial range of a seed file, when it can be read
 /// without keys (an encrypted PSKC cannot: its entry keeps size and hash only).
-fn describe_seeds(name: &str, data: &[u8]) -> (Option<Format>, Option<(u64, String, String)>) {
-    let Ok(format) = detect(data) else {
+fn describe_seeds<R: std::io::BufRead + Send>(
+    name: &str,
+    mut data: R,
+) -> (Option<Format>, Option<(u64, String, String)>) {
+    let head = data.fill_buf().map(|h| detect(h).ok());
+    let Ok(Some(format)) = head else {
         return (None, None);
     };
     let mut count = 0u64;
@@ -85,52 +89,70 @@ fn base_name(path: &Path) -> Result<String, Failure> {
 #[allow(clippy::print_stdout, reason = "the command's report")]
 pub fn pack(args: &PackArgs) -> Result<(), Failure> {
     let now = now();
-    let mut files = Vec::new();
-    for path in &args.files {
-        let data = read(path, "seed file")?;
-        files.push(File {
-            name: base_name(path)?,
-            data,
-        });
-    }
-    let mut manifest = Manifest::new(&files, now);
-    manifest.order.clone_from(&args.order);
-    manifest.vendor.clone_from(&args.vendor);
-    manifest.shipments.clone_from(&args.shipments);
-    let mut total = 0u64;
-    for (entry, file) in manifest.files.iter_mut().zip(&files) {
-        describe(entry, file, &mut total);
-    }
     let password = password(args.password_file.as_deref())?;
     let recipient = args.recipient.as_deref().map(public_key).transpose()?;
     let signer = args.sign_key.as_deref().map(secret_key).transpose()?;
     let sign_pass = passphrase(args.sign_key_passphrase_file.as_deref())?;
-    if password.is_none() && recipient.is_none() {
-        eprintln_note("no --password-file and no --recipient: the ZIP is not encrypted");
-    }
-    let want = if recipient.is_some() {
-        ".zip.pgp"
-    } else {
-        ".zip"
-    };
-    let out_name = args.output.to_string_lossy();
-    if !out_name.ends_with(want) {
-        return Err(Failure::Usage(format!(
-            "{out_name}: the delivery's name should end with {want} so the customer knows how to open it"
-        )));
-    }
     let seal = Seal {
         password: password.as_ref(),
         recipient: recipient.as_ref(),
         signer: signer.as_ref().map(|k| (k, &sign_pass)),
         now,
     };
-    let packed = package::pack(&mut rand08::thread_rng(), &files, &manifest, &seal)
-        .map_err(|e| anyhow!("{e}"))?;
+    let want = format!(".{}", package::extension(&seal));
+    let out_name = args.output.to_string_lossy();
+    if !out_name.ends_with(&want) {
+        return Err(Failure::Usage(format!(
+            "{out_name}: the delivery's name should end with {want} so the customer knows how to open it"
+        )));
+    }
+    if password.is_none() && recipient.is_none() {
+        eprintln_note("no --password-file and no --recipient: the ZIP is not encrypted");
+    }
+    // Each file is read twice, streamed: once to count its tokens, once
+    // into the package (hashed on the way).
+    let mut sources = Vec::new();
+    for path in &args.files {
+        let name = base_name(path)?;
+        let open = || {
+            std::fs::File::open(path)
+                .map(|f| BufReader::with_capacity(256 * 1024, f))
+                .with_context(|| format!("cannot read the seed file {}", path.display()))
+        };
+        let (format, seeds) = describe_seeds(&name, open()?);
+        let (tokens, first_serial, last_serial) = match seeds {
+            Some((n, lo, hi)) => (Some(n), Some(lo), Some(hi)),
+            None => (None, None, None),
+        };
+        sources.push(Source {
+            entry: Entry {
+                name,
+                bytes: 0,
+                sha256: String::new(),
+                format: format.map(|f| f.name().to_owned()),
+                tokens,
+                first_serial,
+                last_serial,
+            },
+            content: Box::new(open()?),
+        });
+    }
+    let mut manifest = Manifest::new(&[], now);
+    manifest.order.clone_from(&args.order);
+    manifest.vendor.clone_from(&args.vendor);
+    manifest.shipments.clone_from(&args.shipments);
+
     let mut output = Output::create(Some(&args.output), args.force)?;
     let dest = output.describe();
-    put(&mut output, &packed.bytes, &dest)?;
+    let written = {
+        let mut w = output.writer();
+        let m = package::pack_stream(&mut rand08::thread_rng(), sources, manifest, &seal, &mut w)
+            .map_err(|e| anyhow!("{e}"))?;
+        w.flush().with_context(|| format!("cannot write {dest}"))?;
+        m
+    };
     output.commit()?;
+    let total: u64 = written.files.iter().filter_map(|e| e.tokens).sum();
     let mut layers = vec![if password.is_some() {
         "AES-256 ZIP".to_owned()
     } else {
@@ -141,7 +163,7 @@ pub fn pack(args: &PackArgs) -> Result<(), Failure> {
     }
     println!(
         "wrote {dest}: {} seed file(s), {total} tokens; {}; manifest {}",
-        files.len(),
+        written.files.len(),
         layers.join(" inside "),
         match &signer {
             Some(k) => format!("signed by {}", k.public().fingerprint()),
@@ -149,17 +171,6 @@ pub fn pack(args: &PackArgs) -> Result<(), Failure> {
         }
     );
     Ok(())
-}
-
-fn describe(entry: &mut Entry, file: &File, total: &mut u64) {
-    let (format, seeds) = describe_seeds(&file.name, &file.data);
-    entry.format = format.map(|f| f.name().to_owned());
-    if let Some((count, first, last)) = seeds {
-        *total += count;
-        entry.tokens = Some(count);
-        entry.first_serial = Some(first);
-        entry.last_serial = Some(last);
-    }
 }
 
 #[allow(clippy::print_stderr, reason = "notes go to stderr")]
@@ -248,7 +259,7 @@ pub fn open(args: &OpenArgs) -> Result<(), Failure> {
     let mut first = None;
     for f in &opened.files {
         let path = dir.join(&f.name);
-        let (format, seeds) = describe_seeds(&f.name, &f.data);
+        let (format, seeds) = describe_seeds(&f.name, f.data.as_slice());
         let what = match (format, seeds) {
             (Some(fmt), Some((n, lo, hi))) => format!("{}, {n} tokens ({lo} … {hi})", fmt.name()),
             (Some(fmt), None) => format!(
