@@ -253,3 +253,66 @@ fn pack_names_tell_what_the_file_is() {
     .stderr(predicate::str::contains("should end with .zip.pgp"));
     assert!(!s.p("d.zip").exists());
 }
+
+#[test]
+fn no_delivery_command_prints_a_secret_or_a_password() {
+    let s = Setup::new();
+    s.pack("delivery.zip.pgp");
+    let forbidden = [
+        "GEZDGNBVGY3TQOJQ",
+        "234567ABCDEFGHIJ",
+        "a long zip password",
+        "key passphrase",
+        "not the password",
+    ];
+    let outputs = [
+        s.open(
+            "delivery.zip.pgp",
+            "customer.sec",
+            "zip.pass",
+            "vendor.asc",
+            "ok",
+        )
+        .get_output()
+        .clone(),
+        s.open(
+            "delivery.zip.pgp",
+            "customer.sec",
+            "wrong.pass",
+            "vendor.asc",
+            "bad1",
+        )
+        .get_output()
+        .clone(),
+        s.open(
+            "delivery.zip.pgp",
+            "stranger.sec",
+            "zip.pass",
+            "vendor.asc",
+            "bad2",
+        )
+        .get_output()
+        .clone(),
+        ov().args(["key", &s.s("customer.sec")]).output().unwrap(),
+        ov().args([
+            "pack",
+            &s.s("seeds.csv"),
+            "-o",
+            &s.s("x.zip"),
+            "--password-file",
+            &s.s("zip.pass"),
+        ])
+        .output()
+        .unwrap(),
+    ];
+    for out in outputs {
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for f in forbidden {
+            assert!(!shown.contains(f), "printed {f:?}: {shown}");
+        }
+    }
+}
