@@ -50,6 +50,25 @@ pub enum Command {
     /// Check an OpenPGP public key before using it for a delivery: show its
     /// fingerprint and user IDs, and explain why it cannot be used if so.
     Key(KeyArgs),
+    /// Make an OpenPGP key pair (Ed25519 signing, Curve25519 encryption):
+    /// OUT.asc (public, to hand out) and OUT.sec (secret, mode 0600).
+    Keygen(KeygenArgs),
+}
+
+/// `oathvault keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The user ID, e.g. "Example Tokens Delivery <delivery@example.com>".
+    pub user_id: String,
+    /// Output prefix: writes OUT.asc and OUT.sec.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+    /// Protect the secret key with the passphrase in this file (recommended).
+    #[arg(long, value_name = "FILE", env = "OATHVAULT_KEY_PASSPHRASE_FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Replace OUT.asc and OUT.sec if they exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `oathvault open`.

@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         args::Command::Open(a) => commands::package::open(&a),
         args::Command::Pack(a) => commands::package::pack(&a),
         args::Command::Key(a) => commands::package::key(&a),
+        args::Command::Keygen(a) => commands::package::keygen(&a),
         args::Command::Formats => {
             commands::formats::run();
             Ok(())

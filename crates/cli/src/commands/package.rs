@@ -14,7 +14,7 @@ use oathvault_packaging::{File, Password, rfc3339};
 use zeroize::Zeroizing;
 
 use crate::Failure;
-use crate::args::{KeyArgs, OpenArgs, PackArgs};
+use crate::args::{KeyArgs, KeygenArgs, OpenArgs, PackArgs};
 use crate::io::{Output, secret_file};
 
 fn now() -> i64 {
@@ -348,4 +348,43 @@ pub fn key(args: &KeyArgs) -> Result<(), Failure> {
     }
     // The reason is printed above.
     check.map_err(|_| Failure::Input(None))
+}
+
+#[allow(clippy::print_stdout, reason = "the command's report")]
+pub fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
+    let pass = passphrase(args.passphrase_file.as_deref())?;
+    if args.passphrase_file.is_none() {
+        eprintln_note(
+            "no --passphrase-file: the secret key is stored unprotected; keep OUT.sec safe",
+        );
+    }
+    let key = SecretKey::generate(&mut rand08::thread_rng(), &args.user_id, &pass)
+        .map_err(|e| anyhow!("{e}"))?;
+    let public = key.public();
+    let base = args.output.to_string_lossy();
+    let files = [
+        (
+            format!("{base}.asc"),
+            Zeroizing::new(public.to_armored().map_err(|e| anyhow!("{e}"))?),
+        ),
+        (
+            format!("{base}.sec"),
+            key.to_armored().map_err(|e| anyhow!("{e}"))?,
+        ),
+    ];
+    let mut staged = Vec::new();
+    for (path, text) in &files {
+        let mut out = Output::create(Some(Path::new(path)), args.force)?;
+        put(&mut out, text.as_bytes(), path)?;
+        staged.push(out);
+    }
+    for out in staged {
+        out.commit()?;
+    }
+    println!(
+        "wrote {base}.asc (public) and {base}.sec (secret, mode 0600): {} {}",
+        public.fingerprint(),
+        args.user_id
+    );
+    Ok(())
 }
