@@ -115,6 +115,10 @@ pub struct PackArgs {
     /// Encrypt the ZIP to this OpenPGP public key (the customer's).
     #[arg(long, value_name = "PUBKEY_FILE")]
     pub recipient: Option<PathBuf>,
+    /// Use --password-file for an OpenPGP layer (symmetric) around a plain
+    /// ZIP instead of AES in the ZIP: opens with `gpg --decrypt` and any unzip.
+    #[arg(long, requires = "password_file", conflicts_with = "recipient")]
+    pub symmetric: bool,
     /// Sign the MANIFEST with this OpenPGP secret key (the vendor's).
     #[arg(long, value_name = "SECRET_KEY_FILE")]
     pub sign_key: Option<PathBuf>,

@@ -20,6 +20,9 @@ pub struct Seal<'a> {
     pub password: Option<&'a Password>,
     /// The customer's OpenPGP key: the ZIP is encrypted to it.
     pub recipient: Option<&'a PublicKey>,
+    /// Without a recipient: the ZIP is encrypted with this password as
+    /// OpenPGP (symmetric), for customers who open files with gpg alone.
+    pub pgp_password: Option<&'a Password>,
     /// The vendor's signing key and its passphrase: the manifest is signed.
     pub signer: Option<(&'a SecretKey, &'a Password)>,
     /// Now (Unix seconds): ZIP dates and the recipient key's expiry check.
@@ -38,7 +41,7 @@ pub struct Packed {
 /// What the file name of a delivery sealed this way should end with.
 #[must_use]
 pub fn extension(seal: &Seal<'_>) -> &'static str {
-    if seal.recipient.is_some() {
+    if seal.recipient.is_some() || seal.pgp_password.is_some() {
         "zip.pgp"
     } else {
         "zip"
@@ -99,7 +102,7 @@ impl std::fmt::Debug for Source<'_> {
 /// Seals `sources` into `out` with bounded memory: each file is read once,
 /// hashed as it is zipped, and the manifest (from `manifest`'s vendor,
 /// order, shipments and time, with one entry per source) is added last.
-/// With a recipient, the ZIP is made on a second thread and streamed into
+/// With a recipient or an OpenPGP password, the ZIP is made on a second thread and streamed into
 /// the OpenPGP encryption through a small in-memory channel. On error,
 /// `out` holds an incomplete delivery the caller must discard. Returns the
 /// manifest written.
@@ -119,10 +122,12 @@ pub fn pack_stream<R: Rng + CryptoRng>(
             return Err(Error::DuplicateName(name.clone()));
         }
     }
-    let Some(key) = seal.recipient else {
+    if seal.recipient.is_none() && seal.pgp_password.is_none() {
         return zip_all(rng, sources, manifest, seal, out);
-    };
-    key.check_for_encryption(seal.now)?;
+    }
+    if let Some(key) = seal.recipient {
+        key.check_for_encryption(seal.now)?;
+    }
     // The ZIP thread gets its own generator (for the signature), seeded from ours.
     let mut zip_rng =
         rand08::rngs::StdRng::from_rng(&mut *rng).map_err(|e| Error::Write(e.to_string()))?;
@@ -130,7 +135,12 @@ pub fn pack_stream<R: Rng + CryptoRng>(
     std::thread::scope(|scope| {
         let zipper = scope
             .spawn(move || zip_all(&mut zip_rng, sources, manifest, seal, pipe::Writer::new(tx)));
-        let encrypted = pgp::encrypt_to(rng, key, seal.now, pipe::Reader::new(rx), out);
+        let zip_stream = pipe::Reader::new(rx);
+        let encrypted = match (seal.recipient, seal.pgp_password) {
+            (Some(key), _) => pgp::encrypt_to(rng, key, seal.now, zip_stream, out),
+            (None, Some(pw)) => pgp::encrypt_with_password(rng, pw, zip_stream, out),
+            (None, None) => Ok(()),
+        };
         let zip_result = zipper
             .join()
             .unwrap_or_else(|_| Err(Error::Write("the ZIP thread failed".into())));

@@ -306,6 +306,7 @@ fn gpg_opens_our_delivery_and_verifies_its_manifest_signature() {
     let seal = Seal {
         password: Some(&zip_pw),
         recipient: Some(&customer_pub),
+        pgp_password: None,
         signer: Some((&vendor, &vendor_pass)),
         now,
     };
@@ -537,6 +538,7 @@ fn each_failure_of_a_delivery_is_distinct() {
         &Seal {
             password: Some(&zip_pw),
             recipient: Some(&customer_pub),
+            pgp_password: None,
             signer: Some((&vendor, &pass)),
             now,
         },
@@ -652,4 +654,54 @@ fn each_failure_of_a_delivery_is_distinct() {
         SignatureStatus::Bad(SignatureProblem::OtherSigner { .. })
     ));
     assert!(!other.verified());
+}
+
+#[test]
+fn gpg_opens_a_password_only_openpgp_delivery() {
+    let gpg = Gpg::new();
+    let mut rng = thread_rng();
+    let files = seed_files();
+    let now = now();
+    let pw = Password::new("one password for gpg");
+    let seal = Seal {
+        password: None,
+        recipient: None,
+        pgp_password: Some(&pw),
+        signer: None,
+        now,
+    };
+    let packed = package::pack(&mut rng, &files, &Manifest::new(&files, now), &seal)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(packed.extension, "zip.pgp");
+    let sealed = gpg.path("d.zip.pgp");
+    write(&sealed, &packed.bytes);
+    let out = gpg.run(&[
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        pw.expose(),
+        "--decrypt",
+        sealed.to_str().unwrap_or_default(),
+    ]);
+    let unzipped =
+        oathvault_packaging::zip::read(&out.stdout, None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!unzipped.encrypted);
+    assert_eq!(unzipped.files.len(), 3, "two seed files and the MANIFEST");
+    let opened = package::open(
+        &packed.bytes,
+        "d.zip.pgp",
+        &Unseal {
+            password: Some(&pw),
+            ..Unseal::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        opened.layers,
+        vec![
+            Layer::Pgp(pgp::Opened::Password),
+            Layer::Zip { encrypted: false }
+        ]
+    );
+    assert!(opened.mismatches.is_empty());
 }

@@ -93,9 +93,15 @@ pub fn pack(args: &PackArgs) -> Result<(), Failure> {
     let recipient = args.recipient.as_deref().map(public_key).transpose()?;
     let signer = args.sign_key.as_deref().map(secret_key).transpose()?;
     let sign_pass = passphrase(args.sign_key_passphrase_file.as_deref())?;
+    let (zip_password, pgp_password) = if args.symmetric {
+        (None, password.as_ref())
+    } else {
+        (password.as_ref(), None)
+    };
     let seal = Seal {
-        password: password.as_ref(),
+        password: zip_password,
         recipient: recipient.as_ref(),
+        pgp_password,
         signer: signer.as_ref().map(|k| (k, &sign_pass)),
         now,
     };
@@ -153,13 +159,16 @@ pub fn pack(args: &PackArgs) -> Result<(), Failure> {
     };
     output.commit()?;
     let total: u64 = written.files.iter().filter_map(|e| e.tokens).sum();
-    let mut layers = vec![if password.is_some() {
+    let mut layers = vec![if zip_password.is_some() {
         "AES-256 ZIP".to_owned()
     } else {
         "ZIP".to_owned()
     }];
     if let Some(k) = &recipient {
         layers.push(format!("OpenPGP to {}", k.fingerprint()));
+    }
+    if pgp_password.is_some() {
+        layers.push("OpenPGP with the password".to_owned());
     }
     println!(
         "wrote {dest}: {} seed file(s), {total} tokens; {}; manifest {}",
