@@ -51,6 +51,9 @@ pub enum Error {
         /// What is not supported.
         what: String,
     },
+    /// The delivery's `MANIFEST` cannot be read.
+    #[error("the delivery's MANIFEST: {0}")]
+    BadManifest(String),
     /// Writing the package failed.
     #[error("cannot write the package: {0}")]
     Write(String),

@@ -121,8 +121,7 @@ impl Manifest {
 
     /// Parses a manifest.
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let m: Self =
-            serde_json::from_slice(bytes).map_err(|e| format!("unreadable manifest: {e}"))?;
+        let m: Self = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON ({e})"))?;
         if m.manifest != VERSION {
             return Err(format!(
                 "manifest layout {:?} is not one this version reads ({VERSION})",

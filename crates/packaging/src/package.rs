@@ -414,7 +414,7 @@ pub fn open(bytes: &[u8], name: &str, unseal: &Unseal<'_>) -> Result<Unpacked, E
         .as_ref()
         .map(|f| Manifest::parse(&f.data))
         .transpose()
-        .map_err(Error::BadZip)?;
+        .map_err(Error::BadManifest)?;
     let mismatches = manifest
         .as_ref()
         .map(|m| m.check(&files))

@@ -1,5 +1,6 @@
 //! Test support for oathvault: the golden tokens of the shared test vectors,
-//! deterministic synthetic tokens, and proptest strategies.
+//! deterministic synthetic tokens, proptest strategies, and a throwaway
+//! PostgreSQL server.
 #![deny(missing_docs)]
 #![allow(
     clippy::missing_panics_doc,
@@ -7,8 +8,10 @@
 )]
 #![allow(
     clippy::expect_used,
-    reason = "test support: constants are known to be valid"
+    clippy::panic,
+    reason = "test support: constants are known to be valid; a failed setup is a failed test"
 )]
 
 pub mod golden;
+pub mod postgres;
 pub mod synth;

@@ -185,7 +185,12 @@ impl DataKey {
     }
 
     /// Opens the sealed secret of token `serial` in shipment `owner`.
-    pub fn open(&self, owner: &str, serial: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+    pub fn open(
+        &self,
+        owner: &str,
+        serial: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
         open_with(&self.0, sealed, &seed_aad(owner, serial))
     }
 }
@@ -207,21 +212,44 @@ mod tests {
         assert_eq!(sealed.len(), 20 + OVERHEAD);
         assert!(!sealed.windows(8).any(|w| w == b"12345678"));
 
-        let back = master.unwrap(&wrapped, "shipment-1").map(|k| k.open("shipment-1", "0001", &sealed));
-        assert_eq!(back.ok().and_then(Result::ok).as_deref().map(Vec::as_slice), Some(&b"12345678901234567890"[..]));
+        let back = master
+            .unwrap(&wrapped, "shipment-1")
+            .map(|k| k.open("shipment-1", "0001", &sealed));
+        assert_eq!(
+            back.ok().and_then(Result::ok).as_deref().map(Vec::as_slice),
+            Some(&b"12345678901234567890"[..])
+        );
         // Moved to another token or shipment, or under another master key: refused.
-        assert_eq!(data.open("shipment-1", "0002", &sealed).err(), Some(Error::Open));
-        assert_eq!(data.open("shipment-2", "0001", &sealed).err(), Some(Error::Open));
-        assert_eq!(master.unwrap(&wrapped, "shipment-2").err(), Some(Error::Open));
+        assert_eq!(
+            data.open("shipment-1", "0002", &sealed).err(),
+            Some(Error::Open)
+        );
+        assert_eq!(
+            data.open("shipment-2", "0001", &sealed).err(),
+            Some(Error::Open)
+        );
+        assert_eq!(
+            master.unwrap(&wrapped, "shipment-2").err(),
+            Some(Error::Open)
+        );
         let other = MasterKey::generate(&mut rng);
-        assert_eq!(other.unwrap(&wrapped, "shipment-1").err(), Some(Error::Open));
+        assert_eq!(
+            other.unwrap(&wrapped, "shipment-1").err(),
+            Some(Error::Open)
+        );
         assert_ne!(other.id(), master.id());
         let mut changed = sealed.clone();
         if let Some(b) = changed.last_mut() {
             *b ^= 1;
         }
-        assert_eq!(data.open("shipment-1", "0001", &changed).err(), Some(Error::Open));
-        assert_eq!(data.open("shipment-1", "0001", &sealed[..10]).err(), Some(Error::Damaged));
+        assert_eq!(
+            data.open("shipment-1", "0001", &changed).err(),
+            Some(Error::Open)
+        );
+        assert_eq!(
+            data.open("shipment-1", "0001", &sealed[..10]).err(),
+            Some(Error::Damaged)
+        );
     }
 
     #[test]
@@ -232,8 +260,14 @@ mod tests {
         assert_eq!(file.len(), 65);
         let again = MasterKey::from_file(format!("  {}\n", file.trim()).as_bytes());
         assert_eq!(again.map(|k| k.id()).ok(), Some(master.id()));
-        assert_eq!(MasterKey::from_file(b"abc").err(), Some(Error::BadMasterKey));
-        assert_eq!(MasterKey::from_file(&[b'g'; 64]).err(), Some(Error::BadMasterKey));
+        assert_eq!(
+            MasterKey::from_file(b"abc").err(),
+            Some(Error::BadMasterKey)
+        );
+        assert_eq!(
+            MasterKey::from_file(&[b'g'; 64]).err(),
+            Some(Error::BadMasterKey)
+        );
         let shown = format!("{master:?} {:?}", DataKey::generate(&mut rng));
         assert!(!shown.contains(file.trim()));
         assert!(shown.contains("[redacted]"));

@@ -1,0 +1,539 @@
+//! Customers, contacts, orders, invoices, shipments and their tokens.
+//! Every change is one transaction with its audit event.
+
+use serde::Serialize;
+use sqlx::{Any, AssertSqlSafe, Row};
+
+use crate::audit::{Event, append};
+use crate::{Error, Store, is_unique_violation};
+
+/// A customer with its contact e-mails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Customer {
+    /// Row id.
+    pub id: i64,
+    /// Company name (unique).
+    pub name: String,
+    /// Contact e-mail addresses.
+    pub emails: Vec<String>,
+    /// Orders.
+    pub orders: i64,
+    /// When added.
+    pub created: i64,
+}
+
+/// An order (purchase order) with its invoices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Order {
+    /// Row id.
+    pub id: i64,
+    /// The customer's name.
+    pub customer: String,
+    /// PO number (unique).
+    pub po: String,
+    /// Invoice numbers.
+    pub invoices: Vec<String>,
+    /// Shipments.
+    pub shipments: i64,
+    /// When added.
+    pub created: i64,
+}
+
+/// A shipment with its token count and models (never secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shipment {
+    /// Row id.
+    pub id: i64,
+    /// Its order's PO number.
+    pub po: String,
+    /// Shipment number (unique).
+    pub number: String,
+    /// Shipping date (`YYYY-MM-DD`) when known.
+    pub shipped_on: Option<String>,
+    /// Tokens in it.
+    pub tokens: i64,
+    /// Distinct models of its tokens.
+    pub models: Vec<String>,
+    /// When added.
+    pub created: i64,
+}
+
+/// A shipment's wrapped data key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ShipmentKey {
+    /// Row id.
+    pub shipment_id: i64,
+    /// Shipment number (the key's binding).
+    pub number: String,
+    /// The data key wrapped by the master key.
+    pub wrapped_key: Vec<u8>,
+    /// Which master key wrapped it.
+    pub master_key_id: String,
+}
+
+impl std::fmt::Debug for ShipmentKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShipmentKey")
+            .field("shipment", &self.number)
+            .field("master_key_id", &self.master_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token to import: its description and its sealed secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewToken {
+    /// Serial number (unique in the inventory).
+    pub serial: String,
+    /// `totp` or `hotp`.
+    pub kind: String,
+    /// `sha1`, `sha256`, `sha512`.
+    pub hash: String,
+    /// Code length.
+    pub digits: i64,
+    /// TOTP step (seconds).
+    pub step: Option<i64>,
+    /// TOTP T0.
+    pub t0: Option<i64>,
+    /// HOTP counter.
+    pub counter: Option<i64>,
+    /// Manufacturer.
+    pub manufacturer: Option<String>,
+    /// Model.
+    pub model: Option<String>,
+    /// The secret, sealed under the shipment's data key.
+    pub sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("serial", &self.serial)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored token (its secret still sealed).
+pub type TokenRow = NewToken;
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// Tokens added.
+    pub imported: u64,
+}
+
+/// Rows per multi-row INSERT (12 columns: well under SQLite's variable limit).
+const BATCH: usize = 500;
+/// Columns of a token row in the INSERT.
+const COLUMNS: usize = 12;
+
+/// `$from, $from+1, …` (`n` of them).
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn not_found(what: &'static str, name: &str) -> Error {
+    Error::NotFound {
+        what,
+        name: name.to_owned(),
+    }
+}
+
+fn exists(e: sqlx::Error, what: &'static str, name: &str) -> Error {
+    if is_unique_violation(&e) {
+        Error::Exists {
+            what,
+            name: name.to_owned(),
+        }
+    } else {
+        Error::Db(e)
+    }
+}
+
+impl Store {
+    /// Adds a customer with contact e-mails.
+    pub async fn add_customer(
+        &self,
+        name: &str,
+        emails: &[String],
+        audit: &Event,
+    ) -> Result<i64, Error> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 =
+            sqlx::query("INSERT INTO customer (name, created) VALUES ($1, $2) RETURNING id")
+                .bind(name)
+                .bind(audit.at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| exists(e, "customer", name))?
+                .try_get("id")?;
+        for email in emails {
+            sqlx::query("INSERT INTO contact (customer_id, email) VALUES ($1, $2)")
+                .bind(id)
+                .bind(email.to_ascii_lowercase())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| exists(e, "contact", email))?;
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Adds a contact e-mail to a customer.
+    pub async fn add_contact(
+        &self,
+        customer: &str,
+        email: &str,
+        audit: &Event,
+    ) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        let id = customer_id(&mut tx, customer).await?;
+        sqlx::query("INSERT INTO contact (customer_id, email) VALUES ($1, $2)")
+            .bind(id)
+            .bind(email.to_ascii_lowercase())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| exists(e, "contact", email))?;
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every customer, by name.
+    pub async fn customers(&self) -> Result<Vec<Customer>, Error> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.name, c.created, \
+             (SELECT COUNT(*) FROM purchase_order o WHERE o.customer_id = c.id) AS orders \
+             FROM customer c ORDER BY c.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let contacts = sqlx::query("SELECT customer_id, email FROM contact ORDER BY email")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                Ok(Customer {
+                    id,
+                    name: r.try_get("name")?,
+                    emails: contacts
+                        .iter()
+                        .filter(|c| c.try_get::<i64, _>("customer_id").ok() == Some(id))
+                        .filter_map(|c| c.try_get("email").ok())
+                        .collect(),
+                    orders: r.try_get("orders")?,
+                    created: r.try_get("created")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds an order for a customer, with invoice numbers.
+    pub async fn add_order(
+        &self,
+        customer: &str,
+        po: &str,
+        invoices: &[String],
+        audit: &Event,
+    ) -> Result<i64, Error> {
+        let mut tx = self.pool.begin().await?;
+        let customer_id = customer_id(&mut tx, customer).await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO purchase_order (customer_id, po, created) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(customer_id)
+        .bind(po)
+        .bind(audit.at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| exists(e, "order", po))?
+        .try_get("id")?;
+        for inv in invoices {
+            sqlx::query("INSERT INTO invoice (order_id, number) VALUES ($1, $2)")
+                .bind(id)
+                .bind(inv)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| exists(e, "invoice", inv))?;
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Every order, newest first.
+    pub async fn orders(&self) -> Result<Vec<Order>, Error> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.po, o.created, c.name AS customer, \
+             (SELECT COUNT(*) FROM shipment s WHERE s.order_id = o.id) AS shipments \
+             FROM purchase_order o JOIN customer c ON c.id = o.customer_id ORDER BY o.id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let invoices = sqlx::query("SELECT order_id, number FROM invoice ORDER BY number")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                Ok(Order {
+                    id,
+                    customer: r.try_get("customer")?,
+                    po: r.try_get("po")?,
+                    invoices: invoices
+                        .iter()
+                        .filter(|i| i.try_get::<i64, _>("order_id").ok() == Some(id))
+                        .filter_map(|i| i.try_get("number").ok())
+                        .collect(),
+                    shipments: r.try_get("shipments")?,
+                    created: r.try_get("created")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a shipment to an order, with its freshly wrapped data key.
+    pub async fn add_shipment(
+        &self,
+        po: &str,
+        number: &str,
+        shipped_on: Option<&str>,
+        wrapped_key: &[u8],
+        master_key_id: &str,
+        audit: &Event,
+    ) -> Result<i64, Error> {
+        let mut tx = self.pool.begin().await?;
+        let order_id: i64 = sqlx::query("SELECT id FROM purchase_order WHERE po = $1")
+            .bind(po)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| not_found("order", po))?
+            .try_get("id")?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO shipment (order_id, number, shipped_on, wrapped_key, master_key_id, created) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(order_id)
+        .bind(number)
+        .bind(shipped_on)
+        .bind(wrapped_key)
+        .bind(master_key_id)
+        .bind(audit.at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| exists(e, "shipment", number))?
+        .try_get("id")?;
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Every shipment, newest first, with token counts and models.
+    pub async fn shipments(&self) -> Result<Vec<Shipment>, Error> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.number, s.shipped_on, s.created, o.po, \
+             (SELECT COUNT(*) FROM token t WHERE t.shipment_id = s.id) AS tokens \
+             FROM shipment s JOIN purchase_order o ON o.id = s.order_id ORDER BY s.id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let models = sqlx::query(
+            "SELECT DISTINCT shipment_id, model FROM token WHERE model IS NOT NULL ORDER BY model",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                Ok(Shipment {
+                    id,
+                    po: r.try_get("po")?,
+                    number: r.try_get("number")?,
+                    shipped_on: r.try_get("shipped_on")?,
+                    tokens: r.try_get("tokens")?,
+                    models: models
+                        .iter()
+                        .filter(|m| m.try_get::<i64, _>("shipment_id").ok() == Some(id))
+                        .filter_map(|m| m.try_get("model").ok())
+                        .collect(),
+                    created: r.try_get("created")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The wrapped data key of shipment `number`, which must belong to order `po`.
+    pub async fn shipment_key(&self, po: &str, number: &str) -> Result<ShipmentKey, Error> {
+        let row = sqlx::query(
+            "SELECT s.id, s.number, s.wrapped_key, s.master_key_id, o.po FROM shipment s \
+             JOIN purchase_order o ON o.id = s.order_id WHERE s.number = $1",
+        )
+        .bind(number)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("shipment", number))?;
+        let order: String = row.try_get("po")?;
+        if order != po {
+            return Err(Error::NotFound {
+                what: "shipment",
+                name: format!("{number} in order {po} (it belongs to order {order})"),
+            });
+        }
+        key_row(&row)
+    }
+
+    /// Every shipment's wrapped data key (for rotating the master key).
+    pub async fn shipment_keys(&self) -> Result<Vec<ShipmentKey>, Error> {
+        let rows =
+            sqlx::query("SELECT id, number, wrapped_key, master_key_id FROM shipment ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(key_row).collect()
+    }
+
+    /// Replaces wrapped data keys (all or none), with the audit event.
+    pub async fn rewrap(&self, keys: &[ShipmentKey], audit: &Event) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        for k in keys {
+            sqlx::query("UPDATE shipment SET wrapped_key = $1, master_key_id = $2 WHERE id = $3")
+                .bind(&k.wrapped_key)
+                .bind(&k.master_key_id)
+                .bind(k.shipment_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Serials of `serials` that are already in the inventory.
+    pub async fn existing_serials(&self, serials: &[&str]) -> Result<Vec<String>, Error> {
+        let mut found = Vec::new();
+        for chunk in serials.chunks(BATCH) {
+            // `$n` placeholders work on both backends (the Any driver's query
+            // builder would write `?`, which PostgreSQL rejects).
+            let sql = format!(
+                "SELECT serial FROM token WHERE serial IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for s in chunk {
+                q = q.bind(*s);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                found.push(r.try_get("serial")?);
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// Adds `tokens` to a shipment: all or none. Serials already in the
+    /// inventory are refused, every one named.
+    pub async fn import_tokens(
+        &self,
+        shipment_id: i64,
+        tokens: &[NewToken],
+        audit: &Event,
+    ) -> Result<ImportReport, Error> {
+        let serials: Vec<&str> = tokens.iter().map(|t| t.serial.as_str()).collect();
+        let dups = self.existing_serials(&serials).await?;
+        if !dups.is_empty() {
+            return Err(Error::DuplicateSerials(dups));
+        }
+        let mut tx = self.pool.begin().await?;
+        for chunk in tokens.chunks(BATCH) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO token (shipment_id, serial, kind, hash, digits, step, t0, counter, \
+                 manufacturer, model, sealed, created) VALUES {}",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for t in chunk {
+                q = q
+                    .bind(shipment_id)
+                    .bind(t.serial.as_str())
+                    .bind(t.kind.as_str())
+                    .bind(t.hash.as_str())
+                    .bind(t.digits)
+                    .bind(t.step)
+                    .bind(t.t0)
+                    .bind(t.counter)
+                    .bind(t.manufacturer.as_deref())
+                    .bind(t.model.as_deref())
+                    .bind(t.sealed.as_slice())
+                    .bind(audit.at);
+            }
+            if let Err(e) = q.execute(&mut *tx).await {
+                // Another process imported one of these serials meanwhile.
+                if is_unique_violation(&e) {
+                    drop(tx);
+                    let dups = self.existing_serials(&serials).await?;
+                    return Err(Error::DuplicateSerials(dups));
+                }
+                return Err(e.into());
+            }
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(ImportReport {
+            imported: u64::try_from(tokens.len()).unwrap_or(u64::MAX),
+        })
+    }
+
+    /// The tokens of a shipment (secrets sealed), by serial.
+    pub async fn tokens_of(&self, shipment_id: i64) -> Result<Vec<TokenRow>, Error> {
+        let rows = sqlx::query(
+            "SELECT serial, kind, hash, digits, step, t0, counter, manufacturer, model, sealed \
+             FROM token WHERE shipment_id = $1 ORDER BY serial",
+        )
+        .bind(shipment_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NewToken {
+                    serial: r.try_get("serial")?,
+                    kind: r.try_get("kind")?,
+                    hash: r.try_get("hash")?,
+                    digits: r.try_get("digits")?,
+                    step: r.try_get("step")?,
+                    t0: r.try_get("t0")?,
+                    counter: r.try_get("counter")?,
+                    manufacturer: r.try_get("manufacturer")?,
+                    model: r.try_get("model")?,
+                    sealed: r.try_get("sealed")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn key_row(r: &sqlx::any::AnyRow) -> Result<ShipmentKey, Error> {
+    Ok(ShipmentKey {
+        shipment_id: r.try_get("id")?,
+        number: r.try_get("number")?,
+        wrapped_key: r.try_get("wrapped_key")?,
+        master_key_id: r.try_get("master_key_id")?,
+    })
+}
+
+async fn customer_id(tx: &mut sqlx::Transaction<'_, Any>, name: &str) -> Result<i64, Error> {
+    Ok(sqlx::query("SELECT id FROM customer WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| not_found("customer", name))?
+        .try_get("id")?)
+}

@@ -1,0 +1,178 @@
+//! The portal's store: customers, contacts, orders, invoices, shipments,
+//! tokens (secrets only sealed), staff, sessions, rate limits and the
+//! audit chain.
+//!
+//! One code path for both backends through sqlx's `Any` driver: an embedded
+//! SQLite file by default (WAL, created on first open), PostgreSQL for a
+//! `postgres://` URL. Each backend has its own migrations, applied when the
+//! store opens. Times are Unix seconds passed in by the caller; nothing is
+//! cached in the process, so several portal processes can share one
+//! PostgreSQL database.
+
+mod audit;
+mod inventory;
+mod staff;
+
+use std::path::Path;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+pub use audit::{AuditCheck, Event, EventRow};
+pub use inventory::{Customer, ImportReport, NewToken, Order, Shipment, ShipmentKey, TokenRow};
+pub use staff::{Role, Staff};
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A store error. Messages name records (serials, numbers), never secrets.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL names no supported database.
+    #[error("unsupported database URL (use a file path, sqlite://FILE or postgres://…)")]
+    Url,
+    /// Something the caller referred to does not exist.
+    #[error("{what} {name:?} does not exist")]
+    NotFound {
+        /// Kind of record.
+        what: &'static str,
+        /// Its name or number.
+        name: String,
+    },
+    /// A name or number that must be unique is taken.
+    #[error("{what} {name:?} already exists")]
+    Exists {
+        /// Kind of record.
+        what: &'static str,
+        /// Its name or number.
+        name: String,
+    },
+    /// Serials already in the inventory (an import adds none of its tokens).
+    #[error("{} serial(s) already in the inventory: {}", .0.len(), list(.0))]
+    DuplicateSerials(Vec<String>),
+    /// The audit chain does not verify.
+    #[error("the audit log is broken at event {seq}: {why}")]
+    AuditBroken {
+        /// The first bad event.
+        seq: i64,
+        /// What is wrong.
+        why: String,
+    },
+    /// The database refused or failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A filesystem problem creating the SQLite file.
+    #[error("{0}")]
+    Io(String),
+}
+
+fn list(serials: &[String]) -> String {
+    let shown: Vec<&str> = serials.iter().take(20).map(String::as_str).collect();
+    let more = serials.len().saturating_sub(shown.len());
+    if more > 0 {
+        format!("{} … and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// The store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Turns a database setting into a URL: a plain path means a SQLite file.
+fn url_for(database: &str) -> Result<(String, Backend), Error> {
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        return Ok((database.to_owned(), Backend::Postgres));
+    }
+    let path = database
+        .strip_prefix("sqlite://")
+        .or_else(|| database.strip_prefix("sqlite:"))
+        .unwrap_or(database);
+    if path.is_empty() || database.contains("://") && !database.starts_with("sqlite://") {
+        return Err(Error::Url);
+    }
+    let file = path.split('?').next().unwrap_or(path);
+    if let Some(dir) = Path::new(file).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Ok((format!("sqlite://{path}{sep}mode=rwc"), Backend::Sqlite))
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates the database.
+    pub async fn open(database: &str) -> Result<Self, Error> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = url_for(database)?;
+        let options =
+            AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 8 });
+        let options = if backend == Backend::Sqlite {
+            options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+        } else {
+            options
+        };
+        let pool = options.connect(&url).await?;
+        match backend {
+            Backend::Sqlite => SQLITE.run(&pool).await?,
+            Backend::Postgres => POSTGRES.run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    /// The backend in use.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection pool (for the web layer's own queries in tests).
+    #[must_use]
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection (the SQLite file is complete on disk after this).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// True when a database error is a unique-constraint violation.
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            d.is_unique_violation() || d.message().contains("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}

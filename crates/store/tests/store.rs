@@ -1,0 +1,290 @@
+//! The store's behaviour, the same on SQLite and on a real PostgreSQL
+//! (a throwaway cluster; `scripts/test` installs the server).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers: a failure is a failed test"
+)]
+
+use oathvault_store::{Backend, Error, Event, NewToken, Role, Store};
+use oathvault_testkit::golden;
+use oathvault_testkit::postgres::TempPostgres;
+use oathvault_vault::{DataKey, MasterKey};
+use rand08::SeedableRng;
+use rand08::rngs::StdRng;
+
+const NOW: i64 = 1_795_696_620;
+
+fn ev(action: &str, subject: &str) -> Event {
+    Event::ok(NOW, "cli:test", "cli", action, subject)
+}
+
+fn sealed_tokens(key: &DataKey, rng: &mut StdRng, shipment: &str) -> Vec<NewToken> {
+    golden::entra()
+        .iter()
+        .map(|t| NewToken {
+            serial: t.serial.as_str().to_owned(),
+            kind: "totp".into(),
+            hash: "sha1".into(),
+            digits: 6,
+            step: Some(30),
+            t0: Some(0),
+            counter: None,
+            manufacturer: Some("Example".into()),
+            model: Some("C200".into()),
+            sealed: key.seal(rng, shipment, t.serial.as_str(), t.secret.expose()),
+        })
+        .collect()
+}
+
+/// Every behaviour, on one backend.
+async fn suite(store: &Store) {
+    let mut rng = StdRng::seed_from_u64(1);
+    let master = MasterKey::generate(&mut rng);
+    inventory(store, &master, &mut rng).await;
+    rotation(store, &master, &mut rng).await;
+    staff_and_audit(store).await;
+}
+
+/// Customers, orders, shipments, an import and its refusal, sealed secrets.
+async fn inventory(store: &Store, master: &MasterKey, rng: &mut StdRng) {
+    store
+        .add_customer(
+            "Example Ltd",
+            &["IT@Example.com".into()],
+            &ev("customer.add", "Example Ltd"),
+        )
+        .await
+        .unwrap();
+    let again = store
+        .add_customer("Example Ltd", &[], &ev("customer.add", "Example Ltd"))
+        .await;
+    assert!(
+        matches!(
+            again,
+            Err(Error::Exists {
+                what: "customer",
+                ..
+            })
+        ),
+        "{again:?}"
+    );
+    let customers = store.customers().await.unwrap();
+    assert_eq!(customers.len(), 1);
+    assert_eq!(customers[0].emails, vec!["it@example.com".to_owned()]);
+
+    let missing = store
+        .add_order("Nobody", "PO-1", &[], &ev("order.add", "PO-1"))
+        .await;
+    assert!(matches!(
+        missing,
+        Err(Error::NotFound {
+            what: "customer",
+            ..
+        })
+    ));
+    store
+        .add_order(
+            "Example Ltd",
+            "PO-1",
+            &["INV-9".into()],
+            &ev("order.add", "PO-1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.orders().await.unwrap()[0].invoices,
+        vec!["INV-9".to_owned()]
+    );
+
+    let data = DataKey::generate(rng);
+    let wrapped = master.wrap(rng, &data, "SHP-1");
+    let ship = store
+        .add_shipment(
+            "PO-1",
+            "SHP-1",
+            Some("2026-11-20"),
+            &wrapped,
+            &master.id(),
+            &ev("shipment.add", "SHP-1"),
+        )
+        .await
+        .unwrap();
+    let wrong_order = store.shipment_key("PO-2", "SHP-1").await;
+    assert!(matches!(wrong_order, Err(Error::NotFound { .. })));
+
+    let tokens = sealed_tokens(&data, rng, "SHP-1");
+    let report = store
+        .import_tokens(ship, &tokens, &ev("import", "SHP-1"))
+        .await
+        .unwrap();
+    assert_eq!(report.imported, 2);
+    // The same serials again: refused, every one named, nothing added.
+    let dup = store
+        .import_tokens(ship, &tokens, &ev("import", "SHP-1"))
+        .await;
+    match dup {
+        Err(Error::DuplicateSerials(s)) => {
+            assert_eq!(s, vec!["10001001".to_owned(), "10001002".to_owned()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let shipments = store.shipments().await.unwrap();
+    assert_eq!(
+        (shipments[0].tokens, shipments[0].models.clone()),
+        (2, vec!["C200".to_owned()])
+    );
+
+    // Sealed secrets open with the unwrapped data key, bound to their serial.
+    let key = store.shipment_key("PO-1", "SHP-1").await.unwrap();
+    let data_again = master.unwrap(&key.wrapped_key, "SHP-1").unwrap();
+    for (row, t) in store
+        .tokens_of(ship)
+        .await
+        .unwrap()
+        .iter()
+        .zip(golden::entra())
+    {
+        let plain = data_again.open("SHP-1", &row.serial, &row.sealed).unwrap();
+        assert_eq!(plain.as_slice(), t.secret.expose());
+    }
+}
+
+/// Rotation: re-wrapped under a new master key, the old one no longer opens.
+async fn rotation(store: &Store, master: &MasterKey, rng: &mut StdRng) {
+    let new_master = MasterKey::generate(rng);
+    let mut keys = store.shipment_keys().await.unwrap();
+    for k in &mut keys {
+        let dk = master.unwrap(&k.wrapped_key, &k.number).unwrap();
+        k.wrapped_key = new_master.wrap(rng, &dk, &k.number);
+        k.master_key_id = new_master.id();
+    }
+    store
+        .rewrap(&keys, &ev("rotate-key", "all shipments"))
+        .await
+        .unwrap();
+    let key = store.shipment_key("PO-1", "SHP-1").await.unwrap();
+    assert_eq!(key.master_key_id, new_master.id());
+    assert!(master.unwrap(&key.wrapped_key, "SHP-1").is_err());
+    assert!(new_master.unwrap(&key.wrapped_key, "SHP-1").is_ok());
+}
+
+/// Staff, then the audit chain of everything above, and tampering with it.
+async fn staff_and_audit(store: &Store) {
+    store
+        .add_staff(
+            "Admin@Vendor.example",
+            "Ada",
+            Role::Administrator,
+            "$argon2id$stub",
+            None,
+            &ev("staff.add", "admin"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.administrators().await.unwrap(), 1);
+    let admin = store
+        .staff_by_email("admin@vendor.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(admin.role, Role::Administrator);
+    assert!(!format!("{admin:?}").contains("argon2"));
+
+    // Every change above was audited, and the chain verifies.
+    let check = store.audit_verify().await.unwrap();
+    assert_eq!(
+        check.events, 6,
+        "customer, order, shipment, import, rotate, staff; refusals roll back"
+    );
+    let events = store.audit_events(Some("SHP-1"), 10).await.unwrap();
+    assert_eq!(events.len(), 2);
+
+    // Tampering with an event, or removing the newest, breaks the chain.
+    sqlx::query("UPDATE audit SET detail = 'edited' WHERE seq = 3")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let broken = store.audit_verify().await;
+    assert!(
+        matches!(broken, Err(Error::AuditBroken { seq: 3, .. })),
+        "{broken:?}"
+    );
+    sqlx::query("UPDATE audit SET detail = '' WHERE seq = 3")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.audit_verify().await.unwrap();
+    sqlx::query("DELETE FROM audit WHERE seq = 6")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let cut = store.audit_verify().await;
+    assert!(matches!(cut, Err(Error::AuditBroken { .. })), "{cut:?}");
+}
+
+/// Every encoding of the golden secrets that could show up in a dump.
+fn forbidden() -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    for t in golden::entra() {
+        let s = t.secret.expose();
+        v.push(s.to_vec());
+        v.push(data_encoding::HEXLOWER.encode(s).into_bytes());
+        v.push(data_encoding::HEXUPPER.encode(s).into_bytes());
+        v.push(data_encoding::BASE32_NOPAD.encode(s).into_bytes());
+        v.push(data_encoding::BASE64.encode(s).into_bytes());
+        v.push(
+            data_encoding::BASE64
+                .encode(s)
+                .trim_end_matches('=')
+                .as_bytes()
+                .to_vec(),
+        );
+    }
+    v
+}
+
+fn assert_no_secret(haystack: &[u8], what: &str) {
+    for f in forbidden() {
+        assert!(
+            !haystack.windows(f.len()).any(|w| w == f.as_slice()),
+            "{what} contains a golden secret"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("portal").join("oathvault.db");
+    let store = Store::open(file.to_str().unwrap()).await.unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    suite(&store).await;
+    store.close().await;
+    // Sealing: no secret in the database file (nor a WAL left beside it).
+    let mut bytes = std::fs::read(&file).unwrap();
+    for extra in ["oathvault.db-wal", "oathvault.db-shm"] {
+        if let Ok(b) = std::fs::read(dir.path().join("portal").join(extra)) {
+            bytes.extend(b);
+        }
+    }
+    assert!(bytes.len() > 4096);
+    assert_no_secret(&bytes, "the SQLite file");
+    // Reopening applies no migration twice and keeps the data.
+    let store = Store::open(file.to_str().unwrap()).await.unwrap();
+    assert_eq!(store.customers().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres() {
+    let pg = TempPostgres::start();
+    let store = Store::open(pg.url()).await.unwrap();
+    assert_eq!(store.backend(), Backend::Postgres);
+    suite(&store).await;
+    store.close().await;
+    let dump = pg.dump();
+    assert!(dump.contains("Example Ltd"), "the dump holds the data");
+    assert_no_secret(dump.as_bytes(), "pg_dump");
+}
