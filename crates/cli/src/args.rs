@@ -53,6 +53,160 @@ pub enum Command {
     /// Make an OpenPGP key pair (Ed25519 signing, Curve25519 encryption):
     /// OUT.asc (public, to hand out) and OUT.sec (secret, mode 0600).
     Keygen(KeygenArgs),
+    /// The vendor portal: set up, administer the inventory, import seed
+    /// files, manage staff, rotate the master key, check the audit log.
+    Portal(PortalArgs),
+}
+
+/// `oathvault portal`.
+#[derive(Debug, Args)]
+pub struct PortalArgs {
+    /// Database: a SQLite file path or `sqlite://FILE`, or `postgres://…` (default: `portal.db` in the data directory).
+    #[arg(long, global = true, value_name = "URL", env = "OATHVAULT_DATABASE")]
+    pub database: Option<String>,
+    /// File holding the master key (default: master.key in the data directory).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "OATHVAULT_MASTER_KEY_FILE"
+    )]
+    pub master_key_file: Option<PathBuf>,
+    /// Data directory (default: `$XDG_DATA_HOME/oathvault` or `~/.local/share/oathvault`).
+    #[arg(long, global = true, value_name = "DIR", env = "OATHVAULT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: PortalCommand,
+}
+
+/// What `oathvault portal` does.
+#[derive(Debug, Subcommand)]
+pub enum PortalCommand {
+    /// Create the data directory, the master key (mode 0600) and the database, if missing.
+    Init,
+    /// Customers.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// Orders.
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// Shipments.
+    #[command(subcommand)]
+    Shipment(ShipmentCommand),
+    /// Import a factory seed file into a shipment: all or nothing, secrets sealed.
+    Import(ImportArgs),
+    /// Staff accounts.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+    /// Make a new master key and re-wrap every shipment's data key under it.
+    RotateKey,
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `oathvault portal customer`.
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Add a customer.
+    Add {
+        /// Company name.
+        name: String,
+        /// Contact e-mail (repeatable).
+        #[arg(long = "email", value_name = "E")]
+        emails: Vec<String>,
+    },
+    /// List customers.
+    List,
+}
+
+/// `oathvault portal order`.
+#[derive(Debug, Subcommand)]
+pub enum OrderCommand {
+    /// Add an order.
+    Add {
+        /// The customer's name.
+        #[arg(long)]
+        customer: String,
+        /// PO number.
+        #[arg(long)]
+        po: String,
+        /// Invoice number (repeatable).
+        #[arg(long = "invoice", value_name = "INV")]
+        invoices: Vec<String>,
+    },
+    /// List orders.
+    List,
+}
+
+/// `oathvault portal shipment`.
+#[derive(Debug, Subcommand)]
+pub enum ShipmentCommand {
+    /// Add a shipment to an order.
+    Add {
+        /// The order's PO number.
+        #[arg(long = "order", value_name = "PO")]
+        po: String,
+        /// Shipment number.
+        #[arg(long)]
+        number: String,
+        /// Shipping date (YYYY-MM-DD).
+        #[arg(long, value_name = "D")]
+        date: Option<String>,
+    },
+    /// List shipments with token counts and models.
+    List,
+}
+
+/// `oathvault portal import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The order's PO number.
+    #[arg(long = "order", value_name = "PO")]
+    pub po: String,
+    /// The shipment number.
+    #[arg(long)]
+    pub shipment: String,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// `oathvault portal staff`.
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Add a staff member; prints the otpauth:// URI to enrol their authenticator app.
+    Add {
+        /// Sign-in e-mail.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// reviewer or administrator.
+        #[arg(long, value_parser = ["reviewer", "administrator"])]
+        role: String,
+        /// File holding the password (at least 12 characters).
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
+    },
+    /// List staff.
+    List,
+}
+
+/// `oathvault portal audit`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the whole log.
+    Verify,
+    /// Show the newest events.
+    List {
+        /// Only events whose actor, action or subject contains this.
+        #[arg(long)]
+        filter: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 /// `oathvault keygen`.

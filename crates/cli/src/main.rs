@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         args::Command::Pack(a) => commands::package::pack(&a),
         args::Command::Key(a) => commands::package::key(&a),
         args::Command::Keygen(a) => commands::package::keygen(&a),
+        args::Command::Portal(a) => commands::portal::run(&a),
         args::Command::Formats => {
             commands::formats::run();
             Ok(())

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::{Any, AssertSqlSafe, Row};
 
 use crate::audit::{Event, append};
-use crate::{Error, Store, is_unique_violation};
+use crate::{Backend, Error, Store, is_unique_violation};
 
 /// A customer with its contact e-mails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -129,10 +129,15 @@ const BATCH: usize = 500;
 /// Columns of a token row in the INSERT.
 const COLUMNS: usize = 12;
 
-/// `$from, $from+1, …` (`n` of them).
-fn placeholders(from: usize, n: usize) -> String {
+/// `n` bind placeholders numbered from `from`: `$from, $from+1, …` for
+/// PostgreSQL; plain `?` for SQLite, whose lookup of named parameters is
+/// linear per parameter (quadratic in a 6,000-value INSERT: 10× slower).
+fn placeholders(backend: Backend, from: usize, n: usize) -> String {
     (from..from + n)
-        .map(|i| format!("${i}"))
+        .map(|i| match backend {
+            Backend::Sqlite => "?".to_owned(),
+            Backend::Postgres => format!("${i}"),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -422,7 +427,7 @@ impl Store {
             // builder would write `?`, which PostgreSQL rejects).
             let sql = format!(
                 "SELECT serial FROM token WHERE serial IN ({})",
-                placeholders(1, chunk.len())
+                placeholders(self.backend, 1, chunk.len())
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for s in chunk {
@@ -452,7 +457,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for chunk in tokens.chunks(BATCH) {
             let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
+                .map(|i| format!("({})", placeholders(self.backend, i * COLUMNS + 1, COLUMNS)))
                 .collect();
             let sql = format!(
                 "INSERT INTO token (shipment_id, serial, kind, hash, digits, step, t0, counter, \

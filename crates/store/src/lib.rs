@@ -116,6 +116,15 @@ fn url_for(database: &str) -> Result<(String, Backend), Error> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
     }
+    // A new database file is private to its owner (WAL files inherit it).
+    if !Path::new(file).exists() {
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        o.open(file)
+            .map_err(|e| Error::Io(format!("cannot create {file}: {e}")))?;
+    }
     let sep = if path.contains('?') { '&' } else { '?' };
     Ok((format!("sqlite://{path}{sep}mode=rwc"), Backend::Sqlite))
 }

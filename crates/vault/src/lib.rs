@@ -134,6 +134,22 @@ impl MasterKey {
         seal_with(&self.0, rng, &*key.0, &wrap_aad(owner))
     }
 
+    /// Seals a secret that belongs to no shipment (a staff member's TOTP
+    /// secret) directly under the master key, bound to `purpose`.
+    pub fn seal(
+        &self,
+        rng: &mut (impl RngCore + CryptoRng),
+        purpose: &str,
+        secret: &[u8],
+    ) -> Vec<u8> {
+        seal_with(&self.0, rng, secret, &purpose_aad(purpose))
+    }
+
+    /// Opens what [`MasterKey::seal`] sealed for `purpose`.
+    pub fn open(&self, purpose: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+        open_with(&self.0, sealed, &purpose_aad(purpose))
+    }
+
     /// Unwraps a data key of the shipment `owner`.
     pub fn unwrap(&self, wrapped: &[u8], owner: &str) -> Result<DataKey, Error> {
         let plain = open_with(&self.0, wrapped, &wrap_aad(owner))?;
@@ -145,6 +161,12 @@ impl MasterKey {
 fn wrap_aad(owner: &str) -> Vec<u8> {
     let mut aad = b"oathvault/data-key/v1\0".to_vec();
     aad.extend_from_slice(owner.as_bytes());
+    aad
+}
+
+fn purpose_aad(purpose: &str) -> Vec<u8> {
+    let mut aad = b"oathvault/master-sealed/v1\0".to_vec();
+    aad.extend_from_slice(purpose.as_bytes());
     aad
 }
 

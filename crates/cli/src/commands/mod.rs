@@ -6,6 +6,7 @@ pub mod formats;
 pub mod inspect;
 pub mod otp;
 pub mod package;
+pub mod portal;
 pub mod split;
 
 use anyhow::anyhow;

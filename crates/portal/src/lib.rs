@@ -1,0 +1,12 @@
+//! The vendor portal's workflow, shared by the command line and the web
+//! pages: administration (customers, orders, shipments, staff), importing
+//! factory seed files into a shipment with every secret sealed, rotating
+//! the master key. Every action is audited by the store in the same
+//! transaction as the change.
+//!
+//! Time and randomness come from the caller ([`Actor::now`], an RNG).
+
+pub mod admin;
+pub mod totp;
+
+pub use admin::{Actor, Admin, Error, ImportOutcome, NewStaff};
