@@ -3,6 +3,15 @@
 //! The binary is glue: arguments in, library calls, messages and exit codes
 //! out (0 ok, 1 bad input or a rejected check, 2 usage).
 
+/// Prints one line of a command's output. A closed pipe (`oathvault … | head`)
+/// ends the program quietly with success, as for any Unix tool, instead of
+/// the panic `println!` gives.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::out(format_args!($($arg)*))
+    };
+}
+
 mod args;
 mod commands;
 mod io;
@@ -10,6 +19,17 @@ mod io;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// Writes a line to standard output (see `say!`).
+pub fn out(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
 
 /// How a command failed, and so which exit code it gets.
 #[derive(Debug)]

@@ -725,3 +725,20 @@ fn split_writes_one_file_per_kind_all_or_nothing() {
     .assert()
     .code(2);
 }
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    // `oathvault formats | head -0`: the pipe's reader is gone before the
+    // first line is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("oathvault"))
+        .arg("formats")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

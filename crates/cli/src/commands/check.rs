@@ -75,32 +75,33 @@ pub fn run(args: &CheckArgs) -> Result<(), Failure> {
         window: args.window,
     };
     if args.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string(&report).context("cannot encode the report")?
         );
     } else {
         match (found, step) {
             (Some(m), Some(_)) if m.offset == 0 => {
-                println!("accepted: serial {}, no drift", token.serial);
+                say!("accepted: serial {}, no drift", token.serial);
             }
-            (Some(m), Some(s)) => println!(
+            (Some(m), Some(s)) => say!(
                 "accepted: serial {}, drift {:+} step{} ({:+} s)",
                 token.serial,
                 m.offset,
                 if m.offset.abs() == 1 { "" } else { "s" },
                 m.offset * s
             ),
-            (Some(m), None) => println!(
+            (Some(m), None) => say!(
                 "accepted: serial {}, counter {} (drift {:+}); next expected counter {}",
                 token.serial,
                 m.counter,
                 m.offset,
                 m.counter.saturating_add(1)
             ),
-            (None, _) => println!(
+            (None, _) => say!(
                 "rejected: serial {}: the code matches no step within ±{} of the expected one",
-                token.serial, args.window
+                token.serial,
+                args.window
             ),
         }
     }

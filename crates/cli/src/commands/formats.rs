@@ -10,7 +10,7 @@ pub fn run() {
             (true, false) => "read",
             _ => "write",
         };
-        println!(
+        say!(
             "{:<15} {:<6} {modes:<12} {}",
             f.name(),
             format!(".{}", f.extension()),

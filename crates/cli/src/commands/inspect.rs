@@ -240,7 +240,7 @@ pub fn run(args: &InspectArgs) -> Result<(), Failure> {
         }
     }
     if args.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&report).context("cannot encode the report")?
         );

@@ -170,7 +170,7 @@ pub fn pack(args: &PackArgs) -> Result<(), Failure> {
     if pgp_password.is_some() {
         layers.push("OpenPGP with the password".to_owned());
     }
-    println!(
+    say!(
         "wrote {dest}: {} seed file(s), {total} tokens; {}; manifest {}",
         written.files.len(),
         layers.join(" inside "),
@@ -239,30 +239,30 @@ pub fn open(args: &OpenArgs) -> Result<(), Failure> {
 
     for layer in &opened.layers {
         match layer {
-            Layer::Pgp(Opened::Key(fp)) => println!("OpenPGP: decrypted with key {fp}"),
-            Layer::Pgp(Opened::Password) => println!("OpenPGP: decrypted with the password"),
+            Layer::Pgp(Opened::Key(fp)) => say!("OpenPGP: decrypted with key {fp}"),
+            Layer::Pgp(Opened::Password) => say!("OpenPGP: decrypted with the password"),
             Layer::Zip { encrypted: true } => {
-                println!("ZIP: AES-encrypted, opened with the password");
+                say!("ZIP: AES-encrypted, opened with the password");
             }
-            Layer::Zip { encrypted: false } => println!("ZIP: not encrypted"),
+            Layer::Zip { encrypted: false } => say!("ZIP: not encrypted"),
         }
     }
     match (&opened.manifest, &opened.signature) {
         (None, _) => {
-            println!("manifest: none (the files cannot be checked against what the vendor sent)");
+            say!("manifest: none (the files cannot be checked against what the vendor sent)");
         }
-        (Some(_), SignatureStatus::Good(s)) => println!(
+        (Some(_), SignatureStatus::Good(s)) => say!(
             "manifest: signature good, by {} — every file matches it",
             s.fingerprint
         ),
-        (Some(_), SignatureStatus::Unchecked) => println!(
+        (Some(_), SignatureStatus::Unchecked) => say!(
             "manifest: files match it; it is signed, but not checked — give --vendor-key to check who signed it"
         ),
         (Some(_), SignatureStatus::Absent) => {
-            println!("manifest: files match it; it is not signed");
+            say!("manifest: files match it; it is not signed");
         }
         (Some(_), SignatureStatus::Bad(p)) => {
-            println!("manifest: {p} (written anyway: --no-verify)");
+            say!("manifest: {p} (written anyway: --no-verify)");
         }
     }
     let mut first = None;
@@ -277,13 +277,13 @@ pub fn open(args: &OpenArgs) -> Result<(), Failure> {
             ),
             (None, _) => "not a seed file this version recognises".to_owned(),
         };
-        println!("wrote {} (mode 0600): {what}", path.display());
+        say!("wrote {} (mode 0600): {what}", path.display());
         if format.is_some() && first.is_none() {
             first = Some(path);
         }
     }
     if let Some(p) = first {
-        println!(
+        say!(
             "next: oathvault inspect {0}   or   oathvault convert {0} --to entra-json -o tokens.json",
             p.display()
         );
@@ -335,24 +335,24 @@ pub fn key(args: &KeyArgs) -> Result<(), Failure> {
             "usable": check.is_ok(),
             "problem": check.as_ref().err().map(ToString::to_string),
         });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        say!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
-        println!("fingerprint : {}", info.fingerprint);
+        say!("fingerprint : {}", info.fingerprint);
         for uid in &info.user_ids {
-            println!("user ID     : {uid}");
+            say!("user ID     : {uid}");
         }
-        println!("algorithm   : {}", info.algorithm);
-        println!("created     : {}", rfc3339(info.created));
-        println!(
+        say!("algorithm   : {}", info.algorithm);
+        say!("created     : {}", rfc3339(info.created));
+        say!(
             "expires     : {}",
             info.expires.map_or_else(|| "never".to_owned(), rfc3339)
         );
         if let (Some(k), Some(a)) = (&info.encryption_key, &info.encryption_algorithm) {
-            println!("encrypts to : {k} ({a})");
+            say!("encrypts to : {k} ({a})");
         }
         match &check {
-            Ok(()) => println!("usable      : yes"),
-            Err(e) => println!("usable      : no — {e}"),
+            Ok(()) => say!("usable      : yes"),
+            Err(e) => say!("usable      : no — {e}"),
         }
     }
     // The reason is printed above.
@@ -390,7 +390,7 @@ pub fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     for out in staged {
         out.commit()?;
     }
-    println!(
+    say!(
         "wrote {base}.asc (public) and {base}.sec (secret, mode 0600): {} {}",
         public.fingerprint(),
         args.user_id

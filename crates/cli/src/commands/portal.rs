@@ -119,7 +119,7 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
         PortalCommand::Init => {}
         PortalCommand::Customer(CustomerCommand::Add { name, emails }) => {
             admin.add_customer(&who, name, emails).await.map_err(fail)?;
-            println!("added customer {name} ({} contact(s))", emails.len());
+            say!("added customer {name} ({} contact(s))", emails.len());
         }
         PortalCommand::Order(OrderCommand::Add {
             customer,
@@ -130,7 +130,7 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
                 .add_order(&who, customer, po, invoices)
                 .await
                 .map_err(fail)?;
-            println!("added order {po} for {customer}");
+            say!("added order {po} for {customer}");
         }
         PortalCommand::Shipment(ShipmentCommand::Add { po, number, date }) => {
             if let Some(d) = date {
@@ -140,7 +140,7 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
                 .add_shipment(&mut rng, &who, po, number, date.as_deref())
                 .await
                 .map_err(fail)?;
-            println!("added shipment {number} to order {po}");
+            say!("added shipment {number} to order {po}");
         }
         PortalCommand::Import(a) => import(&admin, &who, a).await?,
         PortalCommand::Staff(StaffCommand::Add {
@@ -156,9 +156,10 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
         | PortalCommand::Staff(StaffCommand::List) => list(&store, &args.command).await?,
         PortalCommand::Audit(AuditCommand::Verify) => {
             let check = store.audit_verify().await.map_err(|e| anyhow!("{e}"))?;
-            println!(
+            say!(
                 "audit log intact: {} events, head {}",
-                check.events, check.head
+                check.events,
+                check.head
             );
         }
         PortalCommand::Audit(AuditCommand::List { filter, limit }) => {
@@ -167,7 +168,7 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
                 .await
                 .map_err(|e| anyhow!("{e}"))?
             {
-                println!(
+                say!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     e.seq,
                     oathvault_packaging::rfc3339(e.event.at),
@@ -190,12 +191,12 @@ async fn list(store: &Store, command: &PortalCommand) -> Result<(), Failure> {
     match command {
         PortalCommand::Customer(CustomerCommand::List) => {
             for c in store.customers().await.map_err(|e| anyhow!("{e}"))? {
-                println!("{}\t{} order(s)\t{}", c.name, c.orders, c.emails.join(", "));
+                say!("{}\t{} order(s)\t{}", c.name, c.orders, c.emails.join(", "));
             }
         }
         PortalCommand::Order(OrderCommand::List) => {
             for o in store.orders().await.map_err(|e| anyhow!("{e}"))? {
-                println!(
+                say!(
                     "{}\t{}\t{} shipment(s)\tinvoices: {}",
                     o.po,
                     o.customer,
@@ -206,7 +207,7 @@ async fn list(store: &Store, command: &PortalCommand) -> Result<(), Failure> {
         }
         PortalCommand::Shipment(ShipmentCommand::List) => {
             for s in store.shipments().await.map_err(|e| anyhow!("{e}"))? {
-                println!(
+                say!(
                     "{}\torder {}\t{}\t{} token(s)\t{}",
                     s.number,
                     s.po,
@@ -218,7 +219,7 @@ async fn list(store: &Store, command: &PortalCommand) -> Result<(), Failure> {
         }
         PortalCommand::Staff(StaffCommand::List) => {
             for s in store.staff().await.map_err(|e| anyhow!("{e}"))? {
-                println!("{}\t{}\t{}", s.email, s.role.as_str(), s.name);
+                say!("{}\t{}\t{}", s.email, s.role.as_str(), s.name);
             }
         }
         _ => {}
@@ -250,9 +251,9 @@ async fn staff_add(
         )
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    println!("added {} {email}", role.as_str());
-    println!("enrol the second factor in an authenticator app (shown once; keep it private):");
-    println!("{}", uri.as_str());
+    say!("added {} {email}", role.as_str());
+    say!("enrol the second factor in an authenticator app (shown once; keep it private):");
+    say!("{}", uri.as_str());
     Ok(())
 }
 
@@ -286,7 +287,7 @@ async fn init(setup: &Setup) -> Result<(), Failure> {
     }
     if setup.master_key_file.exists() {
         let key = setup.master_key()?;
-        println!(
+        say!(
             "master key {} (id {})",
             setup.master_key_file.display(),
             key.id()
@@ -294,14 +295,14 @@ async fn init(setup: &Setup) -> Result<(), Failure> {
     } else {
         let key = MasterKey::generate(&mut rand08::thread_rng());
         write_key(&setup.master_key_file, &key, false)?;
-        println!(
+        say!(
             "created the master key {} (mode 0600, id {}) — back it up apart from the database: without it no seed can be read",
             setup.master_key_file.display(),
             key.id()
         );
     }
     let store = open(setup).await?;
-    println!("database {} ready ({:?})", setup.database, store.backend());
+    say!("database {} ready ({:?})", setup.database, store.backend());
     store.close().await;
     Ok(())
 }
@@ -358,7 +359,7 @@ async fn import(admin: &Admin<'_>, who: &Actor, a: &ImportArgs) -> Result<(), Fa
         )
         .await
         .map_err(|e| anyhow!("{name}: {e}; nothing was imported"))?;
-    println!(
+    say!(
         "imported {} tokens ({} TOTP, {} HOTP) from {name} ({}) into shipment {} of order {}",
         outcome.imported,
         outcome.totp,
@@ -393,7 +394,7 @@ async fn rotate(setup: &Setup, admin: &Admin<'_>, who: &Actor) -> Result<(), Fai
             setup.master_key_file.display()
         )
     })?;
-    println!(
+    say!(
         "re-wrapped {n} data key(s) under the new master key (id {}) in {}",
         new.id(),
         setup.master_key_file.display()
