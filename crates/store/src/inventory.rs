@@ -1,6 +1,8 @@
 //! Customers, contacts, orders, invoices, shipments and their tokens.
 //! Every change is one transaction with its audit event.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use sqlx::{Any, AssertSqlSafe, Row};
 
@@ -219,20 +221,20 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let contacts = sqlx::query("SELECT customer_id, email FROM contact ORDER BY email")
-            .fetch_all(&self.pool)
-            .await?;
+        let contacts = group(
+            &sqlx::query("SELECT customer_id, email FROM contact ORDER BY email")
+                .fetch_all(&self.pool)
+                .await?,
+            "customer_id",
+            "email",
+        );
         rows.iter()
             .map(|r| {
                 let id: i64 = r.try_get("id")?;
                 Ok(Customer {
                     id,
                     name: r.try_get("name")?,
-                    emails: contacts
-                        .iter()
-                        .filter(|c| c.try_get::<i64, _>("customer_id").ok() == Some(id))
-                        .filter_map(|c| c.try_get("email").ok())
-                        .collect(),
+                    emails: contacts.get(&id).cloned().unwrap_or_default(),
                     orders: r.try_get("orders")?,
                     created: r.try_get("created")?,
                 })
@@ -282,9 +284,13 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let invoices = sqlx::query("SELECT order_id, number FROM invoice ORDER BY number")
-            .fetch_all(&self.pool)
-            .await?;
+        let invoices = group(
+            &sqlx::query("SELECT order_id, number FROM invoice ORDER BY number")
+                .fetch_all(&self.pool)
+                .await?,
+            "order_id",
+            "number",
+        );
         rows.iter()
             .map(|r| {
                 let id: i64 = r.try_get("id")?;
@@ -292,11 +298,7 @@ impl Store {
                     id,
                     customer: r.try_get("customer")?,
                     po: r.try_get("po")?,
-                    invoices: invoices
-                        .iter()
-                        .filter(|i| i.try_get::<i64, _>("order_id").ok() == Some(id))
-                        .filter_map(|i| i.try_get("number").ok())
-                        .collect(),
+                    invoices: invoices.get(&id).cloned().unwrap_or_default(),
                     shipments: r.try_get("shipments")?,
                     created: r.try_get("created")?,
                 })
@@ -349,11 +351,15 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let models = sqlx::query(
-            "SELECT DISTINCT shipment_id, model FROM token WHERE model IS NOT NULL ORDER BY model",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let models = group(
+            &sqlx::query(
+                "SELECT DISTINCT shipment_id, model FROM token WHERE model IS NOT NULL ORDER BY model",
+            )
+            .fetch_all(&self.pool)
+            .await?,
+            "shipment_id",
+            "model",
+        );
         rows.iter()
             .map(|r| {
                 let id: i64 = r.try_get("id")?;
@@ -363,11 +369,7 @@ impl Store {
                     number: r.try_get("number")?,
                     shipped_on: r.try_get("shipped_on")?,
                     tokens: r.try_get("tokens")?,
-                    models: models
-                        .iter()
-                        .filter(|m| m.try_get::<i64, _>("shipment_id").ok() == Some(id))
-                        .filter_map(|m| m.try_get("model").ok())
-                        .collect(),
+                    models: models.get(&id).cloned().unwrap_or_default(),
                     created: r.try_get("created")?,
                 })
             })
@@ -523,6 +525,17 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Child rows (`key` → a parent id, `value` → text) grouped by parent, in row order.
+fn group(rows: &[sqlx::any::AnyRow], key: &str, value: &str) -> HashMap<i64, Vec<String>> {
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    for r in rows {
+        if let (Ok(k), Ok(v)) = (r.try_get::<i64, _>(key), r.try_get::<String, _>(value)) {
+            out.entry(k).or_default().push(v);
+        }
+    }
+    out
 }
 
 fn key_row(r: &sqlx::any::AnyRow) -> Result<ShipmentKey, Error> {
