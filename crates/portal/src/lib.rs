@@ -7,6 +7,8 @@
 //! Time and randomness come from the caller ([`Actor::now`], an RNG).
 
 pub mod admin;
+pub mod auth;
 pub mod totp;
 
 pub use admin::{Actor, Admin, Error, ImportOutcome, NewStaff};
+pub use auth::{Auth, AuthError, Policy};

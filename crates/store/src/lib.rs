@@ -21,7 +21,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditCheck, Event, EventRow};
 pub use inventory::{Customer, ImportReport, NewToken, Order, Shipment, ShipmentKey, TokenRow};
-pub use staff::{Role, Staff};
+pub use staff::{Role, Session, Staff};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");

@@ -160,3 +160,154 @@ impl Store {
         .try_get("n")?)
     }
 }
+
+/// A signed-in (or half signed-in) session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The staff member.
+    pub staff: Staff,
+    /// `password` (waiting for the second factor) or `full`.
+    pub stage: String,
+    /// When it ends.
+    pub expires: i64,
+}
+
+impl Store {
+    /// Counts a wrong sign-in; after `lock_after` in a row the account is
+    /// locked until `now + lock_for`. Returns the lock end (0: not locked).
+    pub async fn signin_failed(
+        &self,
+        staff_id: i64,
+        now: i64,
+        lock_after: i64,
+        lock_for: i64,
+    ) -> Result<i64, Error> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE staff SET failed_signins = failed_signins + 1 WHERE id = $1 RETURNING failed_signins",
+        )
+        .bind(staff_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let failed: i64 = row.try_get("failed_signins")?;
+        let until = if failed >= lock_after {
+            now + lock_for
+        } else {
+            0
+        };
+        if until > 0 {
+            sqlx::query("UPDATE staff SET locked_until = $1, failed_signins = 0 WHERE id = $2")
+                .bind(until)
+                .bind(staff_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(until)
+    }
+
+    /// A good second factor: clears the failure count and records the TOTP
+    /// counter used, so the same code is never accepted twice. Returns
+    /// false (and changes nothing) when `counter` is not newer than the last.
+    pub async fn signin_succeeded(&self, staff_id: i64, counter: i64) -> Result<bool, Error> {
+        let done = sqlx::query(
+            "UPDATE staff SET failed_signins = 0, totp_last_counter = $1 \
+             WHERE id = $2 AND (totp_last_counter IS NULL OR totp_last_counter < $1)",
+        )
+        .bind(counter)
+        .bind(staff_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores a session under the hash of its cookie value.
+    pub async fn create_session(
+        &self,
+        id_hash: &str,
+        staff_id: i64,
+        stage: &str,
+        expires: i64,
+        now: i64,
+    ) -> Result<(), Error> {
+        sqlx::query("INSERT INTO session (id_hash, staff_id, stage, expires, created) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id_hash)
+            .bind(staff_id)
+            .bind(stage)
+            .bind(expires)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The live session with this hash, if any (expired ones are removed).
+    pub async fn session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, Error> {
+        sqlx::query("DELETE FROM session WHERE expires <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query(
+            "SELECT s.stage, s.expires, t.id, t.email, t.name, t.role, t.password_hash, t.totp_sealed, \
+             t.failed_signins, t.locked_until, t.created FROM session s JOIN staff t ON t.id = s.staff_id \
+             WHERE s.id_hash = $1 AND t.disabled = 0",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Session {
+                staff: staff_row(&r)?,
+                stage: r.try_get("stage")?,
+                expires: r.try_get("expires")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends a session.
+    pub async fn delete_session(&self, id_hash: &str) -> Result<(), Error> {
+        sqlx::query("DELETE FROM session WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Counts a hit on a rate-limit bucket (fixed windows of `window`
+    /// seconds); true while the bucket has had at most `limit` hits in the
+    /// current window. Shared by every process using the database.
+    pub async fn rate_hit(
+        &self,
+        bucket: &str,
+        now: i64,
+        window: i64,
+        limit: i64,
+    ) -> Result<bool, Error> {
+        let start = now - now.rem_euclid(window.max(1));
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO rate_limit (bucket, window_start, hits) VALUES ($1, $2, 0) \
+             ON CONFLICT (bucket) DO NOTHING",
+        )
+        .bind(bucket)
+        .bind(start)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE rate_limit SET hits = CASE WHEN window_start = $2 THEN hits + 1 ELSE 1 END, \
+             window_start = $2 WHERE bucket = $1",
+        )
+        .bind(bucket)
+        .bind(start)
+        .execute(&mut *tx)
+        .await?;
+        let hits: i64 = sqlx::query("SELECT hits FROM rate_limit WHERE bucket = $1")
+            .bind(bucket)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("hits")?;
+        tx.commit().await?;
+        Ok(hits <= limit)
+    }
+}

@@ -1,0 +1,225 @@
+//! Staff sign-in on SQLite and PostgreSQL: password then code, one answer
+//! for every kind of miss, lockout after 10 wrong attempts, no code twice,
+//! per-address rate limit, sessions that end.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers: a failure is a failed test"
+)]
+
+use oathvault_otp::Otp;
+use oathvault_portal::{Actor, Admin, Auth, AuthError, NewStaff, Policy};
+use oathvault_store::{Role, Store};
+use oathvault_testkit::postgres::TempPostgres;
+use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step};
+use oathvault_vault::MasterKey;
+use rand08::SeedableRng;
+use rand08::rngs::StdRng;
+use zeroize::Zeroizing;
+
+const T: i64 = 1_795_696_620;
+
+/// The code the staff member's app shows at `at`, from the enrolment URI.
+fn code_at(uri: &str, at: i64) -> String {
+    let b32 = uri
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let secret = SecretEncoding::Base32.decode(b32).unwrap();
+    let otp = Otp::from_parts(
+        secret.expose(),
+        Hash::Sha1,
+        Kind::Totp {
+            step: Step::S30,
+            t0: 0,
+        },
+        Digits::SIX,
+    )
+    .unwrap();
+    otp.totp(u64::try_from(at).unwrap()).unwrap().to_string()
+}
+
+async fn scenario(store: &Store) {
+    let mut rng = StdRng::seed_from_u64(3);
+    let master = MasterKey::generate(&mut rng);
+    let admin = Admin::new(store, &master, "Example Tokens");
+    let who = Actor {
+        name: "cli:test".into(),
+        source: "cli".into(),
+        now: T,
+    };
+    let pw = Zeroizing::new("correct horse battery".to_owned());
+    let (_, uri) = admin
+        .add_staff(
+            &mut rng,
+            &who,
+            &NewStaff {
+                email: "ada@vendor.example",
+                name: "Ada",
+                role: Role::Administrator,
+                password: &pw,
+            },
+        )
+        .await
+        .unwrap();
+    let auth = Auth::new(store, &master, Policy::default());
+    good_path_and_replay(&auth, &mut rng, &uri, &pw).await;
+    one_answer_and_lockout(&auth, &mut rng, &pw).await;
+    rate_limit(&auth, &mut rng, &pw).await;
+    // Every attempt is audited, and the chain holds.
+    let events = store.audit_events(Some("signin"), 500).await.unwrap();
+    assert!(events.len() > 40);
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.event.detail.contains("correct horse"))
+    );
+    store.audit_verify().await.unwrap();
+}
+
+async fn good_path_and_replay(auth: &Auth<'_>, rng: &mut StdRng, uri: &str, pw: &str) {
+    // The good path, with the e-mail in another case.
+    let pending = auth
+        .password(rng, "Ada@Vendor.example", pw, "10.0.0.1", T)
+        .await
+        .unwrap();
+    assert!(
+        auth.current(&pending, T).await.unwrap().is_none(),
+        "a password alone is not a session"
+    );
+    let session = auth
+        .code(rng, &pending, &code_at(uri, T), "10.0.0.1", T + 5)
+        .await
+        .unwrap();
+    let who = auth.current(&session, T + 10).await.unwrap().unwrap();
+    assert_eq!(
+        (who.staff.email.as_str(), who.staff.role),
+        ("ada@vendor.example", Role::Administrator)
+    );
+    // The same code again (replay) is refused, even with a new password step.
+    let pending = auth
+        .password(rng, "ada@vendor.example", pw, "10.0.0.1", T + 20)
+        .await
+        .unwrap();
+    let replay = auth
+        .code(rng, &pending, &code_at(uri, T), "10.0.0.1", T + 20)
+        .await;
+    assert!(matches!(replay, Err(AuthError::Refused)), "{replay:?}");
+    // Sessions end: signed out, or expired after 8 hours.
+    auth.sign_out(&session).await.unwrap();
+    assert!(auth.current(&session, T + 30).await.unwrap().is_none());
+}
+
+async fn one_answer_and_lockout(auth: &Auth<'_>, rng: &mut StdRng, pw: &str) {
+    // One answer for an unknown e-mail, a wrong password and a wrong code.
+    let unknown = auth
+        .password(rng, "eve@vendor.example", pw, "10.0.0.2", T)
+        .await
+        .unwrap_err()
+        .to_string();
+    let wrong_pw = auth
+        .password(rng, "ada@vendor.example", "wrong password!", "10.0.0.2", T)
+        .await
+        .unwrap_err()
+        .to_string();
+    let pending = auth
+        .password(rng, "ada@vendor.example", pw, "10.0.0.2", T + 60)
+        .await
+        .unwrap();
+    let wrong_code = auth
+        .code(rng, &pending, "000000", "10.0.0.2", T + 60)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(unknown, "wrong e-mail, password or code");
+    assert_eq!(unknown, wrong_pw);
+    assert_eq!(unknown, wrong_code);
+
+    // Ten wrong attempts in a row (the replayed code, the wrong password and
+    // the wrong code above count: no sign-in succeeded since) lock the
+    // account, even for the right password; the lock ends after 15 minutes.
+    for i in 0..6 {
+        let r = auth
+            .password(
+                rng,
+                "ada@vendor.example",
+                "wrong password!",
+                "10.0.1.1",
+                T + 100 + i,
+            )
+            .await;
+        assert!(matches!(r, Err(AuthError::Refused)), "attempt {i}: {r:?}");
+    }
+    let tenth = auth
+        .password(
+            rng,
+            "ada@vendor.example",
+            "wrong password!",
+            "10.0.1.1",
+            T + 110,
+        )
+        .await;
+    assert!(matches!(tenth, Err(AuthError::Locked)), "{tenth:?}");
+    let right = auth
+        .password(rng, "ada@vendor.example", pw, "10.0.1.1", T + 120)
+        .await;
+    assert!(matches!(right, Err(AuthError::Locked)), "{right:?}");
+    assert!(
+        auth.password(rng, "ada@vendor.example", pw, "10.0.1.1", T + 110 + 901)
+            .await
+            .is_ok()
+    );
+    // An unknown e-mail locks the same way (its answers give nothing away).
+    for i in 0..10 {
+        let _ = auth
+            .password(rng, "nobody@vendor.example", "x", "10.0.2.1", T + 200 + i)
+            .await;
+    }
+    let r = auth
+        .password(rng, "nobody@vendor.example", "x", "10.0.2.1", T + 211)
+        .await;
+    assert!(matches!(r, Err(AuthError::Locked)), "{r:?}");
+}
+
+async fn rate_limit(auth: &Auth<'_>, rng: &mut StdRng, pw: &str) {
+    // One address may try 30 times a minute, whoever it tries.
+    let mut limited = false;
+    for i in 0..31 {
+        let r = auth
+            .password(
+                rng,
+                &format!("u{i}@vendor.example"),
+                "x",
+                "10.9.9.9",
+                T + 600,
+            )
+            .await;
+        limited |= matches!(r, Err(AuthError::RateLimited));
+    }
+    assert!(limited);
+    assert!(
+        auth.password(rng, "ada@vendor.example", pw, "10.9.9.9", T + 2060)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("p.db").to_str().unwrap())
+        .await
+        .unwrap();
+    scenario(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_on_postgres() {
+    let pg = TempPostgres::start();
+    let store = Store::open(pg.url()).await.unwrap();
+    scenario(&store).await;
+}
