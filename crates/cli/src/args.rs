@@ -103,6 +103,12 @@ pub enum PortalCommand {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Serve the portal's pages (staff sign-in and administration so far).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "OATHVAULT_LISTEN")]
+        listen: String,
+    },
 }
 
 /// `oathvault portal customer`.

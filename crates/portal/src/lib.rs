@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod auth;
 pub mod totp;
+pub mod web;
 
 pub use admin::{Actor, Admin, Error, ImportOutcome, NewStaff};
 pub use auth::{Auth, AuthError, Policy};

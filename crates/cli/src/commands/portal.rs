@@ -111,12 +111,15 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
     }
     let store = open(&setup).await?;
     let master = setup.master_key()?;
+    if let PortalCommand::Serve { listen } = &args.command {
+        return serve(store, master, listen).await;
+    }
     let admin = Admin::new(&store, &master, "oathvault portal");
     let who = actor();
     let mut rng = rand08::thread_rng();
     let fail = |e: oathvault_portal::Error| Failure::from(anyhow!("{e}"));
     match &args.command {
-        PortalCommand::Init => {}
+        PortalCommand::Init | PortalCommand::Serve { .. } => {}
         PortalCommand::Customer(CustomerCommand::Add { name, emails }) => {
             admin.add_customer(&who, name, emails).await.map_err(fail)?;
             say!("added customer {name} ({} contact(s))", emails.len());
@@ -254,6 +257,24 @@ async fn staff_add(
     say!("added {} {email}", role.as_str());
     say!("enrol the second factor in an authenticator app (shown once; keep it private):");
     say!("{}", uri.as_str());
+    Ok(())
+}
+
+async fn serve(store: Store, master: MasterKey, listen: &str) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr().context("no local address")?;
+    say!("oathvault portal on http://{addr}/ (sign in at /signin; /healthz for probes)");
+    let state = std::sync::Arc::new(oathvault_portal::web::AppState {
+        store,
+        master,
+        policy: oathvault_portal::Policy::default(),
+        clock: Box::new(|| i64::try_from(SystemClock.now_unix()).unwrap_or(i64::MAX)),
+    });
+    oathvault_portal::web::serve(listener, state)
+        .await
+        .context("the portal stopped")?;
     Ok(())
 }
 
