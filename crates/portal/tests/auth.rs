@@ -8,40 +8,18 @@
     reason = "test helpers: a failure is a failed test"
 )]
 
-use oathvault_otp::Otp;
+mod common;
+
+use common::code_at;
 use oathvault_portal::{Actor, Admin, Auth, AuthError, NewStaff, Policy};
 use oathvault_store::{Role, Store};
 use oathvault_testkit::postgres::TempPostgres;
-use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step};
 use oathvault_vault::MasterKey;
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
 use zeroize::Zeroizing;
 
 const T: i64 = 1_795_696_620;
-
-/// The code the staff member's app shows at `at`, from the enrolment URI.
-fn code_at(uri: &str, at: i64) -> String {
-    let b32 = uri
-        .split("secret=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap();
-    let secret = SecretEncoding::Base32.decode(b32).unwrap();
-    let otp = Otp::from_parts(
-        secret.expose(),
-        Hash::Sha1,
-        Kind::Totp {
-            step: Step::S30,
-            t0: 0,
-        },
-        Digits::SIX,
-    )
-    .unwrap();
-    otp.totp(u64::try_from(at).unwrap()).unwrap().to_string()
-}
 
 async fn scenario(store: &Store) {
     let mut rng = StdRng::seed_from_u64(3);

@@ -13,11 +13,12 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use oathvault_otp::Otp;
+mod common;
+
+use common::code_at;
 use oathvault_portal::web::{AppState, router};
 use oathvault_portal::{Actor, Admin, NewStaff, Policy};
 use oathvault_store::{Role, Store};
-use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step};
 use oathvault_vault::MasterKey;
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
@@ -26,28 +27,6 @@ use zeroize::Zeroizing;
 
 const T: i64 = 1_795_696_620;
 const PW: &str = "correct horse battery";
-
-fn code_at(uri: &str, at: i64) -> String {
-    let b32 = uri
-        .split("secret=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap();
-    let secret = SecretEncoding::Base32.decode(b32).unwrap();
-    let otp = Otp::from_parts(
-        secret.expose(),
-        Hash::Sha1,
-        Kind::Totp {
-            step: Step::S30,
-            t0: 0,
-        },
-        Digits::SIX,
-    )
-    .unwrap();
-    otp.totp(u64::try_from(at).unwrap()).unwrap().to_string()
-}
 
 struct App {
     state: Arc<AppState>,
