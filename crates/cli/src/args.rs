@@ -61,20 +61,18 @@ pub enum Command {
 /// `oathvault portal`.
 #[derive(Debug, Args)]
 pub struct PortalArgs {
-    /// Database: a SQLite file path or `sqlite://FILE`, or `postgres://…` (default: `portal.db` in the data directory).
-    #[arg(long, global = true, value_name = "URL", env = "OATHVAULT_DATABASE")]
+    /// Database: a SQLite file path or `sqlite://FILE`, or `postgres://…` (default: `portal.db` in the data directory) [env: `OATHVAULT_DATABASE`].
+    #[arg(long, global = true, value_name = "URL")]
     pub database: Option<String>,
-    /// File holding the master key (default: master.key in the data directory).
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILE",
-        env = "OATHVAULT_MASTER_KEY_FILE"
-    )]
+    /// File holding the master key (default: master.key in the data directory) [env: `OATHVAULT_MASTER_KEY_FILE`].
+    #[arg(long, global = true, value_name = "FILE")]
     pub master_key_file: Option<PathBuf>,
     /// Data directory (default: `$XDG_DATA_HOME/oathvault` or `~/.local/share/oathvault`).
     #[arg(long, global = true, value_name = "DIR", env = "OATHVAULT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Configuration file (TOML; default: `portal.toml` in the data directory, if it exists).
+    #[arg(long, global = true, value_name = "FILE", env = "OATHVAULT_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: PortalCommand,
 }
@@ -104,11 +102,23 @@ pub enum PortalCommand {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Serve the portal's pages (staff sign-in and administration so far).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080", env = "OATHVAULT_LISTEN")]
-        listen: String,
-    },
+    Serve(ServeArgs),
+    /// Print the effective configuration (defaults, file, environment, flags).
+    Config,
+}
+
+/// `oathvault portal serve`.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080) [env: `OATHVAULT_LISTEN`].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The address people reach the portal at; `https://…` turns on HSTS [env: `OATHVAULT_BASE_URL`].
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Log lines as `text` or `json` [env: `OATHVAULT_LOG__FORMAT`].
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
 }
 
 /// `oathvault portal customer`.

@@ -47,6 +47,69 @@ fn scenario(p: &Portal) {
     staff_rotation_and_audit(p);
 }
 
+/// Layers: defaults < TOML file < `OATHVAULT_*` environment < flags.
+#[test]
+fn configuration_layers() {
+    let p = Portal {
+        dir: tempfile::tempdir().unwrap(),
+        database: None,
+    };
+    let file = p.file(
+        "portal.toml",
+        "listen = \"127.0.0.1:9000\"\nissuer = \"Example Tokens\"\n[signin]\nlock_after = 5\n",
+    );
+    let out = p
+        .run(&["--config", &file, "config"])
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("listen = \"127.0.0.1:9000\""), "{out}");
+    assert!(out.contains("issuer = \"Example Tokens\""), "{out}");
+    assert!(
+        out.contains("lock_after = 5") && out.contains("session_hours = 8"),
+        "{out}"
+    );
+    assert!(
+        out.contains("portal.db"),
+        "the default database is shown: {out}"
+    );
+
+    let mut cmd = Command::cargo_bin("oathvault").unwrap();
+    let out = cmd
+        .args(["portal", "--config", &file, "config"])
+        .env("OATHVAULT_DATA_DIR", p.dir.path().join("data"))
+        .env("OATHVAULT_LISTEN", "127.0.0.1:9100")
+        .env("OATHVAULT_SIGNIN__LOCK_AFTER", "3")
+        .env("OATHVAULT_LOG__FORMAT", "json")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("listen = \"127.0.0.1:9100\""),
+        "env wins over the file: {out}"
+    );
+    assert!(
+        out.contains("lock_after = 3") && out.contains("format = \"json\""),
+        "{out}"
+    );
+
+    p.run(&["--config", &file, "--database", "/tmp/flag.db", "config"])
+        .success()
+        .stdout(predicate::str::contains("database = \"/tmp/flag.db\""));
+    let bad = p.file("bad.toml", "lisen = \"x\"\n");
+    p.run(&["--config", &bad, "config"])
+        .code(2)
+        .stderr(predicate::str::contains("lisen"));
+    p.run(&["--config", "/nonexistent/portal.toml", "config"])
+        .code(2)
+        .stderr(predicate::str::contains("nonexistent"));
+}
+
 fn inventory(p: &Portal) {
     p.run(&["init"])
         .success()
@@ -64,7 +127,13 @@ fn inventory(p: &Portal) {
         "it@example.com",
     ])
     .success();
-    p.run(&["customer", "add", "Example Ltd"])
+    p.run(&["customer", "add", "Other Co"])
+        .code(2)
+        .stderr(predicate::str::contains("give at least one contact e-mail"));
+    p.run(&["customer", "add", "Other Co", "--email", "not an address"])
+        .code(2)
+        .stderr(predicate::str::contains("is not an e-mail address"));
+    p.run(&["customer", "add", "Example Ltd", "--email", "x@example.com"])
         .code(1)
         .stderr(predicate::str::contains(
             "customer \"Example Ltd\" already exists",

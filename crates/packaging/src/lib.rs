@@ -14,7 +14,7 @@ mod time;
 pub mod zip;
 
 pub use error::Error;
-pub use time::rfc3339;
+pub use time::{parse_date, rfc3339};
 
 use zeroize::Zeroizing;
 

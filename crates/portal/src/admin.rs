@@ -60,6 +60,9 @@ pub enum Error {
     /// A password that is too weak for a staff account.
     #[error("the password is too short: staff passwords need at least 12 characters")]
     WeakPassword,
+    /// A value that cannot be used (named in the message).
+    #[error("{0}")]
+    Invalid(String),
     /// Password hashing failed.
     #[error("cannot hash the password: {0}")]
     Hash(String),
@@ -122,17 +125,38 @@ impl<'a> Admin<'a> {
         }
     }
 
-    /// Adds a customer with contact e-mails.
+    /// Adds a customer with contact e-mails (at least one: customers find
+    /// their orders by it).
     pub async fn add_customer(
         &self,
         who: &Actor,
         name: &str,
         emails: &[String],
     ) -> Result<i64, Error> {
+        let name = required(name, "the customer's name")?;
+        if emails.is_empty() {
+            return Err(Error::Invalid(
+                "give at least one contact e-mail: customers find their orders with it".into(),
+            ));
+        }
+        let emails = emails
+            .iter()
+            .map(|e| check_email(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let emails = &emails[..];
         let event = who
             .event("customer.add", &format!("customer:{name}"))
             .with_detail(format!("{} contact(s)", emails.len()));
-        Ok(self.store.add_customer(name.trim(), emails, &event).await?)
+        Ok(self.store.add_customer(name, emails, &event).await?)
+    }
+
+    /// Adds a contact e-mail to a customer.
+    pub async fn add_contact(&self, who: &Actor, customer: &str, email: &str) -> Result<(), Error> {
+        let email = check_email(email)?;
+        let event = who
+            .event("contact.add", &format!("customer:{customer}"))
+            .with_detail(email.clone());
+        Ok(self.store.add_contact(customer, &email, &event).await?)
     }
 
     /// Adds an order with invoice numbers.
@@ -143,16 +167,14 @@ impl<'a> Admin<'a> {
         po: &str,
         invoices: &[String],
     ) -> Result<i64, Error> {
+        let po = required(po, "the PO number")?;
         let event = who
             .event("order.add", &format!("order:{po}"))
             .with_detail(format!(
                 "customer {customer}; invoices {}",
                 invoices.join(", ")
             ));
-        Ok(self
-            .store
-            .add_order(customer, po.trim(), invoices, &event)
-            .await?)
+        Ok(self.store.add_order(customer, po, invoices, &event).await?)
     }
 
     /// Adds a shipment to an order, with a fresh data key wrapped by the master key.
@@ -164,7 +186,14 @@ impl<'a> Admin<'a> {
         number: &str,
         shipped_on: Option<&str>,
     ) -> Result<i64, Error> {
-        let number = number.trim();
+        let number = required(number, "the shipment number")?;
+        if let Some(d) = shipped_on
+            && oathvault_packaging::parse_date(d).is_none()
+        {
+            return Err(Error::Invalid(format!(
+                "the shipping date {d:?} is not a date: use YYYY-MM-DD"
+            )));
+        }
         let data = DataKey::generate(rng);
         let wrapped = self.master.wrap(rng, &data, number);
         let event = who
@@ -323,6 +352,8 @@ impl<'a> Admin<'a> {
         who: &Actor,
         staff: &NewStaff<'_>,
     ) -> Result<(i64, Zeroizing<String>), Error> {
+        check_email(staff.email)?;
+        required(staff.name, "the name")?;
         if staff.password.chars().count() < 12 {
             return Err(Error::WeakPassword);
         }
@@ -353,6 +384,39 @@ impl<'a> Admin<'a> {
         Ok((id, totp::otpauth_uri(self.issuer, staff.email, &secret)))
     }
 
+    /// Switches a staff member's sign-in off (ending their sessions) or on.
+    /// Nobody switches themselves off; the last administrator stays.
+    pub async fn set_staff_disabled(
+        &self,
+        who: &Actor,
+        email: &str,
+        disabled: bool,
+    ) -> Result<(), Error> {
+        let email = email.trim().to_ascii_lowercase();
+        if disabled && email == who.name.to_ascii_lowercase() {
+            return Err(Error::Invalid(
+                "you cannot switch off your own account".into(),
+            ));
+        }
+        let action = if disabled {
+            "staff.disable"
+        } else {
+            "staff.enable"
+        };
+        let event = who.event(action, &format!("staff:{email}"));
+        Ok(self
+            .store
+            .set_staff_disabled(&email, disabled, &event)
+            .await?)
+    }
+
+    /// Lifts a staff member's sign-in lock.
+    pub async fn unlock_staff(&self, who: &Actor, email: &str) -> Result<(), Error> {
+        let email = email.trim().to_ascii_lowercase();
+        let event = who.event("staff.unlock", &format!("staff:{email}"));
+        Ok(self.store.unlock_staff(&email, &event).await?)
+    }
+
     /// Re-wraps every shipment's data key under `new`; returns how many.
     /// Nothing changes unless every key unwraps with the current master key.
     pub async fn rotate<R: RngCore + CryptoRng>(
@@ -376,6 +440,41 @@ impl<'a> Admin<'a> {
             ));
         self.store.rewrap(&keys, &event).await?;
         Ok(keys.len())
+    }
+}
+
+/// `value` trimmed, or an error naming `what` when it is empty or too long.
+fn required<'s>(value: &'s str, what: &str) -> Result<&'s str, Error> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::Invalid(format!("{what} is missing")));
+    }
+    if v.chars().count() > 200 || v.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!(
+            "{what} is too long or holds control characters"
+        )));
+    }
+    Ok(v)
+}
+
+/// A plausible e-mail address (one `@`, a dotted domain, no spaces), lower-cased.
+fn check_email(e: &str) -> Result<String, Error> {
+    let e = e.trim();
+    let ok = e.len() <= 254
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if ok {
+        Ok(e.to_ascii_lowercase())
+    } else {
+        Err(Error::Invalid(format!("{e:?} is not an e-mail address")))
     }
 }
 

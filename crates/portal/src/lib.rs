@@ -8,8 +8,11 @@
 
 pub mod admin;
 pub mod auth;
+pub mod config;
+pub mod read;
 pub mod totp;
 pub mod web;
 
 pub use admin::{Actor, Admin, Error, ImportOutcome, NewStaff};
 pub use auth::{Auth, AuthError, Policy};
+pub use config::{Config, ConfigError, LogFormat};

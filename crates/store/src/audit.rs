@@ -8,7 +8,9 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{Any, Row, Transaction};
+use std::fmt::Write as _;
+
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use crate::{Error, Store};
 
@@ -71,6 +73,25 @@ pub struct EventRow {
     pub event: Event,
     /// This event's hash.
     pub hash: String,
+}
+
+/// Conditions for [`Store::audit_search`]; empty ones match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Exactly this actor.
+    pub actor: Option<String>,
+    /// Exactly this action.
+    pub action: Option<String>,
+    /// Exactly this outcome (`ok`, `refused`, `failed`).
+    pub outcome: Option<String>,
+    /// Contained in the actor, action, subject, detail or source.
+    pub text: Option<String>,
+    /// At or after this time (Unix seconds).
+    pub since: Option<i64>,
+    /// Before this time (Unix seconds).
+    pub until: Option<i64>,
+    /// Older than this event (paging).
+    pub before: Option<i64>,
 }
 
 /// The result of checking the chain.
@@ -167,34 +188,89 @@ impl Store {
         filter: Option<&str>,
         limit: i64,
     ) -> Result<Vec<EventRow>, Error> {
-        let rows = match filter {
-            Some(f) => {
-                let like = format!("%{}%", f.replace(['%', '_'], ""));
-                sqlx::query(concat!(
-                    "SELECT ",
-                    columns!(),
-                    " FROM audit WHERE actor LIKE $1 OR action LIKE $1 OR subject LIKE $1 \
-                     ORDER BY seq DESC LIMIT $2"
-                ))
-                .bind(like)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    columns!(),
-                    " FROM audit ORDER BY seq DESC LIMIT $1"
-                ))
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
+        let f = AuditFilter {
+            text: filter.map(str::to_owned),
+            ..AuditFilter::default()
         };
+        self.audit_search(&f, limit).await
+    }
+
+    /// The newest events first that match every condition of `f`, at most `limit`.
+    pub async fn audit_search(&self, f: &AuditFilter, limit: i64) -> Result<Vec<EventRow>, Error> {
+        let mut sql = String::from(concat!("SELECT ", columns!(), " FROM audit WHERE 1 = 1"));
+        let mut text: Vec<String> = Vec::new();
+        let mut ints: Vec<i64> = Vec::new();
+        let mut binds: Vec<bool> = Vec::new(); // true: text, false: integer, in order
+        let cond = |sql: &mut String, binds: &mut Vec<bool>, clause: &str, is_text: bool| {
+            let n = binds.len() + 1;
+            sql.push_str(" AND ");
+            sql.push_str(&clause.replace('?', &format!("${n}")));
+            binds.push(is_text);
+        };
+        for (value, clause) in [
+            (&f.actor, "actor = ?"),
+            (&f.action, "action = ?"),
+            (&f.outcome, "outcome = ?"),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                cond(&mut sql, &mut binds, clause, true);
+                text.push(v.to_owned());
+            }
+        }
+        if let Some(t) = f.text.as_deref().filter(|t| !t.is_empty()) {
+            // One placeholder used three times: write it out three times
+            // with the same number.
+            let n = binds.len() + 1;
+            let _ = write!(
+                sql,
+                " AND (actor LIKE ${n} OR action LIKE ${n} OR subject LIKE ${n} OR detail LIKE ${n} OR source LIKE ${n})"
+            );
+            binds.push(true);
+            text.push(format!("%{}%", t.replace(['%', '_'], "")));
+        }
+        for (value, clause) in [
+            (f.since, "at >= ?"),
+            (f.until, "at < ?"),
+            (f.before, "seq < ?"),
+        ] {
+            if let Some(v) = value {
+                cond(&mut sql, &mut binds, clause, false);
+                ints.push(v);
+            }
+        }
+        let _ = write!(sql, " ORDER BY seq DESC LIMIT ${}", binds.len() + 1);
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let (mut t, mut i) = (text.into_iter(), ints.into_iter());
+        for is_text in binds {
+            q = if is_text {
+                q.bind(t.next().unwrap_or_default())
+            } else {
+                q.bind(i.next().unwrap_or_default())
+            };
+        }
+        let rows = q.bind(limit).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| row_event(r).map(|(e, _)| e).map_err(Error::from))
             .collect()
+    }
+
+    /// The distinct actions and actors in the log (for filter menus).
+    pub async fn audit_facets(&self) -> Result<(Vec<String>, Vec<String>), Error> {
+        let mut out = Vec::with_capacity(2);
+        for sql in [
+            "SELECT DISTINCT action AS v FROM audit ORDER BY v",
+            "SELECT DISTINCT actor AS v FROM audit ORDER BY v",
+        ] {
+            let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+            out.push(
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>("v"))
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
+        let actors = out.pop().unwrap_or_default();
+        let actions = out.pop().unwrap_or_default();
+        Ok((actions, actors))
     }
 
     /// Checks the whole chain: every hash, every link, no gap, and the head.

@@ -60,6 +60,19 @@ pub struct Shipment {
     pub created: i64,
 }
 
+/// How much the inventory holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Customers.
+    pub customers: i64,
+    /// Orders.
+    pub orders: i64,
+    /// Shipments.
+    pub shipments: i64,
+    /// Tokens.
+    pub tokens: i64,
+}
+
 /// A shipment's wrapped data key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ShipmentKey {
@@ -210,6 +223,22 @@ impl Store {
         append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// How many customers, orders, shipments and tokens there are.
+    pub async fn counts(&self) -> Result<Counts, Error> {
+        let r = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM customer) AS c, (SELECT COUNT(*) FROM purchase_order) AS o, \
+             (SELECT COUNT(*) FROM shipment) AS s, (SELECT COUNT(*) FROM token) AS t",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Counts {
+            customers: r.try_get("c")?,
+            orders: r.try_get("o")?,
+            shipments: r.try_get("s")?,
+            tokens: r.try_get("t")?,
+        })
     }
 
     /// Every customer, by name.

@@ -19,8 +19,10 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
-pub use audit::{AuditCheck, Event, EventRow};
-pub use inventory::{Customer, ImportReport, NewToken, Order, Shipment, ShipmentKey, TokenRow};
+pub use audit::{AuditCheck, AuditFilter, Event, EventRow};
+pub use inventory::{
+    Counts, Customer, ImportReport, NewToken, Order, Shipment, ShipmentKey, TokenRow,
+};
 pub use staff::{Role, Session, Staff};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -69,6 +71,9 @@ pub enum Error {
         /// What is wrong.
         why: String,
     },
+    /// The change would break a rule (named in the message).
+    #[error("{0}")]
+    Refused(String),
     /// The database refused or failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),

@@ -59,6 +59,8 @@ pub struct Staff {
     pub failed_signins: i64,
     /// Sign-in refused until this time (Unix seconds).
     pub locked_until: i64,
+    /// Signing in is switched off.
+    pub disabled: bool,
     /// When added.
     pub created: i64,
 }
@@ -83,6 +85,7 @@ fn staff_row(r: &sqlx::any::AnyRow) -> Result<Staff, Error> {
         totp_sealed: r.try_get("totp_sealed")?,
         failed_signins: r.try_get("failed_signins")?,
         locked_until: r.try_get("locked_until")?,
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
         created: r.try_get("created")?,
     })
 }
@@ -130,7 +133,7 @@ impl Store {
     /// A staff account by e-mail.
     pub async fn staff_by_email(&self, email: &str) -> Result<Option<Staff>, Error> {
         let row = sqlx::query(
-            "SELECT id, email, name, role, password_hash, totp_sealed, failed_signins, locked_until, created \
+            "SELECT id, email, name, role, password_hash, totp_sealed, failed_signins, locked_until, disabled, created \
              FROM staff WHERE email = $1 AND disabled = 0",
         )
         .bind(email.to_ascii_lowercase())
@@ -142,12 +145,78 @@ impl Store {
     /// Every staff account, by e-mail.
     pub async fn staff(&self) -> Result<Vec<Staff>, Error> {
         let rows = sqlx::query(
-            "SELECT id, email, name, role, password_hash, totp_sealed, failed_signins, locked_until, created \
+            "SELECT id, email, name, role, password_hash, totp_sealed, failed_signins, locked_until, disabled, created \
              FROM staff ORDER BY email",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(staff_row).collect()
+    }
+
+    /// Switches signing in off (ending every session) or on again; refuses
+    /// to switch off the last active administrator.
+    pub async fn set_staff_disabled(
+        &self,
+        email: &str,
+        disabled: bool,
+        audit: &Event,
+    ) -> Result<(), Error> {
+        let email = email.to_ascii_lowercase();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT id, role FROM staff WHERE email = $1")
+            .bind(&email)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "staff member",
+                name: email.clone(),
+            })?;
+        let id: i64 = row.try_get("id")?;
+        let role: String = row.try_get("role")?;
+        sqlx::query("UPDATE staff SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            let left: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM staff WHERE role = 'administrator' AND disabled = 0",
+            )
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+            if role == Role::Administrator.as_str() && left == 0 {
+                return Err(Error::Refused(
+                    "the last active administrator cannot be switched off".into(),
+                ));
+            }
+            sqlx::query("DELETE FROM session WHERE staff_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Lifts a sign-in lock and forgets the wrong attempts.
+    pub async fn unlock_staff(&self, email: &str, audit: &Event) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
+        let done =
+            sqlx::query("UPDATE staff SET failed_signins = 0, locked_until = 0 WHERE email = $1")
+                .bind(email.to_ascii_lowercase())
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound {
+                what: "staff member",
+                name: email.to_owned(),
+            });
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// How many administrators exist (the first one is bootstrapped from the CLI).
@@ -249,7 +318,7 @@ impl Store {
             .await?;
         let row = sqlx::query(
             "SELECT s.stage, s.expires, t.id, t.email, t.name, t.role, t.password_hash, t.totp_sealed, \
-             t.failed_signins, t.locked_until, t.created FROM session s JOIN staff t ON t.id = s.staff_id \
+             t.failed_signins, t.locked_until, t.disabled, t.created FROM session s JOIN staff t ON t.id = s.staff_id \
              WHERE s.id_hash = $1 AND t.disabled = 0",
         )
         .bind(id_hash)

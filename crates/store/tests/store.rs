@@ -10,6 +10,7 @@
 
 use oathvault_store::{Backend, Error, Event, NewToken, Role, Store};
 use oathvault_testkit::golden;
+use oathvault_testkit::golden::assert_no_secret;
 use oathvault_testkit::postgres::TempPostgres;
 use oathvault_vault::{DataKey, MasterKey};
 use rand08::SeedableRng;
@@ -223,36 +224,6 @@ async fn staff_and_audit(store: &Store) {
         .unwrap();
     let cut = store.audit_verify().await;
     assert!(matches!(cut, Err(Error::AuditBroken { .. })), "{cut:?}");
-}
-
-/// Every encoding of the golden secrets that could show up in a dump.
-fn forbidden() -> Vec<Vec<u8>> {
-    let mut v = Vec::new();
-    for t in golden::entra() {
-        let s = t.secret.expose();
-        v.push(s.to_vec());
-        v.push(data_encoding::HEXLOWER.encode(s).into_bytes());
-        v.push(data_encoding::HEXUPPER.encode(s).into_bytes());
-        v.push(data_encoding::BASE32_NOPAD.encode(s).into_bytes());
-        v.push(data_encoding::BASE64.encode(s).into_bytes());
-        v.push(
-            data_encoding::BASE64
-                .encode(s)
-                .trim_end_matches('=')
-                .as_bytes()
-                .to_vec(),
-        );
-    }
-    v
-}
-
-fn assert_no_secret(haystack: &[u8], what: &str) {
-    for f in forbidden() {
-        assert!(
-            !haystack.windows(f.len()).any(|w| w == f.as_slice()),
-            "{what} contains a golden secret"
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

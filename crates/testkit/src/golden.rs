@@ -94,3 +94,48 @@ pub fn entra() -> Vec<Token> {
 pub fn is_hotp(t: &Token) -> bool {
     matches!(t.kind, Kind::Hotp { .. }) && t.hash == Hash::Sha1
 }
+
+/// Every encoding of the golden secrets that could leak into a database
+/// dump, a page or a log: raw bytes, hex (both cases), Base32, Base64 (with
+/// and without padding).
+#[must_use]
+pub fn secret_encodings() -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    for t in entra() {
+        let s = t.secret.expose();
+        v.push(s.to_vec());
+        v.push(
+            SecretEncoding::Hex
+                .encode(&t.secret)
+                .to_lowercase()
+                .into_bytes(),
+        );
+        v.push(
+            SecretEncoding::Hex
+                .encode(&t.secret)
+                .to_uppercase()
+                .into_bytes(),
+        );
+        v.push(
+            SecretEncoding::Base32
+                .encode(&t.secret)
+                .trim_end_matches('=')
+                .as_bytes()
+                .to_vec(),
+        );
+        let b64 = SecretEncoding::Base64.encode(&t.secret);
+        v.push(b64.as_bytes().to_vec());
+        v.push(b64.trim_end_matches('=').as_bytes().to_vec());
+    }
+    v
+}
+
+/// Panics (a failed test) if `haystack` holds any golden secret in any encoding.
+pub fn assert_no_secret(haystack: &[u8], what: &str) {
+    for f in secret_encodings() {
+        assert!(
+            !haystack.windows(f.len()).any(|w| w == f.as_slice()),
+            "{what} contains a golden secret"
+        );
+    }
+}

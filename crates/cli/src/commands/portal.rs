@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use oathvault_otp::clock::{Clock, SystemClock};
-use oathvault_portal::{Actor, Admin, NewStaff};
+use oathvault_portal::{Actor, Admin, Config, LogFormat, NewStaff};
 use oathvault_store::{Role, Store};
-use oathvault_token::Token;
 use oathvault_vault::MasterKey;
 
 use crate::Failure;
@@ -22,12 +21,10 @@ struct Setup {
     data_dir: PathBuf,
     database: String,
     master_key_file: PathBuf,
+    config: Config,
 }
 
-fn data_dir(args: &PortalArgs) -> PathBuf {
-    if let Some(d) = &args.data_dir {
-        return d.clone();
-    }
+fn default_data_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
         return PathBuf::from(x).join("oathvault");
     }
@@ -36,22 +33,66 @@ fn data_dir(args: &PortalArgs) -> PathBuf {
         .join(".local/share/oathvault")
 }
 
+/// The flags that override configuration keys (only those given).
+#[derive(serde::Serialize)]
+struct Flags<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<&'a Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    master_key_file: Option<&'a Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log: Option<LogFlags<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct LogFlags<'a> {
+    format: &'a str,
+}
+
 impl Setup {
-    fn new(args: &PortalArgs) -> Self {
-        let data_dir = data_dir(args);
-        let database = args
+    /// Reads the configuration layers and resolves the paths.
+    fn load(args: &PortalArgs) -> Result<Self, Failure> {
+        let serve = match &args.command {
+            PortalCommand::Serve(s) => Some(s),
+            _ => None,
+        };
+        let flags = Flags {
+            data_dir: args.data_dir.as_deref(),
+            database: args.database.as_deref(),
+            master_key_file: args.master_key_file.as_deref(),
+            listen: serve.and_then(|s| s.listen.as_deref()),
+            base_url: serve.and_then(|s| s.base_url.as_deref()),
+            log: serve
+                .and_then(|s| s.log_format.as_deref())
+                .map(|format| LogFlags { format }),
+        };
+        let file = args.config.clone().or_else(|| {
+            let d = args.data_dir.clone().unwrap_or_else(default_data_dir);
+            Some(d.join("portal.toml")).filter(|f| f.is_file())
+        });
+        let config =
+            Config::load(file.as_deref(), &flags).map_err(|e| Failure::Usage(e.to_string()))?;
+        let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
+        let database = config
             .database
             .clone()
             .unwrap_or_else(|| data_dir.join("portal.db").to_string_lossy().into_owned());
-        let master_key_file = args
+        let master_key_file = config
             .master_key_file
             .clone()
             .unwrap_or_else(|| data_dir.join("master.key"));
-        Self {
+        Ok(Self {
             data_dir,
             database,
             master_key_file,
-        }
+            config,
+        })
     }
 
     fn master_key(&self) -> Result<MasterKey, Failure> {
@@ -105,21 +146,36 @@ async fn open(setup: &Setup) -> Result<Store, Failure> {
 
 #[allow(clippy::print_stdout, reason = "the command's report")]
 async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
-    let setup = Setup::new(args);
-    if let PortalCommand::Init = args.command {
-        return init(&setup).await;
+    let mut setup = Setup::load(args)?;
+    match args.command {
+        PortalCommand::Init => return init(&setup).await,
+        PortalCommand::Config => {
+            let mut effective = setup.config.clone();
+            effective.data_dir = Some(setup.data_dir.clone());
+            effective.database = Some(setup.database.clone());
+            effective.master_key_file = Some(setup.master_key_file.clone());
+            say!(
+                "{}",
+                effective.to_toml().map_err(|e| anyhow!("{e}"))?.trim_end()
+            );
+            return Ok(());
+        }
+        _ => {}
     }
     let store = open(&setup).await?;
     let master = setup.master_key()?;
-    if let PortalCommand::Serve { listen } = &args.command {
-        return serve(store, master, listen).await;
+    if let PortalCommand::Serve(_) = &args.command {
+        return serve(store, master, std::mem::take(&mut setup.config)).await;
     }
-    let admin = Admin::new(&store, &master, "oathvault portal");
+    let admin = Admin::new(&store, &master, &setup.config.issuer);
     let who = actor();
     let mut rng = rand08::thread_rng();
-    let fail = |e: oathvault_portal::Error| Failure::from(anyhow!("{e}"));
+    let fail = |e: oathvault_portal::Error| match e {
+        oathvault_portal::Error::Invalid(why) => Failure::Usage(why),
+        other => Failure::from(anyhow!("{other}")),
+    };
     match &args.command {
-        PortalCommand::Init | PortalCommand::Serve { .. } => {}
+        PortalCommand::Init | PortalCommand::Config | PortalCommand::Serve(_) => {}
         PortalCommand::Customer(CustomerCommand::Add { name, emails }) => {
             admin.add_customer(&who, name, emails).await.map_err(fail)?;
             say!("added customer {name} ({} contact(s))", emails.len());
@@ -136,9 +192,6 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
             say!("added order {po} for {customer}");
         }
         PortalCommand::Shipment(ShipmentCommand::Add { po, number, date }) => {
-            if let Some(d) = date {
-                check_date(d)?;
-            }
             admin
                 .add_shipment(&mut rng, &who, po, number, date.as_deref())
                 .await
@@ -256,42 +309,66 @@ async fn staff_add(
         .map_err(|e| anyhow!("{e}"))?;
     say!("added {} {email}", role.as_str());
     say!("enrol the second factor in an authenticator app (shown once; keep it private):");
+    if let Some(qr) = oathvault_portal::totp::qr_text(&uri) {
+        say!("{}", qr.as_str());
+    }
     say!("{}", uri.as_str());
     Ok(())
 }
 
-async fn serve(store: Store, master: MasterKey, listen: &str) -> Result<(), Failure> {
-    let listener = tokio::net::TcpListener::bind(listen)
+/// Logs to standard error, as text or JSON; `RUST_LOG` wins over the configured level.
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing open requests");
+}
+
+async fn serve(store: Store, master: MasterKey, config: Config) -> Result<(), Failure> {
+    init_logs(&config);
+    let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr().context("no local address")?;
     say!("oathvault portal on http://{addr}/ (sign in at /signin; /healthz for probes)");
+    tracing::info!(%addr, backend = ?store.backend(), key = %master.id(), "portal started");
     let state = std::sync::Arc::new(oathvault_portal::web::AppState {
         store,
         master,
-        policy: oathvault_portal::Policy::default(),
+        policy: config.policy(),
         clock: Box::new(|| i64::try_from(SystemClock.now_unix()).unwrap_or(i64::MAX)),
+        settings: config.web(),
     });
-    oathvault_portal::web::serve(listener, state)
+    oathvault_portal::web::serve(listener, state, shutdown_signal())
         .await
         .context("the portal stopped")?;
     Ok(())
-}
-
-fn check_date(d: &str) -> Result<(), Failure> {
-    let ok = d.len() == 10
-        && d.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(Failure::Usage(format!("--date {d}: use YYYY-MM-DD")))
-    }
 }
 
 #[allow(clippy::print_stdout, reason = "the command's report")]
@@ -333,31 +410,25 @@ async fn import(admin: &Admin<'_>, who: &Actor, a: &ImportArgs) -> Result<(), Fa
     let input = Input::open(&a.input, true)?;
     let name = input.name.clone();
     let format = input.format;
-    let notes = input.options.notes.clone();
+    let options = input.options.clone();
     // Every token is read before anything is stored: a bad row anywhere
     // refuses the whole file.
-    let mut tokens: Vec<Token> = Vec::new();
-    let mut problems = Vec::new();
-    for t in input.tokens() {
-        match t {
-            Ok(t) => tokens.push(t),
-            Err(e) => problems.push(e.to_string()),
-        }
+    let read = oathvault_portal::read::read_all(
+        format,
+        std::io::BufReader::new(input.into_reader()),
+        &name,
+        &options,
+    );
+    for n in &read.notes {
+        note(n);
     }
-    for n in notes.take() {
-        note(&n);
-    }
-    if !problems.is_empty() {
-        let why = format!(
-            "{} problem(s) reading it, the first: {}",
-            problems.len(),
-            problems.first().map_or("", String::as_str)
-        );
+    if !read.problems.is_empty() {
         admin
-            .import_refused(who, &a.po, &a.shipment, &name, &why)
+            .import_refused(who, &a.po, &a.shipment, &name, &read.summary())
             .await
             .map_err(|e| anyhow!("{e}"))?;
-        let shown = problems
+        let shown = read
+            .problems
             .iter()
             .take(20)
             .cloned()
@@ -365,10 +436,11 @@ async fn import(admin: &Admin<'_>, who: &Actor, a: &ImportArgs) -> Result<(), Fa
             .join("\n  ");
         return Err(anyhow!(
             "{name}: {} problem(s); nothing was imported:\n  {shown}",
-            problems.len()
+            read.problems.len()
         )
         .into());
     }
+    let tokens = read.tokens;
     let outcome = admin
         .import(
             &mut rand08::thread_rng(),

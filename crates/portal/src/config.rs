@@ -1,0 +1,280 @@
+//! The portal's configuration: typed, in layers. Built-in defaults, then a
+//! TOML file, then `OATHVAULT_*` environment variables (nested keys with a
+//! double underscore: `OATHVAULT_SIGNIN__LOCK_AFTER`), then command-line
+//! flags; a later layer wins. `docs/portal.example.toml` is the annotated
+//! example (a test keeps it readable). The configuration holds no secret:
+//! the master key and passwords come from files it names.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Policy;
+use crate::web::WebSettings;
+
+/// Every setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the portal keeps its files (default: `$XDG_DATA_HOME/oathvault`
+    /// or `~/.local/share/oathvault`).
+    pub data_dir: Option<PathBuf>,
+    /// A SQLite file path, `sqlite://FILE`, or `postgres://…` (default:
+    /// `portal.db` in the data directory).
+    pub database: Option<String>,
+    /// The file holding the master key (default: `master.key` in the data directory).
+    pub master_key_file: Option<PathBuf>,
+    /// Address to listen on.
+    pub listen: String,
+    /// The address people reach the portal at; `https://…` turns on HSTS.
+    pub base_url: Option<String>,
+    /// The portal's name in authenticator apps and page titles.
+    pub issuer: String,
+    /// The largest seed file the import page accepts, in MiB.
+    pub max_upload_mib: u32,
+    /// Logging.
+    pub log: Log,
+    /// Staff sign-in limits.
+    pub signin: Signin,
+}
+
+/// Log settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// `text` (for people) or `json` (one object per line, for collectors).
+    pub format: LogFormat,
+    /// A tracing filter: `info`, `debug`, `oathvault_portal=debug,info`, …
+    pub level: String,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// JSON objects, one per line.
+    Json,
+}
+
+/// Sign-in limits (see [`Policy`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Signin {
+    /// Wrong passwords or codes in a row that lock an account.
+    pub lock_after: u32,
+    /// How long a lock lasts, in minutes.
+    pub lock_minutes: u32,
+    /// Sign-in attempts allowed per source address per minute.
+    pub per_source_per_minute: u32,
+    /// How long a signed-in session lasts, in hours.
+    pub session_hours: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            database: None,
+            master_key_file: None,
+            listen: "127.0.0.1:8080".into(),
+            base_url: None,
+            issuer: WebSettings::default().issuer,
+            max_upload_mib: 256,
+            log: Log::default(),
+            signin: Signin::default(),
+        }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for Signin {
+    fn default() -> Self {
+        let p = Policy::default();
+        let small = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+        Self {
+            lock_after: small(p.lock_after),
+            lock_minutes: small(p.lock_for / 60),
+            per_source_per_minute: small(p.per_source_per_minute),
+            session_hours: small(p.session_ttl / 3600),
+        }
+    }
+}
+
+/// The environment variables read (after `OATHVAULT_`, lower case, `__`
+/// for nesting). Others with the prefix (e.g. `OATHVAULT_CONFIG`) are not
+/// configuration keys.
+const ENV_KEYS: &[&str] = &[
+    "data_dir",
+    "database",
+    "master_key_file",
+    "listen",
+    "base_url",
+    "issuer",
+    "max_upload_mib",
+    "log__format",
+    "log__level",
+    "signin__lock_after",
+    "signin__lock_minutes",
+    "signin__per_source_per_minute",
+    "signin__session_hours",
+];
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// The layers: defaults, `file` (when given; it must exist when
+    /// `required`), the environment, then `flags` (only the keys set there).
+    #[must_use]
+    pub fn figment(file: Option<&Path>, flags: &impl Serialize) -> Figment {
+        let mut f = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(path) = file {
+            f = f.merge(Toml::file_exact(path));
+        }
+        f.merge(
+            Env::prefixed("OATHVAULT_")
+                .filter(|k| ENV_KEYS.contains(&k.as_str().to_ascii_lowercase().as_str()))
+                .split("__"),
+        )
+        .merge(Serialized::globals(flags))
+    }
+
+    /// Reads the layers into a checked configuration.
+    pub fn load(file: Option<&Path>, flags: &impl Serialize) -> Result<Self, ConfigError> {
+        let c: Self = Self::figment(file, flags)
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        c.check()?;
+        Ok(c)
+    }
+
+    /// Parses a TOML text alone (over the defaults), e.g. the example file.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let c: Self = Figment::from(Serialized::defaults(Self::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        c.check()?;
+        Ok(c)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(u) = &self.base_url
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            return Err(ConfigError(format!(
+                "base_url {u:?} must start with https:// (or http:// for a local test)"
+            )));
+        }
+        if self.signin.lock_after == 0 || self.signin.per_source_per_minute == 0 {
+            return Err(ConfigError(
+                "signin.lock_after and signin.per_source_per_minute must be at least 1".into(),
+            ));
+        }
+        if self.max_upload_mib == 0 {
+            return Err(ConfigError("max_upload_mib must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The sign-in policy these settings give.
+    #[must_use]
+    pub fn policy(&self) -> Policy {
+        Policy {
+            lock_after: i64::from(self.signin.lock_after),
+            lock_for: i64::from(self.signin.lock_minutes) * 60,
+            per_source_per_minute: i64::from(self.signin.per_source_per_minute),
+            session_ttl: i64::from(self.signin.session_hours) * 3600,
+            ..Policy::default()
+        }
+    }
+
+    /// The web app's settings.
+    #[must_use]
+    pub fn web(&self) -> WebSettings {
+        WebSettings {
+            issuer: self.issuer.clone(),
+            base_url: self.base_url.clone(),
+            max_upload: usize::try_from(self.max_upload_mib)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1 << 20),
+        }
+    }
+
+    /// The effective configuration as TOML (for `oathvault portal config`).
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string_pretty(self).map_err(|e| ConfigError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct NoFlags {}
+
+    #[test]
+    fn the_example_file_reads_and_sets_what_it_says() {
+        let text = include_str!("../../../docs/portal.example.toml");
+        let c = Config::from_toml(text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.log.format, LogFormat::Text);
+        assert_eq!(c.policy().lock_for, 15 * 60);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let e = Config::from_toml("lisen = \"x\"")
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("lisen")));
+        let e = Config::from_toml("base_url = \"portal.example\"")
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("https://")));
+        let e = Config::from_toml("[log]\nformat = \"xml\"")
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("xml")));
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        #[derive(Serialize)]
+        struct Flags {
+            listen: &'static str,
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("portal.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nissuer = \"Example\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = Config::load(
+            Some(&file),
+            &Flags {
+                listen: "127.0.0.1:9100",
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen, "127.0.0.1:9100");
+        assert_eq!(c.issuer, "Example");
+        let c = Config::load(Some(&file), &NoFlags {}).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listen, "127.0.0.1:9000");
+        let missing = Config::load(Some(&dir.path().join("nope.toml")), &NoFlags {});
+        assert!(missing.is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! Staff accounts: the list, adding one (its authenticator enrolment shown
+//! once, as a QR code), switching sign-in off and on, lifting a lock.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use oathvault_store::{Role, Staff};
+use zeroize::Zeroizing;
+
+use super::inventory::Notice;
+use super::{Administrator, AppState, Frame, refusal, render, see_other, unavailable, when};
+use crate::NewStaff;
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/admin/staff", get(staff_page).post(add_staff))
+        .route("/admin/staff/access", post(access))
+}
+
+/// A staff row for the table.
+struct Row {
+    staff: Staff,
+    status: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff.html")]
+struct StaffPage {
+    frame: Frame,
+    rows: Vec<Row>,
+    draft: StaffForm,
+    me: String,
+}
+
+#[derive(Template)]
+#[template(path = "enrol.html")]
+struct EnrolPage {
+    frame: Frame,
+    email: String,
+    name: String,
+    uri: Zeroizing<String>,
+    qr: Zeroizing<String>,
+    secret: Zeroizing<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(super) struct StaffForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default, skip_serializing)]
+    password: Zeroizing<String>,
+    #[serde(default, skip_serializing)]
+    repeat: Zeroizing<String>,
+}
+
+async fn staff_view(
+    st: &AppState,
+    me: &super::Signed,
+    frame: Frame,
+    status: StatusCode,
+    draft: StaffForm,
+) -> Response {
+    let staff = match st.store.staff().await {
+        Ok(s) => s,
+        Err(e) => return unavailable(frame, &e),
+    };
+    let now = st.now();
+    let rows = staff
+        .into_iter()
+        .map(|s| {
+            let status = if s.disabled {
+                "switched off".to_owned()
+            } else if s.locked_until > now {
+                format!("locked until {}", when(s.locked_until))
+            } else if s.failed_signins > 0 {
+                format!("active ({} wrong attempt(s))", s.failed_signins)
+            } else {
+                "active".to_owned()
+            };
+            Row { staff: s, status }
+        })
+        .collect();
+    render(
+        status,
+        &StaffPage {
+            frame,
+            rows,
+            draft,
+            me: me.session.staff.email.clone(),
+        },
+    )
+}
+
+async fn staff_page(
+    State(st): State<Arc<AppState>>,
+    Administrator(me): Administrator,
+    Query(q): Query<Notice>,
+) -> Response {
+    let frame = Frame::for_staff(&me, "staff").notice(q.notice);
+    staff_view(&st, &me, frame, StatusCode::OK, StaffForm::default()).await
+}
+
+async fn add_staff(
+    State(st): State<Arc<AppState>>,
+    Administrator(me): Administrator,
+    Form(mut f): Form<StaffForm>,
+) -> Response {
+    let refuse = |why: String, status: StatusCode, f: StaffForm| {
+        let frame = Frame::for_staff(&me, "staff").problem(why);
+        let st = Arc::clone(&st);
+        let me = &me;
+        async move { staff_view(&st, me, frame, status, f).await }
+    };
+    let Some(role) = Role::parse(&f.role) else {
+        return refuse("choose a role".into(), StatusCode::UNPROCESSABLE_ENTITY, f).await;
+    };
+    if f.password != f.repeat {
+        f.password = Zeroizing::default();
+        f.repeat = Zeroizing::default();
+        return refuse(
+            "the two passwords differ".into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            f,
+        )
+        .await;
+    }
+    let added = st
+        .admin()
+        .add_staff(
+            &mut rand08::rngs::OsRng,
+            &me.actor(),
+            &NewStaff {
+                email: &f.email,
+                name: &f.name,
+                role,
+                password: &f.password,
+            },
+        )
+        .await;
+    match added {
+        Ok((_, uri)) => {
+            let secret = Zeroizing::new(
+                uri.split("secret=")
+                    .nth(1)
+                    .and_then(|s| s.split('&').next())
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+            let qr = crate::totp::qr_svg(&uri).unwrap_or_default();
+            let frame = Frame::for_staff(&me, "staff").notice(Some(format!(
+                "Added {} as {}.",
+                f.email.trim(),
+                role.as_str()
+            )));
+            render(
+                StatusCode::OK,
+                &EnrolPage {
+                    frame,
+                    email: f.email.trim().to_ascii_lowercase(),
+                    name: f.name.trim().to_owned(),
+                    uri,
+                    qr,
+                    secret,
+                },
+            )
+        }
+        Err(e) => {
+            let (status, why) = refusal(&e);
+            f.password = Zeroizing::default();
+            f.repeat = Zeroizing::default();
+            refuse(why, status, f).await
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AccessForm {
+    email: String,
+    /// `disable`, `enable` or `unlock`.
+    change: String,
+}
+
+async fn access(
+    State(st): State<Arc<AppState>>,
+    Administrator(me): Administrator,
+    Form(f): Form<AccessForm>,
+) -> Response {
+    let admin = st.admin();
+    let who = me.actor();
+    let (done, notice) = match f.change.as_str() {
+        "disable" => (
+            admin.set_staff_disabled(&who, &f.email, true).await,
+            format!("Switched off {}; their sessions ended.", f.email),
+        ),
+        "enable" => (
+            admin.set_staff_disabled(&who, &f.email, false).await,
+            format!("Switched on {}.", f.email),
+        ),
+        "unlock" => (
+            admin.unlock_staff(&who, &f.email).await,
+            format!("Lifted the sign-in lock of {}.", f.email),
+        ),
+        _ => (
+            Err(crate::Error::Invalid("unknown change".into())),
+            String::new(),
+        ),
+    };
+    match done {
+        Ok(()) => see_other("/admin/staff", &notice),
+        Err(e) => {
+            let (status, why) = refusal(&e);
+            let frame = Frame::for_staff(&me, "staff").problem(why);
+            staff_view(&st, &me, frame, status, StaffForm::default()).await
+        }
+    }
+}
