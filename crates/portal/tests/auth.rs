@@ -31,7 +31,7 @@ async fn scenario(store: &Store) {
         now: T,
     };
     let pw = Zeroizing::new("correct horse battery".to_owned());
-    let (_, uri) = admin
+    let (staff_id, uri) = admin
         .add_staff(
             &mut rng,
             &who,
@@ -57,6 +57,26 @@ async fn scenario(store: &Store) {
             .all(|e| !e.event.detail.contains("correct horse"))
     );
     store.audit_verify().await.unwrap();
+
+    // An expired session opens nothing; the sweeper removes it, and old
+    // rate-limit windows, and nothing live.
+    store
+        .create_session("expired", staff_id, "full", T + 10, T)
+        .await
+        .unwrap();
+    store
+        .create_session("live", staff_id, "full", T + 9000, T)
+        .await
+        .unwrap();
+    assert!(store.session("expired", T + 20).await.unwrap().is_none());
+    assert!(store.session("live", T + 20).await.unwrap().is_some());
+    let swept = store.sweep(T + 20, T + 3600).await.unwrap();
+    assert!(
+        swept >= 2,
+        "the expired session and the rate-limit windows: {swept}"
+    );
+    assert!(store.session("live", T + 20).await.unwrap().is_some());
+    assert_eq!(store.sweep(T + 20, T + 3600).await.unwrap(), 0);
 }
 
 async fn good_path_and_replay(auth: &Auth<'_>, rng: &mut StdRng, uri: &str, pw: &str) {

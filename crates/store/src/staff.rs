@@ -310,18 +310,16 @@ impl Store {
         Ok(())
     }
 
-    /// The live session with this hash, if any (expired ones are removed).
+    /// The live session with this hash, if any (a read only: expired rows
+    /// are ignored here and removed by [`Store::sweep`]).
     pub async fn session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, Error> {
-        sqlx::query("DELETE FROM session WHERE expires <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
         let row = sqlx::query(
             "SELECT s.stage, s.expires, t.id, t.email, t.name, t.role, t.password_hash, t.totp_sealed, \
              t.failed_signins, t.locked_until, t.disabled, t.created FROM session s JOIN staff t ON t.id = s.staff_id \
-             WHERE s.id_hash = $1 AND t.disabled = 0",
+             WHERE s.id_hash = $1 AND s.expires > $2 AND t.disabled = 0",
         )
         .bind(id_hash)
+        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| {
@@ -341,6 +339,25 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Removes expired sessions and rate-limit windows older than
+    /// `keep_windows_since`; returns how many rows went. Run it now and then
+    /// (the portal does every few minutes; several processes may).
+    pub async fn sweep(&self, now: i64, keep_windows_since: i64) -> Result<u64, Error> {
+        let mut tx = self.pool.begin().await?;
+        let sessions = sqlx::query("DELETE FROM session WHERE expires <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let windows = sqlx::query("DELETE FROM rate_limit WHERE window_start < $1")
+            .bind(keep_windows_since)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(sessions + windows)
     }
 
     /// Counts a hit on a rate-limit bucket (fixed windows of `window`

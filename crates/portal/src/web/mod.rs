@@ -401,16 +401,36 @@ pub fn router(state: Arc<AppState>) -> Router {
     app
 }
 
-/// Serves the pages on `listener` until `shutdown` completes.
+/// Every `every`, removes expired sessions and rate-limit windows older
+/// than an hour. Safe to run in several processes sharing a database.
+pub async fn sweep_forever(state: Arc<AppState>, every: std::time::Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let now = state.now();
+        match state.store.sweep(now, now - 3600).await {
+            Ok(n) => tracing::debug!(rows = n, "swept expired sessions and rate limits"),
+            Err(e) => tracing::warn!(error = %e, "sweep failed; next try later"),
+        }
+    }
+}
+
+/// Serves the pages on `listener` until `shutdown` completes, sweeping
+/// expired sessions every five minutes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    let sweeper = tokio::spawn(sweep_forever(
+        Arc::clone(&state),
+        std::time::Duration::from_secs(300),
+    ));
+    let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    sweeper.abort();
+    served
 }

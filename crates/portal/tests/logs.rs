@@ -1,0 +1,111 @@
+//! What the portal logs, at the most verbose level, while staff sign in,
+//! import seeds and enrol a colleague: the events are there, and no seed,
+//! password, session cookie or TOTP secret is.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests: a failure is a failed test"
+)]
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use common::{ADMIN, PW, app, fetch, req, sign_in, upload};
+use oathvault_testkit::golden::assert_no_secret;
+
+/// Log lines collected in memory.
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_hold_events_and_no_secret() {
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = app().await;
+    let admin = sign_in(&app, ADMIN, &app.admin_uri.clone()).await;
+    for (path, form) in [
+        (
+            "/admin/customers",
+            "name=Example+Ltd&emails=it%40example.com",
+        ),
+        ("/admin/orders", "customer=Example+Ltd&po=PO-1"),
+        ("/admin/shipments", "order=PO-1&number=SHP-1"),
+    ] {
+        let (s, _, _) = fetch(&app, req("POST", path, Some(&admin), Some(form.into()))).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{path}");
+    }
+    let csv = include_bytes!("../../formats/testdata/golden.entra.csv");
+    let (s, _, _) = fetch(
+        &app,
+        upload(
+            "/admin/import",
+            &admin,
+            &[("shipment", "SHP-1")],
+            ("golden.csv", csv),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _, page) = fetch(
+        &app,
+        req(
+            "POST",
+            "/admin/staff",
+            Some(&admin),
+            Some("email=bo%40vendor.example&name=Bo&role=reviewer&password=a+long+first+password&repeat=a+long+first+password".into()),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let new_secret = page
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let logs = sink.0.lock().unwrap().clone();
+    let text = String::from_utf8_lossy(&logs);
+    assert!(text.contains("\"sign-in\""), "sign-ins are logged: {text}");
+    assert!(
+        text.contains("\"import\"") && text.contains("SHP-1"),
+        "imports are logged"
+    );
+    assert!(text.contains("/admin/customers"), "requests are traced");
+    assert_no_secret(&logs, "the log");
+    let cookie_value = admin.split_once('=').unwrap().1;
+    for (what, secret) in [
+        ("the password", PW),
+        ("the new staff password", "a long first password"),
+        ("the session cookie", cookie_value),
+        ("the new TOTP secret", new_secret.as_str()),
+    ] {
+        assert!(
+            secret.len() > 8 && !text.contains(secret),
+            "{what} is in the log"
+        );
+    }
+}
