@@ -423,7 +423,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_forever(
         Arc::clone(&state),
-        std::time::Duration::from_secs(300),
+        std::time::Duration::from_mins(5),
     ));
     let served = axum::serve(
         listener,
