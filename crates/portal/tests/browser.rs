@@ -162,16 +162,14 @@ async fn submit(d: &WebDriver, form_action: &str) {
 
 /// The text of the page's notice (after a change), or its problem.
 async fn notice(d: &WebDriver) -> String {
-    match d.find(By::Css(".notice")).await {
-        Ok(e) => e.text().await.unwrap(),
-        Err(_) => {
-            let problem = match d.find(By::Css(".problem")).await {
-                Ok(e) => e.text().await.unwrap(),
-                Err(_) => d.source().await.unwrap(),
-            };
-            panic!("no notice; the page says: {problem}")
-        }
+    if let Ok(e) = d.find(By::Css(".notice")).await {
+        return e.text().await.unwrap();
     }
+    let problem = match d.find(By::Css(".problem")).await {
+        Ok(e) => e.text().await.unwrap(),
+        Err(_) => d.source().await.unwrap(),
+    };
+    panic!("no notice; the page says: {problem}")
 }
 
 async fn sign_in(d: &WebDriver, base: &str, uri: &str, shots: &Path) {
