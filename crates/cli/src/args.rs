@@ -56,6 +56,101 @@ pub enum Command {
     /// The vendor portal: set up, administer the inventory, import seed
     /// files, manage staff, rotate the master key, check the audit log.
     Portal(PortalArgs),
+    /// The Entra-compatible directory: Graph hardware OATH endpoints and
+    /// OAuth on one machine, for testing and dry runs.
+    Directory(DirectoryArgs),
+}
+
+/// `oathvault directory`.
+#[derive(Debug, Args)]
+pub struct DirectoryArgs {
+    /// Database: a SQLite file or `postgres://…` (default: `directory.db` in the data directory).
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "OATHVAULT_DIRECTORY_DATABASE"
+    )]
+    pub database: Option<String>,
+    /// File holding the directory's master key (default: `directory.key` in the data directory; made on first use).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "OATHVAULT_DIRECTORY_KEY_FILE"
+    )]
+    pub master_key_file: Option<PathBuf>,
+    /// Data directory (default: `$XDG_DATA_HOME/oathvault` or `~/.local/share/oathvault`).
+    #[arg(long, global = true, value_name = "DIR", env = "OATHVAULT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: DirectoryCommand,
+}
+
+/// What `oathvault directory` does.
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Add a tenant.
+    Tenant {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Its domain (user names end in @DOMAIN).
+        #[arg(long)]
+        domain: String,
+    },
+    /// Add a user.
+    User {
+        /// Tenant id or domain.
+        #[arg(long)]
+        tenant: String,
+        /// User principal name (name@domain).
+        #[arg(long)]
+        upn: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// File holding the password.
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
+    },
+    /// Register an app with application permissions; prints its client id and secret.
+    App {
+        /// Tenant id or domain.
+        #[arg(long)]
+        tenant: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// A granted permission (repeatable), e.g. Policy.ReadWrite.AuthenticationMethod.
+        #[arg(long = "permission", value_name = "P")]
+        permissions: Vec<String>,
+    },
+    /// Create a demo tenant with users and an app granted every permission.
+    SeedDemo {
+        /// The demo tenant's domain.
+        #[arg(long, default_value = "contoso.example")]
+        domain: String,
+        /// Print JSON (keys `tenant_id`, `client_id`, `client_secret`, `users`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the OAuth and Graph endpoints.
+    Serve {
+        /// Address to listen on.
+        #[arg(
+            long,
+            default_value = "127.0.0.1:8090",
+            env = "OATHVAULT_DIRECTORY_LISTEN"
+        )]
+        listen: String,
+        /// The URL clients reach the directory at (default: from the Host header).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        /// Log lines as `text` or `json`.
+        #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"], default_value = "text")]
+        log_format: String,
+    },
 }
 
 /// `oathvault portal`.

@@ -72,6 +72,7 @@ fn main() -> ExitCode {
         args::Command::Key(a) => commands::package::key(&a),
         args::Command::Keygen(a) => commands::package::keygen(&a),
         args::Command::Portal(a) => commands::portal::run(&a),
+        args::Command::Directory(a) => commands::directory::run(&a),
         args::Command::Formats => {
             commands::formats::run();
             Ok(())

@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 
-use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use oathvault_store::{Event, ImportReport, NewToken, Role, Store};
 use oathvault_token::{Hash, Kind, Secret, Token};
 use oathvault_vault::{DataKey, MasterKey};
@@ -480,20 +479,11 @@ fn check_email(e: &str) -> Result<String, Error> {
 
 /// An Argon2id hash (PHC string) of `password` with a salt from `rng`.
 pub fn hash_password<R: RngCore + CryptoRng>(rng: &mut R, password: &str) -> Result<String, Error> {
-    let mut salt = [0u8; 16];
-    rng.fill_bytes(&mut salt);
-    Argon2::default()
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Hash(e.to_string()))
+    oathvault_vault::password::hash(rng, password).map_err(|e| Error::Hash(e.to_string()))
 }
 
 /// Checks `password` against a stored Argon2id hash (constant time in the hash).
 #[must_use]
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    oathvault_vault::password::verify(password, hash)
 }

@@ -134,32 +134,44 @@ fn url_for(database: &str) -> Result<(String, Backend), Error> {
     Ok((format!("sqlite://{path}{sep}mode=rwc"), Backend::Sqlite))
 }
 
+/// Opens a database (creating a SQLite file, mode 0600, in WAL mode, if
+/// needed) and applies the migrations of its backend. Shared by every
+/// component that keeps its own tables (the portal's store, the directory).
+pub async fn connect(
+    database: &str,
+    sqlite: &Migrator,
+    postgres: &Migrator,
+) -> Result<(AnyPool, Backend), Error> {
+    sqlx::any::install_default_drivers();
+    let (url, backend) = url_for(database)?;
+    let options =
+        AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 8 });
+    let options = if backend == Backend::Sqlite {
+        options.after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+    } else {
+        options
+    };
+    let pool = options.connect(&url).await?;
+    match backend {
+        Backend::Sqlite => sqlite.run(&pool).await?,
+        Backend::Postgres => postgres.run(&pool).await?,
+    }
+    Ok((pool, backend))
+}
+
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database.
     pub async fn open(database: &str) -> Result<Self, Error> {
-        sqlx::any::install_default_drivers();
-        let (url, backend) = url_for(database)?;
-        let options =
-            AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 8 });
-        let options = if backend == Backend::Sqlite {
-            options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            })
-        } else {
-            options
-        };
-        let pool = options.connect(&url).await?;
-        match backend {
-            Backend::Sqlite => SQLITE.run(&pool).await?,
-            Backend::Postgres => POSTGRES.run(&pool).await?,
-        }
+        let (pool, backend) = connect(database, &SQLITE, &POSTGRES).await?;
         Ok(Self { pool, backend })
     }
 
@@ -182,7 +194,8 @@ impl Store {
 }
 
 /// True when a database error is a unique-constraint violation.
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+#[must_use]
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(d) => {
             d.is_unique_violation() || d.message().contains("UNIQUE constraint failed")

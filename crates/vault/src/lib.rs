@@ -12,6 +12,8 @@
 //! Randomness is the caller's; keys and plaintexts are wiped when dropped
 //! and never printed.
 
+pub mod password;
+
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use hmac::{Hmac, Mac};

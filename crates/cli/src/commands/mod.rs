@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod convert;
+pub mod directory;
 pub mod formats;
 pub mod inspect;
 pub mod otp;

@@ -24,7 +24,7 @@ struct Setup {
     config: Config,
 }
 
-fn default_data_dir() -> PathBuf {
+pub(crate) fn default_data_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
         return PathBuf::from(x).join("oathvault");
     }
@@ -118,7 +118,7 @@ fn actor() -> Actor {
 }
 
 /// Writes a new key file (0600) without replacing an existing one.
-fn write_key(path: &Path, key: &MasterKey, force: bool) -> Result<(), Failure> {
+pub(crate) fn write_key(path: &Path, key: &MasterKey, force: bool) -> Result<(), Failure> {
     let mut out = Output::create(Some(path), force)?;
     {
         let mut w = out.writer();
@@ -317,7 +317,7 @@ async fn staff_add(
 }
 
 /// Logs to standard error, as text or JSON; `RUST_LOG` wins over the configured level.
-fn init_logs(config: &Config) {
+pub(crate) fn init_logs(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -330,7 +330,7 @@ fn init_logs(config: &Config) {
     };
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

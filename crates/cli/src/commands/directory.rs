@@ -1,0 +1,182 @@
+//! `oathvault directory …`: the Entra-compatible directory's administration
+//! and server.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use oathvault_directory::{Db, DirState, Directory, Settings};
+use oathvault_otp::clock::{Clock, SystemClock};
+use oathvault_vault::MasterKey;
+
+use super::portal::{default_data_dir, init_logs, shutdown_signal, write_key};
+use crate::Failure;
+use crate::args::{DirectoryArgs, DirectoryCommand};
+use crate::io::secret_file;
+
+fn now() -> i64 {
+    i64::try_from(SystemClock.now_unix()).unwrap_or(i64::MAX)
+}
+
+pub fn run(args: &DirectoryArgs) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_async(args))
+}
+
+/// The master key: read, or made (0600) on first use.
+#[allow(clippy::print_stderr, reason = "a note for the operator")]
+fn master_key(path: &PathBuf) -> Result<MasterKey, Failure> {
+    if !path.exists() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let key = MasterKey::generate(&mut rand08::thread_rng());
+        write_key(path, &key, false)?;
+        eprintln!(
+            "note: created the directory's master key {} (mode 0600)",
+            path.display()
+        );
+        return Ok(key);
+    }
+    let bytes = zeroize::Zeroizing::new(
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+    );
+    MasterKey::from_file(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()).into())
+}
+
+#[allow(clippy::print_stdout, reason = "the command's report")]
+async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let database = args
+        .database
+        .clone()
+        .unwrap_or_else(|| data_dir.join("directory.db").to_string_lossy().into_owned());
+    let key_file = args
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join("directory.key"));
+    let master = master_key(&key_file)?;
+    let db = Db::open(&database)
+        .await
+        .map_err(|e| anyhow!("{database}: {e}"))?;
+    let dir = Directory::new(&db, &master);
+    let mut rng = rand08::thread_rng();
+    let fail = |e: oathvault_directory::admin::AdminError| match e {
+        oathvault_directory::admin::AdminError::Invalid(m) => Failure::Usage(m),
+        other => Failure::from(anyhow!("{other}")),
+    };
+    match &args.command {
+        DirectoryCommand::Tenant { name, domain } => {
+            let t = dir
+                .add_tenant(&mut rng, name, domain, now())
+                .await
+                .map_err(fail)?;
+            say!("added tenant {} ({}), id {}", t.name, t.domain, t.id);
+        }
+        DirectoryCommand::User {
+            tenant,
+            upn,
+            name,
+            password_file,
+        } => {
+            let pw = secret_file(password_file, "password")?;
+            let u = dir
+                .add_user(&mut rng, tenant, upn, name, &pw, now())
+                .await
+                .map_err(fail)?;
+            say!(
+                "added user {} ({}), object id {}",
+                u.upn,
+                u.display_name,
+                u.id
+            );
+        }
+        DirectoryCommand::App {
+            tenant,
+            name,
+            permissions,
+        } => {
+            let (app, secret) = dir
+                .add_app(&mut rng, tenant, name, permissions, now())
+                .await
+                .map_err(fail)?;
+            say!(
+                "registered {} with {}",
+                app.name,
+                app.permissions.join(", ")
+            );
+            say!("client id:     {}", app.client_id);
+            say!("client secret: {} (shown once)", secret.as_str());
+        }
+        DirectoryCommand::SeedDemo { domain, json } => {
+            let demo = dir.seed_demo(&mut rng, domain, now()).await.map_err(fail)?;
+            if *json {
+                say!(
+                    "{}",
+                    serde_json::to_string_pretty(&demo).context("cannot write JSON")?
+                );
+            } else {
+                say!("tenant:        {} ({})", demo.tenant_id, demo.domain);
+                say!("client id:     {}", demo.client_id);
+                say!("client secret: {}", demo.client_secret);
+                for u in &demo.users {
+                    say!("user:          {} / {}", u.upn, u.password);
+                }
+            }
+        }
+        DirectoryCommand::Serve {
+            listen,
+            public_url,
+            log_format,
+        } => {
+            let key = dir
+                .signing_key(&mut rng, now())
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            return serve(db, master, key, listen, public_url.clone(), log_format).await;
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+async fn serve(
+    db: Db,
+    master: MasterKey,
+    key: oathvault_directory::SigningKey,
+    listen: &str,
+    public_url: Option<String>,
+    log_format: &str,
+) -> Result<(), Failure> {
+    let mut config = oathvault_portal::Config::default();
+    if log_format == "json" {
+        config.log.format = oathvault_portal::LogFormat::Json;
+    }
+    init_logs(&config);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr().context("no local address")?;
+    say!(
+        "oathvault directory on http://{addr}/ (token endpoint /{{tenant}}/oauth2/v2.0/token, Graph at /beta)"
+    );
+    let state = Arc::new(DirState {
+        db,
+        master,
+        key,
+        clock: Box::new(now),
+        settings: Settings {
+            public_url,
+            ..Settings::default()
+        },
+    });
+    oathvault_directory::serve(listener, state, shutdown_signal())
+        .await
+        .context("the directory stopped")?;
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! `oathvault directory …` as an admin scripts it: seed the demo tenant,
+//! serve, get a token over real HTTP, create and list a token with it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests: a failure is a failed test"
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command as Process, Stdio};
+
+use assert_cmd::Command;
+use assert_cmd::cargo::cargo_bin;
+use predicates::prelude::*;
+use serde_json::Value;
+
+/// The server, stopped when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.0 request; returns the status code and the body.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn seed_serve_and_use_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let mut c = Command::cargo_bin("oathvault").unwrap();
+        c.arg("directory")
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("OATHVAULT_DIRECTORY_DATABASE")
+            .env_remove("OATHVAULT_DIRECTORY_KEY_FILE");
+        c.args(args).assert()
+    };
+    let out = run(&["seed-demo", "--json"])
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let demo: Value = serde_json::from_slice(&out).unwrap();
+    for key in ["tenant_id", "client_id", "client_secret", "users"] {
+        assert!(demo.get(key).is_some(), "{key} missing: {demo}");
+    }
+    assert_eq!(demo["users"][0]["upn"], "amy@contoso.example");
+    assert!(demo["users"][0]["password"].as_str().unwrap().len() >= 12);
+    run(&["seed-demo"])
+        .code(1)
+        .stderr(predicate::str::contains("already exists"));
+    run(&[
+        "app",
+        "--tenant",
+        "contoso.example",
+        "--name",
+        "x",
+        "--permission",
+        "Everything",
+    ])
+    .code(2)
+    .stderr(predicate::str::contains("unknown permission Everything"));
+    let key = data.join("directory.key");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions())
+            & 0o777,
+        0o600
+    );
+
+    let mut child = Process::new(cargo_bin("oathvault"))
+        .args(["directory", "--data-dir"])
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("OATHVAULT_DIRECTORY_DATABASE")
+        .env_remove("OATHVAULT_DIRECTORY_KEY_FILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Server(child);
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
+        demo["client_id"].as_str().unwrap(),
+        demo["client_secret"].as_str().unwrap()
+    );
+    let (status, body) = http(
+        &addr,
+        "POST",
+        &format!("/{}/oauth2/v2.0/token", demo["tenant_id"].as_str().unwrap()),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &form,
+    );
+    assert_eq!(status, 200, "{body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let devices = "/beta/directory/authenticationMethodDevices/hardwareOathDevices";
+    let (status, body) = http(
+        &addr,
+        "POST",
+        devices,
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"serialNumber":"TOTP123456","manufacturer":"Contoso","model":"Hardware Token 1000","secretKey":"6PJ4UKIW33NNXYZAEHQNFUFTZF7WFTFB","timeIntervalInSeconds":30}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = http(&addr, "GET", devices, &[("Authorization", &bearer)], "");
+    assert_eq!(status, 200);
+    let list: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list["value"][0]["serialNumber"], "TOTP123456");
+    assert!(list["value"][0]["secretKey"].is_null());
+    assert!(
+        list["@odata.context"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("http://{addr}/beta/$metadata#")),
+        "{list}"
+    );
+}

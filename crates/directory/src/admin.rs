@@ -1,0 +1,246 @@
+//! Administration: tenants, users, app registrations, the signing key,
+//! and the demo tenant. Used by `oathvault directory …` and the tests.
+
+use oathvault_vault::MasterKey;
+use rand08::{CryptoRng, RngCore};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::db::{App, Db, DbError, Tenant, User};
+use crate::jwt::SigningKey;
+use crate::new_id;
+
+/// Every application permission the directory knows (what `seed-demo`
+/// grants its app).
+pub const ALL_PERMISSIONS: &[&str] = &[
+    "Policy.Read.All",
+    "Policy.ReadWrite.AuthenticationMethod",
+    "UserAuthenticationMethod.Read.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+    "User.Read.All",
+    "User.ReadBasic.All",
+    "Directory.Read.All",
+];
+
+/// Why an administration step failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// From the database.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A value that cannot be used.
+    #[error("{0}")]
+    Invalid(String),
+    /// The signing key.
+    #[error("signing key: {0}")]
+    Key(String),
+}
+
+/// A user of the demo tenant and their password.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoUser {
+    /// User principal name.
+    pub upn: String,
+    /// Display name.
+    pub display_name: String,
+    /// Password (demo only).
+    pub password: String,
+}
+
+/// What `seed-demo` made: the keys of `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Demo {
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Tenant domain.
+    pub domain: String,
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret (shown once).
+    pub client_secret: String,
+    /// Users with their passwords.
+    pub users: Vec<DemoUser>,
+}
+
+/// The administration functions over a database and the master key.
+#[derive(Debug)]
+pub struct Directory<'a> {
+    db: &'a Db,
+    master: &'a MasterKey,
+}
+
+fn random_text(rng: &mut (impl RngCore + CryptoRng), bytes: usize) -> String {
+    let mut b = Zeroizing::new(vec![0u8; bytes]);
+    rng.fill_bytes(&mut b);
+    data_encoding::BASE64URL_NOPAD.encode(&b)
+}
+
+const KEY_PURPOSE: &str = "directory-signing-key";
+
+impl<'a> Directory<'a> {
+    /// Administration of `db`, sealing with `master`.
+    #[must_use]
+    pub fn new(db: &'a Db, master: &'a MasterKey) -> Self {
+        Self { db, master }
+    }
+
+    /// The token signing key: made (and stored sealed) on first use.
+    pub async fn signing_key(
+        &self,
+        rng: &mut (impl RngCore + CryptoRng),
+        now: i64,
+    ) -> Result<SigningKey, AdminError> {
+        if let Some(sealed) = self.db.signing_key().await? {
+            let der = self.master.open(KEY_PURPOSE, &sealed).map_err(|e| {
+                AdminError::Key(format!(
+                    "{e} (is this the master key the directory was made with?)"
+                ))
+            })?;
+            return SigningKey::from_pkcs8_der(&der).map_err(|e| AdminError::Key(e.to_string()));
+        }
+        let key = SigningKey::generate(rng).map_err(|e| AdminError::Key(e.to_string()))?;
+        let der = key
+            .to_pkcs8_der()
+            .map_err(|e| AdminError::Key(e.to_string()))?;
+        let sealed = self.master.seal(rng, KEY_PURPOSE, &der);
+        self.db.add_signing_key(key.kid(), &sealed, now).await?;
+        Ok(key)
+    }
+
+    /// Adds a tenant with a fresh id.
+    pub async fn add_tenant(
+        &self,
+        rng: &mut (impl RngCore + CryptoRng),
+        name: &str,
+        domain: &str,
+        now: i64,
+    ) -> Result<Tenant, AdminError> {
+        let domain = domain.trim().to_ascii_lowercase();
+        if !domain.contains('.') || domain.contains(char::is_whitespace) {
+            return Err(AdminError::Invalid(format!(
+                "{domain:?} is not a domain name"
+            )));
+        }
+        let t = Tenant {
+            id: new_id(rng),
+            name: name.trim().to_owned(),
+            domain,
+        };
+        self.db.add_tenant(&t, now).await?;
+        Ok(t)
+    }
+
+    /// Adds a user to `tenant` (id or domain); the UPN's domain must be the tenant's.
+    pub async fn add_user(
+        &self,
+        rng: &mut (impl RngCore + CryptoRng),
+        tenant: &str,
+        upn: &str,
+        display_name: &str,
+        password: &str,
+        now: i64,
+    ) -> Result<User, AdminError> {
+        let t = self.tenant(tenant).await?;
+        let upn = upn.trim().to_ascii_lowercase();
+        if upn.split_once('@').map(|(_, d)| d) != Some(t.domain.as_str()) {
+            return Err(AdminError::Invalid(format!(
+                "{upn}: the user name must end in @{}",
+                t.domain
+            )));
+        }
+        if password.chars().count() < 8 {
+            return Err(AdminError::Invalid(
+                "passwords need at least 8 characters".into(),
+            ));
+        }
+        let hash = oathvault_vault::password::hash(rng, password)
+            .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        let u = User {
+            id: new_id(rng),
+            tenant_id: t.id,
+            upn,
+            display_name: display_name.trim().to_owned(),
+            password_hash: hash,
+        };
+        self.db.add_user(&u, now).await?;
+        Ok(u)
+    }
+
+    /// Registers an app in `tenant` with granted application permissions;
+    /// returns it and its client secret (shown once).
+    pub async fn add_app(
+        &self,
+        rng: &mut (impl RngCore + CryptoRng),
+        tenant: &str,
+        name: &str,
+        permissions: &[String],
+        now: i64,
+    ) -> Result<(App, Zeroizing<String>), AdminError> {
+        let t = self.tenant(tenant).await?;
+        if let Some(p) = permissions
+            .iter()
+            .find(|p| !ALL_PERMISSIONS.contains(&p.as_str()))
+        {
+            return Err(AdminError::Invalid(format!(
+                "unknown permission {p}; known: {}",
+                ALL_PERMISSIONS.join(", ")
+            )));
+        }
+        let secret = Zeroizing::new(random_text(rng, 30));
+        let app = App {
+            client_id: new_id(rng),
+            tenant_id: t.id,
+            name: name.trim().to_owned(),
+            secret_hash: crate::oauth::secret_hash(&secret),
+            permissions: permissions.to_vec(),
+        };
+        self.db.add_app(&app, now).await?;
+        Ok((app, secret))
+    }
+
+    async fn tenant(&self, id_or_domain: &str) -> Result<Tenant, AdminError> {
+        self.db
+            .tenant(id_or_domain)
+            .await?
+            .ok_or_else(|| AdminError::Invalid(format!("no tenant {id_or_domain:?}")))
+    }
+
+    /// Creates a demo tenant (`domain`) with three users and an app granted
+    /// every permission; prints nothing, returns what to show.
+    pub async fn seed_demo(
+        &self,
+        rng: &mut (impl RngCore + CryptoRng),
+        domain: &str,
+        now: i64,
+    ) -> Result<Demo, AdminError> {
+        let t = self.add_tenant(rng, "Contoso (demo)", domain, now).await?;
+        let mut users = Vec::new();
+        for (name, display) in [
+            ("amy", "Amy Masters"),
+            ("ben", "Ben Okafor"),
+            ("helga", "Helga Lindqvist"),
+        ] {
+            let password = format!("Demo-{}", random_text(rng, 9));
+            let upn = format!("{name}@{}", t.domain);
+            self.add_user(rng, &t.id, &upn, display, &password, now)
+                .await?;
+            users.push(DemoUser {
+                upn,
+                display_name: display.to_owned(),
+                password,
+            });
+        }
+        let all: Vec<String> = ALL_PERMISSIONS.iter().map(|p| (*p).to_owned()).collect();
+        let (app, secret) = self
+            .add_app(rng, &t.id, "oathvault demo client", &all, now)
+            .await?;
+        Ok(Demo {
+            tenant_id: t.id,
+            domain: t.domain,
+            client_id: app.client_id,
+            client_secret: secret.to_string(),
+            users,
+        })
+    }
+}

@@ -1,0 +1,533 @@
+//! The directory's tables: tenants, users, app registrations, hardware
+//! OATH devices (secrets sealed under the master key) and the token
+//! signing key. SQLite by default, PostgreSQL when configured; the same
+//! queries on both (`$n` placeholders through sqlx's Any driver).
+
+use std::fmt::Write as _;
+
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+
+pub use oathvault_store::Backend;
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A store error; messages name records, never secrets.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// Opening or migrating failed.
+    #[error(transparent)]
+    Open(#[from] oathvault_store::Error),
+    /// The database refused or failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A unique name or serial is taken.
+    #[error("{what} {name:?} already exists")]
+    Exists {
+        /// Kind of record.
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// GUID.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Its verified domain (`contoso.example`).
+    pub domain: String,
+}
+
+/// A user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// Object id (GUID).
+    pub id: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// User principal name.
+    pub upn: String,
+    /// Display name.
+    pub display_name: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("upn", &self.upn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An app registration.
+#[derive(Clone, PartialEq, Eq)]
+pub struct App {
+    /// Client id (GUID).
+    pub client_id: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Display name.
+    pub name: String,
+    /// Argon2id hash of the client secret.
+    pub secret_hash: String,
+    /// Granted application permissions.
+    pub permissions: Vec<String>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("client_id", &self.client_id)
+            .field("permissions", &self.permissions)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A hardware OATH device as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Device {
+    /// GUID (also the user method's id).
+    pub id: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Serial number.
+    pub serial: String,
+    /// Optional name.
+    pub display_name: Option<String>,
+    /// Manufacturer.
+    pub manufacturer: String,
+    /// Model.
+    pub model: String,
+    /// The secret, sealed under the master key (purpose: the device id).
+    pub sealed: Vec<u8>,
+    /// 30 or 60.
+    pub interval: i64,
+    /// `hmacsha1` or `hmacsha256`.
+    pub hash: String,
+    /// `available`, `assigned`, `activated`, `failedActivation`.
+    pub status: String,
+    /// The user it is assigned to: (object id, display name).
+    pub user: Option<(String, String)>,
+    /// When it was assigned (the user method's `createdDateTime`).
+    pub assigned_at: Option<i64>,
+    /// Last accepted code.
+    pub last_used: Option<i64>,
+    /// Measured drift in time steps.
+    pub drift: i64,
+    /// The last accepted time step (no code twice).
+    pub last_counter: Option<i64>,
+    /// When created.
+    pub created: i64,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("id", &self.id)
+            .field("serial", &self.serial)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A condition on a device column (from an OData `$filter`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cond {
+    /// `column = text`.
+    Text(&'static str, String),
+    /// `column = integer`.
+    Int(&'static str, i64),
+    /// `column IS NULL`.
+    Null(&'static str),
+}
+
+const DEVICE_COLUMNS: &str = "d.id, d.tenant_id, d.serial, d.display_name, d.manufacturer, d.model, \
+     d.secret_sealed, d.interval, d.hash, d.status, d.user_id, u.display_name AS user_name, \
+     d.assigned_at, d.last_used, d.drift, d.last_counter, d.created";
+
+fn device_row(r: &sqlx::any::AnyRow) -> Result<Device, sqlx::Error> {
+    let user_id: Option<String> = r.try_get("user_id")?;
+    let user_name: Option<String> = r.try_get("user_name")?;
+    Ok(Device {
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        serial: r.try_get("serial")?,
+        display_name: r.try_get("display_name")?,
+        manufacturer: r.try_get("manufacturer")?,
+        model: r.try_get("model")?,
+        sealed: r.try_get("secret_sealed")?,
+        interval: r.try_get("interval")?,
+        hash: r.try_get("hash")?,
+        status: r.try_get("status")?,
+        user: user_id.map(|id| (id, user_name.unwrap_or_default())),
+        assigned_at: r.try_get("assigned_at")?,
+        last_used: r.try_get("last_used")?,
+        drift: r.try_get("drift")?,
+        last_counter: r.try_get("last_counter")?,
+        created: r.try_get("created")?,
+    })
+}
+
+fn user_row(r: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        upn: r.try_get("upn")?,
+        display_name: r.try_get("display_name")?,
+        password_hash: r.try_get("password_hash")?,
+    })
+}
+
+fn exists(e: sqlx::Error, what: &'static str, name: &str) -> DbError {
+    if oathvault_store::is_unique_violation(&e) {
+        DbError::Exists {
+            what,
+            name: name.to_owned(),
+        }
+    } else {
+        DbError::Db(e)
+    }
+}
+
+/// The directory's database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens (creating a SQLite file if needed) and migrates.
+    pub async fn open(database: &str) -> Result<Self, DbError> {
+        let (pool, backend) = oathvault_store::connect(database, &SQLITE, &POSTGRES).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The backend in use.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Adds a tenant.
+    pub async fn add_tenant(&self, t: &Tenant, now: i64) -> Result<(), DbError> {
+        sqlx::query("INSERT INTO dir_tenant (id, name, domain, created) VALUES ($1, $2, $3, $4)")
+            .bind(&t.id)
+            .bind(&t.name)
+            .bind(t.domain.to_ascii_lowercase())
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| exists(e, "tenant", &t.domain))?;
+        Ok(())
+    }
+
+    /// A tenant by id or domain.
+    pub async fn tenant(&self, id_or_domain: &str) -> Result<Option<Tenant>, DbError> {
+        let row =
+            sqlx::query("SELECT id, name, domain FROM dir_tenant WHERE id = $1 OR domain = $2")
+                .bind(id_or_domain.to_ascii_lowercase())
+                .bind(id_or_domain.to_ascii_lowercase())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row
+            .map(|r| -> Result<Tenant, sqlx::Error> {
+                Ok(Tenant {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    domain: r.try_get("domain")?,
+                })
+            })
+            .transpose()?)
+    }
+
+    /// Adds a user.
+    pub async fn add_user(&self, u: &User, now: i64) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO dir_user (id, tenant_id, upn, display_name, password_hash, created) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&u.id)
+        .bind(&u.tenant_id)
+        .bind(u.upn.to_ascii_lowercase())
+        .bind(&u.display_name)
+        .bind(&u.password_hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| exists(e, "user", &u.upn))?;
+        Ok(())
+    }
+
+    /// A user of `tenant` by object id or UPN.
+    pub async fn user(&self, tenant: &str, id_or_upn: &str) -> Result<Option<User>, DbError> {
+        let row = sqlx::query(
+            "SELECT id, tenant_id, upn, display_name, password_hash FROM dir_user \
+             WHERE tenant_id = $1 AND (id = $2 OR upn = $3)",
+        )
+        .bind(tenant)
+        .bind(id_or_upn.to_ascii_lowercase())
+        .bind(id_or_upn.to_ascii_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_row).transpose()?)
+    }
+
+    /// Users of `tenant` in UPN order, after `after` (paging), at most
+    /// `limit`, matching `conds` on `id`, `upn`, `display_name`.
+    pub async fn users(
+        &self,
+        tenant: &str,
+        conds: &[Cond],
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<User>, DbError> {
+        let mut sql = String::from(
+            "SELECT id, tenant_id, upn, display_name, password_hash FROM dir_user WHERE tenant_id = $1",
+        );
+        let rows = self
+            .filtered(&mut sql, tenant, conds, after, "upn", limit)
+            .await?;
+        Ok(rows.iter().map(user_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Runs `sql` (which already selects by tenant as `$1`) with `conds`,
+    /// keyset paging on `order` after `after`, and `limit`.
+    async fn filtered(
+        &self,
+        sql: &mut String,
+        tenant: &str,
+        conds: &[Cond],
+        after: Option<&str>,
+        order: &str,
+        limit: i64,
+    ) -> Result<Vec<sqlx::any::AnyRow>, DbError> {
+        let mut n = 1;
+        for c in conds {
+            match c {
+                Cond::Text(col, _) | Cond::Int(col, _) => {
+                    n += 1;
+                    let _ = write!(sql, " AND {col} = ${n}");
+                }
+                Cond::Null(col) => {
+                    let _ = write!(sql, " AND {col} IS NULL");
+                }
+            }
+        }
+        if after.is_some() {
+            n += 1;
+            let _ = write!(sql, " AND {order} > ${n}");
+        }
+        let _ = write!(sql, " ORDER BY {order} LIMIT ${}", n + 1);
+        let mut q = sqlx::query(AssertSqlSafe(sql.clone())).bind(tenant.to_owned());
+        for c in conds {
+            q = match c {
+                Cond::Text(_, v) => q.bind(v.clone()),
+                Cond::Int(_, v) => q.bind(*v),
+                Cond::Null(_) => q,
+            };
+        }
+        if let Some(a) = after {
+            q = q.bind(a.to_owned());
+        }
+        Ok(q.bind(limit).fetch_all(&self.pool).await?)
+    }
+
+    /// How many OATH methods (assigned devices) a user has.
+    pub async fn methods_of(&self, user_id: &str) -> Result<i64, DbError> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM dir_device WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?,
+        )
+    }
+
+    /// Adds an app registration.
+    pub async fn add_app(&self, a: &App, now: i64) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO dir_app (client_id, tenant_id, name, secret_hash, permissions, created) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&a.client_id)
+        .bind(&a.tenant_id)
+        .bind(&a.name)
+        .bind(&a.secret_hash)
+        .bind(a.permissions.join(" "))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| exists(e, "app", &a.client_id))?;
+        Ok(())
+    }
+
+    /// An app registration by client id.
+    pub async fn app(&self, client_id: &str) -> Result<Option<App>, DbError> {
+        let row = sqlx::query(
+            "SELECT client_id, tenant_id, name, secret_hash, permissions FROM dir_app WHERE client_id = $1",
+        )
+        .bind(client_id.to_ascii_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .map(|r| -> Result<App, sqlx::Error> {
+                let perms: String = r.try_get("permissions")?;
+                Ok(App {
+                    client_id: r.try_get("client_id")?,
+                    tenant_id: r.try_get("tenant_id")?,
+                    name: r.try_get("name")?,
+                    secret_hash: r.try_get("secret_hash")?,
+                    permissions: perms.split_whitespace().map(str::to_owned).collect(),
+                })
+            })
+            .transpose()?)
+    }
+
+    /// Inserts devices, all or none; a serial already in the tenant refuses
+    /// the whole set (naming it).
+    pub async fn insert_devices(&self, devices: &[Device]) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        for d in devices {
+            sqlx::query(
+                "INSERT INTO dir_device (id, tenant_id, serial, display_name, manufacturer, model, \
+                 secret_sealed, interval, hash, status, user_id, assigned_at, created) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(&d.id)
+            .bind(&d.tenant_id)
+            .bind(&d.serial)
+            .bind(d.display_name.clone())
+            .bind(&d.manufacturer)
+            .bind(&d.model)
+            .bind(d.sealed.clone())
+            .bind(d.interval)
+            .bind(&d.hash)
+            .bind(&d.status)
+            .bind(d.user.as_ref().map(|u| u.0.clone()))
+            .bind(d.assigned_at)
+            .bind(d.created)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| exists(e, "hardware OATH token with serial number", &d.serial))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A device of `tenant` by id.
+    pub async fn device(&self, tenant: &str, id: &str) -> Result<Option<Device>, DbError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {DEVICE_COLUMNS} FROM dir_device d LEFT JOIN dir_user u ON u.id = d.user_id \
+             WHERE d.tenant_id = $1 AND d.id = $2"
+        )))
+        .bind(tenant.to_owned())
+        .bind(id.to_ascii_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(device_row).transpose()?)
+    }
+
+    /// A device of `tenant` by serial number.
+    pub async fn device_by_serial(
+        &self,
+        tenant: &str,
+        serial: &str,
+    ) -> Result<Option<Device>, DbError> {
+        let found = self
+            .devices(
+                tenant,
+                &[Cond::Text("d.serial", serial.to_owned())],
+                None,
+                1,
+            )
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// Devices of `tenant` in serial order after `after`, matching `conds`
+    /// (columns prefixed `d.`), at most `limit`.
+    pub async fn devices(
+        &self,
+        tenant: &str,
+        conds: &[Cond],
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Device>, DbError> {
+        let mut sql = format!(
+            "SELECT {DEVICE_COLUMNS} FROM dir_device d LEFT JOIN dir_user u ON u.id = d.user_id \
+             WHERE d.tenant_id = $1"
+        );
+        let rows = self
+            .filtered(&mut sql, tenant, conds, after, "d.serial", limit)
+            .await?;
+        Ok(rows.iter().map(device_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Writes a device's changeable fields (names, model data, state,
+    /// assignment, drift, last use).
+    pub async fn save_device(&self, d: &Device) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE dir_device SET display_name = $1, manufacturer = $2, model = $3, interval = $4, \
+             hash = $5, status = $6, user_id = $7, assigned_at = $8, last_used = $9, drift = $10, \
+             last_counter = $11 WHERE id = $12",
+        )
+        .bind(d.display_name.clone())
+        .bind(&d.manufacturer)
+        .bind(&d.model)
+        .bind(d.interval)
+        .bind(&d.hash)
+        .bind(&d.status)
+        .bind(d.user.as_ref().map(|u| u.0.clone()))
+        .bind(d.assigned_at)
+        .bind(d.last_used)
+        .bind(d.drift)
+        .bind(d.last_counter)
+        .bind(&d.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a device.
+    pub async fn delete_device(&self, id: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM dir_device WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The sealed signing key, if one was made.
+    pub async fn signing_key(&self) -> Result<Option<Vec<u8>>, DbError> {
+        let row = sqlx::query("SELECT sealed FROM dir_signing_key ORDER BY created DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("sealed")).transpose()?)
+    }
+
+    /// Stores a sealed signing key.
+    pub async fn add_signing_key(&self, kid: &str, sealed: &[u8], now: i64) -> Result<(), DbError> {
+        sqlx::query("INSERT INTO dir_signing_key (kid, sealed, created) VALUES ($1, $2, $3)")
+            .bind(kid)
+            .bind(sealed.to_vec())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,252 @@
+//! An Entra-compatible directory: the Microsoft Graph endpoints for
+//! hardware OATH tokens (`/beta/directory/authenticationMethodDevices/
+//! hardwareOathDevices`, users and their `hardwareOathMethods`), an OAuth
+//! 2.0 token endpoint issuing RS256 JWTs, and its key set. Clients written
+//! for Microsoft Graph work against it after changing only the base URLs.
+//! `docs/directory.md` lists where Microsoft's documents disagree and what
+//! this directory does.
+//!
+//! Time and randomness come from the caller (the state's clock; RNGs passed
+//! to the administration functions).
+
+pub mod admin;
+pub mod db;
+mod graph;
+pub mod jwt;
+mod oauth;
+pub mod odata;
+pub mod rules;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use oathvault_token::Secret;
+use oathvault_vault::MasterKey;
+use rand08::{CryptoRng, RngCore};
+use serde_json::json;
+
+pub use admin::{Demo, Directory};
+pub use db::{Db, DbError, Device, Tenant, User};
+pub use graph::Principal;
+pub use jwt::SigningKey;
+pub use router as app;
+
+/// The audience of Graph access tokens.
+pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
+
+/// Settings of the running directory.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The URL clients reach this directory at, when it differs from the
+    /// `Host` they send (used in `@odata.context`, `@odata.nextLink`, `iss`).
+    pub public_url: Option<String>,
+    /// The most tokens one `#$delta` request may create.
+    pub max_delta: usize,
+    /// Access token lifetime (seconds).
+    pub token_ttl: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            max_delta: 1000,
+            token_ttl: 3600,
+        }
+    }
+}
+
+/// What the handlers share.
+pub struct DirState {
+    /// The database.
+    pub db: Db,
+    /// Seals token secrets and the signing key.
+    pub master: MasterKey,
+    /// Signs access tokens.
+    pub key: SigningKey,
+    /// Now, in Unix seconds.
+    pub clock: Box<dyn Fn() -> i64 + Send + Sync>,
+    /// Settings.
+    pub settings: Settings,
+}
+
+impl std::fmt::Debug for DirState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirState")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DirState {
+    /// Now, in Unix seconds.
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+}
+
+/// A Graph error: status, `error.code`, `error.message`; the response
+/// carries `innerError.request-id` and `date` like Graph's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct GraphError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// `error.code`.
+    pub code: &'static str,
+    /// `error.message`.
+    pub message: String,
+}
+
+impl GraphError {
+    /// An error with `status`, `code` and `message`.
+    #[must_use]
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The same error with `prefix` before its message.
+    #[must_use]
+    pub fn prefixed(mut self, prefix: &str) -> Self {
+        self.message = format!("{prefix}{}", self.message);
+        self
+    }
+}
+
+impl From<DbError> for GraphError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Exists { name, .. } => Self::new(
+                StatusCode::CONFLICT,
+                "Request_MultipleObjectsWithSameKeyValue",
+                format!("A hardware OATH token with serial number {name} already exists."),
+            ),
+            other => {
+                tracing::error!(error = %other, "directory database failure");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "serviceNotAvailable",
+                    "The service is temporarily unavailable. Try again later.",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for GraphError {
+    fn into_response(self) -> Response {
+        let request_id = new_id(&mut rand08::rngs::OsRng);
+        let date = oathvault_packaging::rfc3339(now_for_errors());
+        let body = json!({
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "innerError": {
+                    "date": date.trim_end_matches('Z'),
+                    "request-id": request_id,
+                    "client-request-id": request_id,
+                }
+            }
+        });
+        let mut r = (self.status, axum::Json(body)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            r.headers_mut().insert("request-id", v);
+        }
+        r
+    }
+}
+
+/// Error bodies carry a date; the clock is read through the one clock module.
+fn now_for_errors() -> i64 {
+    use oathvault_otp::clock::{Clock, SystemClock};
+    i64::try_from(SystemClock.now_unix()).unwrap_or(0)
+}
+
+/// A random GUID (version 4), lower case, as Entra writes ids.
+pub fn new_id(rng: &mut (impl RngCore + CryptoRng)) -> String {
+    let mut b = [0u8; 16];
+    rng.fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex = data_encoding::HEXLOWER.encode(&b);
+    let part = |r: std::ops::Range<usize>| hex.get(r).unwrap_or_default().to_owned();
+    format!(
+        "{}-{}-{}-{}-{}",
+        part(0..8),
+        part(8..12),
+        part(12..16),
+        part(16..20),
+        part(20..32)
+    )
+}
+
+/// What a device's secret is sealed for (binds it to the device).
+#[must_use]
+pub fn seal_purpose(device_id: &str) -> String {
+    format!("directory-device:{device_id}")
+}
+
+/// Opens a device's sealed secret.
+pub(crate) fn open_secret(st: &DirState, d: &Device) -> Result<Secret, GraphError> {
+    let plain = st
+        .master
+        .open(&seal_purpose(&d.id), &d.sealed)
+        .map_err(|e| {
+            tracing::error!(error = %e, device = %d.id, "a token secret does not open");
+            GraphError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "generalException",
+                "The token's secret cannot be read (wrong master key?).",
+            )
+        })?;
+    Secret::new(plain.to_vec()).map_err(|_| {
+        GraphError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "generalException",
+            "The token's secret is damaged.",
+        )
+    })
+}
+
+/// The whole directory: OAuth endpoints and the Graph subset.
+pub fn router(state: Arc<DirState>) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .merge(oauth::routes())
+        .merge(graph::routes())
+        .fallback(|| async {
+            GraphError::new(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Resource not found for the segment.",
+            )
+        })
+        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+}
+
+/// Serves the directory on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<DirState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

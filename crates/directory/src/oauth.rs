@@ -1,0 +1,250 @@
+//! The identity platform's endpoints, shaped like Microsoft's:
+//! `/{tenant}/oauth2/v2.0/token` (client credentials), the signing keys at
+//! `/{tenant}/discovery/v2.0/keys`, and the OpenID configuration. Errors
+//! carry `error`, `error_description` (with the `AADSTS…` code) and
+//! `error_codes` as Microsoft's do.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{DirState, GRAPH_AUDIENCE, new_id};
+
+pub(crate) fn routes() -> Router<Arc<DirState>> {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/{tenant}/discovery/v2.0/keys", get(keys))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(openid),
+        )
+}
+
+/// An identity-platform error.
+struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    code: u32,
+    description: String,
+}
+
+impl OAuthError {
+    fn new(
+        status: StatusCode,
+        error: &'static str,
+        code: u32,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            error,
+            code,
+            description: description.into(),
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let trace = new_id(&mut rand08::rngs::OsRng);
+        let correlation = new_id(&mut rand08::rngs::OsRng);
+        let body = json!({
+            "error": self.error,
+            "error_description": format!(
+                "AADSTS{}: {} Trace ID: {trace} Correlation ID: {correlation}",
+                self.code, self.description
+            ),
+            "error_codes": [self.code],
+            "trace_id": trace,
+            "correlation_id": correlation,
+            "error_uri": format!("https://login.microsoftonline.com/error?code={}", self.code),
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// SHA-256 of a client secret (they are random and long, so a fast hash
+/// is enough; staff and user passwords get Argon2id).
+pub(crate) fn secret_hash(secret: &str) -> String {
+    data_encoding::HEXLOWER.encode(&Sha256::digest(secret.as_bytes()))
+}
+
+fn issuer(st: &DirState, headers: &HeaderMap, tenant: &str) -> String {
+    let base = st.settings.public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("http://{host}")
+    });
+    format!("{}/{tenant}/v2.0", base.trim_end_matches('/'))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<zeroize::Zeroizing<String>>,
+    scope: Option<String>,
+}
+
+async fn token(
+    State(st): State<Arc<DirState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<TokenForm>,
+) -> Result<Response, Response> {
+    let fail = |e: OAuthError| e.into_response();
+    let t = st
+        .db
+        .tenant(&tenant)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "token endpoint: database failure");
+            fail(OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", 90033, "The service is temporarily unavailable."))
+        })?
+        .ok_or_else(|| {
+            fail(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                90002,
+                format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            ))
+        })?;
+    match f.grant_type.as_deref() {
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(fail(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                70003,
+                format!("The app requested an unsupported grant type '{other}'."),
+            )));
+        }
+        None => {
+            return Err(fail(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                900_144,
+                "The request body must contain the following parameter: 'grant_type'.",
+            )));
+        }
+    }
+    let app = client(&st, &t, &f).await.map_err(fail)?;
+    let now = st.now();
+    let claims = json!({
+        "aud": GRAPH_AUDIENCE,
+        "iss": issuer(&st, &headers, &t.id),
+        "iat": now,
+        "nbf": now,
+        "exp": now + st.settings.token_ttl,
+        "appid": app.client_id,
+        "azp": app.client_id,
+        "appidacr": "1",
+        "idtyp": "app",
+        "oid": app.client_id,
+        "sub": app.client_id,
+        "roles": app.permissions,
+        "tid": t.id,
+        "uti": new_id(&mut rand08::rngs::OsRng),
+        "ver": "2.0",
+    });
+    let access = st.key.sign(&claims).map_err(|e| {
+        tracing::error!(error = %e, "cannot sign a token");
+        fail(OAuthError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            50000,
+            "There was an error issuing a token.",
+        ))
+    })?;
+    tracing::info!(client = %app.client_id, tenant = %t.id, "token issued (client credentials)");
+    Ok(axum::Json(json!({
+        "token_type": "Bearer",
+        "expires_in": st.settings.token_ttl,
+        "ext_expires_in": st.settings.token_ttl,
+        "access_token": access,
+    }))
+    .into_response())
+}
+
+/// The app that `f` authenticates as, with a `.default` Graph scope.
+async fn client(
+    st: &DirState,
+    t: &crate::db::Tenant,
+    f: &TokenForm,
+) -> Result<crate::db::App, OAuthError> {
+    let client_id = f.client_id.clone().unwrap_or_default();
+    let scope = f.scope.clone().unwrap_or_default();
+    if !scope
+        .split_whitespace()
+        .any(|s| s.trim_end_matches('/') == format!("{GRAPH_AUDIENCE}/.default"))
+    {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            1_002_012,
+            format!(
+                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
+        ));
+    }
+    let app = st
+        .db
+        .app(&client_id)
+        .await
+        .map_err(|_| OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", 90033, "The service is temporarily unavailable."))?
+        .filter(|a| a.tenant_id == t.id)
+        .ok_or_else(|| {
+            OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                700_016,
+                format!("Application with identifier '{client_id}' was not found in the directory '{}'.", t.name),
+            )
+        })?;
+    let given = f.client_secret.as_deref().map(|s| secret_hash(s));
+    let matches = given.is_some_and(|h| subtle_eq(h.as_bytes(), app.secret_hash.as_bytes()));
+    if !matches {
+        return Err(OAuthError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7_000_215,
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+        ));
+    }
+    Ok(app)
+}
+
+/// Compares in time independent of where the bytes differ.
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn keys(State(st): State<Arc<DirState>>) -> axum::Json<Value> {
+    axum::Json(st.key.jwks())
+}
+
+async fn openid(
+    State(st): State<Arc<DirState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> axum::Json<Value> {
+    let iss = issuer(&st, &headers, &tenant);
+    let base = iss.trim_end_matches("/v2.0").to_owned();
+    axum::Json(json!({
+        "issuer": iss,
+        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+        "grant_types_supported": ["client_credentials"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "tenant_region_scope": "EU",
+    }))
+}
