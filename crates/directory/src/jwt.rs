@@ -549,9 +549,19 @@ mod tests {
 
     #[test]
     fn extreme_times_do_not_overflow() {
-        let token = KEY.sign(&claims(i64::MAX)).unwrap();
+        let token = KEY
+            .sign(&json!({"exp": i64::MAX, "nbf": i64::MIN}))
+            .unwrap();
         assert!(KEY.verify(&token, i64::MIN).is_ok());
+        assert!(KEY.verify(&token, 0).is_ok());
+        assert!(KEY.verify(&token, i64::MAX).is_ok());
+        let token = KEY.sign(&json!({"exp": i64::MIN})).unwrap();
+        assert_eq!(KEY.verify(&token, i64::MIN), Err(JwtError::Expired));
         assert_eq!(KEY.verify(&token, i64::MAX), Err(JwtError::Expired));
+        let token = KEY
+            .sign(&json!({"exp": i64::MAX, "nbf": i64::MAX}))
+            .unwrap();
+        assert_eq!(KEY.verify(&token, i64::MIN), Err(JwtError::NotYetValid));
     }
 
     #[test]

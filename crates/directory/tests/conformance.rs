@@ -74,7 +74,10 @@ async fn directory(database: &str) -> Dir {
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "Bearer");
-    dir.token = body["access_token"].as_str().unwrap().to_owned();
+    body["access_token"]
+        .as_str()
+        .unwrap()
+        .clone_into(&mut dir.token);
     dir
 }
 
@@ -360,7 +363,10 @@ async fn paging_past_a_thousand(dir: &Dir) {
                 .map(|d| d["serialNumber"].as_str().unwrap().to_owned()),
         );
         match body["@odata.nextLink"].as_str() {
-            Some(next) => url = next.strip_prefix("http://127.0.0.1:9").unwrap().to_owned(),
+            Some(next) => next
+                .strip_prefix("http://127.0.0.1:9")
+                .unwrap()
+                .clone_into(&mut url),
             None => break,
         }
     }
