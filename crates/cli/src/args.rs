@@ -150,6 +150,12 @@ pub enum DirectoryCommand {
         /// Log lines as `text` or `json`.
         #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"], default_value = "text")]
         log_format: String,
+        /// Answer every N-th Graph request with 429 Too Many Requests (for testing clients).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        throttle: Option<u64>,
+        /// Seconds in the Retry-After header of throttled answers.
+        #[arg(long, value_name = "SECONDS", default_value_t = 1)]
+        retry_after: u64,
     },
 }
 

@@ -15,6 +15,7 @@ mod graph;
 pub mod jwt;
 mod oauth;
 pub mod odata;
+mod otp_api;
 pub mod rules;
 
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ pub use admin::{Demo, Directory};
 pub use db::{Db, DbError, Device, Tenant, User};
 pub use graph::Principal;
 pub use jwt::SigningKey;
+pub use otp_api::CheckResult;
 pub use router as app;
 
 /// The audience of Graph access tokens.
@@ -47,6 +49,18 @@ pub struct Settings {
     pub max_delta: usize,
     /// Access token lifetime (seconds).
     pub token_ttl: i64,
+    /// Answer every n-th Graph request with 429 (for testing clients).
+    pub throttle: Option<Throttle>,
+}
+
+/// Throttling for testing clients: every `every`-th Graph request gets
+/// `429 Too Many Requests` with `Retry-After: retry_after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    /// Which requests (every n-th; at least 1).
+    pub every: u64,
+    /// Seconds in `Retry-After`.
+    pub retry_after: u64,
 }
 
 impl Default for Settings {
@@ -55,6 +69,7 @@ impl Default for Settings {
             public_url: None,
             max_delta: 1000,
             token_ttl: 3600,
+            throttle: None,
         }
     }
 }
@@ -221,7 +236,8 @@ pub fn router(state: Arc<DirState>) -> Router {
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .merge(oauth::routes())
-        .merge(graph::routes())
+        .merge(otp_api::routes())
+        .merge(throttled(graph::routes(), state.settings.throttle))
         .fallback(|| async {
             GraphError::new(
                 StatusCode::BAD_REQUEST,
@@ -235,6 +251,34 @@ pub fn router(state: Arc<DirState>) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+}
+
+/// The Graph routes behind the optional throttle (one counter per router).
+fn throttled(routes: Router<Arc<DirState>>, throttle: Option<Throttle>) -> Router<Arc<DirState>> {
+    let Some(t) = throttle else {
+        return routes;
+    };
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    routes.route_layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let count = Arc::clone(&count);
+            async move {
+                let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if n.is_multiple_of(t.every.max(1)) {
+                    let mut r = GraphError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "TooManyRequests",
+                        "Too many requests. Retry after the time in Retry-After.",
+                    )
+                    .into_response();
+                    r.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(t.retry_after));
+                    return r;
+                }
+                next.run(req).await
+            }
+        },
+    ))
 }
 
 /// Serves the directory on `listener` until `shutdown` completes.

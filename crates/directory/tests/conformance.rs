@@ -46,6 +46,10 @@ struct Dir {
 }
 
 async fn directory(database: &str) -> Dir {
+    directory_with(database, Settings::default()).await
+}
+
+async fn directory_with(database: &str, settings: Settings) -> Dir {
     let db = Db::open(database).await.unwrap();
     let mut rng = StdRng::seed_from_u64(7);
     let master = MasterKey::generate(&mut rng);
@@ -58,7 +62,7 @@ async fn directory(database: &str) -> Dir {
         master,
         key: SigningKey::from_pkcs8_der(&KEY_DER).unwrap(),
         clock: Box::new(|| T),
-        settings: Settings::default(),
+        settings,
     });
     let mut dir = Dir {
         state,
@@ -664,6 +668,35 @@ async fn identity_platform_errors(dir: &Dir) {
     assert_eq!(body["keys"][0]["alg"], "RS256");
 }
 
+/// Beyond Entra: the OTP check API (Ben's token was activated with the
+/// code of T + 30, one step fast).
+async fn otp_check(dir: &Dir) {
+    let check = |body: Value| async move {
+        let (s, v) = graph(dir, "POST", "/api/otp/check", Some(body)).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v
+    };
+    let v = check(json!({ "user": "ben@contoso.example", "code": code(SECRET_1, T + 60) })).await;
+    assert_eq!(
+        v,
+        json!({ "accepted": true, "serialNumber": "TOTP123456", "driftSeconds": 60 })
+    );
+    let v = check(json!({ "user": "ben@contoso.example", "code": code(SECRET_1, T + 60) })).await;
+    assert_eq!(v, json!({ "accepted": false }), "the same code twice");
+    let v = check(json!({ "serialNumber": "TOTP123456", "code": code(SECRET_1, T + 90) })).await;
+    assert_eq!(v["accepted"], true);
+    let v = check(json!({ "user": "amy@contoso.example", "code": code(SECRET_1, T + 120) })).await;
+    assert_eq!(v["accepted"], false, "not Amy's token");
+    let (s, _) = graph(
+        dir,
+        "POST",
+        "/api/otp/check",
+        Some(json!({ "code": "123456" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
 async fn scenario(database: &str) -> Dir {
     let dir = directory(database).await;
     let (s, amy) = graph(&dir, "GET", "/beta/users/amy@contoso.example", None).await;
@@ -683,6 +716,7 @@ async fn scenario(database: &str) -> Dir {
     create_bulk(&dir, &amy).await;
     list_and_filter(&dir).await;
     user_methods(&dir, &id, &amy).await;
+    otp_check(&dir).await;
     paging_past_a_thousand(&dir).await;
     five_methods_at_most(&dir).await;
     errors_and_permissions(&dir).await;
@@ -730,4 +764,31 @@ async fn conformance_on_postgres() {
     let dir = scenario(pg.url()).await;
     dir.state.db.close().await;
     assert_sealed(pg.dump().as_bytes(), "pg_dump");
+}
+
+#[tokio::test]
+async fn throttling_answers_429_with_retry_after() {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        throttle: Some(oathvault_directory::Throttle {
+            every: 3,
+            retry_after: 0,
+        }),
+        ..Settings::default()
+    };
+    let dir = directory_with(tmp.path().join("d.db").to_str().unwrap(), settings).await;
+    let app = router(dir.state.clone());
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = Request::get(DEVICES)
+            .header(header::AUTHORIZATION, format!("Bearer {}", dir.token))
+            .body(Body::empty())
+            .unwrap();
+        let resp = app.clone().oneshot(r).await.unwrap();
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(resp.headers()[header::RETRY_AFTER], "0");
+        }
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429, 200, 200, 429]);
 }

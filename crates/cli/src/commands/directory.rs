@@ -133,12 +133,22 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
             listen,
             public_url,
             log_format,
+            throttle,
+            retry_after,
         } => {
             let key = dir
                 .signing_key(&mut rng, now())
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
-            return serve(db, master, key, listen, public_url.clone(), log_format).await;
+            let settings = Settings {
+                public_url: public_url.clone(),
+                throttle: throttle.map(|every| oathvault_directory::Throttle {
+                    every,
+                    retry_after: *retry_after,
+                }),
+                ..Settings::default()
+            };
+            return serve(db, master, key, listen, settings, log_format).await;
         }
     }
     db.close().await;
@@ -150,7 +160,7 @@ async fn serve(
     master: MasterKey,
     key: oathvault_directory::SigningKey,
     listen: &str,
-    public_url: Option<String>,
+    settings: Settings,
     log_format: &str,
 ) -> Result<(), Failure> {
     let mut config = oathvault_portal::Config::default();
@@ -170,10 +180,7 @@ async fn serve(
         master,
         key,
         clock: Box::new(now),
-        settings: Settings {
-            public_url,
-            ..Settings::default()
-        },
+        settings,
     });
     oathvault_directory::serve(listener, state, shutdown_signal())
         .await

@@ -1,0 +1,109 @@
+//! Beyond Entra: `POST /api/otp/check`, so other systems can use the
+//! directory as their OTP server. The body names a user (`user`: UPN or
+//! object id; their activated tokens are tried) or a token (`serialNumber`),
+//! and the `code`; the answer says whether it was accepted, by which token,
+//! and the drift used. An accepted code is spent (never accepted twice) and
+//! updates the token's drift and last use. Needs a token granting
+//! `UserAuthenticationMethod.Read.All` or `.ReadWrite.All`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::db::{Cond, Device};
+use crate::graph::Principal;
+use crate::rules::{self, Purpose, status};
+use crate::{DirState, GraphError};
+
+pub(crate) fn routes() -> Router<Arc<DirState>> {
+    Router::new().route("/api/otp/check", post(check))
+}
+
+/// The answer of `POST /api/otp/check`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResult {
+    /// The code was right (and is now spent).
+    pub accepted: bool,
+    /// The token that accepted it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial_number: Option<String>,
+    /// The token's drift from our clock, in seconds (positive: it runs fast).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift_seconds: Option<i64>,
+}
+
+fn bad(message: &str) -> GraphError {
+    GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", message)
+}
+
+async fn check(
+    State(st): State<Arc<DirState>>,
+    who: Principal,
+    body: Bytes,
+) -> Result<Json<CheckResult>, GraphError> {
+    if !who.grants.iter().any(|g| {
+        g == "UserAuthenticationMethod.Read.All" || g == "UserAuthenticationMethod.ReadWrite.All"
+    }) {
+        return Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        ));
+    }
+    let m: Value =
+        serde_json::from_slice(&body).map_err(|_| bad("The body must be a JSON object."))?;
+    let code = match m.get("code") {
+        Some(Value::String(s)) => s.clone(),
+        _ => return Err(bad("code is required (a string of digits)")),
+    };
+    let candidates: Vec<Device> =
+        if let Some(serial) = m.get("serialNumber").and_then(Value::as_str) {
+            st.db
+                .device_by_serial(&who.tenant, serial)
+                .await?
+                .into_iter()
+                .collect()
+        } else if let Some(user) = m.get("user").and_then(Value::as_str) {
+            match st.db.user(&who.tenant, user).await? {
+                Some(u) => {
+                    st.db
+                        .devices(&who.tenant, &[Cond::Text("d.user_id", u.id)], None, 10)
+                        .await?
+                }
+                None => Vec::new(),
+            }
+        } else {
+            return Err(bad("name a user (UPN or id) or a serialNumber"));
+        };
+    let now = st.now();
+    for mut d in candidates
+        .into_iter()
+        .filter(|d| d.status == status::ACTIVATED)
+    {
+        let secret = crate::open_secret(&st, &d)?;
+        if let Some(ok) = rules::check(&d, &secret, &code, now, Purpose::SignIn) {
+            d.drift = ok.drift;
+            d.last_counter = Some(ok.counter);
+            d.last_used = Some(now);
+            st.db.save_device(&d).await?;
+            return Ok(Json(CheckResult {
+                accepted: true,
+                drift_seconds: Some(ok.drift * d.interval),
+                serial_number: Some(d.serial),
+            }));
+        }
+    }
+    Ok(Json(CheckResult {
+        accepted: false,
+        serial_number: None,
+        drift_seconds: None,
+    }))
+}
