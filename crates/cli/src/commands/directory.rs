@@ -115,19 +115,7 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
         }
         DirectoryCommand::SeedDemo { domain, json } => {
             let demo = dir.seed_demo(&mut rng, domain, now()).await.map_err(fail)?;
-            if *json {
-                say!(
-                    "{}",
-                    serde_json::to_string_pretty(&demo).context("cannot write JSON")?
-                );
-            } else {
-                say!("tenant:        {} ({})", demo.tenant_id, demo.domain);
-                say!("client id:     {}", demo.client_id);
-                say!("client secret: {}", demo.client_secret);
-                for u in &demo.users {
-                    say!("user:          {} / {}", u.upn, u.password);
-                }
-            }
+            print_demo(&demo, *json)?;
         }
         DirectoryCommand::Serve {
             listen,
@@ -185,5 +173,23 @@ async fn serve(
     oathvault_directory::serve(listener, state, shutdown_signal())
         .await
         .context("the directory stopped")?;
+    Ok(())
+}
+
+#[allow(clippy::print_stdout, reason = "the command's report")]
+fn print_demo(demo: &oathvault_directory::Demo, json: bool) -> Result<(), Failure> {
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(demo).context("cannot write JSON")?
+        );
+        return Ok(());
+    }
+    say!("tenant:        {} ({})", demo.tenant_id, demo.domain);
+    say!("client id:     {}", demo.client_id);
+    say!("client secret: {}", demo.client_secret);
+    for u in &demo.users {
+        say!("user:          {} / {}", u.upn, u.password);
+    }
     Ok(())
 }
