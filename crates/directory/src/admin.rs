@@ -162,6 +162,7 @@ impl<'a> Directory<'a> {
             upn,
             display_name: display_name.trim().to_owned(),
             password_hash: hash,
+            roles: Vec::new(),
         };
         self.db.add_user(&u, now).await?;
         Ok(u)

@@ -57,6 +57,8 @@ pub struct User {
     pub display_name: String,
     /// Argon2id PHC string.
     pub password_hash: String,
+    /// Entra directory role template ids.
+    pub roles: Vec<String>,
 }
 
 impl std::fmt::Debug for User {
@@ -184,6 +186,11 @@ fn user_row(r: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
         upn: r.try_get("upn")?,
         display_name: r.try_get("display_name")?,
         password_hash: r.try_get("password_hash")?,
+        roles: r
+            .try_get::<String, _>("roles")?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
     })
 }
 
@@ -258,14 +265,15 @@ impl Db {
     /// Adds a user.
     pub async fn add_user(&self, u: &User, now: i64) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT INTO dir_user (id, tenant_id, upn, display_name, password_hash, created) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO dir_user (id, tenant_id, upn, display_name, password_hash, roles, created) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&u.id)
         .bind(&u.tenant_id)
         .bind(u.upn.to_ascii_lowercase())
         .bind(&u.display_name)
         .bind(&u.password_hash)
+        .bind(u.roles.join(" "))
         .bind(now)
         .execute(&self.pool)
         .await
@@ -276,7 +284,7 @@ impl Db {
     /// A user of `tenant` by object id or UPN.
     pub async fn user(&self, tenant: &str, id_or_upn: &str) -> Result<Option<User>, DbError> {
         let row = sqlx::query(
-            "SELECT id, tenant_id, upn, display_name, password_hash FROM dir_user \
+            "SELECT id, tenant_id, upn, display_name, password_hash, roles FROM dir_user \
              WHERE tenant_id = $1 AND (id = $2 OR upn = $3)",
         )
         .bind(tenant)
@@ -297,7 +305,7 @@ impl Db {
         limit: i64,
     ) -> Result<Vec<User>, DbError> {
         let mut sql = String::from(
-            "SELECT id, tenant_id, upn, display_name, password_hash FROM dir_user WHERE tenant_id = $1",
+            "SELECT id, tenant_id, upn, display_name, password_hash, roles FROM dir_user WHERE tenant_id = $1",
         );
         let rows = self
             .filtered(&mut sql, tenant, conds, after, "upn", limit)
@@ -510,6 +518,69 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Starts a people's session (only the hash of its cookie is stored).
+    pub async fn create_session(
+        &self,
+        id_hash: &str,
+        user_id: &str,
+        stage: &str,
+        expires: i64,
+        now: i64,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO dir_session (id_hash, user_id, stage, expires, created) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(stage)
+        .bind(expires)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The live session with this hash: its user and stage.
+    pub async fn session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<(User, String)>, DbError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.tenant_id, u.upn, u.display_name, u.password_hash, u.roles, s.stage \
+             FROM dir_session s JOIN dir_user u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires > $2",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .map(|r| -> Result<(User, String), sqlx::Error> {
+                Ok((user_row(&r)?, r.try_get("stage")?))
+            })
+            .transpose()?)
+    }
+
+    /// Ends a session.
+    pub async fn delete_session(&self, id_hash: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM dir_session WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Devices assigned to a user.
+    pub async fn devices_of(&self, tenant: &str, user_id: &str) -> Result<Vec<Device>, DbError> {
+        self.devices(
+            tenant,
+            &[Cond::Text("d.user_id", user_id.to_owned())],
+            None,
+            100,
+        )
+        .await
     }
 
     /// The sealed signing key, if one was made.

@@ -16,6 +16,7 @@ pub mod jwt;
 mod oauth;
 pub mod odata;
 mod otp_api;
+mod people;
 pub mod rules;
 
 use std::net::SocketAddr;
@@ -237,6 +238,7 @@ pub fn router(state: Arc<DirState>) -> Router {
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .merge(oauth::routes())
         .merge(otp_api::routes())
+        .merge(people::routes())
         .merge(throttled(graph::routes(), state.settings.throttle))
         .fallback(|| async {
             GraphError::new(
@@ -246,6 +248,7 @@ pub fn router(state: Arc<DirState>) -> Router {
             )
         })
         .with_state(state)
+        .layer(tower_http::csrf::CsrfLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,

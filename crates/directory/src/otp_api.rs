@@ -83,27 +83,40 @@ async fn check(
         } else {
             return Err(bad("name a user (UPN or id) or a serialNumber"));
         };
+    Ok(Json(match spend_code(&st, candidates, &code).await? {
+        Some(d) => CheckResult {
+            accepted: true,
+            drift_seconds: Some(d.drift * d.interval),
+            serial_number: Some(d.serial),
+        },
+        None => CheckResult {
+            accepted: false,
+            serial_number: None,
+            drift_seconds: None,
+        },
+    }))
+}
+
+/// Tries `code` at sign-in on the activated ones of `candidates`; the token
+/// that takes it is updated (drift, last step, last use) and returned.
+pub(crate) async fn spend_code(
+    st: &DirState,
+    candidates: Vec<Device>,
+    code: &str,
+) -> Result<Option<Device>, GraphError> {
     let now = st.now();
     for mut d in candidates
         .into_iter()
         .filter(|d| d.status == status::ACTIVATED)
     {
-        let secret = crate::open_secret(&st, &d)?;
-        if let Some(ok) = rules::check(&d, &secret, &code, now, Purpose::SignIn) {
+        let secret = crate::open_secret(st, &d)?;
+        if let Some(ok) = rules::check(&d, &secret, code, now, Purpose::SignIn) {
             d.drift = ok.drift;
             d.last_counter = Some(ok.counter);
             d.last_used = Some(now);
             st.db.save_device(&d).await?;
-            return Ok(Json(CheckResult {
-                accepted: true,
-                drift_seconds: Some(ok.drift * d.interval),
-                serial_number: Some(d.serial),
-            }));
+            return Ok(Some(d));
         }
     }
-    Ok(Json(CheckResult {
-        accepted: false,
-        serial_number: None,
-        drift_seconds: None,
-    }))
+    Ok(None)
 }

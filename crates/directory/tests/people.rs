@@ -1,0 +1,282 @@
+//! The people pages in process: sign in with a password, Security info →
+//! Add sign-in method → Hardware token (serial → name → code → done), then
+//! sign in again with the token's code; wrong serials, names and codes;
+//! delete; sessions and cross-site posts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    reason = "tests: a failure is a failed test; one journey reads top to bottom"
+)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::{Dir, SECRET_1, T, code, directory, graph};
+use serde_json::json;
+use tower::ServiceExt;
+
+const DEVICES: &str = "/beta/directory/authenticationMethodDevices/hardwareOathDevices";
+
+/// A browser-like request: same-origin, with the session cookie if any.
+async fn page(
+    dir: &Dir,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: &str,
+) -> (StatusCode, String, String, String) {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "127.0.0.1:9")
+        .header("sec-fetch-site", "same-origin");
+    if !cookie.is_empty() {
+        b = b.header(header::COOKIE, cookie);
+    }
+    let r = if method == "POST" {
+        b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form.to_owned()))
+            .unwrap()
+    } else {
+        b.body(Body::empty()).unwrap()
+    };
+    let resp = oathvault_directory::router(dir.state.clone())
+        .oneshot(r)
+        .await
+        .unwrap();
+    let status = resp.status();
+    let location = resp
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let set = resp
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("dir_session=") && !v.starts_with("dir_session=;"))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        location,
+        set,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+async fn sign_in(dir: &Dir, upn: &str, password: &str) -> (StatusCode, String, String) {
+    let (s, _, _, body) = page(dir, "POST", "/login", "", &format!("upn={upn}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("Enter password"));
+    let (s, _, cookie, body) = page(
+        dir,
+        "POST",
+        "/login/password",
+        "",
+        &format!("upn={upn}&password={password}"),
+    )
+    .await;
+    (s, cookie, body)
+}
+
+#[tokio::test]
+async fn self_enrolment_and_sign_in_with_a_hardware_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = directory(tmp.path().join("d.db").to_str().unwrap()).await;
+    // The vendor's tokens are in the inventory, nobody's yet.
+    for serial in ["SN-1", "SN-2"] {
+        let (s, _) = graph(
+            &dir,
+            "POST",
+            DEVICES,
+            Some(json!({
+                "serialNumber": serial, "manufacturer": "Contoso", "model": "Hardware Token 1000",
+                "secretKey": SECRET_1, "timeIntervalInSeconds": 30
+            })),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let amy = &dir.demo.users[0];
+    assert_eq!(amy.upn, "amy@contoso.example");
+
+    // Wrong password, unknown user: one answer.
+    let (s, cookie, wrong) = sign_in(&dir, &amy.upn, "not-her-password").await;
+    assert_eq!((s, cookie.as_str()), (StatusCode::UNAUTHORIZED, ""));
+    let (_, _, unknown) = sign_in(&dir, "nobody@contoso.example", "not-her-password").await;
+    assert!(
+        wrong.contains("Your account or password is incorrect.")
+            && unknown.contains("Your account or password is incorrect.")
+    );
+    // No token yet: the password is enough.
+    let (s, cookie, _) = sign_in(&dir, &amy.upn, &amy.password).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _, _, body) = page(&dir, "GET", "/security-info", &cookie, "").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("Security info") && body.contains("+ Add sign-in method"));
+    let (_, _, _, body) = page(&dir, "GET", "/security-info/add", &cookie, "").await;
+    assert!(body.contains("Hardware token"));
+
+    // Serial → name → code → done.
+    let (s, _, _, body) = page(
+        &dir,
+        "POST",
+        "/security-info/hardware-token",
+        &cookie,
+        "serial=NOPE",
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("couldn&#39;t find")
+            || body.contains("couldn&#x27;t find")
+            || body.contains("find a hardware token"),
+        "{body}"
+    );
+    let (s, _, _, body) = page(
+        &dir,
+        "POST",
+        "/security-info/hardware-token",
+        &cookie,
+        "serial=SN-1",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("Name your token"));
+    let (s, _, _, body) = page(
+        &dir,
+        "POST",
+        "/security-info/hardware-token/name",
+        &cookie,
+        "serial=SN-1&name=Desk+token",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("within one minute"), "{body}");
+    let (s, _, _, body) = page(
+        &dir,
+        "POST",
+        "/security-info/hardware-token/code",
+        &cookie,
+        "serial=SN-1&name=Desk+token&code=000000",
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("That code didn"), "{body}");
+    let (s, _, _, body) = page(
+        &dir,
+        "POST",
+        "/security-info/hardware-token/code",
+        &cookie,
+        &format!("serial=SN-1&name=Desk+token&code={}", code(SECRET_1, T)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.contains("was successfully registered"));
+    let (_, _, _, body) = page(&dir, "GET", "/security-info?notice=added", &cookie, "").await;
+    assert!(body.contains("Desk token") && body.contains("Serial SN-1"));
+    // Graph sees it: Amy's, activated.
+    let (_, d) = graph(
+        &dir,
+        "GET",
+        &format!("{DEVICES}?$filter=serialNumber%20eq%20'SN-1'"),
+        None,
+    )
+    .await;
+    assert_eq!(d["value"][0]["status"], "activated");
+    assert_eq!(d["value"][0]["assignedTo"]["displayName"], "Amy Masters");
+    assert_eq!(d["value"][0]["displayName"], "Desk token");
+
+    // Ben cannot take Amy's token.
+    let ben = &dir.demo.users[1];
+    let (_, ben_cookie, _) = sign_in(&dir, &ben.upn, &ben.password).await;
+    let (s, _, _, _) = page(
+        &dir,
+        "POST",
+        "/security-info/hardware-token",
+        &ben_cookie,
+        "serial=SN-1",
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Signing in again now asks for the token's code; the code used at
+    // enrolment is spent.
+    let (s, _, _, _) = page(&dir, "POST", "/logout", &cookie, "").await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _, _, _) = page(&dir, "GET", "/security-info", &cookie, "").await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "signed out");
+    let (s, pending, body) = sign_in(&dir, &amy.upn, &amy.password).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("Enter code"));
+    let (s, _, _, _) = page(&dir, "GET", "/security-info", &pending, "").await;
+    assert_eq!(
+        s,
+        StatusCode::SEE_OTHER,
+        "a password alone is not a session"
+    );
+    let (s, _, _, body) = page(
+        &dir,
+        "POST",
+        "/login/code",
+        &pending,
+        &format!("code={}", code(SECRET_1, T)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    let (s, _, full, _) = page(
+        &dir,
+        "POST",
+        "/login/code",
+        &pending,
+        &format!("code={}", code(SECRET_1, T + 30)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+
+    // A cross-site post is refused.
+    let r = Request::post("/security-info/delete")
+        .header(header::COOKIE, &full)
+        .header("sec-fetch-site", "cross-site")
+        .header(header::ORIGIN, "https://evil.example")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("id=x"))
+        .unwrap();
+    let resp = oathvault_directory::router(dir.state.clone())
+        .oneshot(r)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    // Delete: the token goes back to the inventory.
+    let (_, d) = graph(
+        &dir,
+        "GET",
+        &format!("{DEVICES}?$filter=serialNumber%20eq%20'SN-1'"),
+        None,
+    )
+    .await;
+    let id = d["value"][0]["id"].as_str().unwrap().to_owned();
+    let (s, loc, _, _) = page(
+        &dir,
+        "POST",
+        "/security-info/delete",
+        &full,
+        &format!("id={id}"),
+    )
+    .await;
+    assert_eq!(
+        (s, loc.as_str()),
+        (StatusCode::SEE_OTHER, "/security-info?notice=deleted")
+    );
+    let (_, d) = graph(&dir, "GET", &format!("{DEVICES}/{id}"), None).await;
+    assert_eq!(d["status"], "available");
+}
