@@ -22,6 +22,56 @@ pub const ALL_PERMISSIONS: &[&str] = &[
     "Directory.Read.All",
 ];
 
+/// Delegated permissions (scopes) a signed-in user may be given.
+pub const DELEGATED_SCOPES: &[&str] = &[
+    "Policy.Read.All",
+    "Policy.ReadWrite.AuthenticationMethod",
+    "UserAuthenticationMethod.Read",
+    "UserAuthenticationMethod.ReadWrite",
+    "UserAuthenticationMethod.Read.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+    "User.Read",
+    "User.Read.All",
+    "User.ReadBasic.All",
+    "Directory.Read.All",
+];
+
+/// Entra directory roles (template ids, as in the `wids` claim) that the
+/// Graph routes check for delegated callers.
+pub mod role {
+    /// Global Administrator.
+    pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+    /// Global Reader.
+    pub const GLOBAL_READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+    /// Authentication Administrator.
+    pub const AUTHENTICATION_ADMINISTRATOR: &str = "c4e39bd9-1100-46d3-8c65-fb160da0071f";
+    /// Privileged Authentication Administrator.
+    pub const PRIVILEGED_AUTHENTICATION_ADMINISTRATOR: &str =
+        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13";
+    /// Authentication Policy Administrator.
+    pub const AUTHENTICATION_POLICY_ADMINISTRATOR: &str = "0526716b-113d-4c15-b2c8-68e3c22b9f80";
+
+    /// A role by its name (`"Authentication Policy Administrator"`, any case, spaces optional).
+    #[must_use]
+    pub fn by_name(name: &str) -> Option<&'static str> {
+        let key: String = name
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match key.as_str() {
+            "globaladministrator" => Some(GLOBAL_ADMINISTRATOR),
+            "globalreader" => Some(GLOBAL_READER),
+            "authenticationadministrator" => Some(AUTHENTICATION_ADMINISTRATOR),
+            "privilegedauthenticationadministrator" => {
+                Some(PRIVILEGED_AUTHENTICATION_ADMINISTRATOR)
+            }
+            "authenticationpolicyadministrator" => Some(AUTHENTICATION_POLICY_ADMINISTRATOR),
+            _ => None,
+        }
+    }
+}
+
 /// Why an administration step failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -168,6 +218,30 @@ impl<'a> Directory<'a> {
         Ok(u)
     }
 
+    /// Gives a user directory roles (names as Entra shows them).
+    pub async fn set_roles(
+        &self,
+        tenant: &str,
+        upn: &str,
+        names: &[String],
+    ) -> Result<(), AdminError> {
+        let t = self.tenant(tenant).await?;
+        let u = self
+            .db
+            .user(&t.id, upn)
+            .await?
+            .ok_or_else(|| AdminError::Invalid(format!("no user {upn:?} in {}", t.domain)))?;
+        let ids = names
+            .iter()
+            .map(|n| {
+                role::by_name(n)
+                    .map(str::to_owned)
+                    .ok_or_else(|| AdminError::Invalid(format!("unknown role {n:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.db.set_roles(&u.id, &ids).await?)
+    }
+
     /// Registers an app in `tenant` with granted application permissions;
     /// returns it and its client secret (shown once).
     pub async fn add_app(
@@ -224,8 +298,17 @@ impl<'a> Directory<'a> {
         ] {
             let password = format!("Demo-{}", random_text(rng, 9));
             let upn = format!("{name}@{}", t.domain);
-            self.add_user(rng, &t.id, &upn, display, &password, now)
+            let u = self
+                .add_user(rng, &t.id, &upn, display, &password, now)
                 .await?;
+            if name == "amy" {
+                // Amy runs the tokens: she may upload, assign and activate.
+                let roles = [
+                    role::AUTHENTICATION_POLICY_ADMINISTRATOR,
+                    role::AUTHENTICATION_ADMINISTRATOR,
+                ];
+                self.db.set_roles(&u.id, &roles.map(str::to_owned)).await?;
+            }
             users.push(DemoUser {
                 upn,
                 display_name: display.to_owned(),

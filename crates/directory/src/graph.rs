@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::{Map, Value, json};
 
+use crate::admin::role;
 use crate::db::{Cond, Device, User};
 use crate::odata::{self, Allowed, Literal, Query};
 use crate::rules::{self, Purpose, status};
@@ -95,9 +96,28 @@ pub struct Principal {
     pub grants: Vec<String>,
     /// The client application.
     pub app: String,
+    /// The signed-in user's directory roles (`wids`; delegated tokens).
+    pub wids: Vec<String>,
 }
 
 impl Principal {
+    /// For a delegated caller, one of `roles` (or Global Administrator) is
+    /// needed too, as in Entra; an application needs only its permission.
+    fn admin(&self, roles: &[&str]) -> Result<(), GraphError> {
+        if self.user.is_none()
+            || self.wids.iter().any(|w| {
+                w == crate::admin::role::GLOBAL_ADMINISTRATOR || roles.contains(&w.as_str())
+            })
+        {
+            return Ok(());
+        }
+        Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation: the signed-in user needs a directory role for it.",
+        ))
+    }
+
     fn require(&self, any_of: &[&str]) -> Result<(), GraphError> {
         if self.grants.iter().any(|g| any_of.contains(&g.as_str())) {
             Ok(())
@@ -157,11 +177,22 @@ impl FromRequestParts<Arc<DirState>> for Principal {
         if let Some(scp) = text("scp") {
             grants.extend(scp.split_whitespace().map(str::to_owned));
         }
+        let wids = claims
+            .get("wids")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Self {
             tenant,
             user: text("oid").filter(|_| claims.contains_key("scp")),
             grants,
             app: text("appid").unwrap_or_default(),
+            wids,
         })
     }
 }
@@ -364,6 +395,10 @@ async fn list_devices(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, GraphError> {
     who.require(&[perm::POLICY_READ_ALL, perm::POLICY_RW_AUTH])?;
+    who.admin(&[
+        role::GLOBAL_READER,
+        role::AUTHENTICATION_POLICY_ADMINISTRATOR,
+    ])?;
     let q = odata::parse(
         raw.as_deref().unwrap_or(""),
         Allowed {
@@ -415,6 +450,10 @@ async fn get_device(
     Path(id): Path<String>,
 ) -> Result<Response, GraphError> {
     who.require(&[perm::POLICY_READ_ALL, perm::POLICY_RW_AUTH])?;
+    who.admin(&[
+        role::GLOBAL_READER,
+        role::AUTHENTICATION_POLICY_ADMINISTRATOR,
+    ])?;
     let d = find_device(&st, &who.tenant, &id).await?;
     let base = base_url(&st, &headers);
     Ok(entity(
@@ -465,6 +504,10 @@ async fn new_device(
     let user = match assign {
         Some(id) => {
             who.require(&[perm::UAM_RW_ALL])?;
+            who.admin(&[
+                role::AUTHENTICATION_ADMINISTRATOR,
+                role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+            ])?;
             let u = st
                 .db
                 .user(&who.tenant, &id)
@@ -511,6 +554,7 @@ async fn create_device(
     body: Bytes,
 ) -> Result<Response, GraphError> {
     who.require(&[perm::POLICY_RW_AUTH])?;
+    who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
     let m = body_json(&body)?;
     let now = st.now();
     let d = new_device(&st, &who, &m, now).await?;
@@ -536,6 +580,7 @@ async fn create_delta(
     body: Bytes,
 ) -> Result<Response, GraphError> {
     who.require(&[perm::POLICY_RW_AUTH])?;
+    who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
     let m = body_json(&body)?;
     let items = m
         .get("value")
@@ -586,6 +631,7 @@ async fn update_device(
     body: Bytes,
 ) -> Result<Response, GraphError> {
     who.require(&[perm::POLICY_RW_AUTH])?;
+    who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
     let m = body_json(&body)?;
     let mut d = find_device(&st, &who.tenant, &id).await?;
     if d.user.is_some() {
@@ -638,6 +684,7 @@ async fn delete_device(
     Path(id): Path<String>,
 ) -> Result<Response, GraphError> {
     who.require(&[perm::POLICY_RW_AUTH])?;
+    who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
     let d = find_device(&st, &who.tenant, &id).await?;
     if d.user.is_some() {
         return Err(bad_request(
@@ -796,8 +843,17 @@ async fn target(
     if let Some(u) = user {
         if write {
             who.require(&[perm::UAM_RW_ALL])?;
+            who.admin(&[
+                role::AUTHENTICATION_ADMINISTRATOR,
+                role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+            ])?;
         } else {
             who.require(&[perm::UAM_READ_ALL, perm::UAM_RW_ALL])?;
+            who.admin(&[
+                role::GLOBAL_READER,
+                role::AUTHENTICATION_ADMINISTRATOR,
+                role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+            ])?;
         }
         return find_user(st, &who.tenant, u).await;
     }

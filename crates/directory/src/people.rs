@@ -35,6 +35,8 @@ pub(crate) fn routes() -> Router<Arc<DirState>> {
         .route("/login/password", post(login_password))
         .route("/login/code", post(login_code))
         .route("/logout", post(logout))
+        .route("/devicelogin", get(devicelogin_page).post(devicelogin))
+        .route("/devicelogin/confirm", post(devicelogin_confirm))
         .route("/security-info", get(security_info))
         .route("/security-info/delete", post(delete_method))
         .route("/security-info/add", get(add_method))
@@ -135,6 +137,16 @@ struct LoginPage {
     step: &'static str,
     upn: String,
     problem: Option<&'static str>,
+    next: &'static str,
+}
+
+/// Where to go after signing in: only these pages.
+fn next_page(next: Option<&str>) -> &'static str {
+    if next == Some("devicelogin") {
+        "devicelogin"
+    } else {
+        "security-info"
+    }
 }
 
 fn login(
@@ -142,6 +154,7 @@ fn login(
     step: &'static str,
     upn: &str,
     problem: Option<&'static str>,
+    next: &'static str,
 ) -> Response {
     render(
         status,
@@ -149,42 +162,59 @@ fn login(
             step,
             upn: upn.to_owned(),
             problem,
+            next,
         },
     )
 }
 
-async fn login_page() -> Response {
-    login(StatusCode::OK, "user", "", None)
+#[derive(serde::Deserialize, Default)]
+struct Next {
+    next: Option<String>,
+}
+
+async fn login_page(axum::extract::Query(q): axum::extract::Query<Next>) -> Response {
+    login(
+        StatusCode::OK,
+        "user",
+        "",
+        None,
+        next_page(q.next.as_deref()),
+    )
 }
 
 #[derive(serde::Deserialize)]
 struct UserForm {
     upn: String,
+    next: Option<String>,
 }
 
 /// Like Entra, the user name step does not tell whether the account exists.
 async fn login_user(Form(f): Form<UserForm>) -> Response {
     let upn = f.upn.trim();
+    let next = next_page(f.next.as_deref());
     if !upn.contains('@') {
         return login(
             StatusCode::UNPROCESSABLE_ENTITY,
             "user",
             upn,
             Some("Enter a valid email address, phone number, or Skype name."),
+            next,
         );
     }
-    login(StatusCode::OK, "password", upn, None)
+    login(StatusCode::OK, "password", upn, None, next)
 }
 
 #[derive(serde::Deserialize)]
 struct PasswordForm {
     upn: String,
     password: zeroize::Zeroizing<String>,
+    next: Option<String>,
 }
 
 const WRONG_PASSWORD: &str = "Your account or password is incorrect.";
 
 async fn login_password(State(st): State<Arc<DirState>>, Form(f): Form<PasswordForm>) -> Response {
+    let next = next_page(f.next.as_deref());
     let upn = f.upn.trim().to_ascii_lowercase();
     let tenant = upn.split_once('@').map(|(_, d)| d).unwrap_or_default();
     let user = match st.db.tenant(tenant).await {
@@ -203,6 +233,7 @@ async fn login_password(State(st): State<Arc<DirState>>, Form(f): Form<PasswordF
             "password",
             &upn,
             Some(WRONG_PASSWORD),
+            next,
         );
     };
     let devices = match st.db.devices_of(&user.tenant_id, &user.id).await {
@@ -220,9 +251,9 @@ async fn login_password(State(st): State<Arc<DirState>>, Form(f): Form<PasswordF
         Err(e) => return failed(&e),
     };
     let mut r = if needs_code {
-        login(StatusCode::OK, "code", &upn, None)
+        login(StatusCode::OK, "code", &upn, None, next)
     } else {
-        Redirect::to("/security-info").into_response()
+        Redirect::to(&format!("/{next}")).into_response()
     };
     r.headers_mut().append(header::SET_COOKIE, cookie);
     r
@@ -240,6 +271,7 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 #[derive(serde::Deserialize)]
 struct CodeForm {
     code: String,
+    next: Option<String>,
 }
 
 async fn login_code(
@@ -247,6 +279,7 @@ async fn login_code(
     headers: HeaderMap,
     Form(f): Form<CodeForm>,
 ) -> Response {
+    let next = next_page(f.next.as_deref());
     let Some(token) = cookie(&headers) else {
         return Redirect::to("/login").into_response();
     };
@@ -267,6 +300,7 @@ async fn login_code(
                 "code",
                 &user.upn,
                 Some("You didn't enter the expected verification code. Please try again."),
+                next,
             );
         }
         Err(e) => return failed(&e),
@@ -274,7 +308,7 @@ async fn login_code(
     let _ = st.db.delete_session(&hash(&token)).await;
     match start_session(&st, &user, "full", SESSION_TTL).await {
         Ok(c) => {
-            let mut r = Redirect::to("/security-info").into_response();
+            let mut r = Redirect::to(&format!("/{next}")).into_response();
             r.headers_mut().append(header::SET_COOKIE, c);
             r
         }
@@ -572,4 +606,123 @@ async fn token_code(
     }
     tracing::info!(user = %user.id, device = %d.id, "hardware token registered in Security info");
     token_step(user, "done", &f, d.interval, None)
+}
+
+// ---------------------------------------------------------------- device login
+
+#[derive(Template)]
+#[template(path = "devicelogin.html")]
+struct DeviceLogin {
+    user: User,
+    step: &'static str,
+    user_code: String,
+    app: String,
+    problem: Option<&'static str>,
+}
+
+fn device_page(
+    user: User,
+    step: &'static str,
+    user_code: &str,
+    app: &str,
+    problem: Option<&'static str>,
+) -> Response {
+    let status = if problem.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &DeviceLogin {
+            user,
+            step,
+            user_code: user_code.to_owned(),
+            app: app.to_owned(),
+            problem,
+        },
+    )
+}
+
+async fn devicelogin_page(State(st): State<Arc<DirState>>, headers: HeaderMap) -> Response {
+    match signed_in(&st, &headers).await {
+        Ok(user) => device_page(user, "code", "", "", None),
+        Err(_) => Redirect::to("/login?next=devicelogin").into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct DeviceCodeForm {
+    user_code: String,
+    decision: Option<String>,
+}
+
+const UNKNOWN_CODE: &str = "That code didn't work. Check the code and try again.";
+
+/// The pending grant with this user code in the user's tenant, and its app's name.
+async fn pending_grant(
+    st: &DirState,
+    user: &User,
+    user_code: &str,
+) -> Result<Option<String>, GraphError> {
+    let code = user_code.trim().replace(['-', ' '], "");
+    let grant = st.db.device_code(None, Some(&code)).await?;
+    let Some(g) = grant
+        .filter(|g| g.status == "pending" && g.expires > st.now() && g.tenant_id == user.tenant_id)
+    else {
+        return Ok(None);
+    };
+    let app = st.db.app(&g.client_id).await?;
+    Ok(Some(app.map_or(g.client_id, |a| a.name)))
+}
+
+async fn devicelogin(
+    State(st): State<Arc<DirState>>,
+    headers: HeaderMap,
+    Form(f): Form<DeviceCodeForm>,
+) -> Response {
+    let Ok(user) = signed_in(&st, &headers).await else {
+        return Redirect::to("/login?next=devicelogin").into_response();
+    };
+    match pending_grant(&st, &user, &f.user_code).await {
+        Ok(Some(app)) => device_page(user, "confirm", f.user_code.trim(), &app, None),
+        Ok(None) => device_page(user, "code", &f.user_code, "", Some(UNKNOWN_CODE)),
+        Err(e) => failed(&e),
+    }
+}
+
+async fn devicelogin_confirm(
+    State(st): State<Arc<DirState>>,
+    headers: HeaderMap,
+    Form(f): Form<DeviceCodeForm>,
+) -> Response {
+    let Ok(user) = signed_in(&st, &headers).await else {
+        return Redirect::to("/login?next=devicelogin").into_response();
+    };
+    let app = match pending_grant(&st, &user, &f.user_code).await {
+        Ok(Some(app)) => app,
+        Ok(None) => return device_page(user, "code", &f.user_code, "", Some(UNKNOWN_CODE)),
+        Err(e) => return failed(&e),
+    };
+    let approve = f.decision.as_deref() == Some("approve");
+    let code = f
+        .user_code
+        .trim()
+        .replace(['-', ' '], "")
+        .to_ascii_uppercase();
+    let status = if approve { "approved" } else { "declined" };
+    match st.db.set_device_code(&code, status, Some(&user.id)).await {
+        Ok(true) => {
+            tracing::info!(user = %user.id, %status, "device code sign-in");
+            device_page(
+                user,
+                if approve { "approved" } else { "declined" },
+                &code,
+                &app,
+                None,
+            )
+        }
+        Ok(false) => device_page(user, "code", &f.user_code, "", Some(UNKNOWN_CODE)),
+        Err(e) => failed(&e.into()),
+    }
 }

@@ -280,3 +280,190 @@ async fn self_enrolment_and_sign_in_with_a_hardware_token() {
     let (_, d) = graph(&dir, "GET", &format!("{DEVICES}/{id}"), None).await;
     assert_eq!(d["status"], "available");
 }
+
+/// A form POST to the token or device-code endpoint.
+async fn oauth(dir: &Dir, path: &str, form: &str) -> (StatusCode, serde_json::Value) {
+    let r = Request::post(format!("/{}/oauth2/v2.0/{path}", dir.demo.tenant_id))
+        .header(header::HOST, "127.0.0.1:9")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_owned()))
+        .unwrap();
+    common::send(dir, r).await
+}
+
+/// Signs in on the pages, approves (or declines) a device code, returns
+/// what the confirm page said.
+async fn approve(dir: &Dir, who: usize, user_code: &str, decision: &str) -> String {
+    let u = &dir.demo.users[who];
+    let (s, _, _, body) = page(dir, "GET", "/devicelogin", "", "").await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    let (s, loc, cookie, _) = page(
+        dir,
+        "POST",
+        "/login/password",
+        "",
+        &format!("upn={}&password={}&next=devicelogin", u.upn, u.password),
+    )
+    .await;
+    assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, "/devicelogin"));
+    let (_, _, _, body) = page(dir, "POST", "/devicelogin", &cookie, "user_code=WRONGCODE").await;
+    assert!(body.contains("That code didn"));
+    let (s, _, _, body) = page(
+        dir,
+        "POST",
+        "/devicelogin",
+        &cookie,
+        &format!("user_code={user_code}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        body.contains("Are you trying to sign in to oathvault demo client?"),
+        "{body}"
+    );
+    let (_, _, _, body) = page(
+        dir,
+        "POST",
+        "/devicelogin/confirm",
+        &cookie,
+        &format!("user_code={user_code}&decision={decision}"),
+    )
+    .await;
+    body
+}
+
+#[tokio::test]
+async fn device_code_flow_with_refresh_and_directory_roles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = directory(tmp.path().join("d.db").to_str().unwrap()).await;
+    let client = dir.demo.client_id.clone();
+    let scope = "https%3A%2F%2Fgraph.microsoft.com%2F.default%20offline_access";
+    let (s, dc) = oauth(
+        &dir,
+        "devicecode",
+        &format!("client_id={client}&scope={scope}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{dc}");
+    assert_eq!(dc["expires_in"], 900);
+    assert_eq!(dc["interval"], 5);
+    assert_eq!(dc["verification_uri"], "http://127.0.0.1:9/devicelogin");
+    let user_code = dc["user_code"].as_str().unwrap().to_owned();
+    assert!(dc["message"].as_str().unwrap().contains(&user_code));
+    let poll = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id={client}&device_code={}",
+        dc["device_code"].as_str().unwrap()
+    );
+    let (s, body) = oauth(&dir, "token", &poll).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("authorization_pending"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS70016:")
+    );
+
+    // Amy (Authentication Policy Administrator) approves on the page.
+    let said = approve(&dir, 0, &user_code, "approve").await;
+    assert!(
+        said.contains("You have signed in to the oathvault demo client application"),
+        "{said}"
+    );
+    let (s, tokens) = oauth(&dir, "token", &poll).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    assert!(
+        tokens["scope"]
+            .as_str()
+            .unwrap()
+            .contains("Policy.ReadWrite.AuthenticationMethod")
+    );
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (s, again) = oauth(&dir, "token", &poll).await;
+    assert_eq!(
+        (s, again["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "redeemed once"
+    );
+    let amy = tokens["access_token"].as_str().unwrap().to_owned();
+    let (s, _) = common::graph_as(&dir, &amy, "POST", DEVICES, Some(json!({
+        "serialNumber": "DC-1", "manufacturer": "C", "model": "M", "secretKey": SECRET_1, "timeIntervalInSeconds": 30
+    }))).await;
+    assert_eq!(s, StatusCode::CREATED, "Amy's role lets her upload");
+    let (s, me) = common::graph_as(&dir, &amy, "GET", "/beta/me", None).await;
+    assert_eq!(
+        (s, me["userPrincipalName"].as_str()),
+        (StatusCode::OK, Some("amy@contoso.example"))
+    );
+
+    // The refresh token gives new tokens once.
+    let form = format!("grant_type=refresh_token&client_id={client}&refresh_token={refresh}");
+    let (s, renewed) = oauth(&dir, "token", &form).await;
+    assert_eq!(s, StatusCode::OK, "{renewed}");
+    assert!(
+        renewed["refresh_token"]
+            .as_str()
+            .is_some_and(|r| r != refresh)
+    );
+    let (s, reused) = oauth(&dir, "token", &form).await;
+    assert_eq!(
+        (s, reused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // Ben has no directory role: his own methods yes, the inventory no.
+    let (_, dc) = oauth(
+        &dir,
+        "devicecode",
+        &format!("client_id={client}&scope={scope}"),
+    )
+    .await;
+    let ben_code = dc["user_code"].as_str().unwrap().to_owned();
+    let poll = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id={client}&device_code={}",
+        dc["device_code"].as_str().unwrap()
+    );
+    approve(&dir, 1, &ben_code, "approve").await;
+    let (_, tokens) = oauth(&dir, "token", &poll).await;
+    let ben = tokens["access_token"].as_str().unwrap().to_owned();
+    let (s, body) = common::graph_as(&dir, &ben, "GET", DEVICES, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    let (s, _) = common::graph_as(
+        &dir,
+        &ben,
+        "GET",
+        "/beta/me/authentication/hardwareOathMethods",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Declined: the poll says so.
+    let (_, dc) = oauth(
+        &dir,
+        "devicecode",
+        &format!("client_id={client}&scope={scope}"),
+    )
+    .await;
+    let code = dc["user_code"].as_str().unwrap().to_owned();
+    let said = approve(&dir, 2, &code, "decline").await;
+    assert!(said.contains("cancelled"), "{said}");
+    let poll = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id={client}&device_code={}",
+        dc["device_code"].as_str().unwrap()
+    );
+    let (_, body) = oauth(&dir, "token", &poll).await;
+    assert_eq!(body["error"], "authorization_declined");
+    let (s, body) = oauth(
+        &dir,
+        "devicecode",
+        &format!("client_id={client}&scope=Mail.Read"),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+}
