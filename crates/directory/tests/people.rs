@@ -7,6 +7,7 @@
     clippy::expect_used,
     clippy::panic,
     clippy::too_many_lines,
+    clippy::indexing_slicing,
     reason = "tests: a failure is a failed test; one journey reads top to bottom"
 )]
 
