@@ -59,6 +59,23 @@ pub enum Command {
     /// The Entra-compatible directory: Graph hardware OATH endpoints and
     /// OAuth on one machine, for testing and dry runs.
     Directory(DirectoryArgs),
+    /// Run the demo: the vendor portal and the Entra-compatible directory on
+    /// localhost with demo data (made once in DIR, reused afterwards).
+    Demo(DemoArgs),
+}
+
+/// `oathvault demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Demo directory (default: ./oathvault-demo).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Where the portal listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub portal_listen: String,
+    /// Where the directory listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
+    pub directory_listen: String,
 }
 
 /// `oathvault directory`.
@@ -113,6 +130,11 @@ pub enum DirectoryCommand {
         /// File holding the password.
         #[arg(long, value_name = "FILE")]
         password_file: PathBuf,
+        /// A directory role (repeatable): "Authentication Policy Administrator",
+        /// "Authentication Administrator", "Privileged Authentication Administrator",
+        /// "Global Reader", "Global Administrator".
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
     },
     /// Register an app with application permissions; prints its client id and secret.
     App {

@@ -164,3 +164,83 @@ fn seed_serve_and_use_the_directory() {
         "{list}"
     );
 }
+
+/// Starts `oathvault demo` and reads its guide (up to "Ctrl-C").
+fn start_demo(dir: &std::path::Path) -> (Server, String) {
+    let mut child = Process::new(cargo_bin("oathvault"))
+        .args(["demo", "--dir"])
+        .arg(dir)
+        .args([
+            "--portal-listen",
+            "127.0.0.1:0",
+            "--directory-listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let server = Server(child);
+    let mut guide = String::new();
+    while !guide.contains("Ctrl-C") {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the demo stopped: {guide}"
+        );
+        guide.push_str(&line);
+    }
+    (server, guide)
+}
+
+fn address_after<'a>(guide: &'a str, label: &str) -> &'a str {
+    guide
+        .lines()
+        .find(|l| l.starts_with(label))
+        .and_then(|l| l.split("http://").nth(1))
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no {label} address in {guide}"))
+}
+
+#[test]
+fn the_demo_serves_the_portal_and_the_directory_and_keeps_its_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let (server, guide) = start_demo(&dir);
+    let portal = address_after(&guide, "Vendor portal").to_owned();
+    let directory = address_after(&guide, "Entra-compatible directory").to_owned();
+    assert_eq!(http(&portal, "GET", "/signin", &[], "").0, 200);
+    assert_eq!(http(&directory, "GET", "/login", &[], "").0, 200);
+    drop(server);
+    for file in [
+        "master.key",
+        "directory.key",
+        "demo.json",
+        "tokens.csv",
+        "staff-totp.csv",
+    ] {
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.join(file)).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+    // The demo tokens' codes come from the file the demo wrote.
+    Command::cargo_bin("oathvault")
+        .unwrap()
+        .arg("otp")
+        .arg(dir.join("tokens.csv"))
+        .args(["--serial", "DEMO0001"])
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match("^[0-9]{6}\n$").unwrap());
+    // A second start reuses everything (same sign-in printed).
+    let (_again, guide2) = start_demo(&dir);
+    let signin = |g: &str| {
+        g.lines()
+            .find(|l| l.contains("staff sign-in"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(signin(&guide), signin(&guide2));
+}

@@ -3,7 +3,7 @@
 
 use oathvault_vault::MasterKey;
 use rand08::{CryptoRng, RngCore};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::db::{App, Db, DbError, Tenant, User};
@@ -88,7 +88,7 @@ pub enum AdminError {
 }
 
 /// A user of the demo tenant and their password.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoUser {
     /// User principal name.
     pub upn: String,
@@ -99,7 +99,7 @@ pub struct DemoUser {
 }
 
 /// What `seed-demo` made: the keys of `--json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Demo {
     /// Tenant id.
     pub tenant_id: String,
@@ -240,6 +240,63 @@ impl<'a> Directory<'a> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(self.db.set_roles(&u.id, &ids).await?)
+    }
+
+    /// Puts tokens into `tenant`'s inventory (available, nobody's), all or
+    /// none; TOTP with 30 or 60 s steps and SHA-1 or SHA-256 only.
+    pub async fn import_tokens(
+        &self,
+        rng: &mut (impl RngCore + CryptoRng),
+        tenant: &str,
+        tokens: &[oathvault_token::Token],
+        now: i64,
+    ) -> Result<usize, AdminError> {
+        let t = self.tenant(tenant).await?;
+        let mut devices = Vec::with_capacity(tokens.len());
+        for tok in tokens {
+            let oathvault_token::Kind::Totp { step, .. } = tok.kind else {
+                return Err(AdminError::Invalid(format!(
+                    "{}: Entra takes TOTP tokens only",
+                    tok.serial.as_str()
+                )));
+            };
+            let interval = crate::rules::interval(i64::from(step.seconds()))
+                .map_err(|e| AdminError::Invalid(format!("{}: {e}", tok.serial.as_str())))?;
+            let hash = match tok.hash {
+                oathvault_token::Hash::Sha1 => "hmacsha1",
+                oathvault_token::Hash::Sha256 => "hmacsha256",
+                oathvault_token::Hash::Sha512 => {
+                    return Err(AdminError::Invalid(format!(
+                        "{}: Entra takes SHA-1 or SHA-256",
+                        tok.serial.as_str()
+                    )));
+                }
+            };
+            let id = new_id(rng);
+            let sealed = self
+                .master
+                .seal(rng, &crate::seal_purpose(&id), tok.secret.expose());
+            devices.push(crate::db::Device {
+                id,
+                tenant_id: t.id.clone(),
+                serial: tok.serial.as_str().to_owned(),
+                display_name: None,
+                manufacturer: tok.manufacturer.clone().unwrap_or_else(|| "Unknown".into()),
+                model: tok.model.clone().unwrap_or_else(|| "Hardware token".into()),
+                sealed,
+                interval,
+                hash: hash.into(),
+                status: crate::rules::status::AVAILABLE.into(),
+                user: None,
+                assigned_at: None,
+                last_used: None,
+                drift: 0,
+                last_counter: None,
+                created: now,
+            });
+        }
+        self.db.insert_devices(&devices).await?;
+        Ok(devices.len())
     }
 
     /// Registers an app in `tenant` with granted application permissions;

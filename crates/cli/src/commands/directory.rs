@@ -83,12 +83,16 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
             upn,
             name,
             password_file,
+            roles,
         } => {
             let pw = secret_file(password_file, "password")?;
             let u = dir
                 .add_user(&mut rng, tenant, upn, name, &pw, now())
                 .await
                 .map_err(fail)?;
+            if !roles.is_empty() {
+                dir.set_roles(tenant, upn, roles).await.map_err(fail)?;
+            }
             say!(
                 "added user {} ({}), object id {}",
                 u.upn,

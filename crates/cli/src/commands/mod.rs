@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod convert;
+pub mod demo;
 pub mod directory;
 pub mod formats;
 pub mod inspect;
