@@ -144,15 +144,16 @@ fn screenshots() -> PathBuf {
 }
 
 async fn fill(d: &WebDriver, id: &str, text: &str) {
-    let e = d.find(By::Id(id)).await.unwrap();
+    let e = d.query(By::Id(id)).first().await.unwrap();
     e.clear().await.unwrap();
     e.send_keys(text).await.unwrap();
 }
 
 async fn submit(d: &WebDriver, form_action: &str) {
-    d.find(By::Css(format!(
+    d.query(By::Css(format!(
         "form[action=\"{form_action}\"] button[type=submit]"
     )))
+    .first()
     .await
     .unwrap()
     .click()
@@ -162,7 +163,14 @@ async fn submit(d: &WebDriver, form_action: &str) {
 
 /// The text of the page's notice (after a change), or its problem.
 async fn notice(d: &WebDriver) -> String {
-    if let Ok(e) = d.find(By::Css(".notice")).await {
+    // The page after a submit may still be loading: wait for either answer.
+    if let Ok(e) = d
+        .query(By::Css(".notice"))
+        .or(By::Css(".problem"))
+        .first()
+        .await
+        && e.class_name().await.unwrap().as_deref() == Some("notice")
+    {
         return e.text().await.unwrap();
     }
     let problem = match d.find(By::Css(".problem")).await {
@@ -172,16 +180,31 @@ async fn notice(d: &WebDriver) -> String {
     panic!("no notice; the page says: {problem}")
 }
 
+/// Waits (up to 10 s) until the browser is on `path`: a click starts a
+/// navigation, it does not wait for it.
+async fn wait_for_path(d: &WebDriver, path: &str) {
+    for _ in 0..100 {
+        if d.current_url().await.unwrap().path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the browser did not reach {path}; it is on {}",
+        d.current_url().await.unwrap()
+    );
+}
+
 async fn sign_in(d: &WebDriver, base: &str, uri: &str, shots: &Path) {
     d.goto(format!("{base}/signin")).await.unwrap();
     fill(d, "email", ADMIN).await;
     fill(d, "password", PW).await;
     d.screenshot(&shots.join("01-signin.png")).await.unwrap();
     submit(d, "/signin").await;
-    assert!(d.current_url().await.unwrap().path() == "/signin/code");
+    wait_for_path(d, "/signin/code").await;
     fill(d, "code", &code_at(uri, T)).await;
     submit(d, "/signin/code").await;
-    assert_eq!(d.current_url().await.unwrap().path(), "/admin/");
+    wait_for_path(d, "/admin/").await;
     d.screenshot(&shots.join("02-overview.png")).await.unwrap();
 }
 
@@ -196,7 +219,8 @@ async fn create_inventory(d: &WebDriver, base: &str, shots: &Path) {
     );
     d.screenshot(&shots.join("03-customers.png")).await.unwrap();
 
-    d.find(By::LinkText("Orders"))
+    d.query(By::LinkText("Orders"))
+        .first()
         .await
         .unwrap()
         .click()
@@ -207,7 +231,8 @@ async fn create_inventory(d: &WebDriver, base: &str, shots: &Path) {
     submit(d, "/admin/orders").await;
     assert_eq!(notice(d).await, "Added order PO-4711 for Example Ltd.");
 
-    d.find(By::LinkText("Shipments"))
+    d.query(By::LinkText("Shipments"))
+        .first()
         .await
         .unwrap()
         .click()
@@ -219,7 +244,8 @@ async fn create_inventory(d: &WebDriver, base: &str, shots: &Path) {
 }
 
 async fn import_file(d: &WebDriver, shots: &Path) {
-    d.find(By::LinkText("Import a file"))
+    d.query(By::LinkText("Import a file"))
+        .first()
         .await
         .unwrap()
         .click()
@@ -229,7 +255,8 @@ async fn import_file(d: &WebDriver, shots: &Path) {
         .join("../formats/testdata/golden.entra.csv")
         .canonicalize()
         .unwrap();
-    d.find(By::Id("file"))
+    d.query(By::Id("file"))
+        .first()
         .await
         .unwrap()
         .send_keys(file.to_str().unwrap())
@@ -242,7 +269,8 @@ async fn import_file(d: &WebDriver, shots: &Path) {
         "Imported 2 tokens (2 TOTP, 0 HOTP) from golden.entra.csv (entra-csv) into shipment SHP-0001."
     );
     let row = d
-        .find(By::XPath("//tr[td[1]='SHP-0001']"))
+        .query(By::XPath("//tr[td[1]='SHP-0001']"))
+        .first()
         .await
         .unwrap()
         .text()
@@ -261,7 +289,8 @@ async fn journey(d: WebDriver, base: String, uri: String, shots: PathBuf) {
     import_file(&d, &shots).await;
     d.goto(format!("{base}/admin/audit")).await.unwrap();
     let log = d
-        .find(By::Css("table.audit"))
+        .query(By::Css("table.audit"))
+        .first()
         .await
         .unwrap()
         .text()
