@@ -107,47 +107,15 @@ pub struct DirectoryArgs {
 /// What `oathvault directory` does.
 #[derive(Debug, Subcommand)]
 pub enum DirectoryCommand {
-    /// Add a tenant.
-    Tenant {
-        /// Display name.
-        #[arg(long)]
-        name: String,
-        /// Its domain (user names end in @DOMAIN).
-        #[arg(long)]
-        domain: String,
-    },
-    /// Add a user.
-    User {
-        /// Tenant id or domain.
-        #[arg(long)]
-        tenant: String,
-        /// User principal name (name@domain).
-        #[arg(long)]
-        upn: String,
-        /// Display name.
-        #[arg(long)]
-        name: String,
-        /// File holding the password.
-        #[arg(long, value_name = "FILE")]
-        password_file: PathBuf,
-        /// A directory role (repeatable): "Authentication Policy Administrator",
-        /// "Authentication Administrator", "Privileged Authentication Administrator",
-        /// "Global Reader", "Global Administrator".
-        #[arg(long = "role", value_name = "ROLE")]
-        roles: Vec<String>,
-    },
-    /// Register an app with application permissions; prints its client id and secret.
-    App {
-        /// Tenant id or domain.
-        #[arg(long)]
-        tenant: String,
-        /// Display name.
-        #[arg(long)]
-        name: String,
-        /// A granted permission (repeatable), e.g. Policy.ReadWrite.AuthenticationMethod.
-        #[arg(long = "permission", value_name = "P")]
-        permissions: Vec<String>,
-    },
+    /// Tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// App registrations.
+    #[command(subcommand)]
+    App(AppCommand),
     /// Create a demo tenant with users and an app granted every permission.
     SeedDemo {
         /// The demo tenant's domain.
@@ -178,6 +146,68 @@ pub enum DirectoryCommand {
         /// Seconds in the Retry-After header of throttled answers.
         #[arg(long, value_name = "SECONDS", default_value_t = 1)]
         retry_after: u64,
+    },
+}
+
+/// `oathvault directory tenant`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Add a tenant.
+    Add {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Its domain (user names end in @DOMAIN).
+        #[arg(long)]
+        domain: String,
+    },
+}
+
+/// `oathvault directory user`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user.
+    Add {
+        /// Tenant id or domain.
+        #[arg(long)]
+        tenant: String,
+        /// User principal name (name@domain).
+        #[arg(long)]
+        upn: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// File holding the password.
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
+        /// A directory role (repeatable): "Authentication Policy Administrator",
+        /// "Authentication Administrator", "Privileged Authentication Administrator",
+        /// "Global Reader", "Global Administrator".
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+    },
+    /// List a tenant's users.
+    List {
+        /// Tenant id or domain.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+/// `oathvault directory app`.
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Register an app with application permissions; prints its client id and secret.
+    Add {
+        /// Tenant id or domain.
+        #[arg(long)]
+        tenant: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// A granted permission (repeatable), e.g. Policy.ReadWrite.AuthenticationMethod.
+        #[arg(long = "permission", value_name = "P")]
+        permissions: Vec<String>,
     },
 }
 

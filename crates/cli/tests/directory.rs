@@ -86,6 +86,7 @@ fn seed_serve_and_use_the_directory() {
         .stderr(predicate::str::contains("already exists"));
     run(&[
         "app",
+        "add",
         "--tenant",
         "contoso.example",
         "--name",
@@ -95,6 +96,45 @@ fn seed_serve_and_use_the_directory() {
     ])
     .code(2)
     .stderr(predicate::str::contains("unknown permission Everything"));
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "a long password\n").unwrap();
+    let pw = pw.to_str().unwrap();
+    run(&[
+        "user",
+        "add",
+        "--tenant",
+        "contoso.example",
+        "--upn",
+        "dora@contoso.example",
+        "--name",
+        "Dora",
+        "--password-file",
+        pw,
+        "--role",
+        "Authentication Administrator",
+    ])
+    .success();
+    run(&["user", "list", "--tenant", "contoso.example"])
+        .success()
+        .stdout(
+            predicate::str::contains("dora@contoso.example\tDora\t").and(predicate::str::contains(
+                "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+            )),
+        );
+    run(&[
+        "user",
+        "add",
+        "--tenant",
+        "contoso.example",
+        "--upn",
+        "eve@other.example",
+        "--name",
+        "Eve",
+        "--password-file",
+        pw,
+    ])
+    .code(2)
+    .stderr(predicate::str::contains("must end in @contoso.example"));
     let key = data.join("directory.key");
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions())

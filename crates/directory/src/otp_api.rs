@@ -23,7 +23,71 @@ use crate::rules::{self, Purpose, status};
 use crate::{DirState, GraphError};
 
 pub(crate) fn routes() -> Router<Arc<DirState>> {
-    Router::new().route("/api/otp/check", post(check))
+    Router::new()
+        .route("/api/otp/check", post(check))
+        .route("/api/tokens/{serial}", axum::routing::get(token_state))
+}
+
+/// A token's clock as the directory measured it (beyond Entra, for the help desk).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenState {
+    /// Serial number.
+    pub serial_number: String,
+    /// Entra status.
+    pub status: String,
+    /// Step in seconds.
+    pub time_interval_in_seconds: i64,
+    /// The drift measured at the last accepted code, in seconds (positive: fast).
+    pub drift_seconds: i64,
+    /// When a code was last accepted.
+    pub last_used_date_time: Option<String>,
+}
+
+async fn token_state(
+    State(st): State<Arc<DirState>>,
+    who: Principal,
+    axum::extract::Path(serial): axum::extract::Path<String>,
+) -> Result<Json<TokenState>, GraphError> {
+    allowed(
+        &who,
+        &[
+            "Policy.Read.All",
+            "Policy.ReadWrite.AuthenticationMethod",
+            "UserAuthenticationMethod.Read.All",
+            "UserAuthenticationMethod.ReadWrite.All",
+        ],
+    )?;
+    let d = st
+        .db
+        .device_by_serial(&who.tenant, &serial)
+        .await?
+        .ok_or_else(|| {
+            GraphError::new(
+                StatusCode::NOT_FOUND,
+                "Request_ResourceNotFound",
+                format!("No hardware OATH token with serial number {serial}."),
+            )
+        })?;
+    Ok(Json(TokenState {
+        time_interval_in_seconds: d.interval,
+        drift_seconds: d.drift * d.interval,
+        last_used_date_time: d.last_used.map(oathvault_packaging::rfc3339),
+        serial_number: d.serial,
+        status: d.status,
+    }))
+}
+
+fn allowed(who: &Principal, any_of: &[&str]) -> Result<(), GraphError> {
+    if who.grants.iter().any(|g| any_of.contains(&g.as_str())) {
+        Ok(())
+    } else {
+        Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        ))
+    }
 }
 
 /// The answer of `POST /api/otp/check`.
@@ -49,15 +113,13 @@ async fn check(
     who: Principal,
     body: Bytes,
 ) -> Result<Json<CheckResult>, GraphError> {
-    if !who.grants.iter().any(|g| {
-        g == "UserAuthenticationMethod.Read.All" || g == "UserAuthenticationMethod.ReadWrite.All"
-    }) {
-        return Err(GraphError::new(
-            StatusCode::FORBIDDEN,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-        ));
-    }
+    allowed(
+        &who,
+        &[
+            "UserAuthenticationMethod.Read.All",
+            "UserAuthenticationMethod.ReadWrite.All",
+        ],
+    )?;
     let m: Value =
         serde_json::from_slice(&body).map_err(|_| bad("The body must be a JSON object."))?;
     let code = match m.get("code") {

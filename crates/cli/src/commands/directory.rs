@@ -11,7 +11,7 @@ use oathvault_vault::MasterKey;
 
 use super::portal::{default_data_dir, init_logs, shutdown_signal, write_key};
 use crate::Failure;
-use crate::args::{DirectoryArgs, DirectoryCommand};
+use crate::args::{AppCommand, DirectoryArgs, DirectoryCommand, TenantCommand, UserCommand};
 use crate::io::secret_file;
 
 fn now() -> i64 {
@@ -71,20 +71,21 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
         other => Failure::from(anyhow!("{other}")),
     };
     match &args.command {
-        DirectoryCommand::Tenant { name, domain } => {
+        DirectoryCommand::Tenant(TenantCommand::Add { name, domain }) => {
             let t = dir
                 .add_tenant(&mut rng, name, domain, now())
                 .await
                 .map_err(fail)?;
             say!("added tenant {} ({}), id {}", t.name, t.domain, t.id);
         }
-        DirectoryCommand::User {
+        DirectoryCommand::User(UserCommand::List { tenant }) => list_users(&db, tenant).await?,
+        DirectoryCommand::User(UserCommand::Add {
             tenant,
             upn,
             name,
             password_file,
             roles,
-        } => {
+        }) => {
             let pw = secret_file(password_file, "password")?;
             let u = dir
                 .add_user(&mut rng, tenant, upn, name, &pw, now())
@@ -100,11 +101,11 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
                 u.id
             );
         }
-        DirectoryCommand::App {
+        DirectoryCommand::App(AppCommand::Add {
             tenant,
             name,
             permissions,
-        } => {
+        }) => {
             let (app, secret) = dir
                 .add_app(&mut rng, tenant, name, permissions, now())
                 .await
@@ -194,6 +195,29 @@ fn print_demo(demo: &oathvault_directory::Demo, json: bool) -> Result<(), Failur
     say!("client secret: {}", demo.client_secret);
     for u in &demo.users {
         say!("user:          {} / {}", u.upn, u.password);
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout, reason = "the command's report")]
+async fn list_users(db: &Db, tenant: &str) -> Result<(), Failure> {
+    let t = db
+        .tenant(tenant)
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+        .ok_or_else(|| Failure::Usage(format!("no tenant {tenant:?}")))?;
+    for u in db
+        .users(&t.id, &[], None, 100_000)
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+    {
+        say!(
+            "{}\t{}\t{}\t{}",
+            u.upn,
+            u.display_name,
+            u.id,
+            u.roles.join(" ")
+        );
     }
     Ok(())
 }
