@@ -118,7 +118,8 @@ impl Principal {
         ))
     }
 
-    fn require(&self, any_of: &[&str]) -> Result<(), GraphError> {
+    /// One of `any_of` among the token's permissions or scopes, or 403.
+    pub(crate) fn require(&self, any_of: &[&str]) -> Result<(), GraphError> {
         if self.grants.iter().any(|g| any_of.contains(&g.as_str())) {
             Ok(())
         } else {

@@ -49,15 +49,12 @@ async fn token_state(
     who: Principal,
     axum::extract::Path(serial): axum::extract::Path<String>,
 ) -> Result<Json<TokenState>, GraphError> {
-    allowed(
-        &who,
-        &[
-            "Policy.Read.All",
-            "Policy.ReadWrite.AuthenticationMethod",
-            "UserAuthenticationMethod.Read.All",
-            "UserAuthenticationMethod.ReadWrite.All",
-        ],
-    )?;
+    who.require(&[
+        "Policy.Read.All",
+        "Policy.ReadWrite.AuthenticationMethod",
+        "UserAuthenticationMethod.Read.All",
+        "UserAuthenticationMethod.ReadWrite.All",
+    ])?;
     let d = st
         .db
         .device_by_serial(&who.tenant, &serial)
@@ -76,18 +73,6 @@ async fn token_state(
         serial_number: d.serial,
         status: d.status,
     }))
-}
-
-fn allowed(who: &Principal, any_of: &[&str]) -> Result<(), GraphError> {
-    if who.grants.iter().any(|g| any_of.contains(&g.as_str())) {
-        Ok(())
-    } else {
-        Err(GraphError::new(
-            StatusCode::FORBIDDEN,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-        ))
-    }
 }
 
 /// The answer of `POST /api/otp/check`.
@@ -113,13 +98,10 @@ async fn check(
     who: Principal,
     body: Bytes,
 ) -> Result<Json<CheckResult>, GraphError> {
-    allowed(
-        &who,
-        &[
-            "UserAuthenticationMethod.Read.All",
-            "UserAuthenticationMethod.ReadWrite.All",
-        ],
-    )?;
+    who.require(&[
+        "UserAuthenticationMethod.Read.All",
+        "UserAuthenticationMethod.ReadWrite.All",
+    ])?;
     let m: Value =
         serde_json::from_slice(&body).map_err(|_| bad("The body must be a JSON object."))?;
     let code = match m.get("code") {
