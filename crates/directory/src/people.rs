@@ -212,6 +212,11 @@ struct PasswordForm {
 }
 
 const WRONG_PASSWORD: &str = "Your account or password is incorrect.";
+const LOCKED: &str = "Your account is locked after too many wrong attempts. Try again later.";
+const WRONG_CODE: &str = "You didn't enter the expected verification code. Sign in again.";
+/// Wrong passwords or codes in a row that lock an account, and for how long.
+const LOCK_AFTER: i64 = 10;
+const LOCK_FOR: i64 = 15 * 60;
 
 async fn login_password(State(st): State<Arc<DirState>>, Form(f): Form<PasswordForm>) -> Response {
     let next = next_page(f.next.as_deref());
@@ -227,6 +232,31 @@ async fn login_password(State(st): State<Arc<DirState>>, Form(f): Form<PasswordF
         .as_ref()
         .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
     let ok = oathvault_vault::password::verify(&f.password, hash) && user.is_some();
+    let now = st.now();
+    if let Some(u) = &user {
+        match st.db.locked_until(&u.id).await {
+            Ok(until) if until > now => {
+                return login(
+                    StatusCode::UNAUTHORIZED,
+                    "password",
+                    &upn,
+                    Some(LOCKED),
+                    next,
+                );
+            }
+            Ok(_) => {}
+            Err(e) => return failed(&e.into()),
+        }
+        if !ok {
+            let locked = st.db.signin_failed(&u.id, now, LOCK_AFTER, LOCK_FOR).await;
+            let msg = if matches!(locked, Ok(t) if t > 0) {
+                LOCKED
+            } else {
+                WRONG_PASSWORD
+            };
+            return login(StatusCode::UNAUTHORIZED, "password", &upn, Some(msg), next);
+        }
+    }
     let Some(user) = user.filter(|_| ok) else {
         return login(
             StatusCode::UNAUTHORIZED,
@@ -292,20 +322,33 @@ async fn login_code(
         Ok(d) => d,
         Err(e) => return failed(&e.into()),
     };
+    // One code per password: a wrong code ends the pending session and
+    // counts towards the lock.
+    let _ = st.db.delete_session(&hash(&token)).await;
     match crate::otp_api::spend_code(&st, devices, &f.code).await {
-        Ok(Some(_)) => {}
+        Ok(Some(_)) => {
+            let _ = st.db.signin_succeeded(&user.id).await;
+        }
         Ok(None) => {
+            let locked = st
+                .db
+                .signin_failed(&user.id, st.now(), LOCK_AFTER, LOCK_FOR)
+                .await;
+            let msg = if matches!(locked, Ok(t) if t > 0) {
+                LOCKED
+            } else {
+                WRONG_CODE
+            };
             return login(
                 StatusCode::UNAUTHORIZED,
-                "code",
+                "password",
                 &user.upn,
-                Some("You didn't enter the expected verification code. Please try again."),
+                Some(msg),
                 next,
             );
         }
         Err(e) => return failed(&e),
     }
-    let _ = st.db.delete_session(&hash(&token)).await;
     match start_session(&st, &user, "full", SESSION_TTL).await {
         Ok(c) => {
             let mut r = Redirect::to(&format!("/{next}")).into_response();

@@ -117,6 +117,15 @@ async fn self_enrolment_and_sign_in_with_a_hardware_token() {
         wrong.contains("Your account or password is incorrect.")
             && unknown.contains("Your account or password is incorrect.")
     );
+    // Ten wrong passwords in a row lock Ben out, even with the right one.
+    let ben = &dir.demo.users[1];
+    for _ in 0..10 {
+        let (s, _, _) = sign_in(&dir, &ben.upn, "wrong-password").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (s, cookie, body) = sign_in(&dir, &ben.upn, &ben.password).await;
+    assert_eq!((s, cookie.as_str()), (StatusCode::UNAUTHORIZED, ""));
+    assert!(body.contains("locked"), "{body}");
     // No token yet: the password is enough.
     let (s, cookie, _) = sign_in(&dir, &amy.upn, &amy.password).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
@@ -196,9 +205,9 @@ async fn self_enrolment_and_sign_in_with_a_hardware_token() {
     assert_eq!(d["value"][0]["assignedTo"]["displayName"], "Amy Masters");
     assert_eq!(d["value"][0]["displayName"], "Desk token");
 
-    // Ben cannot take Amy's token.
-    let ben = &dir.demo.users[1];
-    let (_, ben_cookie, _) = sign_in(&dir, &ben.upn, &ben.password).await;
+    // Helga cannot take Amy's token.
+    let helga = &dir.demo.users[2];
+    let (_, ben_cookie, _) = sign_in(&dir, &helga.upn, &helga.password).await;
     let (s, _, _, _) = page(
         &dir,
         "POST",
@@ -233,14 +242,15 @@ async fn self_enrolment_and_sign_in_with_a_hardware_token() {
     )
     .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
-    let (s, _, full, _) = page(
-        &dir,
-        "POST",
-        "/login/code",
-        &pending,
-        &format!("code={}", code(SECRET_1, T + 30)),
-    )
-    .await;
+    assert!(
+        body.contains("Enter password"),
+        "a wrong code ends the attempt: {body}"
+    );
+    let again = format!("code={}", code(SECRET_1, T + 30));
+    let (s, _, _, _) = page(&dir, "POST", "/login/code", &pending, &again).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "the pending session is gone");
+    let (_, pending, _) = sign_in(&dir, &amy.upn, &amy.password).await;
+    let (s, _, full, _) = page(&dir, "POST", "/login/code", &pending, &again).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
 
     // A cross-site post is refused.
