@@ -14,67 +14,20 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::{ADMIN, PW, T, code_at};
 use oathvault_portal::web::{AppState, WebSettings, serve};
 use oathvault_portal::{Actor, Admin, NewStaff, Policy};
 use oathvault_store::{Role, Store};
+use oathvault_testkit::browser::{
+    browser, fill, follow, run, screenshots, start_chromedriver, submit, wait_for_path,
+};
 use oathvault_vault::MasterKey;
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
 use thirtyfour::prelude::*;
 use zeroize::Zeroizing;
-
-/// The Debian browser and its driver.
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// chromedriver, stopped when dropped.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_chromedriver() -> (Driver, u16) {
-    assert!(
-        Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
-        "this test needs Debian's chromium and chromium-driver: run scripts/test, which installs them"
-    );
-    let port = free_port();
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .arg("--allowed-ips=127.0.0.1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let driver = Driver(child);
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return (driver, port);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("chromedriver did not start on port {port}");
-}
 
 /// The portal on a free loopback port, with one administrator; returns its
 /// address and the administrator's enrolment URI.
@@ -116,51 +69,6 @@ async fn start_portal(dir: &Path) -> (SocketAddr, String) {
     (addr, uri.to_string())
 }
 
-async fn browser(port: u16) -> WebDriver {
-    let mut caps = DesiredCapabilities::chrome();
-    caps.set_binary(CHROMIUM).unwrap();
-    for arg in [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,900",
-    ] {
-        caps.add_arg(arg).unwrap();
-    }
-    WebDriver::new(format!("http://127.0.0.1:{port}"), caps)
-        .await
-        .expect("a Chromium session")
-}
-
-fn screenshots() -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-async fn fill(d: &WebDriver, id: &str, text: &str) {
-    let e = d.query(By::Id(id)).first().await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
-}
-
-async fn submit(d: &WebDriver, form_action: &str) {
-    d.query(By::Css(format!(
-        "form[action=\"{form_action}\"] button[type=submit]"
-    )))
-    .first()
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-}
-
 /// The text of the page's notice (after a change), or its problem.
 async fn notice(d: &WebDriver) -> String {
     // The page after a submit may still be loading: wait for either answer.
@@ -178,21 +86,6 @@ async fn notice(d: &WebDriver) -> String {
         Err(_) => d.source().await.unwrap(),
     };
     panic!("no notice; the page says: {problem}")
-}
-
-/// Waits (up to 10 s) until the browser is on `path`: a click starts a
-/// navigation, it does not wait for it.
-async fn wait_for_path(d: &WebDriver, path: &str) {
-    for _ in 0..100 {
-        if d.current_url().await.unwrap().path() == path {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "the browser did not reach {path}; it is on {}",
-        d.current_url().await.unwrap()
-    );
 }
 
 async fn sign_in(d: &WebDriver, base: &str, uri: &str, shots: &Path) {
@@ -219,38 +112,20 @@ async fn create_inventory(d: &WebDriver, base: &str, shots: &Path) {
     );
     d.screenshot(&shots.join("03-customers.png")).await.unwrap();
 
-    d.query(By::LinkText("Orders"))
-        .first()
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    follow(d, "Orders").await;
     fill(d, "po", "PO-4711").await;
     fill(d, "invoices", "INV-1001").await;
     submit(d, "/admin/orders").await;
     assert_eq!(notice(d).await, "Added order PO-4711 for Example Ltd.");
 
-    d.query(By::LinkText("Shipments"))
-        .first()
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    follow(d, "Shipments").await;
     fill(d, "number", "SHP-0001").await;
     submit(d, "/admin/shipments").await;
     assert_eq!(notice(d).await, "Added shipment SHP-0001 to order PO-4711.");
 }
 
 async fn import_file(d: &WebDriver, shots: &Path) {
-    d.query(By::LinkText("Import a file"))
-        .first()
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    follow(d, "Import a file").await;
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../formats/testdata/golden.entra.csv")
         .canonicalize()
@@ -312,18 +187,8 @@ async fn journey(d: WebDriver, base: String, uri: String, shots: PathBuf) {
 async fn an_administrator_signs_in_builds_the_inventory_and_imports_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let (addr, uri) = start_portal(dir.path()).await;
-    let (_driver, port) = start_chromedriver().await;
-    let d = browser(port).await;
-    let steps = tokio::spawn(journey(
-        d.clone(),
-        format!("http://{addr}"),
-        uri,
-        screenshots(),
-    ));
-    // Quit the browser whatever happened, then report.
-    let joined = steps.await;
-    d.quit().await.unwrap();
-    if let Err(e) = joined {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    let driver = start_chromedriver().await;
+    let d = browser(&driver).await;
+    let shots = screenshots(env!("CARGO_TARGET_TMPDIR"), "portal-screenshots");
+    run(d.clone(), journey(d, format!("http://{addr}"), uri, shots)).await;
 }

@@ -1,6 +1,6 @@
 //! Test support for oathvault: the golden tokens of the shared test vectors,
 //! deterministic synthetic tokens, proptest strategies, and a throwaway
-//! PostgreSQL server.
+//! PostgreSQL server; with the `browser` feature, a headless Chromium.
 #![deny(missing_docs)]
 #![allow(
     clippy::missing_panics_doc,
@@ -12,6 +12,8 @@
     reason = "test support: constants are known to be valid; a failed setup is a failed test"
 )]
 
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod golden;
 pub mod postgres;
 pub mod synth;

@@ -48,18 +48,27 @@ pub async fn directory(database: &str) -> Dir {
 }
 
 pub async fn directory_with(database: &str, settings: Settings) -> Dir {
+    directory_at(database, settings, Box::new(|| T)).await
+}
+
+/// The directory with its own clock.
+pub async fn directory_at(
+    database: &str,
+    settings: Settings,
+    clock: Box<dyn Fn() -> i64 + Send + Sync>,
+) -> Dir {
     let db = Db::open(database).await.unwrap();
     let mut rng = StdRng::seed_from_u64(7);
     let master = MasterKey::generate(&mut rng);
     let demo = Directory::new(&db, &master)
-        .seed_demo(&mut rng, "contoso.example", T)
+        .seed_demo(&mut rng, "contoso.example", clock())
         .await
         .unwrap();
     let state = Arc::new(DirState {
         db,
         master,
         key: SigningKey::from_pkcs8_der(&KEY_DER).unwrap(),
-        clock: Box::new(|| T),
+        clock,
         settings,
     });
     let mut dir = Dir {

@@ -1,0 +1,169 @@
+//! A real headless Chromium for end-to-end tests (Debian `chromium` and
+//! `chromium-driver`, installed by `scripts/test`), driven over `WebDriver`,
+//! and the few steps every page test takes: fill a field, submit a form,
+//! wait for the next page, take a screenshot.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use thirtyfour::prelude::*;
+
+/// The Debian browser.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// The Debian browser's `WebDriver` server.
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A running chromedriver, stopped when dropped.
+#[derive(Debug)]
+pub struct Driver {
+    child: Child,
+    /// Its loopback port.
+    pub port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// Starts chromedriver on a free loopback port; fails the test, saying how
+/// to install them, when the browser or its driver is missing.
+pub async fn start_chromedriver() -> Driver {
+    assert!(
+        Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
+        "this test needs Debian's chromium and chromium-driver: run scripts/test, which installs them"
+    );
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let driver = Driver { child, port };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("chromedriver did not start on port {port}");
+}
+
+/// A new headless Chromium session, 1280×900.
+pub async fn browser(driver: &Driver) -> WebDriver {
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary(CHROMIUM).expect("binary capability");
+    for arg in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+    ] {
+        caps.add_arg(arg).expect("browser argument");
+    }
+    WebDriver::new(format!("http://127.0.0.1:{}", driver.port), caps)
+        .await
+        .expect("a Chromium session")
+}
+
+/// Runs `steps` in the browser, quits it whatever happened, then reports a
+/// failed step as this test's failure.
+pub async fn run<F>(d: WebDriver, steps: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let joined = tokio::spawn(steps).await;
+    d.quit().await.expect("quit the browser");
+    if let Err(e) = joined {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// `target/tmp/NAME` (the calling crate's `CARGO_TARGET_TMPDIR`), created.
+#[must_use]
+pub fn screenshots(target_tmp: &str, name: &str) -> PathBuf {
+    let d = Path::new(target_tmp).join(name);
+    std::fs::create_dir_all(&d).expect("screenshot directory");
+    d
+}
+
+/// Types `text` into the (emptied) field with this id.
+pub async fn fill(d: &WebDriver, id: &str, text: &str) {
+    let e = d.query(By::Id(id)).first().await.expect("the field");
+    e.clear().await.expect("clear the field");
+    e.send_keys(text).await.expect("type into the field");
+}
+
+/// Clicks the submit button of the form posting to `form_action`.
+pub async fn submit(d: &WebDriver, form_action: &str) {
+    d.query(By::Css(format!(
+        "form[action=\"{form_action}\"] button[type=submit]"
+    )))
+    .first()
+    .await
+    .expect("the form's submit button")
+    .click()
+    .await
+    .expect("click submit");
+}
+
+/// Clicks the link with this text.
+pub async fn follow(d: &WebDriver, text: &str) {
+    d.query(By::LinkText(text))
+        .first()
+        .await
+        .expect("the link")
+        .click()
+        .await
+        .expect("click the link");
+}
+
+/// Waits (up to 10 s) until the browser is on `path`: a click starts a
+/// navigation, it does not wait for it.
+pub async fn wait_for_path(d: &WebDriver, path: &str) {
+    for _ in 0..100 {
+        if d.current_url().await.expect("current URL").path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the browser did not reach {path}; it is on {}",
+        d.current_url().await.expect("current URL")
+    );
+}
+
+/// Waits (up to 10 s) until the page's text holds `text`, and returns it.
+pub async fn wait_for_text(d: &WebDriver, text: &str) -> String {
+    let mut body = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = d.find(By::Tag("body")).await {
+            body = e.text().await.unwrap_or_default();
+            if body.contains(text) {
+                return body;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the page never said {text:?}; it says: {body}");
+}
