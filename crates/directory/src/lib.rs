@@ -12,7 +12,6 @@
 pub mod admin;
 pub mod db;
 mod graph;
-pub mod jwt;
 mod oauth;
 pub mod odata;
 mod otp_api;
@@ -33,7 +32,9 @@ use serde_json::json;
 pub use admin::{Demo, Directory};
 pub use db::{Db, DbError, Device, Tenant, User};
 pub use graph::Principal;
-pub use jwt::SigningKey;
+/// RS256 tokens, signing keys and certificates (the `oathvault-jwt` crate).
+pub use oathvault_jwt as jwt;
+pub use oathvault_jwt::SigningKey;
 pub use otp_api::CheckResult;
 pub use router as app;
 
