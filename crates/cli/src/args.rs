@@ -59,6 +59,10 @@ pub enum Command {
     /// The Entra-compatible directory: Graph hardware OATH endpoints and
     /// OAuth on one machine, for testing and dry runs.
     Directory(DirectoryArgs),
+    /// Hardware OATH tokens in Microsoft Entra ID through Microsoft Graph
+    /// (or in the local directory): push a seed file, list, assign,
+    /// activate, unassign, deactivate, delete, preflight, reconcile.
+    Entra(crate::entra_args::EntraArgs),
     /// Run the demo: the vendor portal and the Entra-compatible directory on
     /// localhost with demo data (made once in DIR, reused afterwards).
     Demo(DemoArgs),

@@ -14,6 +14,7 @@ macro_rules! say {
 
 mod args;
 mod commands;
+mod entra_args;
 mod io;
 
 use std::process::ExitCode;
@@ -74,6 +75,7 @@ fn main() -> ExitCode {
         args::Command::Portal(a) => commands::portal::run(&a),
         args::Command::Directory(a) => commands::directory::run(&a),
         args::Command::Demo(a) => commands::demo::run(&a),
+        args::Command::Entra(a) => commands::entra::run(&a),
         args::Command::Formats => {
             commands::formats::run();
             Ok(())

@@ -8,6 +8,7 @@
 //! request bodies built in wiped buffers; nothing secret is logged.
 
 pub mod auth;
+pub mod certificate;
 pub mod client;
 mod error;
 pub mod model;

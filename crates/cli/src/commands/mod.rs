@@ -4,6 +4,7 @@ pub mod check;
 pub mod convert;
 pub mod demo;
 pub mod directory;
+pub mod entra;
 pub mod formats;
 pub mod inspect;
 pub mod otp;

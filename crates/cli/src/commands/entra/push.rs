@@ -1,0 +1,415 @@
+//! `entra push`, `entra reconcile`, `entra preflight`: a seed file against
+//! the tenant.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, anyhow};
+use indicatif::{ProgressBar, ProgressStyle};
+use oathvault_graph::Graph;
+use oathvault_graph::preflight::{Finding, preflight as check_code};
+use oathvault_graph::push::{Job, Outcome, Progress, PushOptions, TokenResult, validate};
+use oathvault_otp::clock::{Clock, SystemClock};
+use oathvault_token::Token;
+
+use super::{read_csv_rows, user_id};
+use crate::Failure;
+use crate::entra_args::{PreflightArgs, PushArgs, ReconcileArgs};
+use crate::io::{Input, Output};
+
+/// Reads every token of the file, or prints every problem and fails.
+#[allow(clippy::print_stderr, reason = "problems with the input, one a line")]
+fn read_all(input: &crate::args::InputArgs) -> Result<(String, Vec<Token>), Failure> {
+    let input = Input::open(input, false)?;
+    let name = input.name.to_string();
+    let mut tokens = Vec::new();
+    let mut problems = Vec::new();
+    for t in input.tokens() {
+        match t {
+            Ok(t) => tokens.push(t),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if !problems.is_empty() {
+        for p in problems.iter().take(50) {
+            eprintln!("error: {p}");
+        }
+        if problems.len() > 50 {
+            eprintln!("error: … and {} more", problems.len() - 50);
+        }
+        eprintln!(
+            "{name}: {} problem(s); nothing was uploaded",
+            problems.len()
+        );
+        return Err(Failure::Input(None));
+    }
+    Ok((name, tokens))
+}
+
+/// Serial → user object id from a `serial,upn` CSV, every UPN looked up.
+async fn assignments(
+    graph: &Graph,
+    path: &std::path::Path,
+    tokens: &[Token],
+) -> Result<HashMap<String, String>, Failure> {
+    let serials: HashSet<&str> = tokens.iter().map(|t| t.serial.as_str()).collect();
+    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut out = HashMap::new();
+    let mut problems = Vec::new();
+    for row in read_csv_rows(path)? {
+        let line = row.get("#line").cloned().unwrap_or_default();
+        let (Some(serial), Some(upn)) = (
+            row.get("serial").or_else(|| row.get("serialnumber")),
+            row.get("upn").or_else(|| row.get("user")),
+        ) else {
+            problems.push(format!(
+                "{} line {line}: needs serial and upn columns",
+                path.display()
+            ));
+            continue;
+        };
+        if !serials.contains(serial.as_str()) {
+            problems.push(format!(
+                "{} line {line}: serial {serial} is not in the seed file",
+                path.display()
+            ));
+            continue;
+        }
+        let id = match ids.get(upn) {
+            Some(id) => id.clone(),
+            None => match user_id(graph, upn).await {
+                Ok(id) => {
+                    ids.insert(upn.clone(), id.clone());
+                    id
+                }
+                Err(e) => {
+                    problems.push(format!("{} line {line}: user {upn}: {e}", path.display()));
+                    continue;
+                }
+            },
+        };
+        out.insert(serial.clone(), id);
+    }
+    if !problems.is_empty() {
+        return Err(anyhow!("{}; nothing was uploaded", problems.join("\n")).into());
+    }
+    Ok(out)
+}
+
+struct Journal {
+    file: Option<Mutex<std::fs::File>>,
+    bar: ProgressBar,
+}
+
+impl Progress for Journal {
+    fn listed(&self, existing: usize) {
+        self.bar
+            .set_message(format!("listing the tenant's tokens: {existing}"));
+    }
+
+    fn result(&self, r: &TokenResult) {
+        if let Some(f) = &self.file
+            && let Ok(line) = serde_json::to_string(r)
+        {
+            let mut f = f.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _ = writeln!(f, "{line}");
+        }
+        self.bar.set_message("");
+        self.bar.inc(1);
+    }
+}
+
+fn state_path(a: &PushArgs) -> PathBuf {
+    a.state.clone().unwrap_or_else(|| {
+        let mut p = a.input.input.clone().into_os_string();
+        p.push(".push-state.jsonl");
+        PathBuf::from(p)
+    })
+}
+
+fn load_state(path: &std::path::Path) -> Result<HashMap<String, TokenResult>, Failure> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(anyhow!("cannot read {}: {e}", path.display()).into()),
+    };
+    let mut done = HashMap::new();
+    for line in text.lines() {
+        // A line cut short by the interruption is ignored: the tenant is
+        // listed again anyway.
+        if let Ok(r) = serde_json::from_str::<TokenResult>(line) {
+            done.insert(r.serial.clone(), r);
+        }
+    }
+    Ok(done)
+}
+
+#[allow(
+    clippy::print_stderr,
+    reason = "problems and failed tokens, one a line"
+)]
+pub async fn push(graph: &Graph, a: &PushArgs) -> Result<(), Failure> {
+    let (name, tokens) = read_all(&a.input)?;
+    let problems = validate(&tokens);
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        eprintln!(
+            "{name}: {} token(s) Entra would refuse; nothing was uploaded",
+            problems.len()
+        );
+        return Err(Failure::Input(None));
+    }
+    let assign = match &a.assign {
+        Some(p) => assignments(graph, p, &tokens).await?,
+        None => HashMap::new(),
+    };
+    let state = state_path(a);
+    if state.exists() && !a.resume && !a.dry_run {
+        return Err(Failure::Usage(format!(
+            "{} holds an earlier, unfinished push of this file: pass --resume to continue it \
+             (serials already in the tenant are never created twice), or remove it",
+            state.display()
+        )));
+    }
+    let done = if a.resume {
+        load_state(&state)?
+    } else {
+        HashMap::new()
+    };
+    let file = if a.dry_run {
+        None
+    } else {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&state)
+            .with_context(|| format!("cannot write {}", state.display()))?;
+        Some(Mutex::new(f))
+    };
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::new(tokens.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} tokens {msg} [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    };
+    let journal = Journal { file, bar };
+    let options = PushOptions {
+        chunk: a.chunk,
+        concurrency: a.concurrency,
+        dry_run: a.dry_run,
+    };
+    let job = Job {
+        tokens: &tokens,
+        assign: &assign,
+        done: &done,
+    };
+    let results = oathvault_graph::push::push(graph, job, options, &journal)
+        .await
+        .map_err(|e| anyhow!("{e}; nothing was uploaded"))?;
+    journal.bar.finish_and_clear();
+    summarize(graph, a, &name, &results, &state)
+}
+
+#[allow(clippy::print_stderr, reason = "failed tokens, one a line")]
+fn summarize(
+    graph: &Graph,
+    a: &PushArgs,
+    name: &str,
+    results: &[TokenResult],
+    state: &std::path::Path,
+) -> Result<(), Failure> {
+    let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+    for r in results.iter().filter(|r| r.outcome == Outcome::Failed) {
+        eprintln!(
+            "error: serial {}: {}",
+            r.serial,
+            r.message.as_deref().unwrap_or("failed")
+        );
+    }
+    if let Some(p) = &a.report {
+        write_report(p, results)?;
+    }
+    let failed = count(Outcome::Failed);
+    let counters = &graph.stats;
+    if a.dry_run {
+        say!(
+            "{name}: {} token(s): would create {}, already in the tenant {} (dry run: nothing changed)",
+            results.len(),
+            count(Outcome::WouldCreate),
+            count(Outcome::Exists)
+        );
+    } else {
+        say!(
+            "{name}: {} token(s): created {}, already in the tenant {}, failed {failed} \
+             ({} requests, {} throttled, {} retried)",
+            results.len(),
+            count(Outcome::Created),
+            count(Outcome::Exists),
+            counters.requests.load(Ordering::Relaxed),
+            counters.throttled.load(Ordering::Relaxed),
+            counters.retries.load(Ordering::Relaxed),
+        );
+    }
+    if failed > 0 {
+        eprintln!(
+            "the state is kept in {}: rerun with --resume after fixing the cause",
+            state.display()
+        );
+        return Err(Failure::Input(None));
+    }
+    if !a.dry_run {
+        std::fs::remove_file(state)
+            .with_context(|| format!("cannot remove {}", state.display()))?;
+    }
+    Ok(())
+}
+
+fn write_report(path: &std::path::Path, results: &[TokenResult]) -> Result<(), Failure> {
+    let mut out = Output::create(Some(path), true)?;
+    {
+        let mut w = out.writer();
+        let json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if json {
+            serde_json::to_writer_pretty(&mut w, results).context("cannot write the report")?;
+            writeln!(w)?;
+        } else {
+            writeln!(w, "serial,outcome,device_id,status,error_code,request_id")?;
+            for r in results {
+                writeln!(
+                    w,
+                    "{},{},{},{},{},{}",
+                    r.serial,
+                    r.outcome.as_str(),
+                    r.device_id.as_deref().unwrap_or_default(),
+                    r.status.as_deref().unwrap_or_default(),
+                    r.error_code.as_deref().unwrap_or_default(),
+                    r.request_id.as_deref().unwrap_or_default()
+                )?;
+            }
+        }
+        w.flush()?;
+    }
+    out.commit()
+}
+
+pub async fn reconcile(graph: &Graph, a: &ReconcileArgs) -> Result<(), Failure> {
+    let (name, tokens) = read_all(&a.input)?;
+    let devices = graph
+        .list_devices(None, |_| {})
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut in_file: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in &tokens {
+        *in_file.entry(t.serial.as_str()).or_default() += 1;
+    }
+    let mut in_tenant: BTreeMap<&str, Vec<&oathvault_graph::Device>> = BTreeMap::new();
+    for d in &devices {
+        in_tenant
+            .entry(d.serial_number.as_str())
+            .or_default()
+            .push(d);
+    }
+    let missing: Vec<&str> = in_file
+        .keys()
+        .copied()
+        .filter(|s| !in_tenant.contains_key(s))
+        .collect();
+    let extra: Vec<&str> = in_tenant
+        .keys()
+        .copied()
+        .filter(|s| !in_file.contains_key(s))
+        .collect();
+    let file_dups: Vec<&str> = in_file
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(s, _)| *s)
+        .collect();
+    let tenant_dups: Vec<&str> = in_tenant
+        .iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|(s, _)| *s)
+        .collect();
+    let mut states: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in in_file.keys() {
+        for d in in_tenant.get(s).into_iter().flatten() {
+            *states.entry(d.status()).or_default() += 1;
+        }
+    }
+    say!(
+        "{name}: {} token(s); the tenant: {} token(s)",
+        tokens.len(),
+        devices.len()
+    );
+    say!("in both:            {}", in_file.len() - missing.len());
+    for (state, n) in &states {
+        say!("  {state:<18}{n}");
+    }
+    let show = |label: &str, list: &[&str]| {
+        say!("{label:<20}{}", list.len());
+        let shown = if a.all {
+            list.len()
+        } else {
+            list.len().min(20)
+        };
+        for s in list.iter().take(shown) {
+            say!("  {s}");
+        }
+        if shown < list.len() {
+            say!("  … {} more (--all lists them)", list.len() - shown);
+        }
+    };
+    show("missing in tenant:", &missing);
+    show("only in tenant:", &extra);
+    show("twice in the file:", &file_dups);
+    show("twice in tenant:", &tenant_dups);
+    if missing.is_empty() && file_dups.is_empty() && tenant_dups.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Input(None))
+    }
+}
+
+pub fn preflight(a: &PreflightArgs) -> Result<(), Failure> {
+    let token = super::super::find_token(&a.input, Some(&a.serial))?;
+    for v in oathvault_graph::push::validate(std::slice::from_ref(&token)) {
+        say!("note: {v}");
+    }
+    match check_code(&token, a.code.trim(), SystemClock.now_unix()) {
+        Finding::Fits { drift } => {
+            say!(
+                "serial {}: the code fits the file (the token's clock is {} s {}); the file is right for this token",
+                a.serial,
+                drift.abs(),
+                if drift < 0 { "behind" } else { "ahead" }
+            );
+            Ok(())
+        }
+        Finding::Misread { reading } => Err(anyhow!(
+            "serial {}: the code does NOT fit the file as read; it fits {reading}: fix the file before pushing",
+            a.serial
+        )
+        .into()),
+        Finding::NoMatch => Err(anyhow!(
+            "serial {}: the code fits neither the file nor any common misreading: wrong file, wrong serial, \
+             or a misread code (read it again, or try the next code)",
+            a.serial
+        )
+        .into()),
+        Finding::NotTotp => Err(anyhow!(
+            "serial {}: the file holds no 6-digit TOTP token under this serial; Entra cannot take it",
+            a.serial
+        )
+        .into()),
+    }
+}
