@@ -212,6 +212,29 @@ pub enum AppCommand {
         /// A granted permission (repeatable), e.g. Policy.ReadWrite.AuthenticationMethod.
         #[arg(long = "permission", value_name = "P")]
         permissions: Vec<String>,
+        /// Also register a certificate (PEM: its first certificate; a private key in the file is ignored).
+        #[arg(long, value_name = "CERT.pem")]
+        certificate: Option<PathBuf>,
+    },
+    /// An app's certificates: client assertions signed with their keys authenticate it.
+    #[command(subcommand)]
+    Certificate(AppCertificateCommand),
+}
+
+/// `oathvault directory app certificate`.
+#[derive(Debug, Subcommand)]
+pub enum AppCertificateCommand {
+    /// Register a certificate on an app; prints its thumbprints (x5t, x5t#S256).
+    Add {
+        /// Tenant id or domain.
+        #[arg(long)]
+        tenant: String,
+        /// The app's client id.
+        #[arg(long)]
+        client_id: String,
+        /// The certificate (PEM: its first certificate; a private key in the file is ignored).
+        #[arg(value_name = "CERT.pem")]
+        certificate: PathBuf,
     },
 }
 

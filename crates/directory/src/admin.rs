@@ -6,8 +6,8 @@ use rand08::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::db::{App, Db, DbError, Tenant, User};
-use crate::jwt::SigningKey;
+use crate::db::{App, AppCertificate, Db, DbError, Tenant, User};
+use crate::jwt::{Certificate, SigningKey};
 use crate::new_id;
 
 /// Every application permission the directory knows (what `seed-demo`
@@ -111,6 +111,22 @@ pub struct Demo {
     pub client_secret: String,
     /// Users with their passwords.
     pub users: Vec<DemoUser>,
+}
+
+/// The certificate of `pem` (its first `BEGIN CERTIFICATE` block), if it
+/// can be registered at `now`: an RSA key of 2048 to 4096 bits, not
+/// expired (one not yet valid is accepted: it works from `notBefore` on).
+pub fn certificate(pem: &str, now: i64) -> Result<Certificate, AdminError> {
+    let cert = Certificate::from_pem(pem).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    if cert.not_after() < now {
+        return Err(AdminError::Invalid(format!(
+            "the certificate {} ({}) expired at {}",
+            cert.thumbprint_sha1_hex(),
+            cert.subject(),
+            oathvault_packaging::rfc3339(cert.not_after())
+        )));
+    }
+    Ok(cert)
 }
 
 /// The administration functions over a database and the master key.
@@ -329,6 +345,39 @@ impl<'a> Directory<'a> {
         };
         self.db.add_app(&app, now).await?;
         Ok((app, secret))
+    }
+
+    /// Registers a certificate (the first `BEGIN CERTIFICATE` block of
+    /// `pem`; a private key in the same file is ignored) on the app
+    /// `client_id` of `tenant` (id or domain). Client assertions signed with
+    /// its key then authenticate the app. See [`certificate`] for what is
+    /// refused.
+    pub async fn add_certificate(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        pem: &str,
+        now: i64,
+    ) -> Result<AppCertificate, AdminError> {
+        let t = self.tenant(tenant).await?;
+        let app = self
+            .db
+            .app(client_id)
+            .await?
+            .filter(|a| a.tenant_id == t.id)
+            .ok_or_else(|| AdminError::Invalid(format!("no app {client_id:?} in {}", t.domain)))?;
+        let cert = certificate(pem, now)?;
+        let stored = AppCertificate {
+            client_id: app.client_id,
+            thumbprint_sha1: cert.thumbprint_sha1_b64url().to_owned(),
+            thumbprint_sha256: cert.thumbprint_sha256_b64url().to_owned(),
+            der: cert.der().to_vec(),
+            subject: cert.subject().to_owned(),
+            not_before: cert.not_before(),
+            not_after: cert.not_after(),
+        };
+        self.db.add_certificate(&stored, now).await?;
+        Ok(stored)
     }
 
     async fn tenant(&self, id_or_domain: &str) -> Result<Tenant, AdminError> {

@@ -8,7 +8,10 @@ use std::fmt::Write as _;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
+pub use credentials::AppCertificate;
 pub use oathvault_store::Backend;
+
+mod credentials;
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");

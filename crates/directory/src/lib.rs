@@ -30,7 +30,7 @@ use rand08::{CryptoRng, RngCore};
 use serde_json::json;
 
 pub use admin::{Demo, Directory};
-pub use db::{Db, DbError, Device, Tenant, User};
+pub use db::{AppCertificate, Db, DbError, Device, Tenant, User};
 pub use graph::Principal;
 /// RS256 tokens, signing keys and certificates (the `oathvault-jwt` crate).
 pub use oathvault_jwt as jwt;

@@ -1,5 +1,6 @@
 //! The identity platform's endpoints, shaped like Microsoft's:
-//! `/{tenant}/oauth2/v2.0/token` (client credentials), the signing keys at
+//! `/{tenant}/oauth2/v2.0/token` (client credentials with a secret or a
+//! certificate's client assertion, device code, refresh), the signing keys at
 //! `/{tenant}/discovery/v2.0/keys`, and the OpenID configuration. Errors
 //! carry `error`, `error_description` (with the `AADSTS…` code) and
 //! `error_codes` as Microsoft's do.
@@ -15,6 +16,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::{DirState, GRAPH_AUDIENCE, new_id};
+
+mod assertion;
 
 pub(crate) fn routes() -> Router<Arc<DirState>> {
     Router::new()
@@ -76,7 +79,9 @@ pub(crate) fn secret_hash(secret: &str) -> String {
     data_encoding::HEXLOWER.encode(&Sha256::digest(secret.as_bytes()))
 }
 
-fn issuer(st: &DirState, headers: &HeaderMap, tenant: &str) -> String {
+/// The URL clients reach this directory at, without a trailing `/`: the
+/// configured public URL, or `http://` and the `Host` header.
+fn base_url(st: &DirState, headers: &HeaderMap) -> String {
     let base = st.settings.public_url.clone().unwrap_or_else(|| {
         let host = headers
             .get(header::HOST)
@@ -84,7 +89,11 @@ fn issuer(st: &DirState, headers: &HeaderMap, tenant: &str) -> String {
             .unwrap_or("localhost");
         format!("http://{host}")
     });
-    format!("{}/{tenant}/v2.0", base.trim_end_matches('/'))
+    base.trim_end_matches('/').to_owned()
+}
+
+fn issuer(st: &DirState, headers: &HeaderMap, tenant: &str) -> String {
+    format!("{}/{tenant}/v2.0", base_url(st, headers))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -92,6 +101,8 @@ struct TokenForm {
     grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<zeroize::Zeroizing<String>>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
     scope: Option<String>,
     device_code: Option<zeroize::Zeroizing<String>>,
     refresh_token: Option<zeroize::Zeroizing<String>>,
@@ -491,7 +502,7 @@ async fn token(
             )));
         }
     }
-    let app = client(&st, &t, &f).await.map_err(fail)?;
+    let (app, appidacr) = client(&st, &headers, &t, &f).await.map_err(fail)?;
     let now = st.now();
     let claims = json!({
         "aud": GRAPH_AUDIENCE,
@@ -501,7 +512,7 @@ async fn token(
         "exp": now + st.settings.token_ttl,
         "appid": app.client_id,
         "azp": app.client_id,
-        "appidacr": "1",
+        "appidacr": appidacr,
         "idtyp": "app",
         "oid": app.client_id,
         "sub": app.client_id,
@@ -529,13 +540,23 @@ async fn token(
     .into_response())
 }
 
-/// The app that `f` authenticates as, with a `.default` Graph scope.
+/// The app that `f` authenticates as, with a `.default` Graph scope, and
+/// how (`appidacr`: `"1"` client secret, `"2"` certificate).
 async fn client(
     st: &DirState,
+    headers: &HeaderMap,
     t: &crate::db::Tenant,
     f: &TokenForm,
-) -> Result<crate::db::App, OAuthError> {
+) -> Result<(crate::db::App, &'static str), OAuthError> {
     let client_id = f.client_id.clone().unwrap_or_default();
+    if client_id.is_empty() {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900_144,
+            "The request body must contain the following parameter: 'client_id'.",
+        ));
+    }
     let scope = f.scope.clone().unwrap_or_default();
     if !scope
         .split_whitespace()
@@ -564,6 +585,10 @@ async fn client(
                 format!("Application with identifier '{client_id}' was not found in the directory '{}'.", t.name),
             )
         })?;
+    if assertion::given(f) {
+        assertion::authenticate(st, headers, t, &app, f).await?;
+        return Ok((app, "2"));
+    }
     let given = f.client_secret.as_deref().map(|s| secret_hash(s));
     let matches = given.is_some_and(|h| subtle_eq(h.as_bytes(), app.secret_hash.as_bytes()));
     if !matches {
@@ -574,7 +599,7 @@ async fn client(
             "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
         ));
     }
-    Ok(app)
+    Ok((app, "1"))
 }
 
 /// Compares in time independent of where the bytes differ.
@@ -597,7 +622,7 @@ async fn openid(
         "issuer": iss,
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
         "jwks_uri": format!("{base}/discovery/v2.0/keys"),
-        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
         "grant_types_supported": ["client_credentials", DEVICE_CODE_GRANT, "refresh_token"],
         "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
         "id_token_signing_alg_values_supported": ["RS256"],

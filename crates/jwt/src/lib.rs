@@ -63,7 +63,7 @@ mod verify;
 pub use cert::{Certificate, X5T, X5T_S256};
 pub use error::JwtError;
 pub use key::SigningKey;
-pub use verify::decode_header;
+pub use verify::{decode_claims, decode_header};
 
 /// The JWS algorithm this crate signs and accepts.
 pub const ALGORITHM: &str = "RS256";

@@ -60,6 +60,14 @@ pub fn decode_header(token: &str) -> Result<Map<String, Value>, JwtError> {
     split(token).map(|parts| parts.header)
 }
 
+/// The claims of a compact JWS, decoded but **not verified**: for error
+/// messages about a token already refused (its times, its issuer). The
+/// token must have exactly three base64url parts and JSON object header
+/// and claims.
+pub fn decode_claims(token: &str) -> Result<Map<String, Value>, JwtError> {
+    split(token).and_then(|parts| decode_object(parts.claims_b64))
+}
+
 /// Verifies an RS256 compact JWS with `verifier`: exactly three base64url
 /// parts, header `alg` == `RS256` (anything else, including `none`, is
 /// refused before any key is used), no `crit` header, `names_key(header)`
@@ -174,6 +182,16 @@ mod tests {
         ] {
             assert_eq!(decode_header(&token), Err(JwtError::Malformed), "{token}");
         }
+    }
+
+    #[test]
+    fn decode_claims_reads_without_verifying() {
+        let claims = json!({"exp": 5, "iss": "x"});
+        let token = format!("{}.{}.AA", b64_json(&json!({})), b64_json(&claims));
+        assert_eq!(Value::Object(decode_claims(&token).unwrap()), claims);
+        let array = format!("{}.{}.", b64_json(&json!({})), b64_json(&json!([1])));
+        assert_eq!(decode_claims(&array), Err(JwtError::Malformed));
+        assert_eq!(decode_claims("e30"), Err(JwtError::Malformed));
     }
 
     #[test]

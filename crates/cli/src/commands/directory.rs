@@ -11,7 +11,9 @@ use oathvault_vault::MasterKey;
 
 use super::portal::{default_data_dir, init_logs, shutdown_signal, write_key};
 use crate::Failure;
-use crate::args::{AppCommand, DirectoryArgs, DirectoryCommand, TenantCommand, UserCommand};
+use crate::args::{
+    AppCertificateCommand, AppCommand, DirectoryArgs, DirectoryCommand, TenantCommand, UserCommand,
+};
 use crate::io::secret_file;
 
 fn now() -> i64 {
@@ -66,10 +68,7 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
         .map_err(|e| anyhow!("{database}: {e}"))?;
     let dir = Directory::new(&db, &master);
     let mut rng = rand08::thread_rng();
-    let fail = |e: oathvault_directory::admin::AdminError| match e {
-        oathvault_directory::admin::AdminError::Invalid(m) => Failure::Usage(m),
-        other => Failure::from(anyhow!("{other}")),
-    };
+    let fail = admin_failure;
     match &args.command {
         DirectoryCommand::Tenant(TenantCommand::Add { name, domain }) => {
             let t = dir
@@ -101,23 +100,7 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
                 u.id
             );
         }
-        DirectoryCommand::App(AppCommand::Add {
-            tenant,
-            name,
-            permissions,
-        }) => {
-            let (app, secret) = dir
-                .add_app(&mut rng, tenant, name, permissions, now())
-                .await
-                .map_err(fail)?;
-            say!(
-                "registered {} with {}",
-                app.name,
-                app.permissions.join(", ")
-            );
-            say!("client id:     {}", app.client_id);
-            say!("client secret: {} (shown once)", secret.as_str());
-        }
+        DirectoryCommand::App(command) => app(&dir, &mut rng, command).await?,
         DirectoryCommand::SeedDemo { domain, json } => {
             let demo = dir.seed_demo(&mut rng, domain, now()).await.map_err(fail)?;
             print_demo(&demo, *json)?;
@@ -146,6 +129,69 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
     }
     db.close().await;
     Ok(())
+}
+
+/// `oathvault directory app …`.
+#[allow(clippy::print_stdout, reason = "the command's report")]
+async fn app(
+    dir: &Directory<'_>,
+    rng: &mut rand08::rngs::ThreadRng,
+    command: &AppCommand,
+) -> Result<(), Failure> {
+    let fail = admin_failure;
+    match command {
+        AppCommand::Add {
+            tenant,
+            name,
+            permissions,
+            certificate,
+        } => {
+            // Check first: a bad certificate registers nothing.
+            let pem = certificate.as_ref().map(read_pem).transpose()?;
+            if let Some(pem) = &pem {
+                oathvault_directory::admin::certificate(pem, now()).map_err(fail)?;
+            }
+            let (app, secret) = dir
+                .add_app(rng, tenant, name, permissions, now())
+                .await
+                .map_err(fail)?;
+            say!(
+                "registered {} with {}",
+                app.name,
+                app.permissions.join(", ")
+            );
+            say!("client id:     {}", app.client_id);
+            say!("client secret: {} (shown once)", secret.as_str());
+            if let Some(pem) = pem {
+                let c = dir
+                    .add_certificate(tenant, &app.client_id, &pem, now())
+                    .await
+                    .map_err(fail)?;
+                print_certificate(&c);
+            }
+        }
+        AppCommand::Certificate(AppCertificateCommand::Add {
+            tenant,
+            client_id,
+            certificate,
+        }) => {
+            let pem = read_pem(certificate)?;
+            let c = dir
+                .add_certificate(tenant, client_id, &pem, now())
+                .await
+                .map_err(fail)?;
+            print_certificate(&c);
+        }
+    }
+    Ok(())
+}
+
+/// A refused administration step: bad input is a usage error.
+fn admin_failure(e: oathvault_directory::admin::AdminError) -> Failure {
+    match e {
+        oathvault_directory::admin::AdminError::Invalid(m) => Failure::Usage(m),
+        other => Failure::from(anyhow!("{other}")),
+    }
 }
 
 async fn serve(
@@ -179,6 +225,29 @@ async fn serve(
         .await
         .context("the directory stopped")?;
     Ok(())
+}
+
+/// A certificate file's text.
+fn read_pem(path: &PathBuf) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))
+        .map_err(Failure::from)
+}
+
+#[allow(clippy::print_stdout, reason = "the command's report")]
+fn print_certificate(c: &oathvault_directory::AppCertificate) {
+    let hex = data_encoding::BASE64URL_NOPAD
+        .decode(c.thumbprint_sha1.as_bytes())
+        .map(|b| data_encoding::HEXUPPER.encode(&b))
+        .unwrap_or_default();
+    say!("certificate:   {} ({})", hex, c.subject);
+    say!("x5t:           {}", c.thumbprint_sha1);
+    say!("x5t#S256:      {}", c.thumbprint_sha256);
+    say!(
+        "valid:         {} to {}",
+        oathvault_packaging::rfc3339(c.not_before),
+        oathvault_packaging::rfc3339(c.not_after)
+    );
 }
 
 #[allow(clippy::print_stdout, reason = "the command's report")]
