@@ -92,10 +92,14 @@ fn start(dir: &Path, settings: Settings) -> Local {
 }
 
 fn entra(l: &Local) -> Command {
+    entra_as(l, &l.secret_file)
+}
+
+fn entra_as(l: &Local, secret_file: &Path) -> Command {
     let mut c = Command::new(cargo_bin("oathvault"));
     c.arg("entra")
         .arg("--client-secret-file")
-        .arg(&l.secret_file)
+        .arg(secret_file)
         .env("OATHVAULT_TENANT", &l.tenant)
         .env("OATHVAULT_CLIENT_ID", &l.client_id)
         .env("OATHVAULT_AUTHORITY", format!("http://{}", l.addr))
@@ -286,5 +290,213 @@ fn push_resumes_while_the_directory_throttles_every_fiftieth_request() {
     assert!(
         stdout.contains("created 120") && !stdout.contains(" 0 throttled"),
         "{stdout}"
+    );
+}
+
+/// Output of a failed command: (exit code, stdout, stderr).
+fn fails(c: &mut Command) -> (i32, String, String) {
+    let out = c.assert().failure();
+    let o = out.get_output();
+    (
+        o.status.code().unwrap(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+const GOLDEN: &str = "../formats/testdata/golden.entra.csv";
+
+#[test]
+fn every_error_is_one_line_with_serial_graph_code_and_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = start(dir.path(), Settings::default());
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
+    let mut seen = Vec::new();
+
+    // A file Entra would refuse: every problem named, nothing uploaded.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        concat!(
+            r#"{"serial":"H1","type":"hotp","hash":"sha1","digits":6,"counter":0,"secret":"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ","secret_encoding":"base32","manufacturer":"C","model":"M"}"#,
+            "\n",
+            r#"{"serial":"T8","type":"totp","hash":"sha1","digits":8,"step":30,"t0":0,"secret":"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ","secret_encoding":"base32","manufacturer":"C","model":"M"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = fails(entra(&l).args(["push", "--from", "jsonl"]).arg(&bad));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("serial H1: Entra takes TOTP tokens only"),
+        "{err}"
+    );
+    assert!(
+        err.contains("serial T8: Entra takes 6-digit tokens only"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was uploaded"), "{err}");
+    assert_eq!(inventory(&l), (0, 0));
+
+    // Dry run: says what would happen, changes nothing.
+    let out = entra(&l)
+        .args(["push", "--dry-run"])
+        .arg(&golden)
+        .assert()
+        .success();
+    seen.extend_from_slice(&out.get_output().stdout);
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("would create 2"));
+    assert_eq!(inventory(&l), (0, 0));
+
+    // Pushed with an assignment; the state file and report hold no secret.
+    let map = dir.path().join("assign.csv");
+    std::fs::write(&map, "serial,upn\n10001001,amy@contoso.example\n").unwrap();
+    let report = dir.path().join("report.json");
+    let out = entra(&l)
+        .args(["push", "--assign"])
+        .arg(&map)
+        .arg("--report")
+        .arg(&report)
+        .arg(&golden)
+        .assert()
+        .success();
+    seen.extend_from_slice(&out.get_output().stdout);
+    seen.extend_from_slice(&out.get_output().stderr);
+    seen.extend_from_slice(&std::fs::read(&report).unwrap());
+    let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r[0]["outcome"], "created");
+    assert_eq!(r[0]["status"], "assigned");
+
+    // Wrong code: Graph's code and request id on one line, exit 1.
+    let (code, _, err) = fails(entra(&l).args(["activate", "10001001", "--code", "000000"]));
+    assert_eq!(code, 1);
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert!(
+        line.contains("serial 10001001")
+            && line.contains("Graph BadRequest (HTTP 400, request-id ")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+    // A leading zero is kept: the code goes as typed.
+    let (_, _, err) = fails(entra(&l).args(["activate", "10001001", "--code", "012345"]));
+    assert!(err.contains("BadRequest"), "{err}");
+    // Not in the tenant.
+    let (_, _, err) = fails(entra(&l).args(["assign", "NOPE", "amy@contoso.example"]));
+    assert_eq!(
+        err.trim(),
+        "error: serial NOPE: not in the tenant's inventory"
+    );
+    // Unknown user: Graph's 404 with its code and request id.
+    let (_, _, err) = fails(entra(&l).args(["assign", "10001002", "nobody@contoso.example"]));
+    assert!(
+        err.contains("serial 10001002: user nobody@contoso.example: Graph Request_ResourceNotFound (HTTP 404, request-id "),
+        "{err}"
+    );
+    // Delete of an assigned token is refused before Graph is asked.
+    let (_, _, err) = fails(entra(&l).args(["delete", "10001001"]));
+    assert!(
+        err.contains("serial 10001001: assigned to") && err.contains("--unassign"),
+        "{err}"
+    );
+    // Activation from the seed file warns that it proves nothing.
+    let out = entra(&l)
+        .args(["activate", "10001001", "--from-seed"])
+        .arg(&golden)
+        .assert()
+        .success();
+    seen.extend_from_slice(&out.get_output().stdout);
+    seen.extend_from_slice(&out.get_output().stderr);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("proves nothing"));
+    let out = entra(&l)
+        .args(["list", "--status", "activated", "--format", "csv"])
+        .assert()
+        .success();
+    let csv = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("10001001,activated,Amy Masters"),
+        "{csv}"
+    );
+    seen.extend_from_slice(csv.as_bytes());
+
+    // Bulk from CSV: one line per row, the failures counted.
+    let bulk = dir.path().join("bulk.csv");
+    std::fs::write(&bulk, "serial\n10001001\nNOPE\n").unwrap();
+    let (code, out, err) = fails(entra(&l).args(["deactivate", "--csv"]).arg(&bulk));
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("serial 10001001: deactivated") && out.contains("1 of 2 done, 1 failed"),
+        "{out}"
+    );
+    assert_eq!(
+        err.trim(),
+        "error: serial NOPE: not in the tenant's inventory"
+    );
+    entra(&l)
+        .args(["delete", "10001001", "--unassign"])
+        .assert()
+        .success();
+
+    // Reconcile: one missing now.
+    let (_, out, _) = fails(entra(&l).arg("reconcile").arg(&golden));
+    assert!(
+        out.contains("missing in tenant:  1") && out.contains("  10001001"),
+        "{out}"
+    );
+
+    // Wrong credentials: the identity platform's error, one line.
+    std::fs::write(dir.path().join("wrong"), "not-the-secret").unwrap();
+    let (code, _, err) = fails(entra_as(&l, &dir.path().join("wrong")).arg("list"));
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: sign-in refused: invalid_client: AADSTS"),
+        "{err}"
+    );
+    // No credential at all: a usage error saying where one comes from.
+    let mut c = Command::new(cargo_bin("oathvault"));
+    let (code, _, err) = fails(
+        c.args(["entra", "--tenant", "t", "--client-id", "c", "list"])
+            .env("HOME", &l.home)
+            .env_remove("OATHVAULT_CLIENT_SECRET"),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("--client-secret-file"), "{err}");
+    // Nothing secret in anything printed or written.
+    oathvault_testkit::golden::assert_no_secret(&seen, "entra output");
+}
+
+#[test]
+fn preflight_tells_a_fitting_file_from_a_misread_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
+    let code = |secret: &[u8], hash| {
+        oathvault_otp::Otp::from_parts(
+            secret,
+            hash,
+            oathvault_token::Kind::totp(oathvault_token::Step::S30),
+            oathvault_token::Digits::SIX,
+        )
+        .unwrap()
+        .totp(SystemClock.now_unix())
+        .unwrap()
+        .to_string()
+    };
+    let a = oathvault_testkit::golden::token_a().token;
+    let run = |c: &str| {
+        let mut cmd = Command::new(cargo_bin("oathvault"));
+        cmd.current_dir(dir.path())
+            .args(["entra", "preflight", "--serial", "10001001", "--code", c])
+            .arg(&golden);
+        cmd.assert()
+    };
+    let ok = run(&code(a.secret.expose(), oathvault_token::Hash::Sha1)).success();
+    assert!(String::from_utf8_lossy(&ok.get_output().stdout).contains("the code fits the file"));
+    let bad = run(&code(a.secret.expose(), oathvault_token::Hash::Sha256)).code(1);
+    let err = String::from_utf8_lossy(&bad.get_output().stderr).into_owned();
+    assert!(
+        err.contains("does NOT fit the file as read; it fits with HMAC-SHA-256"),
+        "{err}"
     );
 }
