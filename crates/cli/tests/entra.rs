@@ -500,3 +500,98 @@ fn preflight_tells_a_fitting_file_from_a_misread_one() {
         "{err}"
     );
 }
+
+#[test]
+fn sign_in_with_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = start(dir.path(), Settings::default());
+    let key = dir.path().join("key.pem");
+    let cert = dir.path().join("cert.pem");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=oathvault entra test",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("this test needs openssl: run scripts/test, which installs it");
+    assert!(status.success());
+    // Azure's combined PEM: the certificate, then its key.
+    let combined = dir.path().join("app.pem");
+    let mut pem = std::fs::read_to_string(&cert).unwrap();
+    pem.push_str(&std::fs::read_to_string(&key).unwrap());
+    std::fs::write(&combined, pem).unwrap();
+    let with_cert = |pem: &Path| {
+        let mut c = Command::new(cargo_bin("oathvault"));
+        c.arg("entra")
+            .arg("--certificate")
+            .arg(pem)
+            .env("OATHVAULT_TENANT", &l.tenant)
+            .env("OATHVAULT_CLIENT_ID", &l.client_id)
+            .env("OATHVAULT_AUTHORITY", format!("http://{}", l.addr))
+            .env("OATHVAULT_GRAPH_URL", format!("http://{}/beta", l.addr))
+            .env("HOME", &l.home)
+            .env_remove("OATHVAULT_CLIENT_SECRET");
+        c
+    };
+    // Not registered yet: the identity platform says so.
+    let (code, _, err) = fails(with_cert(&combined).arg("list"));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("sign-in refused: invalid_client: AADSTS700027"),
+        "{err}"
+    );
+    // Registered on the app (the directory's database is shared, WAL).
+    Command::new(cargo_bin("oathvault"))
+        .args(["directory", "--database"])
+        .arg(dir.path().join("directory.db"))
+        .arg("--master-key-file")
+        .arg(dir.path().join("unused.key"))
+        .args([
+            "app",
+            "certificate",
+            "add",
+            "--tenant",
+            &l.tenant,
+            "--client-id",
+            &l.client_id,
+        ])
+        .arg(&cert)
+        .assert()
+        .success();
+    let out = with_cert(&combined).arg("list").assert().success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("0 token(s)"));
+    // A key that is not the certificate's is refused before anything is sent.
+    let other = dir.path().join("other.pem");
+    let mut mixed = std::fs::read_to_string(&cert).unwrap();
+    let status = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(dir.path().join("k2.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    mixed.push_str(&std::fs::read_to_string(dir.path().join("k2.pem")).unwrap());
+    std::fs::write(&other, mixed).unwrap();
+    let (_, _, err) = fails(with_cert(&other).arg("list"));
+    assert!(err.contains("does not belong to its certificate"), "{err}");
+}
