@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `oathvault entra push` of N tokens to the local Entra-compatible directory
+# (release build, SQLite, loopback) against the way public scripts upload:
+# one POST per token, sequentially (bench/graph_post_each.py), in the same
+# run, each on a fresh directory. Both must end with exactly N devices.
+#
+# Usage: bench/entra.sh [N]   (default 10000; RUNS=k, default 3, median)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-10000}"
+runs="${RUNS:-3}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oathvault/target}"
+if [ "${BENCH_PROFILE:-release}" = dev ]; then
+  cargo build --quiet -p oathvault
+  ov="$CARGO_TARGET_DIR/debug/oathvault"
+else
+  cargo build --release --quiet -p oathvault
+  ov="$CARGO_TARGET_DIR/release/oathvault"
+fi
+work="$(mktemp -d "${TMPDIR:-/tmp}/oathvault-entra.XXXXXX")"
+server=""
+cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+python3 bench/gen_tokens.py "$n" "$work/tokens.csv"
+
+fresh_directory() {
+  [ -n "$server" ] && { kill "$server"; wait "$server" 2>/dev/null || true; }
+  export OATHVAULT_DATA_DIR="$work/data"
+  rm -rf "$OATHVAULT_DATA_DIR"
+  "$ov" directory seed-demo --json > "$work/demo.json" 2> "$work/seed.log"
+  read -r tenant client secret < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["tenant_id"], d["client_id"], d["client_secret"])' "$work/demo.json")
+  printf '%s' "$secret" > "$work/secret"
+  "$ov" directory serve --listen "127.0.0.1:$port" > "$work/serve.log" 2>&1 &
+  server=$!
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+}
+count() {
+  "$ov" entra --tenant "$tenant" --client-id "$client" --client-secret-file "$work/secret" \
+    --authority "http://127.0.0.1:$port" --graph-url "http://127.0.0.1:$port/beta" list --format csv | tail -n +2 | cut -d, -f1 | sort -u | wc -l
+}
+
+ours=(); theirs=()
+for i in $(seq "$runs"); do
+  fresh_directory
+  read -r t _ < <(python3 bench/measure.py "$ov" entra --tenant "$tenant" --client-id "$client" \
+    --client-secret-file "$work/secret" --authority "http://127.0.0.1:$port" \
+    --graph-url "http://127.0.0.1:$port/beta" push --quiet "$work/tokens.csv")
+  [ "$(count)" -eq "$n" ] || { echo "oathvault left $(count) devices, expected $n" >&2; exit 1; }
+  ours+=("$t")
+  fresh_directory
+  read -r t c < <(cd bench && python3 graph_post_each.py "http://127.0.0.1:$port" "$tenant" "$client" "$secret" "$work/tokens.csv")
+  [ "$(count)" -eq "$n" ] || { echo "one-by-one left $(count) devices, expected $n" >&2; exit 1; }
+  theirs+=("$t")
+done
+
+python3 - "$n" "${ours[*]}" "${theirs[*]}" <<'PY'
+import statistics, sys
+n = int(sys.argv[1])
+o = [float(x) for x in sys.argv[2].split()]
+t = [float(x) for x in sys.argv[3].split()]
+mo, mt = statistics.median(o), statistics.median(t)
+print(f"oathvault entra push : {mo:7.3f} s median of {len(o)} ({', '.join(f'{x:.3f}' for x in o)}), {n/mo:,.0f} tokens/s (whole command: read, validate, list, upload)")
+print(f"one POST per token   : {mt:7.3f} s median of {len(t)} ({', '.join(f'{x:.3f}' for x in t)}), {n/mt:,.0f} tokens/s (upload loop only)")
+print(f"ratio                : {mt/mo:.1f}x (target >= 50x); both left exactly {n} devices")
+PY
