@@ -33,12 +33,13 @@ use serde_json::Value;
 
 /// The directory, served by its own runtime for as long as this lives.
 struct Local {
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
     addr: String,
     tenant: String,
     client_id: String,
     secret_file: PathBuf,
     home: PathBuf,
+    demo: oathvault_directory::Demo,
 }
 
 fn now() -> i64 {
@@ -82,12 +83,13 @@ fn start(dir: &Path, settings: Settings) -> Local {
     let home = dir.join("home");
     std::fs::create_dir_all(&home).unwrap();
     Local {
-        _runtime: runtime,
+        runtime,
         addr,
-        tenant: demo.tenant_id,
-        client_id: demo.client_id,
+        tenant: demo.tenant_id.clone(),
+        client_id: demo.client_id.clone(),
         secret_file,
         home,
+        demo,
     }
 }
 
@@ -594,4 +596,139 @@ fn sign_in_with_a_certificate() {
     std::fs::write(&other, mixed).unwrap();
     let (_, _, err) = fails(with_cert(&other).arg("list"));
     assert!(err.contains("does not belong to its certificate"), "{err}");
+}
+
+/// What a person does in the browser: sign in and approve `user_code`.
+async fn approve_device_code(base: &str, upn: &str, password: &str, user_code: &str) {
+    let http = oathvault_graph::client::http_client(Duration::from_secs(30)).unwrap();
+    let post = |path: &str, form: Vec<(&'static str, String)>, cookie: Option<String>| {
+        let mut r = http
+            .post(format!("{base}{path}"))
+            .header("sec-fetch-site", "same-origin")
+            .form(&form);
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        r.send()
+    };
+    let signed_in = post(
+        "/login/password",
+        vec![
+            ("upn", upn.to_owned()),
+            ("password", password.to_owned()),
+            ("next", "devicelogin".to_owned()),
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("dir_session=") && !v.starts_with("dir_session=;"))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .unwrap();
+    let page = post(
+        "/devicelogin",
+        vec![("user_code", user_code.to_owned())],
+        Some(cookie.clone()),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(page.contains("Are you trying to sign in"), "{page}");
+    let done = post(
+        "/devicelogin/confirm",
+        vec![
+            ("user_code", user_code.to_owned()),
+            ("decision", "approve".to_owned()),
+        ],
+        Some(cookie),
+    )
+    .await
+    .unwrap();
+    assert!(done.status().is_success(), "{}", done.status());
+}
+
+#[test]
+fn an_administrator_signs_in_with_a_device_code() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let l = start(dir.path(), Settings::default());
+    let as_admin = || {
+        let mut c = Command::new(cargo_bin("oathvault"));
+        c.arg("entra")
+            .env("OATHVAULT_TENANT", &l.tenant)
+            .env("OATHVAULT_CLIENT_ID", &l.client_id)
+            .env("OATHVAULT_AUTHORITY", format!("http://{}", l.addr))
+            .env("OATHVAULT_GRAPH_URL", format!("http://{}/beta", l.addr))
+            .env("HOME", &l.home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("OATHVAULT_CLIENT_SECRET");
+        c
+    };
+    let mut child = std::process::Command::new(cargo_bin("oathvault"))
+        .args(as_admin().get_args())
+        .envs(as_admin().get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .env_remove("OATHVAULT_CLIENT_SECRET")
+        .arg("sign-in")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut prompt = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut prompt)
+        .unwrap();
+    let user_code = prompt
+        .split("enter the code ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no code in {prompt:?}"))
+        .to_owned();
+    assert!(prompt.contains("/devicelogin"), "{prompt}");
+    let amy = &l.demo.users[0];
+    l.runtime.block_on(approve_device_code(
+        &format!("http://{}", l.addr),
+        &amy.upn,
+        &amy.password,
+        &user_code,
+    ));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signed in; the sign-in is kept in"));
+    let kept = std::fs::read_dir(l.home.join(".config/oathvault/entra"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let first = std::fs::read(&kept).unwrap();
+    // Later commands need no secret: the kept refresh token signs in as Amy
+    // (an Authentication Policy Administrator in the demo tenant), and is
+    // replaced by the new one each time.
+    as_admin().arg("list").assert().success();
+    assert_ne!(
+        std::fs::read(&kept).unwrap(),
+        first,
+        "refresh tokens are used once"
+    );
+    as_admin().arg("list").assert().success();
+    as_admin()
+        .arg("sign-out")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("signed out"));
+    as_admin().arg("list").assert().code(2);
 }
