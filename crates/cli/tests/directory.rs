@@ -284,3 +284,181 @@ fn the_demo_serves_the_portal_and_the_directory_and_keeps_its_data() {
     };
     assert_eq!(signin(&guide), signin(&guide2));
 }
+
+/// A self-signed certificate and its key (`CN=name`), made by `openssl`.
+fn openssl_certificate(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, String) {
+    let cert = dir.join(format!("{name}.pem"));
+    let key = dir.join(format!("{name}-key.pem"));
+    let out = Process::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-days", "1", "-subj", &format!("/CN={name}")])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run openssl ({e}); scripts/test installs Debian's openssl package")
+        });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, std::fs::read_to_string(key).unwrap())
+}
+
+/// The value after `label` on its line of `out`.
+fn field<'a>(out: &'a str, label: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .map_or_else(|| panic!("no {label} in {out}"), str::trim)
+}
+
+#[test]
+fn app_add_with_a_certificate_then_sign_in_with_it() {
+    use oathvault_directory::jwt::{Certificate, SigningKey};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let run = |args: &[&str]| {
+        let mut c = Command::cargo_bin("oathvault").unwrap();
+        c.arg("directory")
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("OATHVAULT_DIRECTORY_DATABASE")
+            .env_remove("OATHVAULT_DIRECTORY_KEY_FILE");
+        c.args(args).assert()
+    };
+    run(&[
+        "tenant",
+        "add",
+        "--name",
+        "Fabrikam",
+        "--domain",
+        "fabrikam.example",
+    ])
+    .success();
+    let (cert_file, key_pem) = openssl_certificate(tmp.path(), "svc");
+    let cert = Certificate::from_pem(&std::fs::read_to_string(&cert_file).unwrap()).unwrap();
+    let cert_path = cert_file.to_str().unwrap();
+
+    // A file that holds no certificate registers no app.
+    let not_pem = tmp.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let add = |certificate: &str| {
+        run(&[
+            "app",
+            "add",
+            "--tenant",
+            "fabrikam.example",
+            "--name",
+            "svc",
+            "--permission",
+            "Policy.Read.All",
+            "--certificate",
+            certificate,
+        ])
+    };
+    add(not_pem.to_str().unwrap())
+        .code(2)
+        .stderr(predicate::str::contains("no \"CERTIFICATE\" block"));
+
+    let out = add(cert_path).success().get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    let client_id = field(&out, "client id:").to_owned();
+    assert_eq!(field(&out, "x5t:"), cert.thumbprint_sha1_b64url());
+    assert_eq!(field(&out, "x5t#S256:"), cert.thumbprint_sha256_b64url());
+    assert!(
+        field(&out, "certificate:").starts_with(&cert.thumbprint_sha1_hex()),
+        "{out}"
+    );
+    assert!(out.contains("client secret:"), "{out}");
+
+    // A second certificate; the first again is refused.
+    let (second, _) = openssl_certificate(tmp.path(), "second");
+    let cert_add = |file: &str| {
+        run(&[
+            "app",
+            "certificate",
+            "add",
+            "--tenant",
+            "fabrikam.example",
+            "--client-id",
+            &client_id,
+            file,
+        ])
+    };
+    cert_add(second.to_str().unwrap())
+        .success()
+        .stdout(predicate::str::contains("CN=second"));
+    cert_add(cert_path)
+        .code(1)
+        .stderr(predicate::str::contains("already exists"));
+
+    // Over real HTTP: a client assertion signed with the key gets a token
+    // Graph accepts.
+    let mut child = Process::new(cargo_bin("oathvault"))
+        .args(["directory", "--data-dir"])
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("OATHVAULT_DIRECTORY_DATABASE")
+        .env_remove("OATHVAULT_DIRECTORY_KEY_FILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Server(child);
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    let endpoint = "/fabrikam.example/oauth2/v2.0/token";
+    // The certificate was made moments ago: its start stands in for now.
+    let now = cert.not_before();
+    let claims = serde_json::json!({
+        "aud": format!("http://{addr}{endpoint}"),
+        "iss": client_id,
+        "sub": client_id,
+        "jti": "cli-test-1",
+        "nbf": now,
+        "exp": now + 600,
+    });
+    let header = serde_json::Map::from_iter([(
+        "x5t".to_owned(),
+        Value::String(cert.thumbprint_sha1_b64url().to_owned()),
+    )]);
+    let assertion = SigningKey::from_pem(&key_pem)
+        .unwrap()
+        .sign_with_header(&header, &claims)
+        .unwrap();
+    let form = format!(
+        "grant_type=client_credentials&client_id={client_id}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default\
+         &client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}"
+    );
+    let post = |form: &str| {
+        http(
+            &addr,
+            "POST",
+            endpoint,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            form,
+        )
+    };
+    let (status, body) = post(&form);
+    assert_eq!(status, 200, "{body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let devices = "/beta/directory/authenticationMethodDevices/hardwareOathDevices";
+    let (status, body) = http(&addr, "GET", devices, &[("Authorization", &bearer)], "");
+    assert_eq!(status, 200, "{body}");
+    // The same assertion again is a replay.
+    let (status, body) = post(&form);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("AADSTS50027"), "{body}");
+}

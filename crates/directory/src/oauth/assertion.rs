@@ -145,7 +145,14 @@ pub(super) async fn authenticate(
     };
     if !st
         .db
-        .spend_jti(&app.client_id, jti, exp, now)
+        // Kept while the assertion could still pass: until its end plus
+        // the clock skew the verifier allows.
+        .spend_jti(
+            &app.client_id,
+            jti,
+            exp.saturating_add(oathvault_jwt::CLOCK_SKEW_SECONDS),
+            now,
+        )
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "token endpoint: database failure");
