@@ -266,11 +266,11 @@ async fn push_chunk(
                     .iter()
                     .map(|d| (d.serial_number.as_str(), d))
                     .collect();
-                for (&i, (t, _)) in indices.iter().zip(&batch) {
+                for (&i, (t, user)) in indices.iter().zip(&batch) {
                     let serial = t.serial.as_str();
                     match by_serial.get(serial) {
                         Some(d) => record(i, TokenResult::device(serial, Outcome::Created, d)),
-                        None => record(i, one(graph, t, None).await),
+                        None => record(i, one(graph, t, *user).await),
                     }
                 }
                 return;

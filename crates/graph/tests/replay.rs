@@ -1272,7 +1272,6 @@ async fn push_reports_a_failed_post_with_graphs_code_and_request_id() {
 }
 
 #[tokio::test]
-#[ignore = "bug: push_chunk (crates/graph/src/push.rs) retries a serial missing from a #$delta answer with `one(graph, t, None)`, dropping its assignee"]
 async fn push_keeps_the_assignee_when_a_delta_answer_misses_a_serial() {
     let s = Server::start().await;
     s.on(Method::GET, DEVICES, vec![reply(200, r#"{"value": []}"#)]);
