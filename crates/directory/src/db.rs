@@ -431,29 +431,55 @@ impl Db {
     /// Inserts devices, all or none; a serial already in the tenant refuses
     /// the whole set (naming it).
     pub async fn insert_devices(&self, devices: &[Device]) -> Result<(), DbError> {
+        // Many rows a statement: one round trip to the database per 200.
+        const COLUMNS: usize = 13;
         let mut tx = self.pool.begin().await?;
-        for d in devices {
-            sqlx::query(
+        for chunk in devices.chunks(200) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", self.backend.placeholders(i * COLUMNS + 1, COLUMNS)))
+                .collect();
+            let sql = format!(
                 "INSERT INTO dir_device (id, tenant_id, serial, display_name, manufacturer, model, \
-                 secret_sealed, interval, hash, status, user_id, assigned_at, created) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(&d.id)
-            .bind(&d.tenant_id)
-            .bind(&d.serial)
-            .bind(d.display_name.clone())
-            .bind(&d.manufacturer)
-            .bind(&d.model)
-            .bind(d.sealed.clone())
-            .bind(d.interval)
-            .bind(&d.hash)
-            .bind(&d.status)
-            .bind(d.user.as_ref().map(|u| u.0.clone()))
-            .bind(d.assigned_at)
-            .bind(d.created)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| exists(e, "hardware OATH token with serial number", &d.serial))?;
+                 secret_sealed, interval, hash, status, user_id, assigned_at, created) VALUES {}",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for d in chunk {
+                q = q
+                    .bind(&d.id)
+                    .bind(&d.tenant_id)
+                    .bind(&d.serial)
+                    .bind(d.display_name.clone())
+                    .bind(&d.manufacturer)
+                    .bind(&d.model)
+                    .bind(d.sealed.clone())
+                    .bind(d.interval)
+                    .bind(&d.hash)
+                    .bind(&d.status)
+                    .bind(d.user.as_ref().map(|u| u.0.clone()))
+                    .bind(d.assigned_at)
+                    .bind(d.created);
+            }
+            if let Err(e) = q.execute(&mut *tx).await {
+                drop(tx);
+                // Name a serial that is taken (one statement holds many).
+                if oathvault_store::is_unique_violation(&e) {
+                    for d in chunk {
+                        if self
+                            .device_by_serial(&d.tenant_id, &d.serial)
+                            .await?
+                            .is_some()
+                        {
+                            return Err(exists(
+                                e,
+                                "hardware OATH token with serial number",
+                                &d.serial,
+                            ));
+                        }
+                    }
+                }
+                return Err(DbError::Db(e));
+            }
         }
         tx.commit().await?;
         Ok(())

@@ -472,6 +472,7 @@ async fn new_device(
     who: &Principal,
     m: &Map<String, Value>,
     now: i64,
+    rng: &mut (impl rand08::RngCore + rand08::CryptoRng),
 ) -> Result<Device, GraphError> {
     let required = |key: &str| {
         str_field(m, key)
@@ -518,12 +519,10 @@ async fn new_device(
         }
         None => None,
     };
-    let id = new_id(&mut rand08::rngs::OsRng);
-    let sealed = st.master.seal(
-        &mut rand08::rngs::OsRng,
-        &crate::seal_purpose(&id),
-        secret.expose(),
-    );
+    let id = new_id(rng);
+    let sealed = st
+        .master
+        .seal(rng, &crate::seal_purpose(&id), secret.expose());
     Ok(Device {
         status: if user.is_some() {
             status::ASSIGNED.into()
@@ -558,7 +557,7 @@ async fn create_device(
     who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
     let m = body_json(&body)?;
     let now = st.now();
-    let d = new_device(&st, &who, &m, now).await?;
+    let d = new_device(&st, &who, &m, now, &mut rand08::rngs::OsRng).await?;
     if let Some((user, _)) = &d.user {
         check_method_cap(&st, user).await?;
     }
@@ -594,6 +593,15 @@ async fn create_delta(
         )));
     }
     let now = st.now();
+    // One draw from the OS for the whole request (ids and nonces).
+    let mut rng = <rand08::rngs::StdRng as rand08::SeedableRng>::from_rng(rand08::rngs::OsRng)
+        .map_err(|_| {
+            GraphError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "serviceNotAvailable",
+                "no randomness",
+            )
+        })?;
     let mut devices = Vec::with_capacity(items.len());
     let mut seen = std::collections::HashSet::new();
     for (i, item) in items.iter().enumerate() {
@@ -602,7 +610,7 @@ async fn create_delta(
         };
         let label = str_field(obj, "@contentId")
             .map_or_else(|| format!("value[{i}]"), |c| format!("@contentId {c}"));
-        let d = new_device(&st, &who, obj, now)
+        let d = new_device(&st, &who, obj, now, &mut rng)
             .await
             .map_err(|e| e.prefixed(&format!("{label}: ")))?;
         if !seen.insert(d.serial.clone()) {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::{Any, AssertSqlSafe, Row};
 
 use crate::audit::{Event, append};
-use crate::{Backend, Error, Store, is_unique_violation};
+use crate::{Error, Store, is_unique_violation};
 
 /// A customer with its contact e-mails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -147,16 +147,6 @@ const COLUMNS: usize = 12;
 /// `n` bind placeholders numbered from `from`: `$from, $from+1, …` for
 /// PostgreSQL; plain `?` for SQLite, whose lookup of named parameters is
 /// linear per parameter (quadratic in a 6,000-value INSERT: 10× slower).
-fn placeholders(backend: Backend, from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| match backend {
-            Backend::Sqlite => "?".to_owned(),
-            Backend::Postgres => format!("${i}"),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn not_found(what: &'static str, name: &str) -> Error {
     Error::NotFound {
         what,
@@ -458,7 +448,7 @@ impl Store {
             // builder would write `?`, which PostgreSQL rejects).
             let sql = format!(
                 "SELECT serial FROM token WHERE serial IN ({})",
-                placeholders(self.backend, 1, chunk.len())
+                self.backend.placeholders(1, chunk.len())
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for s in chunk {
@@ -488,7 +478,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for chunk in tokens.chunks(BATCH) {
             let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(self.backend, i * COLUMNS + 1, COLUMNS)))
+                .map(|i| format!("({})", self.backend.placeholders(i * COLUMNS + 1, COLUMNS)))
                 .collect();
             let sql = format!(
                 "INSERT INTO token (shipment_id, serial, kind, hash, digits, step, t0, counter, \

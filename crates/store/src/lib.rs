@@ -37,6 +37,22 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// `n` bind placeholders numbered from `from`, comma-separated, as this
+    /// backend takes them in a statement with many (SQLite `?`, PostgreSQL
+    /// `$n`).
+    #[must_use]
+    pub fn placeholders(self, from: usize, n: usize) -> String {
+        (from..from + n)
+            .map(|i| match self {
+                Self::Sqlite => "?".to_owned(),
+                Self::Postgres => format!("${i}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// A store error. Messages name records (serials, numbers), never secrets.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
