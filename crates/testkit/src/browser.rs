@@ -81,6 +81,10 @@ pub async fn browser(driver: &Driver) -> WebDriver {
     ] {
         caps.add_arg(arg).expect("browser argument");
     }
+    // reqwest is built with `rustls-no-provider` when the graph crate is in
+    // the same build (features unify): the WebDriver client needs a
+    // process-wide crypto provider then. Installing it twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     WebDriver::new(format!("http://127.0.0.1:{}", driver.port), caps)
         .await
         .expect("a Chromium session")
