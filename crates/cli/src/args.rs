@@ -150,6 +150,10 @@ pub enum DirectoryCommand {
         /// Seconds in the Retry-After header of throttled answers.
         #[arg(long, value_name = "SECONDS", default_value_t = 1)]
         retry_after: u64,
+        /// Hold every Graph answer MS milliseconds, as the round trip to
+        /// Microsoft's cloud would (for measuring clients; default 0).
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        latency: u64,
     },
 }
 

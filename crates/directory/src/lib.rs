@@ -53,6 +53,10 @@ pub struct Settings {
     pub token_ttl: i64,
     /// Answer every n-th Graph request with 429 (for testing clients).
     pub throttle: Option<Throttle>,
+    /// Hold every Graph answer this many milliseconds: the round trip to
+    /// Microsoft's cloud, which loopback does not have (for measuring
+    /// clients as they would behave against Graph).
+    pub latency_ms: u64,
 }
 
 /// Throttling for testing clients: every `every`-th Graph request gets
@@ -72,6 +76,7 @@ impl Default for Settings {
             max_delta: 1000,
             token_ttl: 3600,
             throttle: None,
+            latency_ms: 0,
         }
     }
 }
@@ -240,7 +245,10 @@ pub fn router(state: Arc<DirState>) -> Router {
         .merge(oauth::routes())
         .merge(otp_api::routes())
         .merge(people::routes())
-        .merge(throttled(graph::routes(), state.settings.throttle))
+        .merge(delayed(
+            throttled(graph::routes(), state.settings.throttle),
+            state.settings.latency_ms,
+        ))
         .fallback(|| async {
             GraphError::new(
                 StatusCode::BAD_REQUEST,
@@ -255,6 +263,22 @@ pub fn router(state: Arc<DirState>) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+}
+
+/// The Graph routes, each answer held `ms` milliseconds (0: not at all).
+fn delayed(routes: Router<Arc<DirState>>, ms: u64) -> Router<Arc<DirState>> {
+    if ms == 0 {
+        return routes;
+    }
+    routes.route_layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            let (answer, ()) = tokio::join!(
+                next.run(req),
+                tokio::time::sleep(std::time::Duration::from_millis(ms))
+            );
+            answer
+        },
+    ))
 }
 
 /// The Graph routes behind the optional throttle (one counter per router).

@@ -111,6 +111,7 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
             log_format,
             throttle,
             retry_after,
+            latency,
         } => {
             let key = dir
                 .signing_key(&mut rng, now())
@@ -122,6 +123,7 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
                     every,
                     retry_after: *retry_after,
                 }),
+                latency_ms: *latency,
                 ..Settings::default()
             };
             return serve(db, master, key, listen, settings, log_format).await;
