@@ -107,7 +107,7 @@ pub struct PushArgs {
     #[arg(long, value_name = "CSV")]
     pub assign: Option<PathBuf>,
     /// Tokens per #$delta request (1 to 1000).
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    #[arg(long, value_name = "N", default_value_t = 500)]
     pub chunk: usize,
     /// Requests in flight at once.
     #[arg(long, value_name = "N", default_value_t = 4)]

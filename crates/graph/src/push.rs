@@ -38,7 +38,7 @@ pub struct PushOptions {
 impl Default for PushOptions {
     fn default() -> Self {
         Self {
-            chunk: 200,
+            chunk: 500,
             concurrency: 4,
             dry_run: false,
         }

@@ -166,8 +166,11 @@ pub async fn connect(
         options.after_connect(|conn, _| {
             Box::pin(async move {
                 conn.execute(
+                    // Statement journals of many-row inserts in memory, not
+                    // in temporary files.
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                     PRAGMA temp_store = MEMORY;",
                 )
                 .await?;
                 Ok(())
