@@ -210,47 +210,103 @@ fn base_url(st: &DirState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-fn time(unix: Option<i64>) -> Value {
-    unix.map_or(Value::Null, |t| {
-        Value::String(oathvault_packaging::rfc3339(t))
-    })
+/// A device in Graph's flat shape, in the order Microsoft's pages show it;
+/// the secret is always `null`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeviceOut<'a> {
+    #[serde(rename = "@odata.type")]
+    odata_type: &'static str,
+    id: &'a str,
+    display_name: Option<&'a str>,
+    serial_number: &'a str,
+    manufacturer: &'a str,
+    model: &'a str,
+    secret_key: Option<&'a str>,
+    time_interval_in_seconds: i64,
+    status: &'a str,
+    last_used_date_time: Option<String>,
+    assigned_to: Option<IdentityOut<'a>>,
+    hash_function: &'a str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityOut<'a> {
+    id: &'a str,
+    display_name: &'a str,
+}
+
+/// A user's hardware OATH method: the device wrapped.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MethodOut<'a> {
+    #[serde(rename = "@odata.type")]
+    odata_type: &'static str,
+    id: &'a str,
+    created_date_time: Option<String>,
+    last_used_date_time: Option<String>,
+    device: DeviceOut<'a>,
+}
+
+/// The `#$delta` answer.
+#[derive(serde::Serialize)]
+struct Created<'a> {
+    value: Vec<MethodOut<'a>>,
+}
+
+fn rfc3339(unix: Option<i64>) -> Option<String> {
+    unix.map(oathvault_packaging::rfc3339)
+}
+
+impl<'a> DeviceOut<'a> {
+    fn of(d: &'a Device) -> Self {
+        Self {
+            odata_type: DEVICE_TYPE,
+            id: &d.id,
+            display_name: d.display_name.as_deref(),
+            serial_number: &d.serial,
+            manufacturer: &d.manufacturer,
+            model: &d.model,
+            secret_key: None,
+            time_interval_in_seconds: d.interval,
+            status: &d.status,
+            last_used_date_time: rfc3339(d.last_used),
+            assigned_to: d.user.as_ref().map(|(id, name)| IdentityOut {
+                id,
+                display_name: name,
+            }),
+            hash_function: &d.hash,
+        }
+    }
+}
+
+impl<'a> MethodOut<'a> {
+    fn of(d: &'a Device) -> Self {
+        Self {
+            odata_type: METHOD_TYPE,
+            id: &d.id,
+            created_date_time: rfc3339(d.assigned_at),
+            last_used_date_time: rfc3339(d.last_used),
+            device: DeviceOut::of(d),
+        }
+    }
+}
+
+fn to_map(v: impl serde::Serialize) -> Map<String, Value> {
+    match serde_json::to_value(v) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
 }
 
 /// A device in Graph's flat shape; the secret is always `null`.
 pub(crate) fn device_json(d: &Device) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("@odata.type".into(), DEVICE_TYPE.into());
-    m.insert("id".into(), d.id.clone().into());
-    m.insert(
-        "displayName".into(),
-        d.display_name.clone().map_or(Value::Null, Value::String),
-    );
-    m.insert("serialNumber".into(), d.serial.clone().into());
-    m.insert("manufacturer".into(), d.manufacturer.clone().into());
-    m.insert("model".into(), d.model.clone().into());
-    m.insert("secretKey".into(), Value::Null);
-    m.insert("timeIntervalInSeconds".into(), d.interval.into());
-    m.insert("status".into(), d.status.clone().into());
-    m.insert("lastUsedDateTime".into(), time(d.last_used));
-    m.insert(
-        "assignedTo".into(),
-        d.user.as_ref().map_or(
-            Value::Null,
-            |(id, name)| json!({ "id": id, "displayName": name }),
-        ),
-    );
-    m.insert("hashFunction".into(), d.hash.clone().into());
-    m
+    to_map(DeviceOut::of(d))
 }
 
 fn method_json(d: &Device) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("@odata.type".into(), METHOD_TYPE.into());
-    m.insert("id".into(), d.id.clone().into());
-    m.insert("createdDateTime".into(), time(d.assigned_at));
-    m.insert("lastUsedDateTime".into(), time(d.last_used));
-    m.insert("device".into(), Value::Object(device_json(d)));
-    m
+    to_map(MethodOut::of(d))
 }
 
 fn user_json(u: &User) -> Map<String, Value> {
@@ -263,7 +319,7 @@ fn user_json(u: &User) -> Map<String, Value> {
     m
 }
 
-fn ok_json(status: StatusCode, body: Value) -> Response {
+fn ok_json(status: StatusCode, body: impl serde::Serialize) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
@@ -626,11 +682,9 @@ async fn create_delta(
         devices.push(d);
     }
     st.db.insert_devices(&devices).await?;
-    let value: Vec<Value> = devices
-        .iter()
-        .map(|d| Value::Object(method_json(d)))
-        .collect();
-    Ok(ok_json(StatusCode::CREATED, json!({ "value": value })))
+    // Written straight from the devices (no intermediate JSON tree).
+    let value: Vec<MethodOut<'_>> = devices.iter().map(MethodOut::of).collect();
+    Ok(ok_json(StatusCode::CREATED, Created { value }))
 }
 
 async fn update_device(
@@ -1006,7 +1060,10 @@ async fn assign(
     let mut out = Map::new();
     out.insert("@odata.type".into(), METHOD_TYPE.into());
     out.insert("id".into(), d.id.clone().into());
-    out.insert("createdDateTime".into(), time(d.assigned_at));
+    out.insert(
+        "createdDateTime".into(),
+        rfc3339(d.assigned_at).map_or(Value::Null, Value::String),
+    );
     Ok(entity(
         StatusCode::CREATED,
         format!(
