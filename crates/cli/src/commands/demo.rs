@@ -344,6 +344,12 @@ fn print_guide(
     say!(
         "  Graph            http://{directory}/beta/directory/authenticationMethodDevices/hardwareOathDevices"
     );
+    say!(
+        "  oathvault entra  OATHVAULT_CLIENT_SECRET={} {ov} entra --tenant {} --client-id {} \\\n                     --authority http://{directory} --graph-url http://{directory}/beta list",
+        s.directory.client_secret,
+        s.directory.tenant_id,
+        s.directory.client_id
+    );
     say!("");
     say!("Ctrl-C stops both.");
 }
