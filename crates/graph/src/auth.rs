@@ -114,8 +114,7 @@ impl fmt::Debug for Auth {
     }
 }
 
-/// The token endpoint's answer.
-#[derive(Debug)]
+/// The token endpoint's answer (its `Debug` shows no token).
 pub struct Tokens {
     /// The access token.
     pub access_token: Zeroizing<String>,
@@ -123,6 +122,19 @@ pub struct Tokens {
     pub expires_in: i64,
     /// A refresh token, when `offline_access` was asked for.
     pub refresh_token: Option<Zeroizing<String>>,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 impl Auth {
@@ -307,7 +319,8 @@ pub(crate) fn transport(url: &str, e: &reqwest::Error) -> Error {
 
 /// A device code sign-in under way: show `message` (or `user_code` and
 /// `verification_uri`) to the administrator, then [`poll_device_code`].
-#[derive(Debug, Clone)]
+/// Its `Debug` hides the device code.
+#[derive(Clone)]
 pub struct DeviceAuthorization {
     /// The code the user types.
     pub user_code: String,
@@ -320,6 +333,17 @@ pub struct DeviceAuthorization {
     /// Seconds it stays valid.
     pub expires_in: u64,
     device_code: Zeroizing<String>,
+}
+
+impl fmt::Debug for DeviceAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceAuthorization")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .field("interval", &self.interval)
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Starts the device code flow.
@@ -399,5 +423,35 @@ pub async fn poll_device_code(
         }
         tokio::time::sleep(Duration::from_secs(interval)).await;
         waited += interval;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_token() {
+        let t = Tokens {
+            access_token: Zeroizing::new("eyJ-access".into()),
+            expires_in: 3600,
+            refresh_token: Some(Zeroizing::new("refresh-secret".into())),
+        };
+        let d = DeviceAuthorization {
+            user_code: "ABCD".into(),
+            verification_uri: "https://microsoft.com/devicelogin".into(),
+            message: String::new(),
+            interval: 5,
+            expires_in: 900,
+            device_code: Zeroizing::new("device-secret".into()),
+        };
+        let shown = format!(
+            "{t:?} {d:?} {:?}",
+            Credential::Secret(Zeroizing::new("s3cr3t".into()))
+        );
+        for secret in ["eyJ-access", "refresh-secret", "device-secret", "s3cr3t"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("ABCD"));
     }
 }
