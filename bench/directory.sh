@@ -11,14 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-100000}"
 runs="${RUNS:-3}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oathvault/target}"
-if [ "${BENCH_PROFILE:-release}" = dev ]; then
-  cargo build --quiet -p oathvault
-  ov="$CARGO_TARGET_DIR/debug/oathvault"
-else
-  cargo build --release --quiet -p oathvault
-  ov="$CARGO_TARGET_DIR/release/oathvault"
-fi
+. bench/lib.sh
 work="$(mktemp -d "${TMPDIR:-/tmp}/oathvault-directory.XXXXXX")"
 server=""
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }

@@ -7,16 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-100000}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oathvault/target}"
-# BENCH_PROFILE=dev reuses the test build (scripts/test's smoke run checks
-# that the script works; its figures are not the benchmark).
-if [ "${BENCH_PROFILE:-release}" = dev ]; then
-  cargo build --quiet -p oathvault
-  ov="$CARGO_TARGET_DIR/debug/oathvault"
-else
-  cargo build --release --quiet -p oathvault
-  ov="$CARGO_TARGET_DIR/release/oathvault"
-fi
+. bench/lib.sh
 work="$(mktemp -d "${TMPDIR:-/tmp}/oathvault-pskc.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 key=12345678901234567890123456789012
