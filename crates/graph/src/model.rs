@@ -92,7 +92,7 @@ impl Device {
         if v.get("serialNumber").and_then(Value::as_str).is_none() {
             return Err("a device without serialNumber".into());
         }
-        serde_json::from_value(v.clone()).map_err(|e| format!("a device that does not parse: {e}"))
+        Self::deserialize(v).map_err(|e| format!("a device that does not parse: {e}"))
     }
 
     /// The status, or `unknown`.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use oathvault_token::{Hash, Kind, SecretEncoding, Token};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::Error;
@@ -63,35 +63,42 @@ pub fn device_body(
         )));
     };
     let secret = SecretEncoding::Base32.encode(&token.secret);
-    let mut v = serde_json::Map::new();
+    // Written field by field into the wiped buffer (no JSON tree per token);
+    // strings go through serde_json for their escaping.
+    let mut out = Zeroizing::new(Vec::with_capacity(320));
+    let mut field = |name: &str, value: &str| {
+        let sep: &[u8] = if out.is_empty() { b"{\"" } else { b",\"" };
+        out.extend_from_slice(sep);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        let _ = serde_json::to_writer(&mut *out, value);
+    };
     if let Some(id) = content_id {
-        v.insert("@contentId".into(), Value::String(id.to_string()));
+        field("@contentId", &id.to_string());
     }
-    v.insert("serialNumber".into(), token.serial.as_str().into());
-    v.insert(
-        "manufacturer".into(),
-        token.manufacturer.clone().unwrap_or_default().into(),
+    field("serialNumber", token.serial.as_str());
+    field(
+        "manufacturer",
+        token.manufacturer.as_deref().unwrap_or_default(),
     );
-    v.insert(
-        "model".into(),
-        token.model.clone().unwrap_or_default().into(),
-    );
-    v.insert("timeIntervalInSeconds".into(), step.seconds().into());
-    v.insert(
-        "hashFunction".into(),
+    field("model", token.model.as_deref().unwrap_or_default());
+    field(
+        "hashFunction",
         match token.hash {
             Hash::Sha256 => "hmacsha256",
             _ => "hmacsha1",
-        }
-        .into(),
+        },
     );
+    out.extend_from_slice(b",\"timeIntervalInSeconds\":");
+    out.extend_from_slice(step.seconds().to_string().as_bytes());
     if let Some(u) = assign_to {
-        v.insert("assignTo".into(), json!({ "id": u }));
+        out.extend_from_slice(b",\"assignTo\":{\"id\":");
+        let _ = serde_json::to_writer(&mut *out, u);
+        out.push(b'}');
     }
-    // The secret goes in last, written straight into the wiped buffer.
-    let mut out = Zeroizing::new(Vec::with_capacity(256));
-    let head = Value::Object(v).to_string();
-    out.extend_from_slice(head.get(..head.len() - 1).unwrap_or_default().as_bytes());
+    // The secret goes last, into room reserved first, so that no growth of
+    // the buffer leaves a copy of it behind. Base32 needs no escaping.
+    out.reserve(secret.len() + 16);
     out.extend_from_slice(b",\"secretKey\":\"");
     out.extend_from_slice(secret.as_bytes());
     out.extend_from_slice(b"\"}");
@@ -297,6 +304,7 @@ impl Graph {
 mod tests {
     use super::*;
     use oathvault_token::{Secret, Serial, Step};
+    use serde_json::Value;
 
     #[test]
     fn encoding_and_literals() {
