@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use oathvault_otp::clock::{Clock, SystemClock};
 use oathvault_portal::{Actor, Admin, NewStaff};
 use oathvault_store::{Role, Store};
 use oathvault_token::{Secret, SecretEncoding, Serial, Step, Token};
@@ -22,6 +21,7 @@ use oathvault_vault::MasterKey;
 use rand08::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use super::now;
 use super::portal::{shutdown_signal, write_key};
 use crate::Failure;
 use crate::args::DemoArgs;
@@ -33,10 +33,6 @@ struct Saved {
     staff_email: String,
     staff_password: String,
     directory: oathvault_directory::Demo,
-}
-
-fn now() -> i64 {
-    i64::try_from(SystemClock.now_unix()).unwrap_or(i64::MAX)
 }
 
 /// The twenty demo tokens (deterministic).
@@ -84,12 +80,7 @@ fn entra_csv(rows: &[(&str, &Secret, &str, &str)]) -> String {
 }
 
 pub fn run(args: &DemoArgs) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(run_async(args))
+    super::block_on(run_async(args))
 }
 
 async fn setup(dir: &Path, store: &Store, master: &MasterKey) -> Result<Saved, Failure> {

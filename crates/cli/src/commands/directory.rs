@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use oathvault_directory::{Db, DirState, Directory, Settings};
-use oathvault_otp::clock::{Clock, SystemClock};
 use oathvault_vault::MasterKey;
 
+use super::now;
 use super::portal::{default_data_dir, init_logs, shutdown_signal, write_key};
 use crate::Failure;
 use crate::args::{
@@ -16,17 +16,8 @@ use crate::args::{
 };
 use crate::io::secret_file;
 
-fn now() -> i64 {
-    i64::try_from(SystemClock.now_unix()).unwrap_or(i64::MAX)
-}
-
 pub fn run(args: &DirectoryArgs) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(run_async(args))
+    super::block_on(run_async(args))
 }
 
 /// The master key: read, or made (0600) on first use.

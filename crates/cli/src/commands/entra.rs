@@ -13,6 +13,7 @@ use oathvault_graph::{Auth, Credential, Device, Endpoints, Error, Graph, RetryPo
 use oathvault_otp::clock::{Clock, SystemClock};
 use zeroize::Zeroizing;
 
+use super::now;
 use crate::Failure;
 use crate::args::InputArgs;
 use crate::entra_args::{ActionArgs, Connection, EntraArgs, EntraCommand, ListArgs, ListFormat};
@@ -20,17 +21,8 @@ use crate::io::secret_file;
 
 mod push;
 
-pub fn now() -> i64 {
-    i64::try_from(SystemClock.now_unix()).unwrap_or(i64::MAX)
-}
-
 pub fn run(args: &EntraArgs) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(run_async(args))
+    super::block_on(run_async(args))
 }
 
 async fn run_async(args: &EntraArgs) -> Result<(), Failure> {

@@ -12,12 +12,28 @@ pub mod package;
 pub mod portal;
 pub mod split;
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
+use oathvault_otp::clock::{Clock, SystemClock};
 use oathvault_token::Token;
 
 use crate::Failure;
 use crate::args::InputArgs;
 use crate::io::Input;
+
+/// Now, in Unix seconds (the system clock, read in one place).
+pub fn now() -> i64 {
+    i64::try_from(SystemClock.now_unix()).unwrap_or(i64::MAX)
+}
+
+/// Runs an async command to its end on a two-thread runtime.
+pub fn block_on(command: impl Future<Output = Result<(), Failure>>) -> Result<(), Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(command)
+}
 
 /// Finds one token by serial (or the only token when no serial is given).
 /// Every token is read, so a bad file is reported, not half-used.

@@ -6,20 +6,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use oathvault_formats::{Format, detect, reader};
-use oathvault_otp::clock::{Clock, SystemClock};
 use oathvault_packaging::manifest::{Entry, Manifest};
 use oathvault_packaging::package::{self, Layer, Seal, SignatureStatus, Source, Unpacked, Unseal};
 use oathvault_packaging::pgp::{KeyInfo, Opened, PublicKey, SecretKey};
 use oathvault_packaging::{File, Password, rfc3339};
 use zeroize::Zeroizing;
 
+use super::now;
 use crate::Failure;
 use crate::args::{KeyArgs, KeygenArgs, OpenArgs, PackArgs};
 use crate::io::{Output, secret_file};
-
-fn now() -> i64 {
-    i64::try_from(SystemClock.now_unix()).unwrap_or(i64::MAX)
-}
 
 fn read(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
     std::fs::read(path)

@@ -130,12 +130,7 @@ pub(crate) fn write_key(path: &Path, key: &MasterKey, force: bool) -> Result<(),
 }
 
 pub fn run(args: &PortalArgs) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(run_async(args))
+    super::block_on(run_async(args))
 }
 
 async fn open(setup: &Setup) -> Result<Store, Failure> {
