@@ -40,6 +40,18 @@ def request(conn, method, path, body=None, headers=None, form=False):
     return json.loads(raw) if raw else None
 
 
+def sign_in(base, tenant, client_id, client_secret):
+    """A keep-alive connection to BASE and the bearer header of a
+    client-credentials token."""
+    url = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+    tok = request(conn, "POST", f"/{tenant}/oauth2/v2.0/token", {
+        "grant_type": "client_credentials", "client_id": client_id,
+        "client_secret": client_secret, "scope": "https://graph.microsoft.com/.default",
+    }, form=True)
+    return conn, {"Authorization": "Bearer " + tok["access_token"]}
+
+
 def secret(i):
     # 20 deterministic bytes per token, Base32 without padding.
     return base64.b32encode(hashlib.sha1(b"bench-%d" % i).digest()).decode()
@@ -49,13 +61,7 @@ def main():
     base, tenant, client_id, client_secret, n = sys.argv[1:6]
     n = int(n)
     chunk = int(sys.argv[6]) if len(sys.argv) > 6 else 1000
-    url = urllib.parse.urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
-    tok = request(conn, "POST", f"/{tenant}/oauth2/v2.0/token", {
-        "grant_type": "client_credentials", "client_id": client_id,
-        "client_secret": client_secret, "scope": "https://graph.microsoft.com/.default",
-    }, form=True)
-    auth = {"Authorization": "Bearer " + tok["access_token"]}
+    conn, auth = sign_in(base, tenant, client_id, client_secret)
 
     start = time.perf_counter()
     for first in range(0, n, chunk):

@@ -8,23 +8,15 @@ Usage: graph_post_each.py BASE TENANT CLIENT_ID CLIENT_SECRET FILE.csv
 Prints `SECONDS COUNT`; exits non-zero on any error.
 """
 import csv
-import http.client
 import sys
 import time
-import urllib.parse
 
-from graph_load import DEVICES, request
+from graph_load import DEVICES, request, sign_in
 
 
 def main():
     base, tenant, client_id, client_secret, path = sys.argv[1:6]
-    url = urllib.parse.urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
-    tok = request(conn, "POST", f"/{tenant}/oauth2/v2.0/token", {
-        "grant_type": "client_credentials", "client_id": client_id,
-        "client_secret": client_secret, "scope": "https://graph.microsoft.com/.default",
-    }, form=True)
-    auth = {"Authorization": "Bearer " + tok["access_token"]}
+    conn, auth = sign_in(base, tenant, client_id, client_secret)
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     start = time.perf_counter()

@@ -98,10 +98,15 @@ fn entra(l: &Local) -> Command {
 }
 
 fn entra_as(l: &Local, secret_file: &Path) -> Command {
+    let mut c = connected(l);
+    c.arg("--client-secret-file").arg(secret_file);
+    c
+}
+
+/// `oathvault entra` pointed at the local directory, with no credential.
+fn connected(l: &Local) -> Command {
     let mut c = Command::new(cargo_bin("oathvault"));
     c.arg("entra")
-        .arg("--client-secret-file")
-        .arg(secret_file)
         .env("OATHVAULT_TENANT", &l.tenant)
         .env("OATHVAULT_CLIENT_ID", &l.client_id)
         .env("OATHVAULT_AUTHORITY", format!("http://{}", l.addr))
@@ -536,16 +541,8 @@ fn sign_in_with_a_certificate() {
     pem.push_str(&std::fs::read_to_string(&key).unwrap());
     std::fs::write(&combined, pem).unwrap();
     let with_cert = |pem: &Path| {
-        let mut c = Command::new(cargo_bin("oathvault"));
-        c.arg("entra")
-            .arg("--certificate")
-            .arg(pem)
-            .env("OATHVAULT_TENANT", &l.tenant)
-            .env("OATHVAULT_CLIENT_ID", &l.client_id)
-            .env("OATHVAULT_AUTHORITY", format!("http://{}", l.addr))
-            .env("OATHVAULT_GRAPH_URL", format!("http://{}/beta", l.addr))
-            .env("HOME", &l.home)
-            .env_remove("OATHVAULT_CLIENT_SECRET");
+        let mut c = connected(&l);
+        c.arg("--certificate").arg(pem);
         c
     };
     // Not registered yet: the identity platform says so.
@@ -662,18 +659,7 @@ fn an_administrator_signs_in_with_a_device_code() {
 
     let dir = tempfile::tempdir().unwrap();
     let l = start(dir.path(), Settings::default());
-    let as_admin = || {
-        let mut c = Command::new(cargo_bin("oathvault"));
-        c.arg("entra")
-            .env("OATHVAULT_TENANT", &l.tenant)
-            .env("OATHVAULT_CLIENT_ID", &l.client_id)
-            .env("OATHVAULT_AUTHORITY", format!("http://{}", l.addr))
-            .env("OATHVAULT_GRAPH_URL", format!("http://{}/beta", l.addr))
-            .env("HOME", &l.home)
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("OATHVAULT_CLIENT_SECRET");
-        c
-    };
+    let as_admin = || connected(&l);
     let mut child = std::process::Command::new(cargo_bin("oathvault"))
         .args(as_admin().get_args())
         .envs(as_admin().get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
