@@ -13,22 +13,14 @@ n="${1:-100000}"
 runs="${RUNS:-3}"
 . bench/lib.sh
 work="$(mktemp -d "${TMPDIR:-/tmp}/oathvault-directory.XXXXXX")"
-server=""
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-export OATHVAULT_DATA_DIR="$work/data"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+. bench/directory_lib.sh
+trap 'stop_directory; rm -rf "$work"' EXIT
 
 creates=(); lists=()
 for i in $(seq "$runs"); do
-  rm -rf "$OATHVAULT_DATA_DIR"
-  "$ov" directory seed-demo --json > "$work/demo.json" 2> "$work/seed.log"
-  read -r tenant client secret < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["tenant_id"], d["client_id"], d["client_secret"])' "$work/demo.json")
-  "$ov" directory serve --listen "127.0.0.1:$port" > "$work/serve.log" 2>&1 &
-  server=$!
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  fresh_directory
   read -r _ c _ l _ count < <(python3 bench/graph_load.py "http://127.0.0.1:$port" "$tenant" "$client" "$secret" "$n")
-  kill "$server"; wait "$server" 2>/dev/null || true; server=""
+  stop_directory
   creates+=("$c"); lists+=("$l")
 done
 

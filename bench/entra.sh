@@ -17,23 +17,10 @@ runs="${RUNS:-3}"
 latencies="${LATENCIES:-0 5}"
 . bench/lib.sh
 work="$(mktemp -d "${TMPDIR:-/tmp}/oathvault-entra.XXXXXX")"
-server=""
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+. bench/directory_lib.sh
+trap 'stop_directory; rm -rf "$work"' EXIT
 python3 bench/gen_tokens.py "$n" "$work/tokens.csv"
 
-fresh_directory() {
-  [ -n "$server" ] && { kill "$server"; wait "$server" 2>/dev/null || true; }
-  export OATHVAULT_DATA_DIR="$work/data"
-  rm -rf "$OATHVAULT_DATA_DIR"
-  "$ov" directory seed-demo --json > "$work/demo.json" 2> "$work/seed.log"
-  read -r tenant client secret < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["tenant_id"], d["client_id"], d["client_secret"])' "$work/demo.json")
-  printf '%s' "$secret" > "$work/secret"
-  "$ov" directory serve --listen "127.0.0.1:$port" --latency "$latency" > "$work/serve.log" 2>&1 &
-  server=$!
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-}
 count() {
   "$ov" entra --tenant "$tenant" --client-id "$client" --client-secret-file "$work/secret" \
     --authority "http://127.0.0.1:$port" --graph-url "http://127.0.0.1:$port/beta" list --format csv | tail -n +2 | cut -d, -f1 | sort -u | wc -l
@@ -42,13 +29,13 @@ count() {
 for latency in $latencies; do
 ours=(); theirs=()
 for i in $(seq "$runs"); do
-  fresh_directory
+  fresh_directory "$latency"
   read -r t _ < <(python3 bench/measure.py "$ov" entra --tenant "$tenant" --client-id "$client" \
     --client-secret-file "$work/secret" --authority "http://127.0.0.1:$port" \
     --graph-url "http://127.0.0.1:$port/beta" push --quiet "$work/tokens.csv")
   [ "$(count)" -eq "$n" ] || { echo "oathvault left $(count) devices, expected $n" >&2; exit 1; }
   ours+=("$t")
-  fresh_directory
+  fresh_directory "$latency"
   read -r t c < <(cd bench && python3 graph_post_each.py "http://127.0.0.1:$port" "$tenant" "$client" "$secret" "$work/tokens.csv")
   [ "$(count)" -eq "$n" ] || { echo "one-by-one left $(count) devices, expected $n" >&2; exit 1; }
   theirs+=("$t")
