@@ -287,23 +287,7 @@ fn the_demo_serves_the_portal_and_the_directory_and_keeps_its_data() {
 
 /// A self-signed certificate and its key (`CN=name`), made by `openssl`.
 fn openssl_certificate(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, String) {
-    let cert = dir.join(format!("{name}.pem"));
-    let key = dir.join(format!("{name}-key.pem"));
-    let out = Process::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .args(["-days", "1", "-subj", &format!("/CN={name}")])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run openssl ({e}); scripts/test installs Debian's openssl package")
-        });
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (cert, key) = oathvault_testkit::pki::openssl_certificate(dir, name);
     (cert, std::fs::read_to_string(key).unwrap())
 }
 

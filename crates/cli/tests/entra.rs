@@ -512,29 +512,8 @@ fn preflight_tells_a_fitting_file_from_a_misread_one() {
 fn sign_in_with_a_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let l = start(dir.path(), Settings::default());
-    let key = dir.path().join("key.pem");
-    let cert = dir.path().join("cert.pem");
-    let status = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=oathvault entra test",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("this test needs openssl: run scripts/test, which installs it");
-    assert!(status.success());
+    let (cert, key) =
+        oathvault_testkit::pki::openssl_certificate(dir.path(), "oathvault-entra-test");
     // Azure's combined PEM: the certificate, then its key.
     let combined = dir.path().join("app.pem");
     let mut pem = std::fs::read_to_string(&cert).unwrap();

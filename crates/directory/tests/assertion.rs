@@ -15,7 +15,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -44,23 +43,7 @@ struct Pki {
 }
 
 fn openssl_certificate(dir: &Path, name: &str) -> Pki {
-    let key = dir.join(format!("{name}-k.pem"));
-    let cert = dir.join(format!("{name}-c.pem"));
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .args(["-days", "1", "-subj", &format!("/CN={name}")])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run openssl ({e}); scripts/test installs Debian's openssl package")
-        });
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (cert, key) = oathvault_testkit::pki::openssl_certificate(dir, name);
     let cert_pem = std::fs::read_to_string(&cert).unwrap();
     Pki {
         cert: Certificate::from_pem(&cert_pem).unwrap(),

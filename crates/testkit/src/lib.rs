@@ -15,5 +15,6 @@
 #[cfg(feature = "browser")]
 pub mod browser;
 pub mod golden;
+pub mod pki;
 pub mod postgres;
 pub mod synth;
