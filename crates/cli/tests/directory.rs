@@ -57,6 +57,33 @@ fn http(
     (status, body)
 }
 
+/// `oathvault directory serve` on a free loopback port: the server
+/// (stopped when dropped) and the address it printed.
+fn serve(data: &std::path::Path) -> (Server, String) {
+    let mut child = Process::new(cargo_bin("oathvault"))
+        .args(["directory", "--data-dir"])
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("OATHVAULT_DIRECTORY_DATABASE")
+        .env_remove("OATHVAULT_DIRECTORY_KEY_FILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let server = Server(child);
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (server, addr)
+}
+
 #[test]
 fn seed_serve_and_use_the_directory() {
     let dir = tempfile::tempdir().unwrap();
@@ -142,27 +169,7 @@ fn seed_serve_and_use_the_directory() {
         0o600
     );
 
-    let mut child = Process::new(cargo_bin("oathvault"))
-        .args(["directory", "--data-dir"])
-        .arg(&data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("OATHVAULT_DIRECTORY_DATABASE")
-        .env_remove("OATHVAULT_DIRECTORY_KEY_FILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _server = Server(child);
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
+    let (_server, addr) = serve(&data);
 
     let form = format!(
         "grant_type=client_credentials&client_id={}&client_secret={}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
@@ -381,27 +388,7 @@ fn app_add_with_a_certificate_then_sign_in_with_it() {
 
     // Over real HTTP: a client assertion signed with the key gets a token
     // Graph accepts.
-    let mut child = Process::new(cargo_bin("oathvault"))
-        .args(["directory", "--data-dir"])
-        .arg(&data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("OATHVAULT_DIRECTORY_DATABASE")
-        .env_remove("OATHVAULT_DIRECTORY_KEY_FILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _server = Server(child);
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
+    let (_server, addr) = serve(&data);
     let endpoint = "/fabrikam.example/oauth2/v2.0/token";
     // The certificate was made moments ago: its start stands in for now.
     let now = cert.not_before();
