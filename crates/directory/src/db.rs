@@ -4,6 +4,7 @@
 //! queries on both (`$n` placeholders through sqlx's Any driver).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
@@ -232,13 +233,28 @@ fn exists(e: sqlx::Error, what: &'static str, name: &str) -> DbError {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Bulk writers queue here rather than in SQLite's busy handler, which
+    /// sleeps in growing steps while another connection holds the lock.
+    bulk_writer: Arc<tokio::sync::Mutex<()>>,
+    /// The `INSERT` of a full chunk of devices, made once.
+    insert_full_chunk: Arc<std::sync::OnceLock<String>>,
 }
+
+/// Devices per `INSERT` statement.
+const INSERT_CHUNK: usize = 200;
+/// Columns each device binds.
+const INSERT_COLUMNS: usize = 13;
 
 impl Db {
     /// Opens (creating a SQLite file if needed) and migrates.
     pub async fn open(database: &str) -> Result<Self, DbError> {
         let (pool, backend) = oathvault_store::connect(database, &SQLITE, &POSTGRES).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            bulk_writer: Arc::default(),
+            insert_full_chunk: Arc::default(),
+        })
     }
 
     /// The backend in use.
@@ -431,18 +447,20 @@ impl Db {
     /// Inserts devices, all or none; a serial already in the tenant refuses
     /// the whole set (naming it).
     pub async fn insert_devices(&self, devices: &[Device]) -> Result<(), DbError> {
-        // Many rows a statement: one round trip to the database per 200.
-        const COLUMNS: usize = 13;
+        // Many rows a statement: one round trip to the database per chunk.
+        let _writer = match self.backend {
+            Backend::Sqlite => Some(self.bulk_writer.lock().await),
+            Backend::Postgres => None,
+        };
         let mut tx = self.pool.begin().await?;
-        for chunk in devices.chunks(200) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", self.backend.placeholders(i * COLUMNS + 1, COLUMNS)))
-                .collect();
-            let sql = format!(
-                "INSERT INTO dir_device (id, tenant_id, serial, display_name, manufacturer, model, \
-                 secret_sealed, interval, hash, status, user_id, assigned_at, created) VALUES {}",
-                rows.join(", ")
-            );
+        for chunk in devices.chunks(INSERT_CHUNK) {
+            let sql = if chunk.len() == INSERT_CHUNK {
+                self.insert_full_chunk
+                    .get_or_init(|| self.insert_sql(INSERT_CHUNK))
+                    .clone()
+            } else {
+                self.insert_sql(chunk.len())
+            };
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for d in chunk {
                 q = q
@@ -483,6 +501,26 @@ impl Db {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    fn insert_sql(&self, rows: usize) -> String {
+        let mut sql = String::from(
+            "INSERT INTO dir_device (id, tenant_id, serial, display_name, manufacturer, model, \
+             secret_sealed, interval, hash, status, user_id, assigned_at, created) VALUES ",
+        );
+        for i in 0..rows {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            sql.push_str(
+                &self
+                    .backend
+                    .placeholders(i * INSERT_COLUMNS + 1, INSERT_COLUMNS),
+            );
+            sql.push(')');
+        }
+        sql
     }
 
     /// A device of `tenant` by id.

@@ -19,6 +19,7 @@ use crate::admin::role;
 use crate::db::{Cond, Device, User};
 use crate::odata::{self, Allowed, Literal, Query};
 use crate::rules::{self, Purpose, status};
+use crate::wire::{self, DeltaIn, DeviceIn, Text};
 use crate::{DirState, GraphError, new_id};
 
 const DEVICE_TYPE: &str = "#microsoft.graph.hardwareOathTokenAuthenticationMethodDevice";
@@ -358,6 +359,18 @@ fn body_json(body: &Bytes) -> Result<Map<String, Value>, GraphError> {
     }
 }
 
+/// Reads a typed object body, with Graph's answers for bodies that are not
+/// JSON or not an object.
+fn wire_object<'a, T: serde::Deserialize<'a>>(body: &'a Bytes) -> Result<T, GraphError> {
+    wire::object(body).map_err(|e| match e {
+        wire::BodyError::NotObject => bad_request("The request body must be a JSON object."),
+        wire::BodyError::Syntax(e) => bad_request(format!(
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format. ({e})"
+        )),
+        wire::BodyError::Shape(e) => bad_request(e),
+    })
+}
+
 fn str_field<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     m.get(key).and_then(Value::as_str)
 }
@@ -526,37 +539,34 @@ async fn get_device(
 async fn new_device(
     st: &DirState,
     who: &Principal,
-    m: &Map<String, Value>,
+    m: &DeviceIn<'_>,
     now: i64,
     rng: &mut (impl rand08::RngCore + rand08::CryptoRng),
 ) -> Result<Device, GraphError> {
-    let required = |key: &str| {
-        str_field(m, key)
-            .map(str::trim)
+    fn required<'t>(key: &str, v: Option<&'t Text<'_>>) -> Result<&'t str, GraphError> {
+        v.map(|t| t.as_str().trim())
             .filter(|v| !v.is_empty())
-            .map(str::to_owned)
             .ok_or_else(|| bad_request(format!("{key} is required")))
-    };
-    let serial = required("serialNumber")?;
-    let manufacturer = required("manufacturer")?;
-    let model = required("model")?;
-    let secret = rules::secret(&required("secretKey")?).map_err(|e| bad_request(e.0))?;
-    // Microsoft's bulk example sends the interval as a string.
-    let interval = match m.get("timeIntervalInSeconds") {
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
     }
-    .ok_or_else(|| bad_request("timeIntervalInSeconds is required (30 or 60)"))?;
+    let serial = required("serialNumber", m.serial_number.as_ref())?.to_owned();
+    let manufacturer = required("manufacturer", m.manufacturer.as_ref())?.to_owned();
+    let model = required("model", m.model.as_ref())?.to_owned();
+    let secret = rules::secret(required("secretKey", m.secret_key.as_ref())?)
+        .map_err(|e| bad_request(e.0))?;
+    // Microsoft's bulk example sends the interval as a string.
+    let interval = m
+        .time_interval_in_seconds
+        .and_then(|s| s.0)
+        .ok_or_else(|| bad_request("timeIntervalInSeconds is required (30 or 60)"))?;
     let interval = rules::interval(interval).map_err(|e| bad_request(e.0))?;
-    let hash = rules::hash_function(str_field(m, "hashFunction")).map_err(|e| bad_request(e.0))?;
-    let assign = match m.get("assignTo") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.get("id")
-                .and_then(Value::as_str)
+    let hash = rules::hash_function(m.hash_function.as_ref().map(Text::as_str))
+        .map_err(|e| bad_request(e.0))?;
+    let assign = match &m.assign_to {
+        None => None,
+        Some(a) => Some(
+            a.id.as_ref()
                 .ok_or_else(|| bad_request("assignTo needs an id"))?
-                .to_owned(),
+                .as_str(),
         ),
     };
     let user = match assign {
@@ -568,9 +578,9 @@ async fn new_device(
             ])?;
             let u = st
                 .db
-                .user(&who.tenant, &id)
+                .user(&who.tenant, id)
                 .await?
-                .ok_or_else(|| not_found(&id))?;
+                .ok_or_else(|| not_found(id))?;
             Some((u.id, u.display_name))
         }
         None => None,
@@ -590,7 +600,7 @@ async fn new_device(
         id,
         tenant_id: who.tenant.clone(),
         serial,
-        display_name: str_field(m, "displayName").map(str::to_owned),
+        display_name: m.display_name.as_ref().map(|t| t.as_str().to_owned()),
         manufacturer,
         model,
         sealed,
@@ -611,7 +621,7 @@ async fn create_device(
 ) -> Result<Response, GraphError> {
     who.require(&[perm::POLICY_RW_AUTH])?;
     who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
-    let m = body_json(&body)?;
+    let m: DeviceIn<'_> = wire_object(&body)?;
     let now = st.now();
     let d = new_device(&st, &who, &m, now, &mut rand08::rngs::OsRng).await?;
     if let Some((user, _)) = &d.user {
@@ -637,10 +647,9 @@ async fn create_delta(
 ) -> Result<Response, GraphError> {
     who.require(&[perm::POLICY_RW_AUTH])?;
     who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
-    let m = body_json(&body)?;
-    let items = m
-        .get("value")
-        .and_then(Value::as_array)
+    let delta: DeltaIn<'_> = wire_object(&body)?;
+    let items = delta
+        .value
         .ok_or_else(|| bad_request("the body needs a \"value\" array of tokens"))?;
     if items.len() > st.settings.max_delta {
         return Err(bad_request(format!(
@@ -661,12 +670,20 @@ async fn create_delta(
     let mut devices = Vec::with_capacity(items.len());
     let mut seen = std::collections::HashSet::new();
     for (i, item) in items.iter().enumerate() {
-        let Value::Object(obj) = item else {
-            return Err(bad_request(format!("value[{i}] is not an object")));
+        let obj: DeviceIn<'_> = match wire::object(item.get().as_bytes()) {
+            Ok(obj) => obj,
+            Err(wire::BodyError::NotObject) => {
+                return Err(bad_request(format!("value[{i}] is not an object")));
+            }
+            Err(wire::BodyError::Shape(e) | wire::BodyError::Syntax(e)) => {
+                return Err(bad_request(format!("value[{i}]: {e}")));
+            }
         };
-        let label = str_field(obj, "@contentId")
-            .map_or_else(|| format!("value[{i}]"), |c| format!("@contentId {c}"));
-        let d = new_device(&st, &who, obj, now, &mut rng)
+        let label = obj.content_id.as_ref().map_or_else(
+            || format!("value[{i}]"),
+            |c| format!("@contentId {}", c.as_str()),
+        );
+        let d = new_device(&st, &who, &obj, now, &mut rng)
             .await
             .map_err(|e| e.prefixed(&format!("{label}: ")))?;
         if !seen.insert(d.serial.clone()) {

@@ -17,6 +17,7 @@ pub mod odata;
 mod otp_api;
 mod people;
 pub mod rules;
+mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -198,16 +199,15 @@ pub fn new_id(rng: &mut (impl RngCore + CryptoRng)) -> String {
     rng.fill_bytes(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex = data_encoding::HEXLOWER.encode(&b);
-    let part = |r: std::ops::Range<usize>| hex.get(r).unwrap_or_default().to_owned();
-    format!(
-        "{}-{}-{}-{}-{}",
-        part(0..8),
-        part(8..12),
-        part(12..16),
-        part(16..20),
-        part(20..32)
-    )
+    let mut out = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+        out.push(char::from_digit(u32::from(byte & 0x0f), 16).unwrap_or('0'));
+    }
+    out
 }
 
 /// What a device's secret is sealed for (binds it to the device).
@@ -321,4 +321,28 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_are_lower_case_version_4_guids() {
+        let mut rng = <rand08::rngs::StdRng as rand08::SeedableRng>::seed_from_u64(7);
+        for _ in 0..100 {
+            let id = super::new_id(&mut rng);
+            assert_eq!(id.len(), 36, "{id}");
+            for (i, c) in id.char_indices() {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    assert_eq!(c, '-', "{id}");
+                } else {
+                    assert!(matches!(c, '0'..='9' | 'a'..='f'), "{id}");
+                }
+            }
+            assert_eq!(id.get(14..15), Some("4"), "{id}");
+            assert!(
+                matches!(id.get(19..20), Some("8" | "9" | "a" | "b")),
+                "{id}"
+            );
+        }
+    }
 }

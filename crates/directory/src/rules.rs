@@ -36,10 +36,11 @@ pub struct Invalid(pub String);
 /// A Base32 secret as Entra takes it: letters and 2–7, at most 128
 /// characters; spaces and `=` padding are dropped, case is ignored.
 pub fn secret(text: &str) -> Result<Secret, Invalid> {
-    let clean: String = text
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '=')
-        .collect();
+    let clean: zeroize::Zeroizing<String> = zeroize::Zeroizing::new(
+        text.chars()
+            .filter(|c| !c.is_whitespace() && *c != '=')
+            .collect(),
+    );
     if clean.is_empty() {
         return Err(Invalid("secretKey is required".into()));
     }

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -17,15 +19,72 @@ pub const GRAPH_URL: &str = "https://graph.microsoft.com/beta";
 /// `https://login.microsoftonline.com`.
 pub const AUTHORITY: &str = "https://login.microsoftonline.com";
 
-/// A successful answer.
+/// A successful answer, its body as it came (parsed by the caller into the
+/// type it expects, without an intermediate JSON tree).
 #[derive(Debug, Clone)]
 pub struct Reply {
     /// HTTP status.
     pub status: u16,
-    /// The JSON body (`Null` when empty, as for `204`).
-    pub body: Value,
+    /// The body (empty for `204`).
+    pub bytes: Bytes,
     /// The `request-id` header.
     pub request_id: Option<String>,
+    /// The URL it answers (for errors).
+    pub url: String,
+}
+
+impl Reply {
+    /// The body read as `T`.
+    ///
+    /// # Errors
+    /// `Unexpected`, naming the URL, when the body is not JSON of that shape.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.bytes).map_err(|e| Error::Unexpected {
+            url: self.url.clone(),
+            detail: format!("HTTP {} with a body that does not parse: {e}", self.status),
+        })
+    }
+
+    /// The body as a JSON tree (`Null` when empty).
+    ///
+    /// # Errors
+    /// As [`Reply::json`].
+    pub fn value(&self) -> Result<Value, Error> {
+        if self.bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        self.json()
+    }
+}
+
+/// A request body that may hold secrets: one wiped buffer, shared by every
+/// attempt and handed to the HTTP stack without a copy; it is wiped when
+/// the last attempt lets go of it.
+#[derive(Clone)]
+pub struct SecretBody(Arc<Zeroizing<Vec<u8>>>);
+
+impl SecretBody {
+    fn bytes(&self) -> Bytes {
+        Bytes::from_owner(self.clone())
+    }
+}
+
+impl AsRef<[u8]> for SecretBody {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+impl From<Zeroizing<Vec<u8>>> for SecretBody {
+    fn from(body: Zeroizing<Vec<u8>>) -> Self {
+        Self(Arc::new(body))
+    }
+}
+
+impl std::fmt::Debug for SecretBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretBody({} bytes, redacted)", self.0.len())
+    }
 }
 
 /// Requests made, retried and throttled so far.
@@ -140,8 +199,8 @@ impl Graph {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Reply, Error> {
-        let bytes = body.map(|b| Zeroizing::new(b.to_string().into_bytes()));
-        self.call_bytes(method, path, bytes.as_ref()).await
+        let bytes = body.map(|b| SecretBody::from(Zeroizing::new(b.to_string().into_bytes())));
+        self.call_bytes(method, path, bytes).await
     }
 
     /// As [`Graph::call`], with the body already serialized (bodies holding
@@ -153,7 +212,7 @@ impl Graph {
         &self,
         method: Method,
         path: &str,
-        body: Option<&Zeroizing<Vec<u8>>>,
+        body: Option<SecretBody>,
     ) -> Result<Reply, Error> {
         let url = self.url(path)?;
         let mut attempt = 0;
@@ -166,10 +225,10 @@ impl Graph {
                 .request(method.clone(), &url)
                 .bearer_auth(token.as_str())
                 .header("client-request-id", uuid::Uuid::new_v4().to_string());
-            if let Some(b) = body {
+            if let Some(b) = &body {
                 req = req
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(b.to_vec());
+                    .body(b.bytes());
             }
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let resp = match req.send().await {
@@ -215,18 +274,11 @@ impl Graph {
                     status, request_id, &bytes,
                 )));
             }
-            let body = if bytes.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&bytes).map_err(|e| Error::Unexpected {
-                    url: url.clone(),
-                    detail: format!("HTTP {status} with a body that is not JSON: {e}"),
-                })?
-            };
             return Ok(Reply {
                 status,
-                body,
+                bytes,
                 request_id,
+                url,
             });
         }
     }

@@ -75,24 +75,85 @@ fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32
     })
 }
 
+/// A device as it comes over the wire, flat or wrapped, read straight from
+/// the body (no JSON tree in between); [`WireDevice::into_device`] unwraps.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireDevice {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    serial_number: Option<String>,
+    #[serde(default)]
+    manufacturer: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    hash_function: Option<String>,
+    #[serde(default, deserialize_with = "number_or_string")]
+    time_interval_in_seconds: Option<u32>,
+    #[serde(default)]
+    assigned_to: Option<Identity>,
+    #[serde(default)]
+    last_used_date_time: Option<String>,
+    /// A user method wraps the device in `device`.
+    #[serde(default)]
+    device: Option<Box<WireDevice>>,
+    /// `{"value": {…}}` wraps a single entity.
+    #[serde(default)]
+    value: Option<Box<WireDevice>>,
+}
+
+impl WireDevice {
+    /// The device, unwrapped.
+    pub(crate) fn into_device(self) -> Result<Device, String> {
+        if let Some(inner) = self.value {
+            return inner.into_device();
+        }
+        if let Some(inner) = self.device {
+            return inner.into_device();
+        }
+        let serial_number = self.serial_number.ok_or("a device without serialNumber")?;
+        let id = self
+            .id
+            .ok_or("a device that does not parse: missing field `id`")?;
+        Ok(Device {
+            id,
+            serial_number,
+            manufacturer: self.manufacturer,
+            model: self.model,
+            display_name: self.display_name,
+            status: self.status,
+            hash_function: self.hash_function,
+            time_interval_in_seconds: self.time_interval_in_seconds,
+            assigned_to: self.assigned_to,
+            last_used_date_time: self.last_used_date_time,
+        })
+    }
+}
+
+/// A page of devices: `value` and the link to the next page.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WirePage {
+    #[serde(default)]
+    pub(crate) value: Option<Vec<WireDevice>>,
+    #[serde(default, rename = "@odata.nextLink")]
+    pub(crate) next_link: Option<String>,
+}
+
 impl Device {
     /// Reads one device from a flat or a wrapped entity.
     ///
     /// # Errors
     /// A description of what is missing, when it is neither shape.
     pub fn from_value(v: &Value) -> Result<Self, String> {
-        // `{"value": {…}}` wraps a single entity.
-        if let Some(inner @ Value::Object(_)) = v.get("value") {
-            return Self::from_value(inner);
-        }
-        // A user method wraps the device in `device`.
-        if let Some(inner @ Value::Object(_)) = v.get("device") {
-            return Self::from_value(inner);
-        }
-        if v.get("serialNumber").and_then(Value::as_str).is_none() {
-            return Err("a device without serialNumber".into());
-        }
-        Self::deserialize(v).map_err(|e| format!("a device that does not parse: {e}"))
+        WireDevice::deserialize(v)
+            .map_err(|e| format!("a device that does not parse: {e}"))?
+            .into_device()
     }
 
     /// The status, or `unknown`.

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::Error;
 use crate::client::Graph;
-use crate::model::{Device, User};
+use crate::model::{Device, User, WireDevice, WirePage};
 
 /// The inventory collection.
 pub const DEVICES: &str = "/directory/authenticationMethodDevices/hardwareOathDevices";
@@ -123,16 +123,16 @@ impl Graph {
         let mut out = Vec::new();
         while let Some(path) = next.take() {
             let reply = self.call(Method::GET, &path, None).await?;
-            let Some(items) = crate::field(&reply.body, "value").as_array() else {
+            let page: WirePage = reply.json()?;
+            let Some(items) = page.value else {
                 return Err(unexpected(&path, "a list without a value array"));
             };
+            out.reserve(items.len());
             for item in items {
-                out.push(Device::from_value(item).map_err(|e| unexpected(&path, &e))?);
+                out.push(item.into_device().map_err(|e| unexpected(&path, &e))?);
             }
             on_page(out.len());
-            next = crate::field(&reply.body, "@odata.nextLink")
-                .as_str()
-                .map(str::to_owned);
+            next = page.next_link;
         }
         Ok(out)
     }
@@ -167,7 +167,10 @@ impl Graph {
     pub async fn device(&self, id: &str) -> Result<Device, Error> {
         let path = format!("{DEVICES}/{}", path_segment(id));
         let reply = self.call(Method::GET, &path, None).await?;
-        Device::from_value(&reply.body).map_err(|e| unexpected(&path, &e))
+        reply
+            .json::<WireDevice>()?
+            .into_device()
+            .map_err(|e| unexpected(&path, &e))
     }
 
     /// Creates one device (`POST`).
@@ -180,8 +183,13 @@ impl Graph {
         assign_to: Option<&str>,
     ) -> Result<Device, Error> {
         let body = device_body(token, None, assign_to)?;
-        let reply = self.call_bytes(Method::POST, DEVICES, Some(&body)).await?;
-        Device::from_value(&reply.body).map_err(|e| unexpected(DEVICES, &e))
+        let reply = self
+            .call_bytes(Method::POST, DEVICES, Some(body.into()))
+            .await?;
+        reply
+            .json::<WireDevice>()?
+            .into_device()
+            .map_err(|e| unexpected(DEVICES, &e))
     }
 
     /// Creates many devices in one `PATCH` with `@context: #$delta`;
@@ -202,16 +210,18 @@ impl Graph {
             body.extend_from_slice(&device_body(t, Some(i + 1), *user)?);
         }
         body.extend_from_slice(b"]}");
-        let reply = self.call_bytes(Method::PATCH, DEVICES, Some(&body)).await?;
-        let Some(items) = crate::field(&reply.body, "value").as_array() else {
+        let reply = self
+            .call_bytes(Method::PATCH, DEVICES, Some(body.into()))
+            .await?;
+        let Some(items) = reply.json::<WirePage>()?.value else {
             return Err(unexpected(
                 DEVICES,
                 "a #$delta answer without a value array",
             ));
         };
         items
-            .iter()
-            .map(|v| Device::from_value(v).map_err(|e| unexpected(DEVICES, &e)))
+            .into_iter()
+            .map(|v| v.into_device().map_err(|e| unexpected(DEVICES, &e)))
             .collect()
     }
 
@@ -239,7 +249,7 @@ impl Graph {
             path_segment(id_or_upn)
         );
         let reply = self.call(Method::GET, &path, None).await?;
-        serde_json::from_value(reply.body).map_err(|e| unexpected(&path, &e.to_string()))
+        reply.json()
     }
 
     fn methods(user: &str) -> String {

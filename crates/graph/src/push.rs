@@ -141,15 +141,15 @@ pub fn validate(tokens: &[Token]) -> Vec<Violation> {
     out
 }
 
-/// Hears each result as soon as it is known (for a journal and a progress
-/// bar); it must be cheap.
+/// Hears results as soon as they are known (for a journal and a progress
+/// bar), a chunk's worth at a time; it must be cheap.
 pub trait Progress: Sync {
     /// The inventory was listed: `existing` devices so far.
     fn listed(&self, existing: usize) {
         let _ = existing;
     }
-    /// One token's result.
-    fn result(&self, result: &TokenResult);
+    /// Results of some tokens (one chunk, or one token).
+    fn results(&self, results: &[TokenResult]);
 }
 
 /// What to push.
@@ -187,17 +187,20 @@ pub async fn push(
         .map(|d| (d.serial_number.as_str(), d))
         .collect();
     let results: Mutex<Vec<Option<TokenResult>>> = Mutex::new(vec![None; tokens.len()]);
-    let record = |i: usize, r: TokenResult| {
-        progress.result(&r);
-        if let Some(slot) = results
+    let record = |batch: Vec<(usize, TokenResult)>| {
+        let (indices, batch): (Vec<usize>, Vec<TokenResult>) = batch.into_iter().unzip();
+        progress.results(&batch);
+        let mut slots = results
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get_mut(i)
-        {
-            *slot = Some(r);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (i, r) in indices.into_iter().zip(batch) {
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some(r);
+            }
         }
     };
     let mut todo = Vec::new();
+    let mut known = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
         let serial = t.serial.as_str();
         if let Some(d) = by_serial.get(serial) {
@@ -206,9 +209,9 @@ pub async fn push(
                 Some(r) if r.outcome == Outcome::Created => Outcome::Created,
                 _ => Outcome::Exists,
             };
-            record(i, TokenResult::device(serial, outcome, d));
+            known.push((i, TokenResult::device(serial, outcome, d)));
         } else if options.dry_run {
-            record(
+            known.push((
                 i,
                 TokenResult {
                     serial: serial.to_owned(),
@@ -219,10 +222,13 @@ pub async fn push(
                     request_id: None,
                     message: None,
                 },
-            );
+            ));
         } else {
             todo.push(i);
         }
+    }
+    if !known.is_empty() {
+        record(known);
     }
     let chunk = options.chunk.clamp(1, MAX_CHUNK);
     futures_util::stream::iter(todo.chunks(chunk))
@@ -252,7 +258,7 @@ async fn push_chunk(
     tokens: &[Token],
     assign: &HashMap<String, String>,
     indices: &[usize],
-    record: &(dyn Fn(usize, TokenResult) + Sync),
+    record: &(dyn Fn(Vec<(usize, TokenResult)>) + Sync),
 ) {
     let batch: Vec<(&Token, Option<&str>)> = indices
         .iter()
@@ -266,12 +272,22 @@ async fn push_chunk(
                     .iter()
                     .map(|d| (d.serial_number.as_str(), d))
                     .collect();
+                // The chunk's results reach the journal in one piece; a
+                // serial missing from the answer is then tried on its own.
+                let mut created = Vec::with_capacity(batch.len());
+                let mut missing = Vec::new();
                 for (&i, (t, user)) in indices.iter().zip(&batch) {
                     let serial = t.serial.as_str();
                     match by_serial.get(serial) {
-                        Some(d) => record(i, TokenResult::device(serial, Outcome::Created, d)),
-                        None => record(i, one(graph, t, *user).await),
+                        Some(d) => {
+                            created.push((i, TokenResult::device(serial, Outcome::Created, d)));
+                        }
+                        None => missing.push((i, *t, *user)),
                     }
+                }
+                record(created);
+                for (i, t, user) in missing {
+                    record(vec![(i, one(graph, t, user).await)]);
                 }
                 return;
             }
@@ -284,7 +300,7 @@ async fn push_chunk(
         }
     }
     for (&i, (t, user)) in indices.iter().zip(&batch) {
-        record(i, one(graph, t, *user).await);
+        record(vec![(i, one(graph, t, *user).await)]);
     }
 }
 

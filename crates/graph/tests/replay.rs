@@ -1061,8 +1061,8 @@ impl Progress for Heard {
     fn listed(&self, existing: usize) {
         self.listed.lock().unwrap().push(existing);
     }
-    fn result(&self, result: &TokenResult) {
-        self.results.lock().unwrap().push(result.clone());
+    fn results(&self, results: &[TokenResult]) {
+        self.results.lock().unwrap().extend_from_slice(results);
     }
 }
 

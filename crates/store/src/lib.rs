@@ -43,13 +43,20 @@ impl Backend {
     /// `$n`).
     #[must_use]
     pub fn placeholders(self, from: usize, n: usize) -> String {
-        (from..from + n)
-            .map(|i| match self {
-                Self::Sqlite => "?".to_owned(),
-                Self::Postgres => format!("${i}"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(n * 5);
+        for i in from..from + n {
+            if i > from {
+                out.push_str(", ");
+            }
+            match self {
+                Self::Sqlite => out.push('?'),
+                Self::Postgres => {
+                    let _ = write!(out, "${i}");
+                }
+            }
+        }
+        out
     }
 }
 
@@ -220,5 +227,18 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
             d.is_unique_violation() || d.message().contains("UNIQUE constraint failed")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backend;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres_only() {
+        assert_eq!(Backend::Sqlite.placeholders(4, 3), "?, ?, ?");
+        assert_eq!(Backend::Postgres.placeholders(4, 3), "$4, $5, $6");
+        assert_eq!(Backend::Postgres.placeholders(1, 1), "$1");
+        assert_eq!(Backend::Sqlite.placeholders(1, 0), "");
     }
 }

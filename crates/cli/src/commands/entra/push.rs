@@ -110,15 +110,21 @@ impl Progress for Journal {
             .set_message(format!("listing the tenant's tokens: {existing}"));
     }
 
-    fn result(&self, r: &TokenResult) {
-        if let Some(f) = &self.file
-            && let Ok(line) = serde_json::to_string(r)
-        {
+    fn results(&self, results: &[TokenResult]) {
+        // One write per chunk: a kill can cut only the last line, which
+        // `load_state` skips.
+        if let Some(f) = &self.file {
+            let mut lines = Vec::with_capacity(results.len() * 128);
+            for r in results {
+                if serde_json::to_writer(&mut lines, r).is_ok() {
+                    lines.push(b'\n');
+                }
+            }
             let mut f = f.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let _ = writeln!(f, "{line}");
+            let _ = f.write_all(&lines);
         }
         self.bar.set_message("");
-        self.bar.inc(1);
+        self.bar.inc(results.len() as u64);
     }
 }
 
