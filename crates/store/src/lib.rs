@@ -11,6 +11,7 @@
 
 mod audit;
 mod inventory;
+mod requests;
 mod staff;
 
 use std::path::Path;
@@ -22,6 +23,10 @@ use sqlx::{AnyPool, Executor};
 pub use audit::{AuditCheck, AuditFilter, Event, EventRow};
 pub use inventory::{
     Counts, Customer, ImportReport, NewToken, Order, Shipment, ShipmentKey, TokenRow,
+};
+pub use requests::{
+    DeliveryFile, FileLinks, FileState, NewDraft, NewFile, OrderMatch, OutboxMail, PickedShipment,
+    Request, RequestState, SealedContent, Swept,
 };
 pub use staff::{Role, Session, Staff};
 
