@@ -212,6 +212,7 @@ impl Config {
             max_upload: usize::try_from(self.max_upload_mib)
                 .unwrap_or(usize::MAX)
                 .saturating_mul(1 << 20),
+            requests: crate::journey::RequestPolicy::default(),
         }
     }
 

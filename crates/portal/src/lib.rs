@@ -9,6 +9,9 @@
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod delivery;
+pub mod journey;
+pub mod mail;
 pub mod read;
 pub mod totp;
 pub mod web;

@@ -114,6 +114,23 @@ impl MasterKey {
         s
     }
 
+    /// HMAC-SHA-256 of `data` under a key derived from the master key for
+    /// `purpose` (receipts the vendor can check later), hex.
+    #[must_use]
+    pub fn mac(&self, purpose: &str, data: &[u8]) -> String {
+        let Ok(mut derive) = <Hmac<Sha256> as KeyInit>::new_from_slice(&*self.0) else {
+            return String::new();
+        };
+        derive.update(b"oathvault mac key v1\0");
+        derive.update(purpose.as_bytes());
+        let key = Zeroizing::new(derive.finalize().into_bytes().to_vec());
+        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&key) else {
+            return String::new();
+        };
+        mac.update(data);
+        data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
+    }
+
     /// A short public identifier (HMAC of a constant under the key), stored
     /// beside each wrapped data key so a wrong master key is named as such.
     #[must_use]

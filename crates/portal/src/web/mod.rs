@@ -43,6 +43,8 @@ pub struct WebSettings {
     pub base_url: Option<String>,
     /// The largest seed file the import page accepts (bytes).
     pub max_upload: usize,
+    /// The vendor's rules for seed requests.
+    pub requests: crate::journey::RequestPolicy,
 }
 
 impl Default for WebSettings {
@@ -51,6 +53,7 @@ impl Default for WebSettings {
             issuer: "oathvault portal".into(),
             base_url: None,
             max_upload: 256 << 20,
+            requests: crate::journey::RequestPolicy::default(),
         }
     }
 }
@@ -88,6 +91,19 @@ impl AppState {
 
     fn now(&self) -> i64 {
         (self.clock)()
+    }
+
+    fn journey(&self) -> crate::journey::Journey<'_> {
+        crate::journey::Journey::new(&self.store, &self.master, &self.settings.requests)
+    }
+
+    fn delivery(&self) -> crate::delivery::Delivery<'_> {
+        crate::delivery::Delivery::new(
+            &self.store,
+            &self.master,
+            &self.settings.requests,
+            self.settings.base_url.as_deref().unwrap_or("http://127.0.0.1:8080"),
+        )
     }
 }
 

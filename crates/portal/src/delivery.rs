@@ -1,0 +1,357 @@
+//! The delivery team's decision and what follows (`portal.md`, "Delivery
+//! team" and "Delivery and deletion"): approve (links made, one e-mail per
+//! file) or reject with a reason (files destroyed); the download page's
+//! password check and hand-out; confirmation, which destroys content and
+//! key at once; the deletion receipt; the expiry sweep; the outbox sender.
+
+use oathvault_packaging::rfc3339;
+use oathvault_store::{DeliveryFile, Event, FileLinks, FileState, Request, RequestState, Store};
+use oathvault_vault::MasterKey;
+use rand08::{CryptoRng, RngCore};
+use zeroize::Zeroizing;
+
+use crate::journey::{RequestPolicy, file_key_owner, new_token, token_hash};
+use crate::mail::{self, FileMail};
+
+/// Why a delivery step was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// The link names no file (or no longer does).
+    #[error("this link is not valid")]
+    UnknownLink,
+    /// The file was confirmed, expired or withdrawn: it is gone.
+    #[error("this file was deleted ({})", .0.as_str())]
+    Gone(FileState),
+    /// Wrong password.
+    #[error("wrong password")]
+    WrongPassword,
+    /// Too many wrong passwords for now.
+    #[error("too many wrong passwords; try again later")]
+    Limited,
+    /// The request is not where the step needs it.
+    #[error("{0}")]
+    Refused(String),
+    /// From the store.
+    #[error(transparent)]
+    Store(#[from] oathvault_store::Error),
+    /// A seal did not open.
+    #[error(transparent)]
+    Vault(#[from] oathvault_vault::Error),
+}
+
+/// A downloaded file.
+pub struct Download {
+    /// File name.
+    pub name: String,
+    /// Content (a sealed package: AES ZIP and/or OpenPGP).
+    pub bytes: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("name", &self.name)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// The delivery side of the portal.
+#[derive(Debug)]
+pub struct Delivery<'a> {
+    store: &'a Store,
+    master: &'a MasterKey,
+    policy: &'a RequestPolicy,
+    base_url: &'a str,
+}
+
+impl<'a> Delivery<'a> {
+    /// Over a store, the master key, the vendor's rules and the address
+    /// links point at.
+    #[must_use]
+    pub fn new(
+        store: &'a Store,
+        master: &'a MasterKey,
+        policy: &'a RequestPolicy,
+        base_url: &'a str,
+    ) -> Self {
+        Self {
+            store,
+            master,
+            policy,
+            base_url: base_url.trim_end_matches('/'),
+        }
+    }
+
+    /// Approves a submitted request: each file gets a download and a
+    /// confirmation token (only hashes stored) and an expiry; the requester
+    /// gets one e-mail per file.
+    pub async fn approve(
+        &self,
+        request_id: i64,
+        reviewer: &str,
+        source: &str,
+        now: i64,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<(), DeliveryError> {
+        let r = self.store.request(request_id).await?;
+        if r.state != RequestState::Submitted {
+            return Err(DeliveryError::Refused(format!(
+                "request {} is {}, not waiting for review",
+                r.reference,
+                r.state.as_str()
+            )));
+        }
+        let files = self.store.files_of(request_id).await?;
+        let expires = now + self.policy.file_ttl;
+        let mut links = Vec::new();
+        let mut mails = Vec::new();
+        for f in &files {
+            let (download, download_hash) = new_token(rng);
+            let (confirm, confirm_hash) = new_token(rng);
+            links.push(FileLinks {
+                file_id: f.id,
+                download_hash,
+                confirm_hash,
+            });
+            let m = FileMail {
+                name: f.name.clone(),
+                tokens: f.tokens,
+                shipments: f.shipments.clone(),
+                sha256: f.sha256.clone(),
+                download_url: format!("{}/d/{download}", self.base_url),
+                confirm_url: format!("{}/c/{confirm}", self.base_url),
+            };
+            mails.push(mail::seal(
+                self.master,
+                &mail::approved(self.policy, &r, &m, &rfc3339(expires), r.has_password),
+            ));
+        }
+        self.store
+            .approve(
+                request_id,
+                reviewer,
+                &links,
+                expires,
+                &mails,
+                &Event::ok(now, reviewer, source, "request.approve", &format!("request:{}", r.reference))
+                    .with_detail(format!("{} file(s), links until {}", files.len(), rfc3339(expires))),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Rejects a submitted request with a reason (told to the customer);
+    /// its files are destroyed.
+    pub async fn reject(
+        &self,
+        request_id: i64,
+        reviewer: &str,
+        reason: &str,
+        source: &str,
+        now: i64,
+    ) -> Result<(), DeliveryError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(DeliveryError::Refused("give the reason (the customer reads it)".into()));
+        }
+        let r = self.store.request(request_id).await?;
+        let m = mail::seal(self.master, &mail::rejected(self.policy, &r, reason));
+        self.store
+            .reject(
+                request_id,
+                reviewer,
+                reason,
+                &[m],
+                &Event::ok(now, reviewer, source, "request.reject", &format!("request:{}", r.reference))
+                    .with_detail(reason.to_owned()),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The file a download link names (GET: nothing changes).
+    pub async fn file_for_download(&self, token: &str) -> Result<DeliveryFile, DeliveryError> {
+        self.store
+            .file_by_download(&token_hash(token))
+            .await?
+            .ok_or(DeliveryError::UnknownLink)
+    }
+
+    /// The file a confirmation link names (GET: nothing changes).
+    pub async fn file_for_confirm(&self, token: &str) -> Result<DeliveryFile, DeliveryError> {
+        self.store
+            .file_by_confirm(&token_hash(token))
+            .await?
+            .ok_or(DeliveryError::UnknownLink)
+    }
+
+    /// Hands out a file (POST): the password checked (rate-limited per
+    /// file), the download counted and audited.
+    pub async fn download(
+        &self,
+        token: &str,
+        password: &str,
+        source: &str,
+        now: i64,
+    ) -> Result<Download, DeliveryError> {
+        let f = self.file_for_download(token).await?;
+        if !f.state.holds_content() {
+            return Err(DeliveryError::Gone(f.state));
+        }
+        let subject = format!("request:{}", f.reference);
+        if let Some(hash) = &f.password_hash {
+            let bucket = format!("download:{}", f.id);
+            if !self.store.rate_hit(&bucket, now, 3600, self.policy.download_tries).await? {
+                return Err(DeliveryError::Limited);
+            }
+            if !crate::admin::verify_password(password, hash) {
+                self.store
+                    .audit(
+                        &Event::ok(now, "anonymous", source, "file.download", &subject)
+                            .with_outcome("refused")
+                            .with_detail(format!("{}: wrong password", f.name)),
+                    )
+                    .await?;
+                return Err(DeliveryError::WrongPassword);
+            }
+        }
+        let sealed = self
+            .store
+            .download(
+                f.id,
+                &Event::ok(now, "anonymous", source, "file.download", &subject)
+                    .with_detail(format!("{} ({} bytes)", f.name, f.size)),
+            )
+            .await
+            .map_err(|e| match e {
+                oathvault_store::Error::Refused(m) => DeliveryError::Refused(m),
+                e => DeliveryError::Store(e),
+            })?;
+        let data = self
+            .master
+            .unwrap(&sealed.key_wrapped, &file_key_owner(&f.reference, &f.name))?;
+        let bytes = data.open(&f.reference, &f.name, &sealed.content_sealed)?;
+        Ok(Download {
+            name: f.name,
+            bytes,
+        })
+    }
+
+    /// Confirms a file (POST): content and key destroyed at once; the
+    /// customer and the delivery team are told. Returns the receipt.
+    pub async fn confirm(
+        &self,
+        token: &str,
+        source: &str,
+        now: i64,
+    ) -> Result<String, DeliveryError> {
+        let f = self.file_for_confirm(token).await?;
+        if !f.state.holds_content() {
+            return Err(DeliveryError::Gone(f.state));
+        }
+        let r = self.store.request(f.request_id).await?;
+        let m = mail::seal(self.master, &mail::confirmed(self.policy, &r, &f.name, &rfc3339(now)));
+        self.store
+            .confirm(
+                f.id,
+                &[m],
+                &Event::ok(now, &r.email, source, "file.confirm", &format!("request:{}", r.reference))
+                    .with_detail(format!("{} destroyed", f.name)),
+            )
+            .await
+            .map_err(|e| match e {
+                oathvault_store::Error::Refused(m) => DeliveryError::Refused(m),
+                e => DeliveryError::Store(e),
+            })?;
+        let f = self.file_for_confirm(token).await?;
+        Ok(self.receipt(&r, &f))
+    }
+
+    /// The deletion receipt of a confirmed file: what was destroyed, when,
+    /// with an HMAC seal over the text keyed by the master key (the
+    /// vendor can check it with `portal receipt verify`).
+    #[must_use]
+    pub fn receipt(&self, r: &Request, f: &DeliveryFile) -> String {
+        let body = format!(
+            "oathvault deletion receipt\n\
+             vendor: {}\n\
+             request: {}\n\
+             order: {}\n\
+             customer: {}\n\
+             file: {}\n\
+             shipments: {}\n\
+             tokens: {}\n\
+             sha256: {}\n\
+             state: {}\n\
+             destroyed: {}\n",
+            self.policy.vendor,
+            r.reference,
+            r.po,
+            r.customer,
+            f.name,
+            f.shipments,
+            f.tokens,
+            f.sha256,
+            f.state.as_str(),
+            f.destroyed.map_or_else(|| "-".to_owned(), rfc3339),
+        );
+        let tag = receipt_tag(self.master, &body);
+        format!("{body}seal: {tag}\n")
+    }
+
+    /// Expires files and forgets drafts past their time.
+    pub async fn sweep(&self, now: i64) -> Result<oathvault_store::Swept, DeliveryError> {
+        Ok(self.store.sweep_requests(now, "sweeper").await?)
+    }
+}
+
+/// The receipt's seal: an HMAC of the text under a key derived from the
+/// master key.
+fn receipt_tag(master: &MasterKey, body: &str) -> String {
+    master.mac("deletion-receipt", body.as_bytes())
+}
+
+/// Whether a receipt's seal is the one this master key makes.
+#[must_use]
+pub fn verify_receipt(master: &MasterKey, receipt: &str) -> bool {
+    let Some((body, seal)) = receipt.rsplit_once("seal: ") else {
+        return false;
+    };
+    receipt_tag(master, body) == seal.trim()
+}
+
+/// Sends what the outbox holds now through `send`; each sent message is
+/// removed, each failure retried later with back-off. Returns (sent,
+/// failed).
+pub async fn deliver_outbox<F, Fut>(
+    store: &Store,
+    master: &MasterKey,
+    now: i64,
+    mut send: F,
+) -> Result<(u64, u64), oathvault_store::Error>
+where
+    F: FnMut(mail::Outgoing) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let (mut sent, mut failed) = (0, 0);
+    for m in store.outbox_due(now, 100).await? {
+        let outcome = match mail::open(master, &m.sealed) {
+            Ok(message) => send(message).await,
+            Err(e) => Err(format!("cannot open: {e}")),
+        };
+        match outcome {
+            Ok(()) => {
+                store.outbox_sent(m.id).await?;
+                sent += 1;
+            }
+            Err(e) => {
+                let wait = 30_i64.saturating_mul(1 << m.attempts.clamp(0, 10));
+                store.outbox_failed(m.id, &e, now + wait.min(3600)).await?;
+                failed += 1;
+            }
+        }
+    }
+    Ok((sent, failed))
+}
