@@ -135,8 +135,18 @@ impl<'a> Delivery<'a> {
                 &links,
                 expires,
                 &mails,
-                &Event::ok(now, reviewer, source, "request.approve", &format!("request:{}", r.reference))
-                    .with_detail(format!("{} file(s), links until {}", files.len(), rfc3339(expires))),
+                &Event::ok(
+                    now,
+                    reviewer,
+                    source,
+                    "request.approve",
+                    &format!("request:{}", r.reference),
+                )
+                .with_detail(format!(
+                    "{} file(s), links until {}",
+                    files.len(),
+                    rfc3339(expires)
+                )),
             )
             .await?;
         Ok(())
@@ -154,7 +164,9 @@ impl<'a> Delivery<'a> {
     ) -> Result<(), DeliveryError> {
         let reason = reason.trim();
         if reason.is_empty() {
-            return Err(DeliveryError::Refused("give the reason (the customer reads it)".into()));
+            return Err(DeliveryError::Refused(
+                "give the reason (the customer reads it)".into(),
+            ));
         }
         let r = self.store.request(request_id).await?;
         let m = mail::seal(self.master, &mail::rejected(self.policy, &r, reason));
@@ -164,8 +176,14 @@ impl<'a> Delivery<'a> {
                 reviewer,
                 reason,
                 &[m],
-                &Event::ok(now, reviewer, source, "request.reject", &format!("request:{}", r.reference))
-                    .with_detail(reason.to_owned()),
+                &Event::ok(
+                    now,
+                    reviewer,
+                    source,
+                    "request.reject",
+                    &format!("request:{}", r.reference),
+                )
+                .with_detail(reason.to_owned()),
             )
             .await?;
         Ok(())
@@ -203,7 +221,11 @@ impl<'a> Delivery<'a> {
         let subject = format!("request:{}", f.reference);
         if let Some(hash) = &f.password_hash {
             let bucket = format!("download:{}", f.id);
-            if !self.store.rate_hit(&bucket, now, 3600, self.policy.download_tries).await? {
+            if !self
+                .store
+                .rate_hit(&bucket, now, 3600, self.policy.download_tries)
+                .await?
+            {
                 return Err(DeliveryError::Limited);
             }
             if !crate::admin::verify_password(password, hash) {
@@ -252,13 +274,22 @@ impl<'a> Delivery<'a> {
             return Err(DeliveryError::Gone(f.state));
         }
         let r = self.store.request(f.request_id).await?;
-        let m = mail::seal(self.master, &mail::confirmed(self.policy, &r, &f.name, &rfc3339(now)));
+        let m = mail::seal(
+            self.master,
+            &mail::confirmed(self.policy, &r, &f.name, &rfc3339(now)),
+        );
         self.store
             .confirm(
                 f.id,
                 &[m],
-                &Event::ok(now, &r.email, source, "file.confirm", &format!("request:{}", r.reference))
-                    .with_detail(format!("{} destroyed", f.name)),
+                &Event::ok(
+                    now,
+                    &r.email,
+                    source,
+                    "file.confirm",
+                    &format!("request:{}", r.reference),
+                )
+                .with_detail(format!("{} destroyed", f.name)),
             )
             .await
             .map_err(|e| match e {
@@ -335,7 +366,7 @@ where
     F: FnMut(mail::Outgoing) -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,
 {
-    let (mut sent, mut failed) = (0, 0);
+    let (mut delivered, mut failed) = (0, 0);
     for m in store.outbox_due(now, 100).await? {
         let outcome = match mail::open(master, &m.sealed) {
             Ok(message) => send(message).await,
@@ -344,7 +375,7 @@ where
         match outcome {
             Ok(()) => {
                 store.outbox_sent(m.id).await?;
-                sent += 1;
+                delivered += 1;
             }
             Err(e) => {
                 let wait = 30_i64.saturating_mul(1 << m.attempts.clamp(0, 10));
@@ -353,5 +384,5 @@ where
             }
         }
     }
-    Ok((sent, failed))
+    Ok((delivered, failed))
 }

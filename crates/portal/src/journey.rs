@@ -136,6 +136,10 @@ pub fn new_reference(rng: &mut (impl RngCore + CryptoRng)) -> String {
 /// Checks a download password: typed twice alike, long enough, varied
 /// enough, not a known weak one. Returns what is wrong, in words.
 pub fn check_password(password: &str, again: &str) -> Result<(), String> {
+    const WEAK: [&str; 12] = [
+        "password", "123456", "qwerty", "letmein", "welcome", "admin", "iloveyou", "monkey",
+        "dragon", "abc123", "passw0rd", "111111",
+    ];
     if password != again {
         return Err("the two passwords differ".into());
     }
@@ -144,10 +148,6 @@ pub fn check_password(password: &str, again: &str) -> Result<(), String> {
         return Err("the password needs at least 12 characters".into());
     }
     let lower = password.to_lowercase();
-    const WEAK: [&str; 12] = [
-        "password", "123456", "qwerty", "letmein", "welcome", "admin", "iloveyou", "monkey",
-        "dragon", "abc123", "passw0rd", "111111",
-    ];
     if let Some(w) = WEAK.iter().find(|w| lower.contains(*w)) {
         return Err(format!("the password contains the well-known {w:?}"));
     }
@@ -156,8 +156,8 @@ pub fn check_password(password: &str, again: &str) -> Result<(), String> {
         return Err("the password repeats too few different characters".into());
     }
     let classes = [
-        password.chars().any(|c| c.is_lowercase()),
-        password.chars().any(|c| c.is_uppercase()),
+        password.chars().any(char::is_lowercase),
+        password.chars().any(char::is_uppercase),
         password.chars().any(|c| c.is_ascii_digit()),
         password.chars().any(|c| !c.is_alphanumeric()),
     ]
@@ -306,24 +306,42 @@ impl<'a> Journey<'a> {
         let id_key = identifier.trim().to_ascii_lowercase();
         let by_source = self
             .store
-            .rate_hit(&format!("find:ip:{source}"), now, p.find_window, p.find_per_source)
+            .rate_hit(
+                &format!("find:ip:{source}"),
+                now,
+                p.find_window,
+                p.find_per_source,
+            )
             .await?;
         let by_id = self
             .store
-            .rate_hit(&format!("find:id:{id_key}"), now, p.find_window, p.find_per_identifier)
+            .rate_hit(
+                &format!("find:id:{id_key}"),
+                now,
+                p.find_window,
+                p.find_per_identifier,
+            )
             .await?;
         let found = self.store.find_order(identifier, email).await?;
         let miss = |why: &str| {
-            Event::ok(now, "anonymous", source, "request.find", &format!("identifier:{}", identifier.trim()))
-                .with_outcome("refused")
-                .with_detail(why.to_owned())
+            Event::ok(
+                now,
+                "anonymous",
+                source,
+                "request.find",
+                &format!("identifier:{}", identifier.trim()),
+            )
+            .with_outcome("refused")
+            .with_detail(why.to_owned())
         };
         if !(by_source && by_id) {
             self.store.audit(&miss("rate limited")).await?;
             return Ok(Found::Miss);
         }
         let Some(order) = found else {
-            self.store.audit(&miss("no order for that number and e-mail")).await?;
+            self.store
+                .audit(&miss("no order for that number and e-mail"))
+                .await?;
             return Ok(Found::Miss);
         };
         let (cookie, hash) = new_token(rng);
@@ -340,8 +358,14 @@ impl<'a> Journey<'a> {
                     source,
                     expires: now + p.draft_ttl,
                 },
-                &Event::ok(now, &email, source, "request.start", &format!("request:{reference}"))
-                    .with_detail(format!("order {}", order.po)),
+                &Event::ok(
+                    now,
+                    &email,
+                    source,
+                    "request.start",
+                    &format!("request:{reference}"),
+                )
+                .with_detail(format!("order {}", order.po)),
             )
             .await?;
         let request = self.store.request(id).await?;
@@ -377,7 +401,9 @@ impl<'a> Journey<'a> {
         let mut evidence = Vec::new();
         for pick in picks {
             let Some(s) = shipments.iter().find(|s| s.id == pick.shipment_id) else {
-                return Err(JourneyError::Invalid("that shipment is not in this order".into()));
+                return Err(JourneyError::Invalid(
+                    "that shipment is not in this order".into(),
+                ));
             };
             let serial = pick.serial.trim();
             if serial.is_empty() {
@@ -425,7 +451,9 @@ impl<'a> Journey<'a> {
                 .await?;
             if locked {
                 let note = mail::locked(self.policy, request, total);
-                self.store.queue_mail(&[mail::seal(self.master, &note)], now).await?;
+                self.store
+                    .queue_mail(&[mail::seal(self.master, &note)], now)
+                    .await?;
                 return Ok(Verified::Locked);
             }
             return Ok(Verified::Wrong {
@@ -476,7 +504,14 @@ impl<'a> Journey<'a> {
                 .flatten()
                 .map(|m| m.offset),
             Kind::Hotp { counter } => otp
-                .verify_counter(code, counter, Window { behind: 0, ahead: 20 })
+                .verify_counter(
+                    code,
+                    counter,
+                    Window {
+                        behind: 0,
+                        ahead: 20,
+                    },
+                )
                 .ok()
                 .flatten()
                 .map(|m| m.offset),
@@ -515,7 +550,11 @@ impl<'a> Journey<'a> {
     ) -> Result<Option<KeyInfo>, JourneyError> {
         let split = match split {
             "one" | "per-shipment" => split,
-            _ => return Err(JourneyError::Invalid("choose one file or one per shipment".into())),
+            _ => {
+                return Err(JourneyError::Invalid(
+                    "choose one file or one per shipment".into(),
+                ));
+            }
         };
         let (wants_password, wants_pgp) = match mode {
             "password" => (true, false),
@@ -532,7 +571,9 @@ impl<'a> Journey<'a> {
         }
         let key = if wants_pgp {
             if pgp_key.trim().is_empty() {
-                return Err(JourneyError::Invalid("paste or upload your OpenPGP public key".into()));
+                return Err(JourneyError::Invalid(
+                    "paste or upload your OpenPGP public key".into(),
+                ));
             }
             let (key, info) = check_pgp_key(pgp_key, now).map_err(JourneyError::Invalid)?;
             Some((
@@ -562,11 +603,17 @@ impl<'a> Journey<'a> {
                 sealed.as_deref(),
                 key.as_ref().map(|(k, _)| k.as_str()),
                 fingerprint.as_deref(),
-                &Event::ok(now, &request.email, &request.source, "request.protect", &format!("request:{}", request.reference))
-                    .with_detail(match &fingerprint {
-                        Some(f) => format!("{mode}, {split}, OpenPGP {f}"),
-                        None => format!("{mode}, {split}"),
-                    }),
+                &Event::ok(
+                    now,
+                    &request.email,
+                    &request.source,
+                    "request.protect",
+                    &format!("request:{}", request.reference),
+                )
+                .with_detail(match &fingerprint {
+                    Some(f) => format!("{mode}, {split}, OpenPGP {f}"),
+                    None => format!("{mode}, {split}"),
+                }),
             )
             .await?;
         Ok(key.map(|(_, i)| i))
@@ -614,11 +661,37 @@ impl<'a> Journey<'a> {
                 request.id,
                 format.name(),
                 &json,
-                &Event::ok(now, &request.email, &request.source, "request.format", &format!("request:{}", request.reference))
-                    .with_detail(format.name()),
+                &Event::ok(
+                    now,
+                    &request.email,
+                    &request.source,
+                    "request.format",
+                    &format!("request:{}", request.reference),
+                )
+                .with_detail(format.name()),
             )
             .await?;
         Ok(())
+    }
+
+    /// The first rows a Custom CSV choice gives, secrets masked.
+    pub async fn preview(
+        &self,
+        request: &Request,
+        choice: &FormatChoice,
+    ) -> Result<String, JourneyError> {
+        let (_, options) = write_options(choice, None)?;
+        let Some(template) = &options.custom else {
+            return Ok(String::new());
+        };
+        let groups = self.picked_tokens(request).await?;
+        let first: Vec<Token> = groups
+            .iter()
+            .flat_map(|(_, ts)| ts.iter())
+            .take(3)
+            .cloned()
+            .collect();
+        Ok(template.preview(&first))
     }
 
     /// Step 5: submits — builds, packs and seals every file, stores them
@@ -629,8 +702,11 @@ impl<'a> Journey<'a> {
         now: i64,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<(), JourneyError> {
-        let (Some(mode), Some(options_json)) = (&request.protection, &request.format_options) else {
-            return Err(JourneyError::Invalid("choose the protection and the format first".into()));
+        let (Some(mode), Some(options_json)) = (&request.protection, &request.format_options)
+        else {
+            return Err(JourneyError::Invalid(
+                "choose the protection and the format first".into(),
+            ));
         };
         let choice: FormatChoice = serde_json::from_str(options_json)
             .map_err(|e| JourneyError::Build(format!("stored format options: {e}")))?;
@@ -647,7 +723,9 @@ impl<'a> Journey<'a> {
             return Err(JourneyError::Invalid("type the password again".into()));
         }
         let recipient = match &request.pgp_key {
-            Some(k) if mode != "password" => Some(check_pgp_key(k, now).map_err(JourneyError::Invalid)?.0),
+            Some(k) if mode != "password" => {
+                Some(check_pgp_key(k, now).map_err(JourneyError::Invalid)?.0)
+            }
             _ => None,
         };
         let (format, options) = write_options(&choice, password.as_ref())?;
@@ -687,7 +765,10 @@ impl<'a> Journey<'a> {
         };
         let mail = [
             mail::seal(self.master, &mail::received(self.policy, request, &files)),
-            mail::seal(self.master, &mail::new_request(self.policy, request, &files)),
+            mail::seal(
+                self.master,
+                &mail::new_request(self.policy, request, &files),
+            ),
         ];
         let total: i64 = files.iter().map(|f| f.tokens).sum();
         self.store
@@ -696,8 +777,18 @@ impl<'a> Journey<'a> {
                 password_hash.as_deref(),
                 &files,
                 &mail,
-                &Event::ok(now, &request.email, &request.source, "request.submit", &format!("request:{}", request.reference))
-                    .with_detail(format!("{} file(s), {total} tokens, {}, {mode}", files.len(), format.name())),
+                &Event::ok(
+                    now,
+                    &request.email,
+                    &request.source,
+                    "request.submit",
+                    &format!("request:{}", request.reference),
+                )
+                .with_detail(format!(
+                    "{} file(s), {total} tokens, {}, {mode}",
+                    files.len(),
+                    format.name()
+                )),
             )
             .await?;
         Ok(())
@@ -726,7 +817,9 @@ impl<'a> Journey<'a> {
         let stem = format!(
             "{}-{}",
             request.reference,
-            numbers.join("+").replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
+            numbers
+                .join("+")
+                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
         );
         let inner = format!("{stem}.{}", format.extension());
         let serials: Vec<&str> = tokens.iter().map(|t| t.serial.as_str()).collect();
@@ -753,7 +846,9 @@ impl<'a> Journey<'a> {
         let sha256 = data_encoding::HEXLOWER.encode(&Sha256::digest(packed.as_slice()));
         let data = DataKey::generate(rng);
         let content_sealed = data.seal(rng, &request.reference, &name, &packed);
-        let key_wrapped = self.master.wrap(rng, &data, &file_key_owner(&request.reference, &name));
+        let key_wrapped = self
+            .master
+            .wrap(rng, &data, &file_key_owner(&request.reference, &name));
         Ok(NewFile {
             shipments: numbers.to_vec(),
             name,
@@ -801,7 +896,10 @@ fn write_options(
 ) -> Result<(Format, WriteOptions), JourneyError> {
     let format: Format = choice.format.parse().map_err(JourneyError::Invalid)?;
     if !format.writable() {
-        return Err(JourneyError::Invalid(format!("{} can only be read", format.name())));
+        return Err(JourneyError::Invalid(format!(
+            "{} can only be read",
+            format.name()
+        )));
     }
     let mut options = WriteOptions::default();
     if let Some(e) = &choice.encoding {
@@ -809,7 +907,11 @@ fn write_options(
             "hex" => SecretEncoding::Hex,
             "base32" => SecretEncoding::Base32,
             "base64" => SecretEncoding::Base64,
-            other => return Err(JourneyError::Invalid(format!("unknown secret encoding {other:?}"))),
+            other => {
+                return Err(JourneyError::Invalid(format!(
+                    "unknown secret encoding {other:?}"
+                )));
+            }
         };
     }
     if format == Format::Pskc {
@@ -824,7 +926,11 @@ fn write_options(
                 // Checked again at submission, when the password is known.
                 None => Protection::Plain,
             },
-            other => return Err(JourneyError::Invalid(format!("unknown PSKC protection {other:?}"))),
+            other => {
+                return Err(JourneyError::Invalid(format!(
+                    "unknown PSKC protection {other:?}"
+                )));
+            }
         };
     }
     if format == Format::CustomCsv {
@@ -834,17 +940,20 @@ fn write_options(
             if name.is_empty() {
                 continue;
             }
-            let value = if let Some(fixed) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-                Value::Fixed(fixed.to_owned())
-            } else {
-                Value::Property(
-                    Property::ALL
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case(value.trim()))
-                        .map(|(_, p)| *p)
-                        .ok_or_else(|| JourneyError::Invalid(format!("unknown token property {value:?}")))?,
-                )
-            };
+            let value =
+                if let Some(fixed) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                    Value::Fixed(fixed.to_owned())
+                } else {
+                    Value::Property(
+                        Property::ALL
+                            .iter()
+                            .find(|(n, _)| n.eq_ignore_ascii_case(value.trim()))
+                            .map(|(_, p)| *p)
+                            .ok_or_else(|| {
+                                JourneyError::Invalid(format!("unknown token property {value:?}"))
+                            })?,
+                    )
+                };
             columns.push(Column {
                 name: name.to_owned(),
                 value,
@@ -864,7 +973,8 @@ fn write_options(
 
 /// A stored token with its secret opened.
 fn token_of(data: &DataKey, shipment: &str, r: &TokenRow) -> Result<Token, JourneyError> {
-    let bad = |what: &str| JourneyError::Build(format!("token {}: stored {what} unreadable", r.serial));
+    let bad =
+        |what: &str| JourneyError::Build(format!("token {}: stored {what} unreadable", r.serial));
     let plain = data.open(shipment, &r.serial, &r.sealed)?;
     let secret = Secret::new(plain.to_vec()).map_err(|_| bad("secret"))?;
     let u = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
@@ -877,7 +987,11 @@ fn token_of(data: &DataKey, shipment: &str, r: &TokenRow) -> Result<Token, Journ
         _ => return Err(bad("hash")),
     };
     let digits = Digits::new(u(Some(r.digits))).map_err(|_| bad("digits"))?;
-    let mut t = Token::totp(Serial::new(&r.serial).map_err(|_| bad("serial"))?, secret, step);
+    let mut t = Token::totp(
+        Serial::new(&r.serial).map_err(|_| bad("serial"))?,
+        secret,
+        step,
+    );
     t.kind = kind;
     t.hash = hash;
     t.digits = digits;
@@ -897,9 +1011,16 @@ mod tests {
             check_password("Correct-Horse-9", "Correct-Horse-8").unwrap_err(),
             "the two passwords differ"
         );
-        assert!(check_password("MyPassword2026!", "MyPassword2026!").unwrap_err().contains("well-known"));
+        assert!(
+            check_password("MyPassword2026!", "MyPassword2026!")
+                .unwrap_err()
+                .contains("well-known")
+        );
         assert!(check_password("aaaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaa").is_err());
-        assert!(check_password("abcdefghijkl", "abcdefghijkl").is_err(), "short and one class");
+        assert!(
+            check_password("abcdefghijkl", "abcdefghijkl").is_err(),
+            "short and one class"
+        );
         assert!(check_password("Tulip-Orbit-42", "Tulip-Orbit-42").is_ok());
         assert!(check_password("tulip orbit candle river", "tulip orbit candle river").is_ok());
     }

@@ -63,13 +63,15 @@ pub fn escape(s: &str) -> String {
 /// Plain text paragraphs, and the same as simple HTML.
 fn compose(to: Vec<String>, subject: String, paragraphs: &[String]) -> Outgoing {
     let text = paragraphs.join("\n\n") + "\n";
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family: sans-serif; line-height: 1.5\">{}</body></html>",
-        paragraphs
-            .iter()
-            .map(|p| format!("<p>{}</p>", linkify(&escape(p)).replace('\n', "<br>")))
-            .collect::<String>()
+    let mut html = String::from(
+        "<!doctype html><html><body style=\"font-family: sans-serif; line-height: 1.5\">",
     );
+    for p in paragraphs {
+        html.push_str("<p>");
+        html.push_str(&linkify(&escape(p)).replace('\n', "<br>"));
+        html.push_str("</p>");
+    }
+    html.push_str("</body></html>");
     Outgoing {
         to,
         subject,
@@ -96,7 +98,14 @@ fn linkify(escaped: &str) -> String {
 fn file_lines(files: &[NewFile]) -> String {
     files
         .iter()
-        .map(|f| format!("- {} ({} tokens, shipments {})", f.name, f.tokens, f.shipments.join(", ")))
+        .map(|f| {
+            format!(
+                "- {} ({} tokens, shipments {})",
+                f.name,
+                f.tokens,
+                f.shipments.join(", ")
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -121,9 +130,15 @@ pub fn received(p: &RequestPolicy, r: &Request, files: &[NewFile]) -> Outgoing {
 pub fn new_request(p: &RequestPolicy, r: &Request, files: &[NewFile]) -> Outgoing {
     compose(
         p.delivery_team.clone(),
-        format!("New seed file request {} ({}, order {})", r.reference, r.customer, r.po),
+        format!(
+            "New seed file request {} ({}, order {})",
+            r.reference, r.customer, r.po
+        ),
         &[
-            format!("{} asked for seed files of order {} from {}.", r.email, r.po, r.source),
+            format!(
+                "{} asked for seed files of order {} from {}.",
+                r.email, r.po, r.source
+            ),
             format!("Files:\n{}", file_lines(files)),
             "Review it in the portal's request queue.".into(),
         ],
@@ -135,7 +150,10 @@ pub fn new_request(p: &RequestPolicy, r: &Request, files: &[NewFile]) -> Outgoin
 pub fn locked(p: &RequestPolicy, r: &Request, wrong: i64) -> Outgoing {
     compose(
         p.delivery_team.clone(),
-        format!("Seed file request {} locked ({}, order {})", r.reference, r.customer, r.po),
+        format!(
+            "Seed file request {} locked ({}, order {})",
+            r.reference, r.customer, r.po
+        ),
         &[format!(
             "The request {} by {} from {} for order {} was locked after {wrong} wrong serials or codes.",
             r.reference, r.email, r.source, r.po
@@ -162,7 +180,13 @@ pub struct FileMail {
 
 /// To the requester: one file of an approved request, with its links.
 #[must_use]
-pub fn approved(p: &RequestPolicy, r: &Request, f: &FileMail, expires: &str, password: bool) -> Outgoing {
+pub fn approved(
+    p: &RequestPolicy,
+    r: &Request,
+    f: &FileMail,
+    expires: &str,
+    password: bool,
+) -> Outgoing {
     let open = if password {
         "The download page asks for the password you chose; the same password opens the ZIP (use 7-Zip or WinZip: AES-256)."
     } else {
@@ -172,11 +196,20 @@ pub fn approved(p: &RequestPolicy, r: &Request, f: &FileMail, expires: &str, pas
         vec![r.email.clone()],
         format!("Seed file {} ready: {}", r.reference, f.name),
         &[
-            format!("Your request {} for order {} was approved. This e-mail carries one file: {} ({} tokens, shipments {}).", r.reference, r.po, f.name, f.tokens, f.shipments),
-            format!("Download it here (a page, nothing happens until you press Download): {}", f.download_url),
+            format!(
+                "Your request {} for order {} was approved. This e-mail carries one file: {} ({} tokens, shipments {}).",
+                r.reference, r.po, f.name, f.tokens, f.shipments
+            ),
+            format!(
+                "Download it here (a page, nothing happens until you press Download): {}",
+                f.download_url
+            ),
             open.into(),
             format!("SHA-256 of the file: {}", f.sha256),
-            format!("When your tokens are loaded, confirm receipt here and the file is deleted from our systems at once: {}", f.confirm_url),
+            format!(
+                "When your tokens are loaded, confirm receipt here and the file is deleted from our systems at once: {}",
+                f.confirm_url
+            ),
             format!("Unconfirmed, the file is deleted on {expires}."),
             format!("Questions: {}.", p.contact_hint),
         ],
@@ -190,7 +223,10 @@ pub fn rejected(p: &RequestPolicy, r: &Request, reason: &str) -> Outgoing {
         vec![r.email.clone()],
         format!("Seed file request {} not approved", r.reference),
         &[
-            format!("Your request {} for order {} was not approved, and the files prepared for it were deleted.", r.reference, r.po),
+            format!(
+                "Your request {} for order {} was not approved, and the files prepared for it were deleted.",
+                r.reference, r.po
+            ),
             format!("Reason: {reason}"),
             format!("To go on, contact {}.", p.contact_hint),
         ],
@@ -223,7 +259,9 @@ mod tests {
             "s".into(),
             &["<b>x</b> & go to https://portal.example/d/abc".into()],
         );
-        assert!(m.html.contains("&lt;b&gt;x&lt;/b&gt; &amp; go to <a href=\"https://portal.example/d/abc\">"));
+        assert!(m.html.contains(
+            "&lt;b&gt;x&lt;/b&gt; &amp; go to <a href=\"https://portal.example/d/abc\">"
+        ));
         assert_eq!(m.text, "<b>x</b> & go to https://portal.example/d/abc\n");
     }
 
@@ -231,7 +269,11 @@ mod tests {
     fn sealed_mail_opens_only_with_its_key() {
         let mut rng = <rand08::rngs::StdRng as rand08::SeedableRng>::seed_from_u64(5);
         let (a, b) = (MasterKey::generate(&mut rng), MasterKey::generate(&mut rng));
-        let m = compose(vec!["a@example.com".into()], "subject".into(), &["body".into()]);
+        let m = compose(
+            vec!["a@example.com".into()],
+            "subject".into(),
+            &["body".into()],
+        );
         let sealed = seal(&a, &m);
         assert_eq!(open(&a, &sealed).unwrap(), m);
         assert!(open(&b, &sealed).is_err());

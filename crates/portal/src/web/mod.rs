@@ -11,6 +11,7 @@
 
 mod audit;
 mod inventory;
+mod journey;
 mod signin;
 mod staff;
 
@@ -97,12 +98,16 @@ impl AppState {
         crate::journey::Journey::new(&self.store, &self.master, &self.settings.requests)
     }
 
+    #[allow(dead_code, reason = "the review and delivery pages use it")]
     fn delivery(&self) -> crate::delivery::Delivery<'_> {
         crate::delivery::Delivery::new(
             &self.store,
             &self.master,
             &self.settings.requests,
-            self.settings.base_url.as_deref().unwrap_or("http://127.0.0.1:8080"),
+            self.settings
+                .base_url
+                .as_deref()
+                .unwrap_or("http://127.0.0.1:8080"),
         )
     }
 }
@@ -390,6 +395,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }),
         )
         .merge(signin::routes())
+        .merge(journey::routes())
         .merge(inventory::routes())
         .route(
             "/admin/import",
