@@ -12,6 +12,7 @@ use figment::providers::{Env, Format as _, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Policy;
+use crate::journey::RequestPolicy;
 use crate::web::WebSettings;
 
 /// Every setting.
@@ -38,6 +39,81 @@ pub struct Config {
     pub log: Log,
     /// Staff sign-in limits.
     pub signin: Signin,
+    /// The vendor's rules for customers' seed requests.
+    pub requests: Requests,
+}
+
+/// The vendor's rules for seed requests (see [`RequestPolicy`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Requests {
+    /// The vendor's name (manifests, e-mail).
+    pub vendor: String,
+    /// Where "new request" and "request locked" mail goes.
+    pub delivery_team: Vec<String>,
+    /// How customers reach the delivery team (shown when an order is not found).
+    pub contact_hint: String,
+    /// Also ask for the code the picked token shows now.
+    pub ask_code: bool,
+    /// Steps either side of now an asked-for code may be from.
+    pub code_window: u32,
+    /// Wrong serials or codes that lock a request.
+    pub wrong_limit: u32,
+    /// How long a customer's unfinished request lasts, in minutes.
+    pub draft_minutes: u32,
+    /// How long an approved file can be downloaded, in days.
+    pub file_days: u32,
+    /// Order lookups per source address per hour.
+    pub find_per_source_per_hour: u32,
+    /// Order lookups per PO, invoice or shipment number per hour.
+    pub find_per_identifier_per_hour: u32,
+    /// Every order lookup answers after at least this many milliseconds.
+    pub find_floor_ms: u32,
+    /// Wrong download passwords per file per hour.
+    pub download_tries_per_hour: u32,
+}
+
+impl Default for Requests {
+    fn default() -> Self {
+        let p = RequestPolicy::default();
+        let small = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+        Self {
+            vendor: p.vendor,
+            delivery_team: p.delivery_team,
+            contact_hint: p.contact_hint,
+            ask_code: p.ask_code,
+            code_window: p.code_window,
+            wrong_limit: small(p.wrong_limit),
+            draft_minutes: small(p.draft_ttl / 60),
+            file_days: small(p.file_ttl / 86_400),
+            find_per_source_per_hour: small(p.find_per_source),
+            find_per_identifier_per_hour: small(p.find_per_identifier),
+            find_floor_ms: u32::try_from(p.find_floor_ms).unwrap_or(u32::MAX),
+            download_tries_per_hour: small(p.download_tries),
+        }
+    }
+}
+
+impl Requests {
+    /// The policy these settings give.
+    #[must_use]
+    pub fn policy(&self) -> RequestPolicy {
+        RequestPolicy {
+            draft_ttl: i64::from(self.draft_minutes) * 60,
+            wrong_limit: i64::from(self.wrong_limit),
+            ask_code: self.ask_code,
+            code_window: self.code_window,
+            file_ttl: i64::from(self.file_days) * 86_400,
+            find_per_source: i64::from(self.find_per_source_per_hour),
+            find_per_identifier: i64::from(self.find_per_identifier_per_hour),
+            find_window: 3600,
+            find_floor_ms: u64::from(self.find_floor_ms),
+            download_tries: i64::from(self.download_tries_per_hour),
+            delivery_team: self.delivery_team.clone(),
+            contact_hint: self.contact_hint.clone(),
+            vendor: self.vendor.clone(),
+        }
+    }
 }
 
 /// Log settings.
@@ -86,6 +162,7 @@ impl Default for Config {
             max_upload_mib: 256,
             log: Log::default(),
             signin: Signin::default(),
+            requests: Requests::default(),
         }
     }
 }
@@ -129,6 +206,17 @@ const ENV_KEYS: &[&str] = &[
     "signin__lock_minutes",
     "signin__per_source_per_minute",
     "signin__session_hours",
+    "requests__vendor",
+    "requests__contact_hint",
+    "requests__ask_code",
+    "requests__code_window",
+    "requests__wrong_limit",
+    "requests__draft_minutes",
+    "requests__file_days",
+    "requests__find_per_source_per_hour",
+    "requests__find_per_identifier_per_hour",
+    "requests__find_floor_ms",
+    "requests__download_tries_per_hour",
 ];
 
 /// Why the configuration cannot be used.
@@ -185,6 +273,17 @@ impl Config {
                 "signin.lock_after and signin.per_source_per_minute must be at least 1".into(),
             ));
         }
+        let r = &self.requests;
+        if r.wrong_limit == 0 || r.draft_minutes == 0 || r.file_days == 0 {
+            return Err(ConfigError(
+                "requests.wrong_limit, draft_minutes and file_days must be at least 1".into(),
+            ));
+        }
+        if r.delivery_team.is_empty() {
+            return Err(ConfigError(
+                "requests.delivery_team needs at least one e-mail address".into(),
+            ));
+        }
         if self.max_upload_mib == 0 {
             return Err(ConfigError("max_upload_mib must be at least 1".into()));
         }
@@ -212,7 +311,7 @@ impl Config {
             max_upload: usize::try_from(self.max_upload_mib)
                 .unwrap_or(usize::MAX)
                 .saturating_mul(1 << 20),
-            requests: crate::journey::RequestPolicy::default(),
+            requests: self.requests.policy(),
         }
     }
 
@@ -236,6 +335,9 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:8080");
         assert_eq!(c.log.format, LogFormat::Text);
         assert_eq!(c.policy().lock_for, 15 * 60);
+        let r = c.web().requests;
+        assert_eq!((r.wrong_limit, r.file_ttl, r.ask_code), (5, 7 * 86_400, true));
+        assert_eq!(r.delivery_team, ["delivery@vendor.example"]);
     }
 
     #[test]
