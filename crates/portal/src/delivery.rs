@@ -218,6 +218,7 @@ impl<'a> Delivery<'a> {
         if !f.state.holds_content() {
             return Err(DeliveryError::Gone(f.state));
         }
+        self.refuse_lapsed(&f, now).await?;
         let subject = format!("request:{}", f.reference);
         if let Some(hash) = &f.password_hash {
             let bucket = format!("download:{}", f.id);
@@ -273,6 +274,7 @@ impl<'a> Delivery<'a> {
         if !f.state.holds_content() {
             return Err(DeliveryError::Gone(f.state));
         }
+        self.refuse_lapsed(&f, now).await?;
         let r = self.store.request(f.request_id).await?;
         let m = mail::seal(
             self.master,
@@ -298,6 +300,16 @@ impl<'a> Delivery<'a> {
             })?;
         let f = self.file_for_confirm(token).await?;
         Ok(self.receipt(&r, &f))
+    }
+
+    /// A file past its expiry is gone even before the sweeper reaches
+    /// it: the sweep runs now (destroying it), and the step is refused.
+    async fn refuse_lapsed(&self, f: &DeliveryFile, now: i64) -> Result<(), DeliveryError> {
+        if f.expires.is_some_and(|e| e <= now) {
+            self.sweep(now).await?;
+            return Err(DeliveryError::Gone(FileState::Expired));
+        }
+        Ok(())
     }
 
     /// The deletion receipt of a confirmed file: what was destroyed, when,

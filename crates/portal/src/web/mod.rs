@@ -10,8 +10,10 @@
 //! posts with 403. No page ever shows a seed.
 
 mod audit;
+mod delivery;
 mod inventory;
 mod journey;
+mod review;
 mod signin;
 mod staff;
 
@@ -405,6 +407,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .merge(staff::routes())
         .merge(audit::routes())
+        .merge(review::routes())
+        .merge(delivery::routes())
         .with_state(state)
         .layer(CsrfLayer::new())
         .layer(TraceLayer::new_for_http());
