@@ -336,7 +336,10 @@ mod tests {
         assert_eq!(c.log.format, LogFormat::Text);
         assert_eq!(c.policy().lock_for, 15 * 60);
         let r = c.web().requests;
-        assert_eq!((r.wrong_limit, r.file_ttl, r.ask_code), (5, 7 * 86_400, true));
+        assert_eq!(
+            (r.wrong_limit, r.file_ttl, r.ask_code),
+            (5, 7 * 86_400, true)
+        );
         assert_eq!(r.delivery_team, ["delivery@vendor.example"]);
     }
 

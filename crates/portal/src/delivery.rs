@@ -125,7 +125,10 @@ impl<'a> Delivery<'a> {
             };
             mails.push(mail::seal(
                 self.master,
-                &mail::approved(self.policy, &r, &m, &rfc3339(expires), r.has_password),
+                &mail::Outgoing {
+                    delivers: Some(r.id),
+                    ..mail::approved(self.policy, &r, &m, &rfc3339(expires), r.has_password)
+                },
             ));
         }
         self.store
@@ -221,15 +224,15 @@ impl<'a> Delivery<'a> {
         self.refuse_lapsed(&f, now).await?;
         let subject = format!("request:{}", f.reference);
         if let Some(hash) = &f.password_hash {
+            // Only wrong passwords count against the limit.
             let bucket = format!("download:{}", f.id);
-            if !self
-                .store
-                .rate_hit(&bucket, now, 3600, self.policy.download_tries)
-                .await?
-            {
+            if self.store.rate_peek(&bucket, now, 3600).await? >= self.policy.download_tries {
                 return Err(DeliveryError::Limited);
             }
             if !crate::admin::verify_password(password, hash) {
+                self.store
+                    .rate_hit(&bucket, now, 3600, self.policy.download_tries)
+                    .await?;
                 self.store
                     .audit(
                         &Event::ok(now, "anonymous", source, "file.download", &subject)
@@ -380,14 +383,38 @@ where
 {
     let (mut delivered, mut failed) = (0, 0);
     for m in store.outbox_due(now, 100).await? {
-        let outcome = match mail::open(master, &m.sealed) {
-            Ok(message) => send(message).await,
-            Err(e) => Err(format!("cannot open: {e}")),
+        let (outcome, delivers) = match mail::open(master, &m.sealed) {
+            Ok(message) => {
+                let delivers = message.delivers;
+                (send(message).await, delivers)
+            }
+            Err(e) => (Err(format!("cannot open: {e}")), None),
         };
         match outcome {
             Ok(()) => {
                 store.outbox_sent(m.id).await?;
                 delivered += 1;
+                if let Some(request_id) = delivers {
+                    let r = store.request(request_id).await?;
+                    if r.state != RequestState::Approved {
+                        continue;
+                    }
+                    let event = Event::ok(
+                        now,
+                        "mailer",
+                        "smtp",
+                        "request.deliver",
+                        &format!("request:{}", r.reference),
+                    )
+                    .with_detail("the links went out by mail");
+                    // Already delivered (by an earlier file's mail) or
+                    // confirmed meanwhile: nothing to do.
+                    if let Err(e) = store.mark_delivered(request_id, &event).await
+                        && !matches!(e, oathvault_store::Error::Refused(_))
+                    {
+                        return Err(e);
+                    }
+                }
             }
             Err(e) => {
                 let wait = 30_i64.saturating_mul(1 << m.attempts.clamp(0, 10));

@@ -25,6 +25,10 @@ pub struct Outgoing {
     pub text: String,
     /// HTML body.
     pub html: String,
+    /// Set on a file's link mail: once sent, the approved request it
+    /// belongs to is `delivered`.
+    #[serde(default)]
+    pub delivers: Option<i64>,
 }
 
 /// Seals a message for the outbox.
@@ -77,6 +81,7 @@ fn compose(to: Vec<String>, subject: String, paragraphs: &[String]) -> Outgoing 
         subject,
         text,
         html,
+        delivers: None,
     }
 }
 

@@ -790,3 +790,89 @@ async fn a_file_past_its_expiry_is_gone_before_the_sweeper_comes() {
     let (s, _) = call("POST", &confirm, Some(String::new())).await;
     assert_eq!(s, StatusCode::GONE);
 }
+
+#[tokio::test]
+async fn sending_the_link_mail_delivers_the_request_and_failures_wait_and_retry() {
+    let app = setup().await;
+    let st = &app.state;
+    let a = golden::token_a().token.serial.as_str().to_owned();
+    let r = submit(
+        &app,
+        &Ask {
+            picks: &[("SH-1", &a)],
+            split: "one",
+            mode: "password",
+            key: None,
+        },
+        21,
+    )
+    .await;
+    st.delivery()
+        .approve(r.id, REVIEWER, SOURCE, T, &mut StdRng::seed_from_u64(3))
+        .await
+        .unwrap();
+    // The SMTP server refuses: nothing is lost, the request stays approved,
+    // and the mail waits before the next try.
+    let deliver = |now: i64, ok: bool| {
+        oathvault_portal::delivery::deliver_outbox(
+            &st.store,
+            &st.master,
+            now,
+            move |_m| async move {
+                if ok {
+                    Ok(())
+                } else {
+                    Err("421 try later".to_owned())
+                }
+            },
+        )
+    };
+    assert_eq!(deliver(T, false).await.unwrap(), (0, 3));
+    assert_eq!(
+        st.store.request(r.id).await.unwrap().state,
+        RequestState::Approved
+    );
+    assert_eq!(deliver(T + 1, true).await.unwrap(), (0, 0), "not due yet");
+    assert_eq!(deliver(T + 31, true).await.unwrap(), (3, 0));
+    assert_eq!(
+        st.store.request(r.id).await.unwrap().state,
+        RequestState::Delivered
+    );
+    assert!(outbox(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn only_wrong_passwords_count_against_the_download_limit() {
+    let app = setup().await;
+    let st = &app.state;
+    let a = golden::token_a().token.serial.as_str().to_owned();
+    let r = submit(
+        &app,
+        &Ask {
+            picks: &[("SH-1", &a)],
+            split: "one",
+            mode: "password",
+            key: None,
+        },
+        22,
+    )
+    .await;
+    st.delivery()
+        .approve(r.id, REVIEWER, SOURCE, T, &mut StdRng::seed_from_u64(4))
+        .await
+        .unwrap();
+    let mail = outbox(&app).await;
+    let d = link(&mail.last().unwrap().text, "/d/");
+    let tries = st.settings.requests.download_tries;
+    // Right passwords, more often than the limit: every one is served.
+    for _ in 0..=tries {
+        let (s, _, _) = post(&app, &d, None, &form_password(PASSWORD)).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    for _ in 0..tries {
+        let (s, _, _) = post(&app, &d, None, &form_password("wrong guess 123")).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    }
+    let (s, _, body) = post(&app, &d, None, &form_password(PASSWORD)).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{body}");
+}

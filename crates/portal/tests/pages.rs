@@ -98,9 +98,13 @@ async fn every_admin_route_refuses_anonymous_users_and_reviewers() {
         assert_eq!(s, StatusCode::FORBIDDEN, "reviewer {method} {path}");
         assert!(body.contains("for administrators"));
     }
-    // A reviewer has an account page and lands there after signing in.
+    // A reviewer lands on the request queue after signing in, and has an
+    // account page.
     let (s, loc, _) = get(&app, "/", &reviewer).await;
-    assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, "/account"));
+    assert_eq!(
+        (s, loc.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/requests")
+    );
     let (s, _, body) = get(&app, "/account", &reviewer).await;
     assert_eq!(s, StatusCode::OK);
     assert!(body.contains("rex@vendor.example") && !body.contains("/admin/customers"));

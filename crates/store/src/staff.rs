@@ -360,6 +360,23 @@ impl Store {
         Ok(sessions + windows)
     }
 
+    /// The hits a rate-limit bucket has had in the current window of
+    /// `window` seconds, without counting one (for limits that count only
+    /// failures).
+    pub async fn rate_peek(&self, bucket: &str, now: i64, window: i64) -> Result<i64, Error> {
+        let start = now - now.rem_euclid(window.max(1));
+        let row =
+            sqlx::query("SELECT hits FROM rate_limit WHERE bucket = $1 AND window_start = $2")
+                .bind(bucket)
+                .bind(start)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match row {
+            Some(r) => r.try_get("hits")?,
+            None => 0,
+        })
+    }
+
     /// Counts a hit on a rate-limit bucket (fixed windows of `window`
     /// seconds); true while the bucket has had at most `limit` hits in the
     /// current window. Shared by every process using the database.

@@ -92,16 +92,21 @@ impl AppState {
         crate::Admin::new(&self.store, &self.master, &self.settings.issuer)
     }
 
-    fn now(&self) -> i64 {
+    /// Now, from the state's clock.
+    #[must_use]
+    pub fn now(&self) -> i64 {
         (self.clock)()
     }
 
-    fn journey(&self) -> crate::journey::Journey<'_> {
+    /// The customer side of seed requests over this state.
+    #[must_use]
+    pub fn journey(&self) -> crate::journey::Journey<'_> {
         crate::journey::Journey::new(&self.store, &self.master, &self.settings.requests)
     }
 
-    #[allow(dead_code, reason = "the review and delivery pages use it")]
-    fn delivery(&self) -> crate::delivery::Delivery<'_> {
+    /// Review, links, downloads, confirmation and expiry over this state.
+    #[must_use]
+    pub fn delivery(&self) -> crate::delivery::Delivery<'_> {
         crate::delivery::Delivery::new(
             &self.store,
             &self.master,
@@ -436,6 +441,16 @@ pub async fn sweep_forever(state: Arc<AppState>, every: std::time::Duration) {
         match state.store.sweep(now, now - 3600).await {
             Ok(n) => tracing::debug!(rows = n, "swept expired sessions and rate limits"),
             Err(e) => tracing::warn!(error = %e, "sweep failed; next try later"),
+        }
+        match state.delivery().sweep(now).await {
+            Ok(s) if s.files + s.requests + s.drafts > 0 => tracing::info!(
+                files = s.files,
+                requests = s.requests,
+                drafts = s.drafts,
+                "deleted expired delivery files and unfinished requests"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "request sweep failed; next try later"),
         }
     }
 }

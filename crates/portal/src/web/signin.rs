@@ -47,7 +47,7 @@ async fn home(signed: Signed) -> Redirect {
     if signed.session.staff.role == Role::Administrator {
         Redirect::to("/admin/")
     } else {
-        Redirect::to("/account")
+        Redirect::to("/admin/requests")
     }
 }
 
