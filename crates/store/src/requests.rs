@@ -609,14 +609,16 @@ impl Store {
 
     /// A request by row id.
     pub async fn request(&self, id: i64) -> Result<Request, Error> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {REQUEST_COLUMNS} WHERE r.id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "request",
-                name: id.to_string(),
-            })?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} WHERE r.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            what: "request",
+            name: id.to_string(),
+        })?;
         request_row(&row)
     }
 
@@ -670,7 +672,7 @@ impl Store {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {REQUEST_COLUMNS} WHERE r.id <> $1 AND r.state <> 'draft' AND r.id IN \
              (SELECT request_id FROM request_shipment WHERE shipment_id IN ({})) \
-             ORDER BY r.created DESC",
+             ORDER BY r.created DESC, r.id DESC",
             ids.join(", ")
         )))
         .bind(request_id)
@@ -1025,7 +1027,12 @@ impl Store {
     /// Confirms a file: content and key destroyed at once; when it was the
     /// request's last file holding content, the request is confirmed.
     /// Mail (sealed by the caller) is queued.
-    pub async fn confirm(&self, file_id: i64, mail: &[Vec<u8>], audit: &Event) -> Result<(), Error> {
+    pub async fn confirm(
+        &self,
+        file_id: i64,
+        mail: &[Vec<u8>],
+        audit: &Event,
+    ) -> Result<(), Error> {
         let mut tx = self.pool.begin().await?;
         let request_id: i64 = sqlx::query("SELECT request_id FROM delivery_file WHERE id = $1")
             .bind(file_id)
@@ -1069,7 +1076,8 @@ impl Store {
         let files: Vec<(i64, i64, String)> = sqlx::query(
             "SELECT f.id, f.request_id, r.reference FROM delivery_file f \
              JOIN seed_request r ON r.id = f.request_id \
-             WHERE f.state IN ('ready', 'downloaded') AND f.expires IS NOT NULL AND f.expires <= $1",
+             WHERE f.state IN ('ready', 'downloaded') AND f.expires IS NOT NULL AND f.expires <= $1 \
+             ORDER BY f.id",
         )
         .bind(now)
         .fetch_all(&self.pool)
@@ -1079,13 +1087,22 @@ impl Store {
         .collect::<Result<_, Error>>()?;
         for (file_id, request_id, reference) in files {
             let mut tx = self.pool.begin().await?;
-            if move_file(&mut tx, file_id, FileState::Expired, now).await.is_err() {
+            if move_file(&mut tx, file_id, FileState::Expired, now)
+                .await
+                .is_err()
+            {
                 continue; // confirmed or swept by another process meanwhile
             }
             append(
                 &mut tx,
-                &Event::ok(now, actor, "sweeper", "file.expire", &format!("request:{reference}"))
-                    .with_detail(format!("file {file_id}")),
+                &Event::ok(
+                    now,
+                    actor,
+                    "sweeper",
+                    "file.expire",
+                    &format!("request:{reference}"),
+                )
+                .with_detail(format!("file {file_id}")),
             )
             .await?;
             let open: i64 = sqlx::query(
@@ -1096,22 +1113,33 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?
             .try_get("n")?;
-            if open == 0 && move_request(&mut tx, request_id, RequestState::Expired, now).await.is_ok() {
+            if open == 0
+                && move_request(&mut tx, request_id, RequestState::Expired, now)
+                    .await
+                    .is_ok()
+            {
                 swept.requests += 1;
                 append(
                     &mut tx,
-                    &Event::ok(now, actor, "sweeper", "request.expire", &format!("request:{reference}")),
+                    &Event::ok(
+                        now,
+                        actor,
+                        "sweeper",
+                        "request.expire",
+                        &format!("request:{reference}"),
+                    ),
                 )
                 .await?;
             }
             tx.commit().await?;
             swept.files += 1;
         }
-        swept.drafts = sqlx::query("DELETE FROM seed_request WHERE state = 'draft' AND expires <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        swept.drafts =
+            sqlx::query("DELETE FROM seed_request WHERE state = 'draft' AND expires <= $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
         Ok(swept)
     }
 
@@ -1145,7 +1173,12 @@ impl Store {
     }
 
     /// A mail could not be sent: try again at `next_attempt`.
-    pub async fn outbox_failed(&self, id: i64, error: &str, next_attempt: i64) -> Result<(), Error> {
+    pub async fn outbox_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt: i64,
+    ) -> Result<(), Error> {
         sqlx::query(
             "UPDATE mail_outbox SET attempts = attempts + 1, last_error = $1, next_attempt = $2 \
              WHERE id = $3",
@@ -1192,7 +1225,9 @@ async fn draft_only(tx: &mut Transaction<'_, Any>, request_id: i64) -> Result<()
         .transpose()?;
     match state.as_deref() {
         Some("draft") => Ok(()),
-        Some(s) => Err(Error::Refused(format!("the request is {s}, no longer a draft"))),
+        Some(s) => Err(Error::Refused(format!(
+            "the request is {s}, no longer a draft"
+        ))),
         None => Err(Error::NotFound {
             what: "request",
             name: request_id.to_string(),
@@ -1227,7 +1262,10 @@ mod tests {
                 (Delivered, Expired),
             ]
         );
-        let finals: Vec<_> = RequestState::ALL.into_iter().filter(|s| s.is_final()).collect();
+        let finals: Vec<_> = RequestState::ALL
+            .into_iter()
+            .filter(|s| s.is_final())
+            .collect();
         assert_eq!(finals, [Confirmed, Rejected, Locked, Expired]);
         for s in RequestState::ALL {
             assert_eq!(RequestState::parse(s.as_str()), Some(s));
@@ -1239,10 +1277,19 @@ mod tests {
         use FileState::*;
         assert!(Ready.can_become(Downloaded) && Downloaded.can_become(Downloaded));
         assert!(Ready.can_become(Confirmed) && Downloaded.can_become(Confirmed));
-        assert!(!Confirmed.can_become(Confirmed), "a second confirm is refused");
+        assert!(
+            !Confirmed.can_become(Confirmed),
+            "a second confirm is refused"
+        );
         assert!(!Expired.can_become(Downloaded) && !Withdrawn.can_become(Downloaded));
-        assert!(!Downloaded.can_become(Withdrawn), "a downloaded file is not withdrawn");
-        let holding: Vec<_> = FileState::ALL.into_iter().filter(|s| s.holds_content()).collect();
+        assert!(
+            !Downloaded.can_become(Withdrawn),
+            "a downloaded file is not withdrawn"
+        );
+        let holding: Vec<_> = FileState::ALL
+            .into_iter()
+            .filter(|s| s.holds_content())
+            .collect();
         assert_eq!(holding, [Ready, Downloaded]);
     }
 }
