@@ -180,9 +180,12 @@ pub async fn connect(
                 conn.execute(
                     // Statement journals of many-row inserts in memory, not
                     // in temporary files.
+                    // secure_delete: freed content (a destroyed delivery
+                    // file, a deleted draft) is overwritten with zeros,
+                    // not left in free pages of the file.
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                     PRAGMA temp_store = MEMORY;",
+                     PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;",
                 )
                 .await?;
                 Ok(())
@@ -204,6 +207,19 @@ impl Store {
     pub async fn open(database: &str) -> Result<Self, Error> {
         let (pool, backend) = connect(database, &SQLITE, &POSTGRES).await?;
         Ok(Self { pool, backend })
+    }
+
+    /// Leaves no copy of destroyed content behind: on SQLite the
+    /// write-ahead log (which still holds the pages as they were) is
+    /// checkpointed into the file (where `secure_delete` zeroed them) and
+    /// truncated. On PostgreSQL old row versions go with (auto)vacuum.
+    pub async fn scrub(&self) -> Result<(), Error> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The backend in use.

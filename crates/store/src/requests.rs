@@ -963,6 +963,7 @@ impl Store {
         queue_mail(&mut tx, mail, audit.at).await?;
         append(&mut tx, audit).await?;
         tx.commit().await?;
+        self.scrub().await?;
         Ok(())
     }
 
@@ -1065,6 +1066,7 @@ impl Store {
         queue_mail(&mut tx, mail, audit.at).await?;
         append(&mut tx, audit).await?;
         tx.commit().await?;
+        self.scrub().await?;
         Ok(())
     }
 
@@ -1140,6 +1142,9 @@ impl Store {
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
+        if swept.files + swept.drafts > 0 {
+            self.scrub().await?;
+        }
         Ok(swept)
     }
 

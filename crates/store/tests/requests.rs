@@ -1343,7 +1343,54 @@ async fn sqlite() {
     let store = Store::open(file.to_str().unwrap()).await.unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
     suite(&store).await;
+    no_trace_in_the_file(&store, &file).await;
     store.close().await;
+}
+
+/// The SQLite file and its write-ahead log hold no byte of a destroyed
+/// file's content or key (`secure_delete`, and the log checkpointed and
+/// truncated after each destruction), while the file still holding content
+/// is found there (so the search can find what it looks for).
+async fn no_trace_in_the_file(store: &Store, file: &std::path::Path) {
+    store.scrub().await.unwrap();
+    let mut bytes = std::fs::read(file).unwrap();
+    bytes.extend(std::fs::read(file.with_extension("db-wal")).unwrap_or_default());
+    let holds = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    let rows = sqlx::query(
+        "SELECT r.reference, f.shipments, f.state FROM delivery_file f \
+         JOIN seed_request r ON r.id = f.request_id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let mut gone = 0;
+    for row in &rows {
+        let reference: String = row.try_get("reference").unwrap();
+        let shipments: String = row.try_get("shipments").unwrap();
+        let state: String = row.try_get("state").unwrap();
+        let numbers: Vec<&str> = shipments.split(", ").collect();
+        let (c, k) = (
+            content(&reference, &numbers),
+            key_wrapped(&reference, &numbers),
+        );
+        if matches!(state.as_str(), "ready" | "downloaded") {
+            assert!(
+                holds(&c) && holds(&k),
+                "{reference} {shipments} should be there"
+            );
+        } else {
+            assert!(
+                !holds(&c),
+                "{reference} {shipments} ({state}): content left in the file"
+            );
+            assert!(
+                !holds(&k),
+                "{reference} {shipments} ({state}): key left in the file"
+            );
+            gone += 1;
+        }
+    }
+    assert!(gone >= 5, "{gone} destroyed files checked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
