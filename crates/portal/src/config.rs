@@ -41,6 +41,79 @@ pub struct Config {
     pub signin: Signin,
     /// The vendor's rules for customers' seed requests.
     pub requests: Requests,
+    /// The SMTP server mail goes through.
+    pub smtp: Smtp,
+}
+
+/// The SMTP server (see `oathvault_mail::SmtpConfig`); its password comes
+/// from a file, never from the configuration itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// `none` (a server on this machine), `starttls` or `tls`.
+    pub security: String,
+    /// User name for SMTP AUTH.
+    pub username: Option<String>,
+    /// The file holding the SMTP password.
+    pub password_file: Option<PathBuf>,
+    /// The sender, `Name <address>` or an address.
+    pub from: String,
+    /// Seconds for connecting and for each command.
+    pub timeout_seconds: u64,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 2525,
+            security: "none".into(),
+            username: None,
+            password_file: None,
+            from: "Seed delivery <delivery@vendor.example>".into(),
+            timeout_seconds: 30,
+        }
+    }
+}
+
+impl Smtp {
+    /// The mailer's settings, with the password read from its file.
+    pub fn mailer_config(&self) -> Result<oathvault_mail::SmtpConfig, ConfigError> {
+        let security = match self.security.as_str() {
+            "none" => oathvault_mail::Security::None,
+            "starttls" => oathvault_mail::Security::StartTls,
+            "tls" => oathvault_mail::Security::Tls,
+            other => {
+                return Err(ConfigError(format!(
+                    "smtp.security {other:?} must be none, starttls or tls"
+                )));
+            }
+        };
+        let password = match &self.password_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(format!("smtp.password_file {}: {e}", path.display()))
+                })?;
+                Some(oathvault_mail::Password::new(
+                    text.trim_end_matches(['\r', '\n']),
+                ))
+            }
+            None => None,
+        };
+        Ok(oathvault_mail::SmtpConfig {
+            host: self.host.clone(),
+            port: self.port,
+            security,
+            username: self.username.clone(),
+            password,
+            from: self.from.clone(),
+            timeout_seconds: self.timeout_seconds,
+        })
+    }
 }
 
 /// The vendor's rules for seed requests (see [`RequestPolicy`]).
@@ -163,6 +236,7 @@ impl Default for Config {
             log: Log::default(),
             signin: Signin::default(),
             requests: Requests::default(),
+            smtp: Smtp::default(),
         }
     }
 }
@@ -217,6 +291,13 @@ const ENV_KEYS: &[&str] = &[
     "requests__find_per_identifier_per_hour",
     "requests__find_floor_ms",
     "requests__download_tries_per_hour",
+    "smtp__host",
+    "smtp__port",
+    "smtp__security",
+    "smtp__username",
+    "smtp__password_file",
+    "smtp__from",
+    "smtp__timeout_seconds",
 ];
 
 /// Why the configuration cannot be used.
@@ -284,6 +365,12 @@ impl Config {
                 "requests.delivery_team needs at least one e-mail address".into(),
             ));
         }
+        if !matches!(self.smtp.security.as_str(), "none" | "starttls" | "tls") {
+            return Err(ConfigError(format!(
+                "smtp.security {:?} must be none, starttls or tls",
+                self.smtp.security
+            )));
+        }
         if self.max_upload_mib == 0 {
             return Err(ConfigError("max_upload_mib must be at least 1".into()));
         }
@@ -312,6 +399,7 @@ impl Config {
                 .unwrap_or(usize::MAX)
                 .saturating_mul(1 << 20),
             requests: self.requests.policy(),
+            demo_outbox: None,
         }
     }
 

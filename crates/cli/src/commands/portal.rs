@@ -353,6 +353,10 @@ async fn serve(store: Store, master: MasterKey, config: Config) -> Result<(), Fa
     let addr = listener.local_addr().context("no local address")?;
     say!("oathvault portal on http://{addr}/ (sign in at /signin; /healthz for probes)");
     tracing::info!(%addr, backend = ?store.backend(), key = %master.id(), "portal started");
+    let smtp = config.smtp.mailer_config().map_err(|e| anyhow!("{e}"))?;
+    let mailer = oathvault_mail::Mailer::new(&smtp, std::sync::Arc::new(SystemClock))
+        .map_err(|e| anyhow!("mail: {e}"))?;
+    tracing::info!(server = mailer.server(), "mail goes through SMTP");
     let state = std::sync::Arc::new(oathvault_portal::web::AppState {
         store,
         master,
@@ -360,9 +364,14 @@ async fn serve(store: Store, master: MasterKey, config: Config) -> Result<(), Fa
         clock: Box::new(|| i64::try_from(SystemClock.now_unix()).unwrap_or(i64::MAX)),
         settings: config.web(),
     });
-    oathvault_portal::web::serve(listener, state, shutdown_signal())
-        .await
-        .context("the portal stopped")?;
+    let sender = tokio::spawn(oathvault_portal::web::mail_forever(
+        std::sync::Arc::clone(&state),
+        mailer,
+        std::time::Duration::from_secs(5),
+    ));
+    let served = oathvault_portal::web::serve(listener, state, shutdown_signal()).await;
+    sender.abort();
+    served.context("the portal stopped")?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@
 
 mod audit;
 mod delivery;
+mod demo;
 mod inventory;
 mod journey;
 mod review;
@@ -48,6 +49,9 @@ pub struct WebSettings {
     pub max_upload: usize,
     /// The vendor's rules for seed requests.
     pub requests: crate::journey::RequestPolicy,
+    /// `oathvault demo` only: the local SMTP sink's directory, shown at
+    /// `/demo/outbox` so the demo's mail can be read in the browser.
+    pub demo_outbox: Option<std::path::PathBuf>,
 }
 
 impl Default for WebSettings {
@@ -57,6 +61,7 @@ impl Default for WebSettings {
             base_url: None,
             max_upload: 256 << 20,
             requests: crate::journey::RequestPolicy::default(),
+            demo_outbox: None,
         }
     }
 }
@@ -403,6 +408,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .merge(signin::routes())
         .merge(journey::routes())
+        .merge(demo::routes())
         .merge(inventory::routes())
         .route(
             "/admin/import",
@@ -452,6 +458,42 @@ pub async fn sweep_forever(state: Arc<AppState>, every: std::time::Duration) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "request sweep failed; next try later"),
         }
+    }
+}
+
+/// Every `every`, sends what the outbox holds through `mailer` (a failed
+/// message waits and is tried again; see [`crate::delivery::deliver_outbox`]).
+pub async fn mail_forever(
+    state: Arc<AppState>,
+    mailer: oathvault_mail::Mailer,
+    every: std::time::Duration,
+) {
+    loop {
+        let now = state.now();
+        let sent = crate::delivery::deliver_outbox(&state.store, &state.master, now, |m| {
+            let mailer = mailer.clone();
+            async move {
+                let mail = oathvault_mail::Mail {
+                    to: m.to,
+                    subject: m.subject,
+                    text: m.text,
+                    html: m.html,
+                    ..oathvault_mail::Mail::default()
+                };
+                mailer
+                    .send(&mail)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await;
+        match sent {
+            Ok((0, 0)) => {}
+            Ok((sent, failed)) => tracing::info!(sent, failed, server = mailer.server(), "mail"),
+            Err(e) => tracing::warn!(error = %e, "the outbox could not be read; next try later"),
+        }
+        tokio::time::sleep(every).await;
     }
 }
 
