@@ -382,7 +382,7 @@ where
     Fut: std::future::Future<Output = Result<(), String>>,
 {
     let (mut delivered, mut failed) = (0, 0);
-    for m in store.outbox_due(now, 100).await? {
+    for m in store.outbox_claim(now, 100, 300).await? {
         let (outcome, delivers) = match mail::open(master, &m.sealed) {
             Ok(message) => {
                 let delivers = message.delivers;

@@ -1168,6 +1168,34 @@ impl Store {
             .collect()
     }
 
+    /// Claims up to `limit` mails due now for `lease` seconds: each is
+    /// handed to one caller only, so several portal processes sharing a
+    /// database never send the same message twice (a claimed mail whose
+    /// sender dies is due again when the lease runs out).
+    pub async fn outbox_claim(
+        &self,
+        now: i64,
+        limit: i64,
+        lease: i64,
+    ) -> Result<Vec<OutboxMail>, Error> {
+        let mut claimed = Vec::new();
+        for m in self.outbox_due(now, limit).await? {
+            let done = sqlx::query(
+                "UPDATE mail_outbox SET next_attempt = $1 WHERE id = $2 AND next_attempt <= $3",
+            )
+            .bind(now + lease)
+            .bind(m.id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            if done == 1 {
+                claimed.push(m);
+            }
+        }
+        Ok(claimed)
+    }
+
     /// A mail was sent: gone from the outbox.
     pub async fn outbox_sent(&self, id: i64) -> Result<(), Error> {
         sqlx::query("DELETE FROM mail_outbox WHERE id = $1")

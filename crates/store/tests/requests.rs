@@ -1401,3 +1401,42 @@ async fn postgres() {
     suite(&store).await;
     store.close().await;
 }
+
+/// Two senders (two portal processes) never get the same mail; a claim
+/// that is not settled comes back when its lease runs out.
+#[tokio::test]
+async fn claimed_mail_goes_to_one_sender_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("p.db").to_str().unwrap())
+        .await
+        .unwrap();
+    store
+        .queue_mail(&[mail("one"), mail("two"), mail("three")], NOW)
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        store.outbox_claim(NOW, 10, 300),
+        store.outbox_claim(NOW, 10, 300)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut ids: Vec<i64> = a.iter().chain(&b).map(|m| m.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        (a.len() + b.len(), ids.len()),
+        (3, 3),
+        "each mail claimed once"
+    );
+    assert!(
+        store
+            .outbox_claim(NOW + 299, 10, 300)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.outbox_sent(ids[0]).await.unwrap();
+    assert_eq!(
+        store.outbox_claim(NOW + 300, 10, 300).await.unwrap().len(),
+        2
+    );
+}
