@@ -80,6 +80,9 @@ pub struct DemoArgs {
     /// Where the directory listens.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
     pub directory_listen: String,
+    /// Where the demo's SMTP sink listens (the portal's mail lands there).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2525")]
+    pub smtp_listen: String,
 }
 
 /// `oathvault directory`.

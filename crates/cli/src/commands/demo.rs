@@ -1,6 +1,14 @@
-//! `oathvault demo [--dir DIR]`: a demo vendor portal and an
+//! `oathvault demo [--dir DIR]`: a demo vendor portal (with a local SMTP
+//! sink whose mail the portal shows at `/demo/outbox`) and an
 //! Entra-compatible directory on localhost, with deterministic demo data,
 //! made once in DIR (default `./oathvault-demo`) and reused afterwards.
+//!
+//! A customer's whole journey works out of the box: find order PO-4711
+//! (or invoice INV-1001) as `it@contoso.example`, prove shipments with a
+//! serial (DEMO0001 is in SHP-0001, DEMO0011 in SHP-0002), protect the file
+//! with a password and/or the demo customer's OpenPGP key (`customer.asc`,
+//! secret key `customer.sec`, passphrase in `customer.pass`), submit; the
+//! demo reviewer approves; the links arrive in the outbox.
 //!
 //! Demo tokens: serials `DEMO0001`–`DEMO0020` (shipments SHP-0001 and
 //! SHP-0002 of order PO-4711 for Contoso Ltd), secrets from a fixed seed, so
@@ -33,6 +41,109 @@ struct Saved {
     staff_email: String,
     staff_password: String,
     directory: oathvault_directory::Demo,
+    /// The reviewer (added to demo directories made before reviewers).
+    #[serde(default)]
+    reviewer: Option<Reviewer>,
+}
+
+/// The demo's delivery-team reviewer.
+#[derive(Debug, Serialize, Deserialize)]
+struct Reviewer {
+    email: String,
+    password: String,
+}
+
+/// A staff member's password: `demo-` and random.
+fn staff_password() -> zeroize::Zeroizing<String> {
+    zeroize::Zeroizing::new(format!(
+        "demo-{}",
+        data_encoding::BASE64URL_NOPAD.encode(&rand08::rngs::OsRng.next_u64().to_le_bytes())
+    ))
+}
+
+/// Adds a staff member and writes their TOTP secret to `totp_file` (an
+/// Entra CSV `oathvault otp` reads).
+async fn add_staff(
+    admin: &Admin<'_>,
+    who: &Actor,
+    dir: &Path,
+    (email, name, role): (&str, &str, Role),
+    totp_file: &str,
+) -> Result<zeroize::Zeroizing<String>, Failure> {
+    let password = staff_password();
+    let (_, uri) = admin
+        .add_staff(
+            &mut rand08::rngs::OsRng,
+            who,
+            &NewStaff {
+                email,
+                name,
+                role,
+                password: &password,
+            },
+        )
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let b32 = uri
+        .split("secret=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .unwrap_or_default();
+    let secret = SecretEncoding::Base32
+        .decode(b32)
+        .map_err(|e| anyhow!("staff secret: {e}"))?;
+    write_private(
+        &dir.join(totp_file),
+        &entra_csv(&[(email, &secret, "oathvault", "staff sign-in")]),
+    )?;
+    Ok(password)
+}
+
+/// The reviewer and the demo customer's OpenPGP key pair, made once.
+async fn extras(
+    dir: &Path,
+    store: &Store,
+    master: &MasterKey,
+    saved: &mut Saved,
+) -> Result<bool, Failure> {
+    let mut changed = false;
+    if saved.reviewer.is_none() {
+        let who = Actor {
+            name: "demo".into(),
+            source: "cli".into(),
+            now: now(),
+        };
+        let admin = Admin::new(store, master, "oathvault demo");
+        let email = "reviewer@vendor.example";
+        let password = add_staff(
+            &admin,
+            &who,
+            dir,
+            (email, "Demo Reviewer", Role::Reviewer),
+            "reviewer-totp.csv",
+        )
+        .await?;
+        saved.reviewer = Some(Reviewer {
+            email: email.into(),
+            password: password.to_string(),
+        });
+        changed = true;
+    }
+    if !dir.join("customer.asc").exists() {
+        let pass = oathvault_packaging::Password::new("contoso demo key");
+        let key = oathvault_packaging::pgp::SecretKey::generate(
+            &mut rand08::rngs::OsRng,
+            "Contoso IT (oathvault demo) <it@contoso.example>",
+            &pass,
+        )
+        .map_err(|e| anyhow!("demo OpenPGP key: {e}"))?;
+        let public = key.public().to_armored().map_err(|e| anyhow!("{e}"))?;
+        let secret = key.to_armored().map_err(|e| anyhow!("{e}"))?;
+        write_private(&dir.join("customer.sec"), &secret)?;
+        write_private(&dir.join("customer.pass"), &format!("{}\n", pass.expose()))?;
+        write_private(&dir.join("customer.asc"), &public)?;
+    }
+    Ok(changed)
 }
 
 /// The twenty demo tokens (deterministic).
@@ -112,36 +223,15 @@ async fn setup(dir: &Path, store: &Store, master: &MasterKey) -> Result<Saved, F
             .await
             .map_err(fail)?;
     }
-    let password = zeroize::Zeroizing::new(format!(
-        "demo-{}",
-        data_encoding::BASE64URL_NOPAD.encode(&rng.next_u64().to_le_bytes())
-    ));
     let email = "admin@vendor.example";
-    let (_, uri) = admin
-        .add_staff(
-            &mut rng,
-            &who,
-            &NewStaff {
-                email,
-                name: "Demo Administrator",
-                role: Role::Administrator,
-                password: &password,
-            },
-        )
-        .await
-        .map_err(fail)?;
-    let b32 = uri
-        .split("secret=")
-        .nth(1)
-        .and_then(|s| s.split('&').next())
-        .unwrap_or_default();
-    let staff_secret = SecretEncoding::Base32
-        .decode(b32)
-        .map_err(|e| anyhow!("staff secret: {e}"))?;
-    write_private(
-        &dir.join("staff-totp.csv"),
-        &entra_csv(&[("staff-admin", &staff_secret, "oathvault", "staff sign-in")]),
-    )?;
+    let password = add_staff(
+        &admin,
+        &who,
+        dir,
+        (email, "Demo Administrator", Role::Administrator),
+        "staff-totp.csv",
+    )
+    .await?;
     let rows: Vec<(&str, &Secret, &str, &str)> = tokens
         .iter()
         .map(|t| {
@@ -174,22 +264,13 @@ async fn setup(dir: &Path, store: &Store, master: &MasterKey) -> Result<Saved, F
         staff_email: email.into(),
         staff_password: password.to_string(),
         directory: demo,
+        reviewer: None,
     })
 }
 
-#[allow(clippy::print_stdout, reason = "the demo's instructions")]
-async fn run_async(args: &DemoArgs) -> Result<(), Failure> {
-    let dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("oathvault-demo"));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot protect {}", dir.display()))?;
-    }
+/// The demo portal's database, master key and saved sign-ins: made on the
+/// first run, reused afterwards (with what later versions add).
+async fn portal_data(dir: &Path) -> Result<(Store, MasterKey, Saved), Failure> {
     let saved_file = dir.join("demo.json");
     let master_file = dir.join("master.key");
     let fresh = !saved_file.exists();
@@ -208,17 +289,35 @@ async fn run_async(args: &DemoArgs) -> Result<(), Failure> {
     let store = Store::open(&dir.join("portal.db").to_string_lossy())
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    let saved = if fresh {
-        let s = setup(&dir, &store, &master).await?;
-        write_private(
-            &saved_file,
-            &serde_json::to_string_pretty(&s).context("demo.json")?,
-        )?;
-        s
+    let mut saved = if fresh {
+        setup(dir, &store, &master).await?
     } else {
         serde_json::from_slice(&std::fs::read(&saved_file).context("cannot read demo.json")?)
             .context("demo.json is damaged: remove the demo directory and start again")?
     };
+    if extras(dir, &store, &master, &mut saved).await? || fresh {
+        write_private(
+            &saved_file,
+            &serde_json::to_string_pretty(&saved).context("demo.json")?,
+        )?;
+    }
+    Ok((store, master, saved))
+}
+
+#[allow(clippy::print_stdout, reason = "the demo's instructions")]
+async fn run_async(args: &DemoArgs) -> Result<(), Failure> {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("oathvault-demo"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot protect {}", dir.display()))?;
+    }
+    let (store, master, saved) = portal_data(&dir).await?;
     let directory = open_directory(&dir).await?;
 
     let portal_listener = tokio::net::TcpListener::bind(&args.portal_listen)
@@ -239,15 +338,27 @@ async fn run_async(args: &DemoArgs) -> Result<(), Failure> {
         })?;
     let portal_addr = portal_listener.local_addr().context("no address")?;
     let directory_addr = directory_listener.local_addr().context("no address")?;
-    print_guide(&dir, &saved, portal_addr, directory_addr);
+    let outbox = dir.join("outbox");
+    let (sink, mailer) = mail(&outbox, &args.smtp_listen).await?;
+    print_guide(&dir, &saved, portal_addr, directory_addr, sink.addr());
 
     let portal = Arc::new(oathvault_portal::web::AppState {
         store,
         master,
         policy: oathvault_portal::Policy::default(),
         clock: Box::new(now),
-        settings: oathvault_portal::web::WebSettings::default(),
+        settings: oathvault_portal::web::WebSettings {
+            issuer: "oathvault demo".into(),
+            base_url: Some(format!("http://{portal_addr}")),
+            demo_outbox: Some(outbox),
+            ..oathvault_portal::web::WebSettings::default()
+        },
     });
+    let sender = tokio::spawn(oathvault_portal::web::mail_forever(
+        Arc::clone(&portal),
+        mailer,
+        std::time::Duration::from_secs(1),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut rx1 = stop_rx.clone();
     let mut rx2 = stop_rx;
@@ -269,7 +380,36 @@ async fn run_async(args: &DemoArgs) -> Result<(), Failure> {
     let _ = stop_tx.send(true);
     let _ = p.await;
     let _ = d.await;
+    sender.abort();
+    sink.stop().await;
     Ok(())
+}
+
+/// The demo's SMTP sink (its mail filed in `outbox`) and a mailer to it.
+async fn mail(
+    outbox: &Path,
+    listen: &str,
+) -> Result<(oathvault_mail::Sink, oathvault_mail::Mailer), Failure> {
+    let clock: Arc<dyn oathvault_otp::clock::Clock> = Arc::new(oathvault_otp::clock::SystemClock);
+    let addr: std::net::SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--smtp-listen {listen}: not an address"))?;
+    let sink = oathvault_mail::Sink::start(outbox, addr, Arc::clone(&clock))
+        .await
+        .map_err(|e| {
+            anyhow!("the demo's SMTP sink: {e} (choose another port with --smtp-listen)")
+        })?;
+    let mailer = oathvault_mail::Mailer::new(
+        &oathvault_mail::SmtpConfig {
+            host: sink.addr().ip().to_string(),
+            port: sink.addr().port(),
+            from: "oathvault demo delivery <delivery@vendor.example>".into(),
+            ..oathvault_mail::SmtpConfig::default()
+        },
+        clock,
+    )
+    .map_err(|e| anyhow!("mail: {e}"))?;
+    Ok((sink, mailer))
 }
 
 /// The demo directory's state: database, key, signing key.
@@ -300,21 +440,38 @@ fn print_guide(
     s: &Saved,
     portal: std::net::SocketAddr,
     directory: std::net::SocketAddr,
+    smtp: std::net::SocketAddr,
 ) {
     let ov =
         std::env::current_exe().map_or_else(|_| "oathvault".into(), |p| p.display().to_string());
     let d = dir.display();
     say!("oathvault demo — data in {d} (delete it to start afresh)");
     say!("");
-    say!("Vendor portal      http://{portal}/signin");
+    say!("Customer: request seed files      http://{portal}/request");
+    say!("  order            PO-4711 (or invoice INV-1001, or shipment SHP-0001)");
+    say!("  e-mail           it@contoso.example");
+    say!("  serials          SHP-0001: DEMO0001–DEMO0010, SHP-0002: DEMO0011–DEMO0020");
+    say!("  OpenPGP key      {d}/customer.asc (paste it on the protection page)");
+    say!("  open the file    gpg --import {d}/customer.sec (passphrase: {d}/customer.pass),");
     say!(
-        "  staff sign-in    {} / {}",
+        "                   gpg -d FILE.zip.pgp > FILE.zip, 7z x FILE.zip (the password you chose)"
+    );
+    say!(
+        "  or               {ov} open FILE.zip.pgp --key {d}/customer.sec --password-file PW -o out/"
+    );
+    say!("Mail (local SMTP sink on {smtp})  http://{portal}/demo/outbox");
+    say!("");
+    say!("Delivery team: review and approve http://{portal}/signin");
+    if let Some(r) = &s.reviewer {
+        say!("  reviewer         {} / {}", r.email, r.password);
+        say!("  its code         {ov} otp {d}/reviewer-totp.csv");
+    }
+    say!(
+        "  administrator    {} / {}",
         s.staff_email,
         s.staff_password
     );
     say!("  its code         {ov} otp {d}/staff-totp.csv");
-    say!("  demo order       PO-4711 (Contoso Ltd, it@contoso.example), invoice INV-1001");
-    say!("  shipments        SHP-0001: DEMO0001–DEMO0010, SHP-0002: DEMO0011–DEMO0020");
     say!("");
     say!("Entra-compatible directory   http://{directory}/");
     say!("  Security info    http://{directory}/security-info");
@@ -342,5 +499,5 @@ fn print_guide(
         s.directory.client_id
     );
     say!("");
-    say!("Ctrl-C stops both.");
+    say!("Ctrl-C stops everything.");
 }

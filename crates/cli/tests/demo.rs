@@ -1,0 +1,212 @@
+//! `oathvault demo` as a newcomer runs it: it makes its data once, prints
+//! the guide, and a customer can walk the journey at once — find the order,
+//! prove a shipment with a printed serial, protect the file with a password
+//! and the demo customer's OpenPGP key, submit — and the mail arrives at
+//! the demo's SMTP sink, shown on `/demo/outbox`. A second start reuses the
+//! data.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers: a failure is a failed test"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running demo and the guide it printed.
+struct Demo {
+    child: Child,
+    guide: String,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path) -> Demo {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oathvault"))
+        .args(["demo", "--dir"])
+        .arg(dir)
+        .args([
+            "--portal-listen",
+            "127.0.0.1:0",
+            "--directory-listen",
+            "127.0.0.1:0",
+            "--smtp-listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guide = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the demo stopped: {guide}"
+        );
+        guide.push_str(&line);
+        if line.starts_with("Ctrl-C stops everything.") {
+            break;
+        }
+    }
+    Demo { child, guide }
+}
+
+/// The word after `label` on its line of the guide.
+fn after<'a>(guide: &'a str, label: &str) -> &'a str {
+    guide
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix(label))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {label:?} in {guide}"))
+}
+
+async fn walk(base: &str, dir: &Path) {
+    oathvault_graph::client::install_tls_provider();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |path: &str, cookie: Option<&str>, form: Vec<(String, String)>| {
+        let mut r = http
+            .post(format!("{base}{path}"))
+            .header("sec-fetch-site", "same-origin")
+            .form(&form);
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        r.send()
+    };
+    let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    let r = post(
+        "/request",
+        None,
+        vec![
+            pair("identifier", "PO-4711"),
+            pair("email", "it@contoso.example"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = http
+        .get(format!("{base}/request/shipments"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The first shipment listed is SHP-0001, which holds DEMO0001.
+    let id = page
+        .split("name=\"pick\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(page.contains("SHP-0001"), "{page}");
+    let steps = [
+        (
+            "/request/shipments",
+            vec![pair("pick", &id), pair(&format!("serial-{id}"), "DEMO0001")],
+            "/request/protection",
+        ),
+        (
+            "/request/protection",
+            vec![
+                pair("split", "one"),
+                pair("mode", "both"),
+                pair("password", "Tulip-Orbit-42-river"),
+                pair("password2", "Tulip-Orbit-42-river"),
+                pair(
+                    "pgp_key",
+                    &std::fs::read_to_string(dir.join("customer.asc")).unwrap(),
+                ),
+            ],
+            "/request/format",
+        ),
+        (
+            "/request/format",
+            vec![pair("format", "entra-csv"), pair("action", "continue")],
+            "/request/summary",
+        ),
+    ];
+    for (path, form, next) in steps {
+        let r = post(path, Some(&cookie), form).await.unwrap();
+        assert_eq!(r.status(), 303, "{path}: {}", r.text().await.unwrap());
+        assert_eq!(r.headers()["location"], next, "{path}");
+    }
+    let r = post("/request/submit", Some(&cookie), Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("was submitted"));
+    wait_for_mail(&http, base).await;
+}
+
+/// Both mails (to the customer, to the delivery team) reach the sink
+/// within a few seconds.
+async fn wait_for_mail(http: &reqwest::Client, base: &str) {
+    for _ in 0..100 {
+        let outbox = http
+            .get(format!("{base}/demo/outbox"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if outbox.contains("received") && outbox.contains("New seed file request") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the mail did not arrive at the demo's sink");
+}
+
+#[tokio::test]
+async fn a_newcomer_walks_the_journey_on_the_demo_and_the_mail_arrives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let first = start(&dir);
+    for label in ["order", "e-mail", "reviewer", "administrator"] {
+        after(&first.guide, label);
+    }
+    let base = after(&first.guide, "Customer: request seed files")
+        .trim_end_matches("/request")
+        .to_owned();
+    for file in [
+        "customer.asc",
+        "customer.sec",
+        "customer.pass",
+        "reviewer-totp.csv",
+        "tokens.csv",
+    ] {
+        assert!(dir.join(file).exists(), "{file}");
+    }
+    walk(&base, &dir).await;
+    let reviewer = after(&first.guide, "reviewer").to_owned();
+    drop(first);
+
+    // Started again: the same data, the same reviewer.
+    let second = start(&dir);
+    assert_eq!(after(&second.guide, "reviewer"), reviewer);
+    assert!(second.guide.contains("reviewer@vendor.example"));
+}
