@@ -144,6 +144,9 @@ pub struct Requests {
     pub find_floor_ms: u32,
     /// Wrong download passwords per file per hour.
     pub download_tries_per_hour: u32,
+    /// Four eyes: whoever last changed a customer's or order's data cannot
+    /// approve its requests.
+    pub four_eyes: bool,
 }
 
 impl Default for Requests {
@@ -163,6 +166,7 @@ impl Default for Requests {
             find_per_identifier_per_hour: small(p.find_per_identifier),
             find_floor_ms: u32::try_from(p.find_floor_ms).unwrap_or(u32::MAX),
             download_tries_per_hour: small(p.download_tries),
+            four_eyes: p.four_eyes,
         }
     }
 }
@@ -185,6 +189,7 @@ impl Requests {
             delivery_team: self.delivery_team.clone(),
             contact_hint: self.contact_hint.clone(),
             vendor: self.vendor.clone(),
+            four_eyes: self.four_eyes,
         }
     }
 }
@@ -291,6 +296,7 @@ const ENV_KEYS: &[&str] = &[
     "requests__find_per_identifier_per_hour",
     "requests__find_floor_ms",
     "requests__download_tries_per_hour",
+    "requests__four_eyes",
     "smtp__host",
     "smtp__port",
     "smtp__security",

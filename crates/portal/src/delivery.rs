@@ -103,6 +103,19 @@ impl<'a> Delivery<'a> {
                 r.state.as_str()
             )));
         }
+        if self.policy.four_eyes {
+            let subjects = [
+                format!("customer:{}", r.customer),
+                format!("order:{}", r.po),
+            ];
+            let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+            if self.store.last_changed_by(&subjects).await?.as_deref() == Some(reviewer) {
+                return Err(DeliveryError::Refused(format!(
+                    "four eyes: you made the last change to {}'s data (customer {}, order {}); another reviewer must approve",
+                    r.customer, r.customer, r.po
+                )));
+            }
+        }
         let files = self.store.files_of(request_id).await?;
         let expires = now + self.policy.file_ttl;
         let mut links = Vec::new();

@@ -59,6 +59,9 @@ pub struct RequestPolicy {
     pub contact_hint: String,
     /// The vendor's name (manifest, mail).
     pub vendor: String,
+    /// Four eyes: a reviewer who last changed the request's customer or
+    /// order data cannot approve it.
+    pub four_eyes: bool,
 }
 
 impl Default for RequestPolicy {
@@ -79,6 +82,7 @@ impl Default for RequestPolicy {
                            shipment number"
                 .into(),
             vendor: "oathvault demo vendor".into(),
+            four_eyes: false,
         }
     }
 }

@@ -876,3 +876,54 @@ async fn only_wrong_passwords_count_against_the_download_limit() {
     let (s, _, body) = post(&app, &d, None, &form_password(PASSWORD)).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{body}");
 }
+
+#[tokio::test]
+async fn with_four_eyes_whoever_last_changed_the_customer_cannot_approve() {
+    let mut settings = oathvault_portal::web::WebSettings::default();
+    settings.requests.four_eyes = true;
+    let app = common::app_with(settings).await;
+    inventory(&app).await;
+    let st = &app.state;
+    let a = golden::token_a().token.serial.as_str().to_owned();
+    let r = submit(
+        &app,
+        &Ask {
+            picks: &[("SH-1", &a)],
+            split: "one",
+            mode: "password",
+            key: None,
+        },
+        23,
+    )
+    .await;
+    // The reviewer adds a contact to the customer: now they may not approve.
+    let as_reviewer = Actor {
+        name: REVIEWER.into(),
+        source: SOURCE.into(),
+        now: T,
+    };
+    oathvault_portal::Admin::new(&st.store, &st.master, "Test")
+        .add_contact(&as_reviewer, "Example Ltd", "ops@example.com")
+        .await
+        .unwrap();
+    let refused = st
+        .delivery()
+        .approve(r.id, REVIEWER, SOURCE, T, &mut StdRng::seed_from_u64(5))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.starts_with("four eyes:"), "{refused}");
+    assert_eq!(
+        st.store.request(r.id).await.unwrap().state,
+        RequestState::Submitted
+    );
+    // Someone else may.
+    st.delivery()
+        .approve(r.id, ADMIN, SOURCE, T, &mut StdRng::seed_from_u64(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        st.store.request(r.id).await.unwrap().state,
+        RequestState::Approved
+    );
+}

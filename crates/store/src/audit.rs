@@ -181,6 +181,28 @@ impl Store {
         Ok(())
     }
 
+    /// Who made the latest successful change recorded for any of
+    /// `subjects` (e.g. `customer:Example Ltd`), if anyone.
+    pub async fn last_changed_by(&self, subjects: &[&str]) -> Result<Option<String>, Error> {
+        let mut latest: Option<(i64, String)> = None;
+        for subject in subjects {
+            let row = sqlx::query(
+                "SELECT seq, actor FROM audit WHERE subject = $1 AND outcome = 'ok' \
+                 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(*subject)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(r) = row {
+                let seq: i64 = r.try_get("seq")?;
+                if latest.as_ref().is_none_or(|(s, _)| seq > *s) {
+                    latest = Some((seq, r.try_get("actor")?));
+                }
+            }
+        }
+        Ok(latest.map(|(_, actor)| actor))
+    }
+
     /// The newest events first, optionally only those whose actor, action
     /// or subject contains `filter`.
     pub async fn audit_events(
