@@ -1,12 +1,13 @@
 //! A real headless Chromium for end-to-end tests (Debian `chromium` and
 //! `chromium-driver`, installed by `scripts/test`), driven over `WebDriver`,
 //! and the few steps every page test takes: fill a field, submit a form,
-//! wait for the next page, take a screenshot.
+//! wait for the next page, take a screenshot, pick up a download.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use thirtyfour::ChromeCapabilities;
 use thirtyfour::prelude::*;
 
 /// The Debian browser.
@@ -64,8 +65,8 @@ pub async fn start_chromedriver() -> Driver {
     panic!("chromedriver did not start on port {port}");
 }
 
-/// A new headless Chromium session, 1280×900.
-pub async fn browser(driver: &Driver) -> WebDriver {
+/// The capabilities every session starts from: headless Chromium, 1280×900.
+fn chromium() -> ChromeCapabilities {
     let mut caps = DesiredCapabilities::chrome();
     caps.set_binary(CHROMIUM).expect("binary capability");
     for arg in [
@@ -81,6 +82,10 @@ pub async fn browser(driver: &Driver) -> WebDriver {
     ] {
         caps.add_arg(arg).expect("browser argument");
     }
+    caps
+}
+
+async fn session(driver: &Driver, caps: ChromeCapabilities) -> WebDriver {
     // reqwest is built with `rustls-no-provider` when the graph crate is in
     // the same build (features unify): the WebDriver client needs a
     // process-wide crypto provider then. Installing it twice is harmless.
@@ -88,6 +93,50 @@ pub async fn browser(driver: &Driver) -> WebDriver {
     WebDriver::new(format!("http://127.0.0.1:{}", driver.port), caps)
         .await
         .expect("a Chromium session")
+}
+
+/// A new headless Chromium session, 1280×900.
+pub async fn browser(driver: &Driver) -> WebDriver {
+    session(driver, chromium()).await
+}
+
+/// A new headless Chromium session, 1280×900, that saves what it downloads
+/// in `dir` without asking (Chromium's `download.default_directory`
+/// preference); [`wait_for_download`] picks the file up.
+pub async fn browser_downloading_to(driver: &Driver, dir: &Path) -> WebDriver {
+    let mut caps = chromium();
+    let dir = dir.to_str().expect("a UTF-8 download directory");
+    caps.add_experimental_option(
+        "prefs",
+        std::collections::BTreeMap::from([("download.default_directory", dir)]),
+    )
+    .expect("download preferences");
+    session(driver, caps).await
+}
+
+/// Waits (up to 15 s) until the browser has saved `name` in `dir` and
+/// returns its bytes. Chromium writes a download to a `.crdownload` file
+/// and renames it when complete, so the name appears only then.
+pub async fn wait_for_download(dir: &Path, name: &str) -> Vec<u8> {
+    let file = dir.join(name);
+    for _ in 0..150 {
+        if let Ok(bytes) = std::fs::read(&file) {
+            return bytes;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let there: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name())
+                .collect()
+        })
+        .unwrap_or_default();
+    panic!(
+        "the browser did not download {name}; {} holds {there:?}",
+        dir.display()
+    );
 }
 
 /// Runs `steps` in the browser, quits it whatever happened, then reports a

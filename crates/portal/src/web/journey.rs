@@ -348,7 +348,14 @@ fn format_options(with_password: bool) -> Vec<(String, String)> {
                 ));
             }
         } else {
-            out.push((f.name().to_owned(), f.describe().to_owned()));
+            // `describe` speaks to the command line (its flags); customers
+            // choose these options on this page.
+            let label = match f {
+                Format::OktaCsv => "Okta Custom TOTP factor rows (secret encoding chosen below)",
+                Format::CustomCsv => "Custom CSV: your own columns, set below",
+                f => f.describe(),
+            };
+            out.push((f.name().to_owned(), label.to_owned()));
         }
     }
     out
