@@ -20,7 +20,7 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use axum::http::{StatusCode, header};
-use common::{ADMIN, App, REVIEWER, T, app, fetch, req, send, sign_in};
+use common::{ADMIN, App, REVIEWER, T, app, fetch, req, request_inventory, send, sign_in};
 use oathvault_formats::Format;
 use oathvault_packaging::Password;
 use oathvault_packaging::package::{self, Unseal};
@@ -38,48 +38,14 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use tower::ServiceExt;
 
-const EMAIL: &str = "it@example.com";
+const EMAIL: &str = common::CUSTOMER_EMAIL;
 const PASSWORD: &str = "Tulip-Orbit-42-river";
 const KEY_PASSPHRASE: &str = "key passphrase";
 const SOURCE: &str = "203.0.113.7";
 
-/// Customer Example Ltd, order PO-1001 with shipments SH-1 (golden token
-/// A) and SH-2 (golden tokens B and C, C being HOTP).
-async fn inventory(app: &App) {
-    let st = &app.state;
-    let admin = oathvault_portal::Admin::new(&st.store, &st.master, "Test");
-    let who = Actor {
-        name: "cli:test".into(),
-        source: "cli".into(),
-        now: T,
-    };
-    let mut rng = StdRng::seed_from_u64(4);
-    admin
-        .add_customer(&who, "Example Ltd", &[EMAIL.into()])
-        .await
-        .unwrap();
-    admin
-        .add_order(&who, "Example Ltd", "PO-1001", &["INV-77".into()])
-        .await
-        .unwrap();
-    let a = golden::token_a().token;
-    let b = golden::token_b().token;
-    let c = golden::token_c().token;
-    for (number, tokens) in [("SH-1", vec![a]), ("SH-2", vec![b, c])] {
-        admin
-            .add_shipment(&mut rng, &who, "PO-1001", number, Some("2026-10-01"))
-            .await
-            .unwrap();
-        admin
-            .import(&mut rng, &who, "PO-1001", number, "factory.csv", &tokens)
-            .await
-            .unwrap();
-    }
-}
-
 async fn setup() -> App {
     let app = app().await;
-    inventory(&app).await;
+    request_inventory(&app).await;
     app
 }
 
@@ -882,7 +848,7 @@ async fn with_four_eyes_whoever_last_changed_the_customer_cannot_approve() {
     let mut settings = oathvault_portal::web::WebSettings::default();
     settings.requests.four_eyes = true;
     let app = common::app_with(settings).await;
-    inventory(&app).await;
+    request_inventory(&app).await;
     let st = &app.state;
     let a = golden::token_a().token.serial.as_str().to_owned();
     let r = submit(

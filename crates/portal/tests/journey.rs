@@ -14,7 +14,7 @@
 mod common;
 
 use axum::http::{StatusCode, header};
-use common::{App, T, app_with, fetch, req, send};
+use common::{App, CUSTOMER_EMAIL, T, app_with, encode, fetch, form, req, request_inventory, send};
 use oathvault_packaging::Password;
 use oathvault_packaging::pgp::SecretKey;
 use oathvault_portal::Actor;
@@ -24,45 +24,22 @@ use oathvault_testkit::golden;
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
 
-const EMAIL: &str = "it@example.com";
+const EMAIL: &str = CUSTOMER_EMAIL;
 const PASSWORD: &str = "Tulip-Orbit-42-river";
 
-/// Customer Example Ltd, order PO-1001 (invoice INV-77) with shipments
-/// SH-1 (golden token A) and SH-2 (golden tokens B and C, C being HOTP).
+/// The common inventory, and a second customer.
 async fn inventory(app: &App) {
+    request_inventory(app).await;
     let st = &app.state;
-    let admin = oathvault_portal::Admin::new(&st.store, &st.master, "Test");
     let who = Actor {
         name: "cli:test".into(),
         source: "cli".into(),
         now: T,
     };
-    let mut rng = StdRng::seed_from_u64(4);
-    admin
-        .add_customer(&who, "Example Ltd", &[EMAIL.into()])
-        .await
-        .unwrap();
-    admin
+    oathvault_portal::Admin::new(&st.store, &st.master, "Test")
         .add_customer(&who, "Other Corp", &["it@other.example".into()])
         .await
         .unwrap();
-    admin
-        .add_order(&who, "Example Ltd", "PO-1001", &["INV-77".into()])
-        .await
-        .unwrap();
-    let a = golden::token_a().token;
-    let b = golden::token_b().token;
-    let c = golden::token_c().token;
-    for (number, tokens) in [("SH-1", vec![a]), ("SH-2", vec![b, c])] {
-        admin
-            .add_shipment(&mut rng, &who, "PO-1001", number, Some("2026-10-01"))
-            .await
-            .unwrap();
-        admin
-            .import(&mut rng, &who, "PO-1001", number, "factory.csv", &tokens)
-            .await
-            .unwrap();
-    }
 }
 
 async fn app() -> App {
@@ -71,26 +48,6 @@ async fn app() -> App {
     let app = app_with(settings).await;
     inventory(&app).await;
     app
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Finds the order; returns the wizard cookie (`ov_wizard=…`).
@@ -150,7 +107,7 @@ async fn every_kind_of_miss_gets_the_same_answer() {
         // The page repeats what was typed; the rest is identical.
         bodies.push(
             body.replace(identifier, "#")
-                .replace(&enc(email), "#")
+                .replace(&encode(email), "#")
                 .replace(email, "#"),
         );
     }

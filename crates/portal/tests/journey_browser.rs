@@ -36,13 +36,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{App, PW, REVIEWER, T, code_at};
+use common::{PW, REVIEWER, T, code_at};
 use oathvault_mail::outbox::{self, StoredMail};
 use oathvault_mail::{Mailer, Sink, SmtpConfig};
 use oathvault_otp::clock::SystemClock;
 use oathvault_packaging::Password;
 use oathvault_packaging::pgp::SecretKey;
-use oathvault_portal::Actor;
 use oathvault_portal::web::{AppState, WebSettings, mail_forever, serve};
 use oathvault_store::RequestState;
 use oathvault_testkit::browser::{
@@ -56,43 +55,9 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use thirtyfour::prelude::*;
 
-const EMAIL: &str = "it@example.com";
+const EMAIL: &str = common::CUSTOMER_EMAIL;
 const PASSWORD: &str = "Tulip-Orbit-42-river";
 const KEY_PASSPHRASE: &str = "key passphrase";
-
-/// Customer Example Ltd, order PO-1001 (invoice INV-77) with shipments
-/// SH-1 (golden token A) and SH-2 (golden tokens B and C, C being HOTP).
-async fn inventory(app: &App) {
-    let st = &app.state;
-    let admin = oathvault_portal::Admin::new(&st.store, &st.master, "Test");
-    let who = Actor {
-        name: "cli:test".into(),
-        source: "cli".into(),
-        now: T,
-    };
-    let mut rng = StdRng::seed_from_u64(4);
-    admin
-        .add_customer(&who, "Example Ltd", &[EMAIL.into()])
-        .await
-        .unwrap();
-    admin
-        .add_order(&who, "Example Ltd", "PO-1001", &["INV-77".into()])
-        .await
-        .unwrap();
-    let a = golden::token_a().token;
-    let b = golden::token_b().token;
-    let c = golden::token_c().token;
-    for (number, tokens) in [("SH-1", vec![a]), ("SH-2", vec![b, c])] {
-        admin
-            .add_shipment(&mut rng, &who, "PO-1001", number, Some("2026-10-01"))
-            .await
-            .unwrap();
-        admin
-            .import(&mut rng, &who, "PO-1001", number, "factory.csv", &tokens)
-            .await
-            .unwrap();
-    }
-}
 
 /// What the steps share: the portal's state and address, the reviewer's
 /// enrolment, and the directories the test reads.
@@ -718,7 +683,7 @@ async fn a_customer_requests_a_reviewer_approves_and_the_file_is_downloaded_open
     };
     settings.requests.find_floor_ms = 20;
     let app = common::app_with(settings).await;
-    inventory(&app).await;
+    common::request_inventory(&app).await;
     let state = Arc::clone(&app.state);
     tokio::spawn(serve(listener, Arc::clone(&state), std::future::pending()));
     let mailer = Mailer::new(

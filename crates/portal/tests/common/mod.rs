@@ -252,3 +252,63 @@ pub async fn sign_in(app: &App, email: &str, uri: &str) -> String {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     cookie_of(&r, "ov_session")
 }
+
+/// The requester of the seed-request tests.
+pub const CUSTOMER_EMAIL: &str = "it@example.com";
+
+/// The seed-request tests' inventory: customer Example Ltd (contact
+/// [`CUSTOMER_EMAIL`]), order PO-1001 (invoice INV-77) with shipments SH-1
+/// (golden token A) and SH-2 (golden tokens B and C, C being HOTP).
+pub async fn request_inventory(app: &App) {
+    let st = &app.state;
+    let admin = Admin::new(&st.store, &st.master, "Test");
+    let who = Actor {
+        name: "cli:test".into(),
+        source: "cli".into(),
+        now: T,
+    };
+    let mut rng = StdRng::seed_from_u64(4);
+    admin
+        .add_customer(&who, "Example Ltd", &[CUSTOMER_EMAIL.into()])
+        .await
+        .unwrap();
+    admin
+        .add_order(&who, "Example Ltd", "PO-1001", &["INV-77".into()])
+        .await
+        .unwrap();
+    let a = oathvault_testkit::golden::token_a().token;
+    let b = oathvault_testkit::golden::token_b().token;
+    let c = oathvault_testkit::golden::token_c().token;
+    for (number, tokens) in [("SH-1", vec![a]), ("SH-2", vec![b, c])] {
+        admin
+            .add_shipment(&mut rng, &who, "PO-1001", number, Some("2026-10-01"))
+            .await
+            .unwrap();
+        admin
+            .import(&mut rng, &who, "PO-1001", number, "factory.csv", &tokens)
+            .await
+            .unwrap();
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`).
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes a form value.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
