@@ -175,7 +175,7 @@ macro_rules! columns {
 impl Store {
     /// Records an event on its own (a refused sign-in, a failed import).
     pub async fn audit(&self, e: &Event) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         append(&mut tx, e).await?;
         tx.commit().await?;
         Ok(())

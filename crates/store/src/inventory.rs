@@ -173,7 +173,7 @@ impl Store {
         emails: &[String],
         audit: &Event,
     ) -> Result<i64, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let id: i64 =
             sqlx::query("INSERT INTO customer (name, created) VALUES ($1, $2) RETURNING id")
                 .bind(name)
@@ -202,7 +202,7 @@ impl Store {
         email: &str,
         audit: &Event,
     ) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let id = customer_id(&mut tx, customer).await?;
         sqlx::query("INSERT INTO contact (customer_id, email) VALUES ($1, $2)")
             .bind(id)
@@ -269,7 +269,7 @@ impl Store {
         invoices: &[String],
         audit: &Event,
     ) -> Result<i64, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let customer_id = customer_id(&mut tx, customer).await?;
         let id: i64 = sqlx::query(
             "INSERT INTO purchase_order (customer_id, po, created) VALUES ($1, $2, $3) RETURNING id",
@@ -335,7 +335,7 @@ impl Store {
         master_key_id: &str,
         audit: &Event,
     ) -> Result<i64, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let order_id: i64 = sqlx::query("SELECT id FROM purchase_order WHERE po = $1")
             .bind(po)
             .fetch_optional(&mut *tx)
@@ -426,7 +426,7 @@ impl Store {
 
     /// Replaces wrapped data keys (all or none), with the audit event.
     pub async fn rewrap(&self, keys: &[ShipmentKey], audit: &Event) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for k in keys {
             sqlx::query("UPDATE shipment SET wrapped_key = $1, master_key_id = $2 WHERE id = $3")
                 .bind(&k.wrapped_key)
@@ -475,7 +475,7 @@ impl Store {
         if !dups.is_empty() {
             return Err(Error::DuplicateSerials(dups));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for chunk in tokens.chunks(BATCH) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|i| format!("({})", self.backend.placeholders(i * COLUMNS + 1, COLUMNS)))

@@ -222,6 +222,18 @@ impl Store {
         Ok(())
     }
 
+    /// Starts a transaction that writes. On SQLite it takes the write lock
+    /// at once (`BEGIN IMMEDIATE`, waiting up to the busy timeout): a
+    /// deferred transaction that reads first fails with "database is
+    /// locked", without waiting, when it comes to write after another
+    /// connection wrote (seen as failed steps under concurrent requests).
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, Error> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// The backend in use.
     #[must_use]
     pub fn backend(&self) -> Backend {

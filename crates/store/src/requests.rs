@@ -575,7 +575,7 @@ impl Store {
 
     /// Starts a request in the wizard.
     pub async fn create_draft(&self, d: &NewDraft<'_>, audit: &Event) -> Result<i64, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO seed_request (reference, wizard_hash, order_id, email, source, state, \
              created, updated, expires) VALUES ($1, $2, $3, $4, $5, 'draft', $6, $6, $7) RETURNING id",
@@ -688,7 +688,7 @@ impl Store {
         picked: &[(i64, String)],
         audit: &Event,
     ) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         draft_only(&mut tx, request_id).await?;
         sqlx::query("DELETE FROM request_shipment WHERE request_id = $1")
             .bind(request_id)
@@ -725,7 +725,7 @@ impl Store {
         audit: &Event,
         lock_audit: &Event,
     ) -> Result<(i64, bool), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         draft_only(&mut tx, request_id).await?;
         let total: i64 = sqlx::query(
             "UPDATE seed_request SET wrong_answers = wrong_answers + $1, updated = $2 \
@@ -766,7 +766,7 @@ impl Store {
         pgp_fingerprint: Option<&str>,
         audit: &Event,
     ) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         draft_only(&mut tx, request_id).await?;
         sqlx::query(
             "UPDATE seed_request SET split = $1, protection = $2, password_sealed = $3, \
@@ -807,7 +807,7 @@ impl Store {
         options: &str,
         audit: &Event,
     ) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         draft_only(&mut tx, request_id).await?;
         sqlx::query(
             "UPDATE seed_request SET format = $1, format_options = $2, updated = $3 WHERE id = $4",
@@ -835,7 +835,7 @@ impl Store {
         mail: &[Vec<u8>],
         audit: &Event,
     ) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         move_request(&mut tx, request_id, RequestState::Submitted, audit.at).await?;
         sqlx::query(
             "UPDATE seed_request SET wizard_hash = NULL, password_sealed = NULL, \
@@ -893,7 +893,7 @@ impl Store {
         mail: &[Vec<u8>],
         audit: &Event,
     ) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         move_request(&mut tx, request_id, RequestState::Approved, audit.at).await?;
         sqlx::query("UPDATE seed_request SET reviewer = $1, decided = $2 WHERE id = $3")
             .bind(reviewer)
@@ -937,7 +937,7 @@ impl Store {
         mail: &[Vec<u8>],
         audit: &Event,
     ) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         move_request(&mut tx, request_id, RequestState::Rejected, audit.at).await?;
         sqlx::query(
             "UPDATE seed_request SET reviewer = $1, decided = $2, reason = $3 WHERE id = $4",
@@ -969,7 +969,7 @@ impl Store {
 
     /// Marks an approved request delivered (its link mail went out).
     pub async fn mark_delivered(&self, request_id: i64, audit: &Event) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         move_request(&mut tx, request_id, RequestState::Delivered, audit.at).await?;
         append(&mut tx, audit).await?;
         tx.commit().await?;
@@ -997,7 +997,7 @@ impl Store {
     /// Counts a download and hands out the sealed content, in one
     /// transaction (a file already destroyed gives `Refused`).
     pub async fn download(&self, file_id: i64, audit: &Event) -> Result<SealedContent, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "SELECT f.content_sealed, f.key_wrapped, f.master_key_id, r.state FROM delivery_file f \
              JOIN seed_request r ON r.id = f.request_id WHERE f.id = $1",
@@ -1034,7 +1034,7 @@ impl Store {
         mail: &[Vec<u8>],
         audit: &Event,
     ) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let request_id: i64 = sqlx::query("SELECT request_id FROM delivery_file WHERE id = $1")
             .bind(file_id)
             .fetch_one(&mut *tx)
@@ -1088,7 +1088,7 @@ impl Store {
         .map(|r| Ok((r.try_get("id")?, r.try_get("request_id")?, r.try_get("reference")?)))
         .collect::<Result<_, Error>>()?;
         for (file_id, request_id, reference) in files {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin().await?;
             if move_file(&mut tx, file_id, FileState::Expired, now)
                 .await
                 .is_err()
@@ -1226,7 +1226,7 @@ impl Store {
 
     /// Queues mail outside any other change (a lock notice, say).
     pub async fn queue_mail(&self, mail: &[Vec<u8>], now: i64) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         queue_mail(&mut tx, mail, now).await?;
         tx.commit().await?;
         Ok(())

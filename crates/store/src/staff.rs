@@ -101,7 +101,7 @@ impl Store {
         totp_sealed: Option<&[u8]>,
         audit: &Event,
     ) -> Result<i64, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO staff (email, name, role, password_hash, totp_sealed, created) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -162,7 +162,7 @@ impl Store {
         audit: &Event,
     ) -> Result<(), Error> {
         let email = email.to_ascii_lowercase();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query("SELECT id, role FROM staff WHERE email = $1")
             .bind(&email)
             .fetch_optional(&mut *tx)
@@ -202,7 +202,7 @@ impl Store {
 
     /// Lifts a sign-in lock and forgets the wrong attempts.
     pub async fn unlock_staff(&self, email: &str, audit: &Event) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done =
             sqlx::query("UPDATE staff SET failed_signins = 0, locked_until = 0 WHERE email = $1")
                 .bind(email.to_ascii_lowercase())
@@ -251,7 +251,7 @@ impl Store {
         lock_after: i64,
         lock_for: i64,
     ) -> Result<i64, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "UPDATE staff SET failed_signins = failed_signins + 1 WHERE id = $1 RETURNING failed_signins",
         )
@@ -345,7 +345,7 @@ impl Store {
     /// `keep_windows_since`; returns how many rows went. Run it now and then
     /// (the portal does every few minutes; several processes may).
     pub async fn sweep(&self, now: i64, keep_windows_since: i64) -> Result<u64, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let sessions = sqlx::query("DELETE FROM session WHERE expires <= $1")
             .bind(now)
             .execute(&mut *tx)
@@ -388,7 +388,7 @@ impl Store {
         limit: i64,
     ) -> Result<bool, Error> {
         let start = now - now.rem_euclid(window.max(1));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO rate_limit (bucket, window_start, hits) VALUES ($1, $2, 0) \
              ON CONFLICT (bucket) DO NOTHING",
