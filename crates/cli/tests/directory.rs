@@ -222,6 +222,8 @@ fn start_demo(dir: &std::path::Path) -> (Server, String) {
             "127.0.0.1:0",
             "--directory-listen",
             "127.0.0.1:0",
+            "--smtp-listen",
+            "127.0.0.1:0",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -255,7 +257,7 @@ fn the_demo_serves_the_portal_and_the_directory_and_keeps_its_data() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
     let (server, guide) = start_demo(&dir);
-    let portal = address_after(&guide, "Vendor portal").to_owned();
+    let portal = address_after(&guide, "Delivery team").to_owned();
     let directory = address_after(&guide, "Entra-compatible directory").to_owned();
     assert_eq!(http(&portal, "GET", "/signin", &[], "").0, 200);
     assert_eq!(http(&directory, "GET", "/login", &[], "").0, 200);
@@ -266,6 +268,9 @@ fn the_demo_serves_the_portal_and_the_directory_and_keeps_its_data() {
         "demo.json",
         "tokens.csv",
         "staff-totp.csv",
+        "reviewer-totp.csv",
+        "customer.sec",
+        "customer.pass",
     ] {
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(dir.join(file)).unwrap().permissions(),
@@ -285,7 +290,7 @@ fn the_demo_serves_the_portal_and_the_directory_and_keeps_its_data() {
     let (_again, guide2) = start_demo(&dir);
     let signin = |g: &str| {
         g.lines()
-            .find(|l| l.contains("staff sign-in"))
+            .find(|l| l.contains("administrator "))
             .unwrap()
             .to_owned()
     };

@@ -381,6 +381,36 @@ pub fn verify_receipt(master: &MasterKey, receipt: &str) -> bool {
     receipt_tag(master, body) == seal.trim()
 }
 
+/// Mails one round of [`deliver_outbox`] claims at most.
+pub const OUTBOX_BATCH: u64 = 100;
+#[allow(clippy::cast_possible_wrap, reason = "100")]
+const OUTBOX_BATCH_SQL: i64 = OUTBOX_BATCH as i64;
+
+/// Moves an approved request to `delivered` (its link mail went out);
+/// already delivered or confirmed meanwhile: nothing to do.
+async fn mark_delivered(
+    store: &Store,
+    request_id: i64,
+    now: i64,
+) -> Result<(), oathvault_store::Error> {
+    let r = store.request(request_id).await?;
+    if r.state != RequestState::Approved {
+        return Ok(());
+    }
+    let event = Event::ok(
+        now,
+        "mailer",
+        "smtp",
+        "request.deliver",
+        &format!("request:{}", r.reference),
+    )
+    .with_detail("the links went out by mail");
+    match store.mark_delivered(request_id, &event).await {
+        Ok(()) | Err(oathvault_store::Error::Refused(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Sends what the outbox holds now through `send`; each sent message is
 /// removed, each failure retried later with back-off. Returns (sent,
 /// failed).
@@ -395,7 +425,7 @@ where
     Fut: std::future::Future<Output = Result<(), String>>,
 {
     let (mut delivered, mut failed) = (0, 0);
-    for m in store.outbox_claim(now, 100, 300).await? {
+    for m in store.outbox_claim(now, OUTBOX_BATCH_SQL, 300).await? {
         let (outcome, delivers) = match mail::open(master, &m.sealed) {
             Ok(message) => {
                 let delivers = message.delivers;
@@ -405,29 +435,14 @@ where
         };
         match outcome {
             Ok(()) => {
+                // The request is marked first and the mail forgotten second:
+                // a crash in between sends the mail again after its lease,
+                // never leaves a request whose links went out `approved`.
+                if let Some(request_id) = delivers {
+                    mark_delivered(store, request_id, now).await?;
+                }
                 store.outbox_sent(m.id).await?;
                 delivered += 1;
-                if let Some(request_id) = delivers {
-                    let r = store.request(request_id).await?;
-                    if r.state != RequestState::Approved {
-                        continue;
-                    }
-                    let event = Event::ok(
-                        now,
-                        "mailer",
-                        "smtp",
-                        "request.deliver",
-                        &format!("request:{}", r.reference),
-                    )
-                    .with_detail("the links went out by mail");
-                    // Already delivered (by an earlier file's mail) or
-                    // confirmed meanwhile: nothing to do.
-                    if let Err(e) = store.mark_delivered(request_id, &event).await
-                        && !matches!(e, oathvault_store::Error::Refused(_))
-                    {
-                        return Err(e);
-                    }
-                }
             }
             Err(e) => {
                 let wait = 30_i64.saturating_mul(1 << m.attempts.clamp(0, 10));

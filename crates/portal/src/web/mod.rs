@@ -488,12 +488,21 @@ pub async fn mail_forever(
             }
         })
         .await;
-        match sent {
-            Ok((0, 0)) => {}
-            Ok((sent, failed)) => tracing::info!(sent, failed, server = mailer.server(), "mail"),
-            Err(e) => tracing::warn!(error = %e, "the outbox could not be read; next try later"),
+        let busy = match sent {
+            Ok((0, 0)) => false,
+            Ok((sent, failed)) => {
+                tracing::info!(sent, failed, server = mailer.server(), "mail");
+                // A full batch: there may be more waiting; go on at once.
+                sent + failed >= crate::delivery::OUTBOX_BATCH
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the outbox could not be read; next try later");
+                false
+            }
+        };
+        if !busy {
+            tokio::time::sleep(every).await;
         }
-        tokio::time::sleep(every).await;
     }
 }
 
