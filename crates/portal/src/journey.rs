@@ -738,35 +738,33 @@ impl<'a> Journey<'a> {
         if !problems.is_empty() {
             return Err(JourneyError::Invalid(problems.join("\n")));
         }
-        let seal = Seal {
-            password: password.as_ref(),
-            recipient: recipient.as_ref(),
-            pgp_password: None,
-            signer: None,
-            now,
-        };
-        let parts: Vec<(Vec<String>, Vec<&Token>)> = if request.split == "per-shipment" {
-            groups
-                .iter()
-                .map(|(n, ts)| (vec![n.clone()], ts.iter().collect()))
-                .collect()
+        let parts: Vec<(Vec<String>, Vec<Token>)> = if request.split == "per-shipment" {
+            groups.into_iter().map(|(n, ts)| (vec![n], ts)).collect()
         } else {
             vec![(
                 groups.iter().map(|(n, _)| n.clone()).collect(),
-                groups.iter().flat_map(|(_, ts)| ts.iter()).collect(),
+                groups.into_iter().flat_map(|(_, ts)| ts).collect(),
             )]
         };
-        let mut files = Vec::new();
-        for (numbers, tokens) in parts {
-            files.push(self.build_file(request, &numbers, &tokens, format, &options, &seal, rng)?);
-        }
-        let password_hash = match &password {
-            Some(p) => Some(
-                crate::admin::hash_password(rng, p.expose())
-                    .map_err(|e| JourneyError::Build(e.to_string()))?,
-            ),
-            None => None,
+        // Rendering, zipping, OpenPGP and Argon2id take CPU for a while:
+        // on the blocking pool, so the other pages keep answering.
+        let job = PackJob {
+            reference: request.reference.clone(),
+            po: request.po.clone(),
+            vendor: self.policy.vendor.clone(),
+            format,
+            options,
+            password,
+            recipient,
+            now,
         };
+        let (packed, password_hash) = tokio::task::spawn_blocking(move || job.run(&parts))
+            .await
+            .map_err(|e| JourneyError::Build(format!("the build stopped: {e}")))??;
+        let files: Vec<NewFile> = packed
+            .into_iter()
+            .map(|p| self.seal_file(request, p, rng))
+            .collect();
         let mail = [
             mail::seal(self.master, &mail::received(self.policy, request, &files)),
             mail::seal(
@@ -798,20 +796,91 @@ impl<'a> Journey<'a> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments, reason = "the parts of one file")]
-    fn build_file(
+    /// Seals a packed file under a fresh data key wrapped by the master key.
+    fn seal_file(
         &self,
         request: &Request,
+        p: Packed,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> NewFile {
+        let sha256 = data_encoding::HEXLOWER.encode(&Sha256::digest(p.bytes.as_slice()));
+        let data = DataKey::generate(rng);
+        let content_sealed = data.seal(rng, &request.reference, &p.name, &p.bytes);
+        let key_wrapped =
+            self.master
+                .wrap(rng, &data, &file_key_owner(&request.reference, &p.name));
+        NewFile {
+            shipments: p.numbers,
+            name: p.name,
+            tokens: p.tokens,
+            content_sealed,
+            key_wrapped,
+            master_key_id: self.master.id(),
+            sha256,
+            size: i64::try_from(p.bytes.len()).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// What building a request's files needs, owned (it runs on the blocking
+/// pool).
+struct PackJob {
+    reference: String,
+    po: String,
+    vendor: String,
+    format: Format,
+    options: WriteOptions,
+    password: Option<Password>,
+    recipient: Option<PublicKey>,
+    now: i64,
+}
+
+/// One file, packed (not yet sealed).
+struct Packed {
+    numbers: Vec<String>,
+    name: String,
+    tokens: i64,
+    bytes: Zeroizing<Vec<u8>>,
+}
+
+impl PackJob {
+    /// Packs every part and hashes the download password.
+    fn run(
+        &self,
+        parts: &[(Vec<String>, Vec<Token>)],
+    ) -> Result<(Vec<Packed>, Option<String>), JourneyError> {
+        let mut rng = rand08::rngs::OsRng;
+        let seal = Seal {
+            password: self.password.as_ref(),
+            recipient: self.recipient.as_ref(),
+            pgp_password: None,
+            signer: None,
+            now: self.now,
+        };
+        let packed = parts
+            .iter()
+            .map(|(numbers, tokens)| self.pack(numbers, tokens, &seal, &mut rng))
+            .collect::<Result<_, _>>()?;
+        let password_hash = match &self.password {
+            Some(p) => Some(
+                crate::admin::hash_password(&mut rng, p.expose())
+                    .map_err(|e| JourneyError::Build(e.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok((packed, password_hash))
+    }
+
+    fn pack(
+        &self,
         numbers: &[String],
-        tokens: &[&Token],
-        format: Format,
-        options: &WriteOptions,
+        tokens: &[Token],
         seal: &Seal<'_>,
         rng: &mut (impl RngCore + CryptoRng),
-    ) -> Result<NewFile, JourneyError> {
+    ) -> Result<Packed, JourneyError> {
         let mut rendered = Zeroizing::new(Vec::new());
         {
-            let mut w = oathvault_formats::writer(format, &mut *rendered, options)
+            let mut w = oathvault_formats::writer(self.format, &mut *rendered, &self.options)
                 .map_err(|e| JourneyError::Build(e.to_string()))?;
             for t in tokens {
                 w.write(t).map_err(|e| JourneyError::Build(e.to_string()))?;
@@ -820,48 +889,36 @@ impl<'a> Journey<'a> {
         }
         let stem = format!(
             "{}-{}",
-            request.reference,
+            self.reference,
             numbers
                 .join("+")
                 .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
         );
-        let inner = format!("{stem}.{}", format.extension());
         let serials: Vec<&str> = tokens.iter().map(|t| t.serial.as_str()).collect();
         let mut manifest = Manifest::new(&[], seal.now);
-        manifest.vendor = Some(self.policy.vendor.clone());
-        manifest.order = Some(request.po.clone());
+        manifest.vendor = Some(self.vendor.clone());
+        manifest.order = Some(self.po.clone());
         manifest.shipments = numbers.to_vec();
         let source = Source {
             entry: Entry {
-                name: inner,
+                name: format!("{stem}.{}", self.format.extension()),
                 bytes: 0,
                 sha256: String::new(),
-                format: Some(format.name().to_owned()),
+                format: Some(self.format.name().to_owned()),
                 tokens: Some(u64::try_from(tokens.len()).unwrap_or(u64::MAX)),
                 first_serial: serials.iter().min().map(|s| (*s).to_owned()),
                 last_serial: serials.iter().max().map(|s| (*s).to_owned()),
             },
             content: Box::new(rendered.as_slice()),
         };
-        let mut packed = Zeroizing::new(Vec::new());
-        package::pack_stream(rng, vec![source], manifest, seal, &mut *packed)
+        let mut bytes = Zeroizing::new(Vec::new());
+        package::pack_stream(rng, vec![source], manifest, seal, &mut *bytes)
             .map_err(|e| JourneyError::Build(e.to_string()))?;
-        let name = format!("{stem}.{}", package::extension(seal));
-        let sha256 = data_encoding::HEXLOWER.encode(&Sha256::digest(packed.as_slice()));
-        let data = DataKey::generate(rng);
-        let content_sealed = data.seal(rng, &request.reference, &name, &packed);
-        let key_wrapped = self
-            .master
-            .wrap(rng, &data, &file_key_owner(&request.reference, &name));
-        Ok(NewFile {
-            shipments: numbers.to_vec(),
-            name,
+        Ok(Packed {
+            numbers: numbers.to_vec(),
+            name: format!("{stem}.{}", package::extension(seal)),
             tokens: i64::try_from(tokens.len()).unwrap_or(i64::MAX),
-            content_sealed,
-            key_wrapped,
-            master_key_id: self.master.id(),
-            sha256,
-            size: i64::try_from(packed.len()).unwrap_or(i64::MAX),
+            bytes,
         })
     }
 }
