@@ -257,6 +257,17 @@ impl Db {
         })
     }
 
+    /// Starts a transaction that writes: on SQLite with the write lock
+    /// taken at once (`BEGIN IMMEDIATE`, waiting up to the busy timeout),
+    /// since a deferred one that reads first fails without waiting when
+    /// another connection writes meanwhile.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// The backend in use.
     #[must_use]
     pub fn backend(&self) -> Backend {
@@ -452,7 +463,7 @@ impl Db {
             Backend::Sqlite => Some(self.bulk_writer.lock().await),
             Backend::Postgres => None,
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for chunk in devices.chunks(INSERT_CHUNK) {
             let sql = if chunk.len() == INSERT_CHUNK {
                 self.insert_full_chunk
@@ -777,7 +788,7 @@ impl Db {
         token_hash: &str,
         now: i64,
     ) -> Result<Option<(String, String, String)>, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query("SELECT user_id, client_id, scope FROM dir_refresh WHERE token_hash = $1 AND expires > $2")
             .bind(token_hash)
             .bind(now)
@@ -819,7 +830,7 @@ impl Db {
         lock_after: i64,
         lock_for: i64,
     ) -> Result<i64, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE dir_user SET failed_signins = failed_signins + 1 WHERE id = $1")
             .bind(user_id)
             .execute(&mut *tx)
