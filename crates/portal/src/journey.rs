@@ -758,6 +758,12 @@ impl<'a> Journey<'a> {
             recipient,
             now,
         };
+        // At most one build per core at a time: Argon2id takes 19 MiB and a
+        // core each, and a burst of submissions must not thrash.
+        let _permit = builders()
+            .acquire()
+            .await
+            .map_err(|e| JourneyError::Build(format!("the build queue closed: {e}")))?;
         let (packed, password_hash) = tokio::task::spawn_blocking(move || job.run(&parts))
             .await
             .map_err(|e| JourneyError::Build(format!("the build stopped: {e}")))??;
@@ -820,6 +826,14 @@ impl<'a> Journey<'a> {
             size: i64::try_from(p.bytes.len()).unwrap_or(i64::MAX),
         }
     }
+}
+
+/// The builds allowed at once: one per core.
+fn builders() -> &'static tokio::sync::Semaphore {
+    static BUILDERS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    BUILDERS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))
+    })
 }
 
 /// What building a request's files needs, owned (it runs on the blocking
