@@ -2,8 +2,9 @@
 //! the guide, and a customer can walk the journey at once — find the order,
 //! prove a shipment with a printed serial, protect the file with a password
 //! and the demo customer's OpenPGP key, submit — and the mail arrives at
-//! the demo's SMTP sink, shown on `/demo/outbox`. A second start reuses the
-//! data.
+//! the demo's SMTP sink, shown on `/demo/outbox`; the directory answers; the
+//! secret files are 0600 and the tokens' codes come from the file the demo
+//! wrote. A second start reuses the data.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -202,8 +203,40 @@ async fn a_newcomer_walks_the_journey_on_the_demo_and_the_mail_arrives() {
         assert!(dir.join(file).exists(), "{file}");
     }
     walk(&base, &dir).await;
+    let directory = after(&first.guide, "Entra-compatible directory").to_owned();
+    let login = reqwest::get(format!("{directory}login")).await.unwrap();
+    assert_eq!(login.status(), 200, "the directory's sign-in page");
     let reviewer = after(&first.guide, "reviewer").to_owned();
     drop(first);
+    // Every secret file is the owner's alone.
+    for file in [
+        "master.key",
+        "directory.key",
+        "demo.json",
+        "tokens.csv",
+        "staff-totp.csv",
+        "reviewer-totp.csv",
+        "customer.sec",
+        "customer.pass",
+    ] {
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.join(file)).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+    // The demo tokens' codes come from the file the demo wrote.
+    let otp = Command::new(env!("CARGO_BIN_EXE_oathvault"))
+        .arg("otp")
+        .arg(dir.join("tokens.csv"))
+        .args(["--serial", "DEMO0001"])
+        .output()
+        .unwrap();
+    assert!(otp.status.success());
+    let code = String::from_utf8(otp.stdout).unwrap();
+    assert!(
+        code.trim().len() == 6 && code.trim().bytes().all(|b| b.is_ascii_digit()),
+        "{code}"
+    );
 
     // Started again: the same data, the same reviewer.
     let second = start(&dir);

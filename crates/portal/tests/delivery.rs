@@ -757,26 +757,33 @@ async fn a_file_past_its_expiry_is_gone_before_the_sweeper_comes() {
     assert_eq!(s, StatusCode::GONE);
 }
 
-#[tokio::test]
-async fn sending_the_link_mail_delivers_the_request_and_failures_wait_and_retry() {
-    let app = setup().await;
-    let st = &app.state;
+/// A request for SH-1 protected by a password, submitted and approved.
+async fn approved_with_password(app: &App, seed: u64) -> Request {
     let a = golden::token_a().token.serial.as_str().to_owned();
     let r = submit(
-        &app,
+        app,
         &Ask {
             picks: &[("SH-1", &a)],
             split: "one",
             mode: "password",
             key: None,
         },
-        21,
+        seed,
     )
     .await;
-    st.delivery()
-        .approve(r.id, REVIEWER, SOURCE, T, &mut StdRng::seed_from_u64(3))
+    app.state
+        .delivery()
+        .approve(r.id, REVIEWER, SOURCE, T, &mut StdRng::seed_from_u64(seed))
         .await
         .unwrap();
+    r
+}
+
+#[tokio::test]
+async fn sending_the_link_mail_delivers_the_request_and_failures_wait_and_retry() {
+    let app = setup().await;
+    let st = &app.state;
+    let r = approved_with_password(&app, 21).await;
     // The SMTP server refuses: nothing is lost, the request stays approved,
     // and the mail waits before the next try.
     let deliver = |now: i64, ok: bool| {
@@ -811,22 +818,7 @@ async fn sending_the_link_mail_delivers_the_request_and_failures_wait_and_retry(
 async fn only_wrong_passwords_count_against_the_download_limit() {
     let app = setup().await;
     let st = &app.state;
-    let a = golden::token_a().token.serial.as_str().to_owned();
-    let r = submit(
-        &app,
-        &Ask {
-            picks: &[("SH-1", &a)],
-            split: "one",
-            mode: "password",
-            key: None,
-        },
-        22,
-    )
-    .await;
-    st.delivery()
-        .approve(r.id, REVIEWER, SOURCE, T, &mut StdRng::seed_from_u64(4))
-        .await
-        .unwrap();
+    let _ = approved_with_password(&app, 22).await;
     let mail = outbox(&app).await;
     let d = link(&mail.last().unwrap().text, "/d/");
     let tries = st.settings.requests.download_tries;
