@@ -269,8 +269,7 @@ pub struct Journey<'a> {
     policy: &'a RequestPolicy,
 }
 
-/// What the find step gives.
-#[derive(Debug)]
+/// What the find step gives. `Debug` never shows the cookie.
 pub enum Found {
     /// A draft was started; set this wizard cookie.
     Started {
@@ -282,6 +281,18 @@ pub enum Found {
     /// No order for that number and e-mail, or too many tries: the same
     /// answer for every kind of miss.
     Miss,
+}
+
+impl std::fmt::Debug for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Started { request, .. } => f
+                .debug_struct("Started")
+                .field("request", &request.reference)
+                .finish_non_exhaustive(),
+            Self::Miss => f.write_str("Miss"),
+        }
+    }
 }
 
 impl<'a> Journey<'a> {

@@ -14,8 +14,9 @@ use crate::journey::RequestPolicy;
 
 const PURPOSE: &str = "mail-outbox";
 
-/// A message to send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A message to send. `Debug` shows recipients and subject only: a link
+/// mail's body carries bearer tokens.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outgoing {
     /// Recipients.
     pub to: Vec<String>,
@@ -29,6 +30,16 @@ pub struct Outgoing {
     /// belongs to is `delivered`.
     #[serde(default)]
     pub delivers: Option<i64>,
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .field("delivers", &self.delivers)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Seals a message for the outbox.
@@ -283,5 +294,6 @@ mod tests {
         assert_eq!(open(&a, &sealed).unwrap(), m);
         assert!(open(&b, &sealed).is_err());
         assert!(!String::from_utf8_lossy(&sealed).contains("body"));
+        assert!(!format!("{m:?}").contains("body"), "Debug hides the body");
     }
 }
