@@ -363,22 +363,39 @@ impl Store {
 
     /// Every shipment, newest first, with token counts and models.
     pub async fn shipments(&self) -> Result<Vec<Shipment>, Error> {
-        let rows = sqlx::query(
+        self.shipments_where(None).await
+    }
+
+    /// The shipments of one order (all when `None`), newest first, with
+    /// token counts and models; only that order's rows are read.
+    pub(crate) async fn shipments_where(
+        &self,
+        order_id: Option<i64>,
+    ) -> Result<Vec<Shipment>, Error> {
+        let (only, only_tokens) = match order_id {
+            Some(_) => (
+                " WHERE s.order_id = $1",
+                " AND shipment_id IN (SELECT id FROM shipment WHERE order_id = $1)",
+            ),
+            None => ("", ""),
+        };
+        let shipments = format!(
             "SELECT s.id, s.number, s.shipped_on, s.created, o.po, \
              (SELECT COUNT(*) FROM token t WHERE t.shipment_id = s.id) AS tokens \
-             FROM shipment s JOIN purchase_order o ON o.id = s.order_id ORDER BY s.id DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let models = group(
-            &sqlx::query(
-                "SELECT DISTINCT shipment_id, model FROM token WHERE model IS NOT NULL ORDER BY model",
-            )
-            .fetch_all(&self.pool)
-            .await?,
-            "shipment_id",
-            "model",
+             FROM shipment s JOIN purchase_order o ON o.id = s.order_id{only} ORDER BY s.id DESC"
         );
+        let models = format!(
+            "SELECT DISTINCT shipment_id, model FROM token WHERE model IS NOT NULL{only_tokens} \
+             ORDER BY model"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(shipments));
+        let mut m = sqlx::query(AssertSqlSafe(models));
+        if let Some(id) = order_id {
+            q = q.bind(id);
+            m = m.bind(id);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let models = group(&m.fetch_all(&self.pool).await?, "shipment_id", "model");
         rows.iter()
             .map(|r| {
                 let id: i64 = r.try_get("id")?;

@@ -549,13 +549,7 @@ impl Store {
 
     /// The shipments of an order, by number.
     pub async fn order_shipments(&self, order_id: i64) -> Result<Vec<Shipment>, Error> {
-        let mut all = self.shipments().await?;
-        let po: String = sqlx::query("SELECT po FROM purchase_order WHERE id = $1")
-            .bind(order_id)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("po")?;
-        all.retain(|s| s.po == po);
+        let mut all = self.shipments_where(Some(order_id)).await?;
         all.sort_by(|a, b| a.number.cmp(&b.number));
         Ok(all)
     }
