@@ -504,11 +504,14 @@ impl<'a> Journey<'a> {
         if code.is_empty() {
             return Ok(None);
         }
-        let tokens = self.tokens(po, number, shipment_id).await?;
-        let Some(t) = tokens.iter().find(|t| t.serial.as_str() == serial) else {
+        // Only this token's secret is opened, not the whole shipment's.
+        let Some(row) = self.store.token_in(shipment_id, serial).await? else {
             return Ok(None);
         };
-        let Ok(otp) = Otp::new(t) else {
+        let key = self.store.shipment_key(po, number).await?;
+        let data = self.master.unwrap(&key.wrapped_key, &key.number)?;
+        let t = token_of(&data, &key.number, &row)?;
+        let Ok(otp) = Otp::new(&t) else {
             return Ok(None);
         };
         let at = u64::try_from(now).unwrap_or(0);

@@ -432,3 +432,56 @@ async fn a_customer_walks_the_journey_and_the_files_are_built_sealed_at_submissi
         );
     }
 }
+
+#[tokio::test]
+async fn with_the_code_rule_the_token_in_hand_must_show_the_current_code() {
+    let mut settings = WebSettings::default();
+    settings.requests.find_floor_ms = 20;
+    settings.requests.ask_code = true;
+    let app = app_with(settings).await;
+    inventory(&app).await;
+    let cookie = start(&app, "PO-1001").await;
+    let (sh1, _) = shipment_ids(&app).await;
+    let (_, _, page) = fetch(&app, req("GET", "/request/shipments", Some(&cookie), None)).await;
+    assert!(page.contains("code-"), "the page asks for the code: {page}");
+    let a = golden::token_a().token;
+    let now = u64::try_from(T).unwrap();
+    let code = oathvault_otp::Otp::new(&a)
+        .unwrap()
+        .totp(now)
+        .unwrap()
+        .to_string();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let post = |c: &str| {
+        req(
+            "POST",
+            "/request/shipments",
+            Some(&cookie),
+            Some(form(&[
+                ("pick", &sh1.to_string()),
+                (&format!("serial-{sh1}"), a.serial.as_str()),
+                (&format!("code-{sh1}"), c),
+            ])),
+        )
+    };
+    let (status, _, page) = fetch(&app, post(wrong)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("that is not the code token"), "{page}");
+    let r = send(&app, post(&code)).await;
+    assert_eq!(r.headers()[header::LOCATION], "/request/protection");
+    let draft = app
+        .state
+        .store
+        .requests(&[RequestState::Draft])
+        .await
+        .unwrap();
+    let picked = app.state.store.picked(draft[0].id).await.unwrap();
+    assert!(
+        picked[0]
+            .evidence
+            .contains("its current code matched (drift +0 steps)"),
+        "{:?}",
+        picked[0].evidence
+    );
+    assert_eq!(draft[0].wrong_answers, 1);
+}

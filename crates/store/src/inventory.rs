@@ -537,13 +537,38 @@ impl Store {
 
     /// The tokens of a shipment (secrets sealed), by serial.
     pub async fn tokens_of(&self, shipment_id: i64) -> Result<Vec<TokenRow>, Error> {
-        let rows = sqlx::query(
+        self.tokens_where(shipment_id, None).await
+    }
+
+    /// The token of shipment `shipment_id` with exactly this serial, if any
+    /// (secret sealed).
+    pub async fn token_in(
+        &self,
+        shipment_id: i64,
+        serial: &str,
+    ) -> Result<Option<TokenRow>, Error> {
+        Ok(self.tokens_where(shipment_id, Some(serial)).await?.pop())
+    }
+
+    async fn tokens_where(
+        &self,
+        shipment_id: i64,
+        serial: Option<&str>,
+    ) -> Result<Vec<TokenRow>, Error> {
+        let only = if serial.is_some() {
+            " AND serial = $2"
+        } else {
+            ""
+        };
+        let mut q = sqlx::query(AssertSqlSafe(format!(
             "SELECT serial, kind, hash, digits, step, t0, counter, manufacturer, model, sealed \
-             FROM token WHERE shipment_id = $1 ORDER BY serial",
-        )
-        .bind(shipment_id)
-        .fetch_all(&self.pool)
-        .await?;
+             FROM token WHERE shipment_id = $1{only} ORDER BY serial"
+        )))
+        .bind(shipment_id);
+        if let Some(s) = serial {
+            q = q.bind(s);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(NewToken {
