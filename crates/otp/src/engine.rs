@@ -3,7 +3,7 @@
 use std::fmt;
 
 use oathvault_token::{Digits, Hash, Kind, Token};
-use subtle::{ConditionallySelectable, ConstantTimeEq};
+use subtle::{ConditionallySelectable, ConstantTimeEq, ConstantTimeLess};
 use thiserror::Error;
 
 use crate::prekeyed::{Compress, Prekeyed, Sha1, Sha256, Sha512};
@@ -299,18 +299,26 @@ impl Otp {
     }
 
     /// The constant-time window scan over an already-parsed value.
+    ///
+    /// In a wide window a six-digit code also appears at other counters
+    /// (about one in 350 for ±2,880 steps); the match nearest `expected`
+    /// wins, earlier before later at the same distance, so a chance
+    /// collision never moves the measured drift away from the real one.
     #[must_use]
     pub fn verify_value(&self, typed: u64, expected: u64, window: Window) -> Option<Match> {
         let modulus = self.digits.modulus();
         let mut found = subtle::Choice::from(0u8);
         let mut counter = 0u64;
         let mut offset = 0i64;
+        let mut distance = u64::MAX;
         let first = expected.saturating_sub(u64::from(window.behind));
         let last = expected.saturating_add(u64::from(window.ahead));
         let mut c = first;
         loop {
-            let hit = self.keyed.value(c, modulus).ct_eq(&typed) & !found;
+            let away = c.abs_diff(expected);
+            let hit = self.keyed.value(c, modulus).ct_eq(&typed) & away.ct_lt(&distance);
             counter.conditional_assign(&c, hit);
+            distance.conditional_assign(&away, hit);
             // Counters are u64 but the window is at most 2^32 wide around
             // `expected`, so the difference fits in i64.
             #[allow(
@@ -394,6 +402,45 @@ mod tests {
         };
         let behind = o.at_counter(c - 1).to_string();
         assert!(o.verify_totp(&behind, at, asym).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_wide_window_takes_the_match_nearest_the_expected_counter() {
+        // Find a code that recurs within 2,880 counters (six digits in
+        // 5,761 counters: a few such pairs are all but certain).
+        let o = otp(Hash::Sha1, RFC_SECRET, 6);
+        let base = 10_000_000u64;
+        let mut seen = std::collections::HashMap::new();
+        let (early, late) = (base..base + 20_000)
+            .find_map(|c| {
+                let v = o.at_counter(c).value();
+                match seen.insert(v, c) {
+                    Some(prev) if c - prev <= 2880 => Some((prev, c)),
+                    _ => None,
+                }
+            })
+            .expect("a code that recurs within 2,880 counters");
+        let code = o.at_counter(late).to_string();
+        // Centred on the later counter, the earlier one is also in the
+        // window and is scanned first; the nearer one must win.
+        let m = o
+            .verify_counter(&code, late, Window::symmetric(2880))
+            .unwrap()
+            .unwrap();
+        assert_eq!((m.counter, m.offset), (late, 0));
+        let m = o
+            .verify_counter(&code, early, Window::symmetric(2880))
+            .unwrap()
+            .unwrap();
+        assert_eq!((m.counter, m.offset), (early, 0));
+        // Halfway between, at equal distance or nearer the earlier one,
+        // the earlier wins.
+        let mid = early + (late - early) / 2;
+        let m = o
+            .verify_counter(&code, mid, Window::symmetric(2880))
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.counter, early);
     }
 
     #[test]

@@ -200,8 +200,12 @@ pub async fn wait_for_path(d: &WebDriver, path: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let page = match d.find(By::Tag("body")).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
     panic!(
-        "the browser did not reach {path}; it is on {}",
+        "the browser did not reach {path}; it is on {}, showing:\n{page}",
         d.current_url().await.expect("current URL")
     );
 }
