@@ -239,6 +239,32 @@ impl Graph {
         .map(|_| ())
     }
 
+    /// Every user of the tenant (id, UPN, display name), following every
+    /// `@odata.nextLink`.
+    ///
+    /// # Errors
+    /// The first failing page.
+    pub async fn list_users(&self) -> Result<Vec<User>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            value: Option<Vec<User>>,
+            #[serde(default, rename = "@odata.nextLink")]
+            next_link: Option<String>,
+        }
+        let mut next = Some("/users?$select=id,userPrincipalName,displayName&$top=999".to_owned());
+        let mut out = Vec::new();
+        while let Some(path) = next.take() {
+            let page: Page = self.call(Method::GET, &path, None).await?.json()?;
+            let Some(items) = page.value else {
+                return Err(unexpected(&path, "a list without a value array"));
+            };
+            out.extend(items);
+            next = page.next_link;
+        }
+        Ok(out)
+    }
+
     /// A user by object id or user principal name.
     ///
     /// # Errors

@@ -231,8 +231,12 @@ pub async fn push(
         record(known);
     }
     let chunk = options.chunk.clamp(1, MAX_CHUNK);
-    futures_util::stream::iter(todo.chunks(chunk))
-        .map(|indices| push_chunk(graph, tokens, assign, indices, &record))
+    // Owned chunks: a closure over borrowed slices makes the future fail
+    // the `Send` check of a web handler (rustc's higher-ranked lifetimes).
+    let chunks: Vec<Vec<usize>> = todo.chunks(chunk).map(<[usize]>::to_vec).collect();
+    let record = &record;
+    futures_util::stream::iter(chunks)
+        .map(|indices| async move { push_chunk(graph, tokens, assign, &indices, record).await })
         .buffer_unordered(options.concurrency.max(1))
         .collect::<Vec<()>>()
         .await;

@@ -1,6 +1,7 @@
 //! The portal's store: customers, contacts, orders, invoices, shipments,
 //! tokens (secrets only sealed), staff, sessions, rate limits and the
-//! audit chain.
+//! audit chain; and the help-desk console's operators and its copy of the
+//! tenant's token inventory.
 //!
 //! One code path for both backends through sqlx's `Any` driver: an embedded
 //! SQLite file by default (WAL, created on first open), PostgreSQL for a
@@ -10,6 +11,7 @@
 //! PostgreSQL database.
 
 mod audit;
+mod desk;
 mod inventory;
 mod requests;
 mod staff;
@@ -21,6 +23,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditCheck, AuditFilter, Event, EventRow};
+pub use desk::{DeskDevice, DeskRole, DeskUser, DevicePage, DeviceQuery, SyncState};
 pub use inventory::{
     Counts, Customer, ImportReport, NewToken, Order, Shipment, ShipmentKey, TokenRow,
 };

@@ -249,7 +249,8 @@ pub(crate) fn unavailable(frame: Frame, e: &oathvault_store::Error) -> Response 
     )
 }
 
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The value of the cookie `name` the browser sent.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -260,7 +261,9 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-pub(crate) fn set_cookie(name: &str, value: &str, max_age: i64) -> HeaderValue {
+/// A `Set-Cookie` value: `Secure; HttpOnly; SameSite=Strict`, for the whole site.
+#[must_use]
+pub fn set_cookie(name: &str, value: &str, max_age: i64) -> HeaderValue {
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict"
     ))
@@ -268,7 +271,8 @@ pub(crate) fn set_cookie(name: &str, value: &str, max_age: i64) -> HeaderValue {
 }
 
 /// Percent-encodes a query value.
-pub(crate) fn query_value(s: &str) -> String {
+#[must_use]
+pub fn query_value(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -286,7 +290,8 @@ pub(crate) fn see_other(path: &str, notice: &str) -> Response {
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
-pub(crate) fn when(unix: i64) -> String {
+#[must_use]
+pub fn when(unix: i64) -> String {
     let t = oathvault_packaging::rfc3339(unix);
     format!(
         "{} {} UTC",
@@ -380,7 +385,8 @@ impl FromRequestParts<Arc<AppState>> for Administrator {
     }
 }
 
-const CSS: &str = include_str!("../../static/portal.css");
+/// The style sheet (the help-desk console uses it too, for one look).
+pub const CSS: &str = include_str!("../../static/portal.css");
 
 /// The router, with security headers, request tracing and CSRF protection.
 pub fn router(state: Arc<AppState>) -> Router {

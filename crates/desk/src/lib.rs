@@ -1,0 +1,303 @@
+//! `oathvault desk`: the help-desk web console for hardware OATH tokens in
+//! Microsoft Entra ID, which Entra itself does not have.
+//!
+//! It talks to Microsoft Graph through [`oathvault_graph`] — a real tenant
+//! or the local directory — as the app registration it is given. Its own
+//! operators sign in with a password and a TOTP code (the portal's staff
+//! sign-in: Argon2id, lockout, rate limit) and have a desk role: a
+//! *viewer* sees, a *help desk* operator assigns, activates, unassigns,
+//! deactivates and replaces tokens, an *administrator* also uploads seed
+//! files and deletes tokens. Every action, allowed or refused, is in the
+//! audit chain.
+//!
+//! The inventory pages read a copy of the tenant's tokens and users kept in
+//! the desk's database (refreshed whole by a sync, and token by token after
+//! each action), so that searching, filtering, counting and paging stay
+//! fast with 100,000 tokens; actions always go to Graph and read the token
+//! back. No seed is kept: an uploaded file lives in memory, sealed from
+//! logs and `Debug`, until it is pushed or its 15 minutes are up.
+
+mod pages;
+mod tokens;
+mod upload;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::routing::get;
+use oathvault_graph::{Device, Graph};
+use oathvault_store::{DeskDevice, DeskUser, Store};
+use oathvault_vault::MasterKey;
+use tower_http::csrf::CsrfLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use oathvault_store::DeskRole;
+
+/// Settings of the console that are not the store, the key, Graph or the clock.
+#[derive(Debug, Clone)]
+pub struct DeskSettings {
+    /// The name shown in operators' authenticator apps.
+    pub issuer: String,
+    /// The largest seed file the upload page accepts (bytes).
+    pub max_upload: usize,
+    /// The address the desk is reached at; an `https://` URL turns on HSTS.
+    pub base_url: Option<String>,
+    /// Where Graph is (shown on the pages, so operators know which tenant).
+    pub graph_url: String,
+}
+
+impl Default for DeskSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "oathvault desk".into(),
+            max_upload: 64 << 20,
+            base_url: None,
+            graph_url: oathvault_graph::GRAPH_URL.into(),
+        }
+    }
+}
+
+/// What the pages need.
+pub struct DeskState {
+    /// Operators, sessions, the audit chain and the inventory copy.
+    pub store: Store,
+    /// Opens operators' TOTP secrets.
+    pub master: MasterKey,
+    /// Microsoft Graph (or the local directory).
+    pub graph: Graph,
+    /// Sign-in limits.
+    pub policy: oathvault_portal::Policy,
+    /// Now, in Unix seconds.
+    pub clock: Box<dyn Fn() -> i64 + Send + Sync>,
+    /// Everything else.
+    pub settings: DeskSettings,
+    /// Seed files read but not yet pushed (in memory only).
+    pub(crate) uploads: Mutex<HashMap<String, upload::Pending>>,
+    /// One sync at a time.
+    pub(crate) syncing: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for DeskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeskState")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeskState {
+    /// A state over these parts.
+    #[must_use]
+    pub fn new(
+        store: Store,
+        master: MasterKey,
+        graph: Graph,
+        clock: Box<dyn Fn() -> i64 + Send + Sync>,
+        settings: DeskSettings,
+    ) -> Self {
+        Self {
+            store,
+            master,
+            graph,
+            policy: oathvault_portal::Policy::default(),
+            clock,
+            settings,
+            uploads: Mutex::new(HashMap::new()),
+            syncing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Now, from the state's clock.
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    fn auth(&self) -> oathvault_portal::Auth<'_> {
+        oathvault_portal::Auth::new(&self.store, &self.master, self.policy)
+    }
+}
+
+/// Why a sync failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// Graph refused or failed.
+    #[error("Microsoft Graph: {0}")]
+    Graph(#[from] oathvault_graph::Error),
+    /// The desk's database failed.
+    #[error(transparent)]
+    Store(#[from] oathvault_store::Error),
+}
+
+/// What a sync saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Synced {
+    /// Tokens in the tenant.
+    pub devices: usize,
+    /// Users in the tenant.
+    pub users: usize,
+}
+
+/// The desk's row for a Graph device; `users` names the assignee.
+fn desk_device(d: Device, users: &HashMap<String, DeskUser>) -> DeskDevice {
+    let user_id = d.assigned_to.as_ref().and_then(|a| a.id.clone());
+    let user_name = match user_id.as_ref().and_then(|id| users.get(id)) {
+        Some(u) => u.upn.clone(),
+        None => d
+            .assigned_to
+            .as_ref()
+            .and_then(|a| a.display_name.clone())
+            .unwrap_or_default(),
+    };
+    DeskDevice {
+        status: d.status.clone().unwrap_or_else(|| "available".into()),
+        id: d.id,
+        serial: d.serial_number,
+        manufacturer: d.manufacturer.unwrap_or_default(),
+        model: d.model.unwrap_or_default(),
+        display_name: d.display_name.unwrap_or_default(),
+        hash_function: d.hash_function.unwrap_or_default(),
+        interval: i64::from(d.time_interval_in_seconds.unwrap_or(30)),
+        user_id,
+        user_name,
+        last_used: d.last_used_date_time.unwrap_or_default(),
+    }
+}
+
+/// Refreshes the whole copy from Graph: every token and every user.
+///
+/// # Errors
+/// Graph or the database failed; the copy is then as it was.
+pub async fn sync(st: &DeskState) -> Result<Synced, SyncError> {
+    let _one = st.syncing.lock().await;
+    let users: Vec<DeskUser> = st
+        .graph
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| DeskUser {
+            upn: u.user_principal_name.unwrap_or_default(),
+            display_name: u.display_name.unwrap_or_default(),
+            id: u.id,
+        })
+        .collect();
+    let by_id: HashMap<String, DeskUser> =
+        users.iter().map(|u| (u.id.clone(), u.clone())).collect();
+    let devices: Vec<DeskDevice> = st
+        .graph
+        .list_devices(None, |_| {})
+        .await?
+        .into_iter()
+        .map(|d| desk_device(d, &by_id))
+        .collect();
+    st.store.desk_replace(&devices, &users, st.now()).await?;
+    Ok(Synced {
+        devices: devices.len(),
+        users: users.len(),
+    })
+}
+
+/// Reads one token back from Graph and puts it in the copy.
+pub(crate) async fn refresh_device(st: &DeskState, id: &str) -> Result<DeskDevice, SyncError> {
+    let d = st.graph.device(id).await?;
+    let mut users = HashMap::new();
+    if let Some(uid) = d.assigned_to.as_ref().and_then(|a| a.id.as_deref())
+        && let Some(u) = st.store.desk_user(uid).await?
+    {
+        users.insert(u.id.clone(), u);
+    }
+    let row = desk_device(d, &users);
+    st.store.desk_put(&row, st.now()).await?;
+    Ok(row)
+}
+
+/// The router, with security headers, request tracing and CSRF protection.
+pub fn router(state: Arc<DeskState>) -> Router {
+    let hsts = state
+        .settings
+        .base_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    let max_upload = state.settings.max_upload;
+    let headers = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    let mut app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/static/portal.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    oathvault_portal::web::CSS,
+                )
+            }),
+        )
+        .merge(pages::routes())
+        .merge(tokens::routes())
+        .merge(upload::routes().layer(DefaultBodyLimit::max(max_upload)))
+        .with_state(state)
+        .layer(CsrfLayer::new())
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |r: &axum::http::Request<axum::body::Body>| {
+                tracing::debug_span!("request", method = %r.method(), path = %r.uri().path())
+            },
+        ));
+    for (name, value) in headers {
+        app = app.layer(SetResponseHeaderLayer::overriding(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    if hsts {
+        app = app.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        ));
+    }
+    app
+}
+
+/// Serves the console on `listener` until `shutdown` completes; refreshes
+/// the inventory copy at start and every `sync_every`, and sweeps expired
+/// uploads.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<DeskState>,
+    sync_every: std::time::Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let background = tokio::spawn(sync_forever(Arc::clone(&state), sync_every));
+    let served = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    background.abort();
+    served
+}
+
+async fn sync_forever(state: Arc<DeskState>, every: std::time::Duration) {
+    loop {
+        match sync(&state).await {
+            Ok(s) => tracing::info!(devices = s.devices, users = s.users, "inventory synced"),
+            Err(e) => tracing::warn!(error = %e, "inventory sync failed; next try later"),
+        }
+        upload::sweep(&state);
+        tokio::time::sleep(every).await;
+    }
+}

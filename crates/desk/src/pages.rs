@@ -1,0 +1,510 @@
+//! What every page shares (the frame, the signed-in operator and their
+//! role), sign-in and sign-out, the users page and the audit log.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use oathvault_portal::AuthError;
+use oathvault_portal::web::{cookie, query_value, set_cookie};
+use oathvault_store::{DeskRole, DeskUser, Event, EventRow, Session};
+
+use crate::DeskState;
+
+const PENDING: &str = "ovd_pending";
+const SESSION: &str = "ovd_session";
+
+/// The desk's own additions to the portal's style sheet.
+const DESK_CSS: &str = include_str!("../templates/desk.css");
+
+pub(crate) fn routes() -> Router<Arc<DeskState>> {
+    Router::new()
+        .route("/", get(home))
+        .route(
+            "/static/desk.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    DESK_CSS,
+                )
+            }),
+        )
+        .route("/signin", get(signin_page).post(signin))
+        .route("/signin/code", get(code_page).post(code))
+        .route("/signout", post(signout))
+        .route("/users", get(users))
+        .route("/audit", get(audit))
+}
+
+/// The signed-in operator, for the page header.
+#[derive(Debug)]
+pub(crate) struct Chrome {
+    pub name: String,
+    pub email: String,
+    pub role: &'static str,
+    pub can_change: bool,
+    pub graph: String,
+    pub section: &'static str,
+}
+
+/// The parts every page shares.
+#[derive(Debug, Default)]
+pub(crate) struct Frame {
+    pub chrome: Option<Chrome>,
+    pub notice: Option<String>,
+    pub problem: Option<String>,
+}
+
+impl Frame {
+    pub(crate) fn notice(mut self, n: Option<String>) -> Self {
+        self.notice = n.filter(|n| !n.is_empty());
+        self
+    }
+
+    pub(crate) fn problem(mut self, p: impl Into<String>) -> Self {
+        self.problem = Some(p.into());
+        self
+    }
+}
+
+/// A signed-in operator with a desk role, and where the request came from.
+#[derive(Debug)]
+pub(crate) struct Operator {
+    pub session: Session,
+    pub role: DeskRole,
+    pub source: String,
+    pub now: i64,
+    graph: String,
+}
+
+impl Operator {
+    pub(crate) fn frame(&self, section: &'static str) -> Frame {
+        Frame {
+            chrome: Some(Chrome {
+                name: self.session.staff.name.clone(),
+                email: self.session.staff.email.clone(),
+                role: self.role.as_str(),
+                can_change: self.role >= DeskRole::Helpdesk,
+                graph: self.graph.clone(),
+                section,
+            }),
+            ..Frame::default()
+        }
+    }
+
+    pub(crate) fn email(&self) -> &str {
+        &self.session.staff.email
+    }
+
+    /// An audit event by this operator.
+    pub(crate) fn event(&self, action: &str, subject: &str) -> Event {
+        Event::ok(self.now, self.email(), &self.source, action, subject)
+    }
+
+    /// `Ok` when the operator's role is at least `needed`; otherwise the
+    /// refusal is audited and a 403 page comes back.
+    pub(crate) async fn require(
+        &self,
+        st: &DeskState,
+        needed: DeskRole,
+        action: &str,
+        subject: &str,
+    ) -> Result<(), Response> {
+        if self.role >= needed {
+            return Ok(());
+        }
+        let e = self
+            .event(action, subject)
+            .with_outcome("refused")
+            .with_detail(format!(
+                "needs the {} role; {} has {}",
+                needed.as_str(),
+                self.email(),
+                self.role.as_str()
+            ));
+        if let Err(err) = st.store.audit(&e).await {
+            tracing::error!(error = %err, "audit failed");
+        }
+        Err(message(
+            StatusCode::FORBIDDEN,
+            self.frame(""),
+            "Not allowed",
+            &format!(
+                "Your role ({}) cannot {action}; it needs {}. Ask a desk administrator.",
+                self.role.as_str(),
+                match needed {
+                    DeskRole::Administrator => "an administrator",
+                    DeskRole::Helpdesk => "a help desk operator or an administrator",
+                    DeskRole::Viewer => "a viewer",
+                }
+            ),
+            Some("/tokens"),
+        ))
+    }
+}
+
+fn source_of(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+}
+
+impl FromRequestParts<Arc<DeskState>> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &Arc<DeskState>,
+    ) -> Result<Self, Self::Rejection> {
+        let now = st.now();
+        let Some(token) = cookie(&parts.headers, SESSION) else {
+            return Err(Redirect::to("/signin").into_response());
+        };
+        let session = match st.auth().current(&token, now).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return Err(Redirect::to("/signin").into_response()),
+            Err(e) => {
+                tracing::error!(error = %e, "session lookup failed");
+                return Err(unavailable());
+            }
+        };
+        let role = match st.store.desk_role(session.staff.id).await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Err(message(
+                    StatusCode::FORBIDDEN,
+                    Frame::default(),
+                    "No access to the desk",
+                    "Your account has no desk role. Ask a desk administrator.",
+                    None,
+                ));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "role lookup failed");
+                return Err(unavailable());
+            }
+        };
+        Ok(Self {
+            session,
+            role,
+            source: source_of(parts),
+            now,
+            graph: st.settings.graph_url.clone(),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct Message<'a> {
+    frame: Frame,
+    title: &'a str,
+    text: &'a str,
+    back: Option<&'a str>,
+}
+
+/// Renders a template with `status`; a template error becomes a 500 page.
+pub(crate) fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page could not be rendered");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html(
+                    "<!doctype html><title>Error</title><p>This page could not be shown."
+                        .to_owned(),
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A page that only says something.
+pub(crate) fn message(
+    status: StatusCode,
+    frame: Frame,
+    title: &str,
+    text: &str,
+    back: Option<&str>,
+) -> Response {
+    render(
+        status,
+        &Message {
+            frame,
+            title,
+            text,
+            back,
+        },
+    )
+}
+
+pub(crate) fn unavailable() -> Response {
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Frame::default(),
+        "Database unavailable",
+        "The desk cannot reach its database. Try again in a moment.",
+        None,
+    )
+}
+
+/// A database failure while showing a page to `op`.
+pub(crate) fn store_failed(op: &Operator, e: &oathvault_store::Error) -> Response {
+    tracing::error!(error = %e, "database failure");
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        op.frame(""),
+        "Database unavailable",
+        "The desk cannot reach its database. Nothing was changed; try again in a moment.",
+        None,
+    )
+}
+
+/// A redirect after a change, with a notice for the page it lands on.
+pub(crate) fn see_other(path: &str, notice: &str) -> Response {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{path}{sep}notice={}", query_value(notice))).into_response()
+}
+
+/// Percent-encodes a path segment or query value (for templates).
+pub(crate) fn enc(s: &str) -> String {
+    query_value(s)
+}
+
+async fn home(_op: Operator) -> Redirect {
+    Redirect::to("/tokens")
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SigninPage {
+    frame: Frame,
+    step: &'static str,
+}
+
+fn signin_form(status: StatusCode, step: &'static str, problem: Option<String>) -> Response {
+    render(
+        status,
+        &SigninPage {
+            frame: Frame {
+                problem,
+                ..Frame::default()
+            },
+            step,
+        },
+    )
+}
+
+async fn signin_page() -> Response {
+    signin_form(StatusCode::OK, "password", None)
+}
+
+#[derive(serde::Deserialize)]
+struct SigninForm {
+    email: String,
+    password: zeroize::Zeroizing<String>,
+}
+
+fn refused(step: &'static str, e: &AuthError) -> Response {
+    let status = match e {
+        AuthError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        AuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    let msg = match e {
+        AuthError::Store(e) => {
+            tracing::error!(error = %e, "sign-in: database failure");
+            "the desk cannot reach its database; try again later".to_owned()
+        }
+        other => other.to_string(),
+    };
+    let step = if step == "code" && !matches!(e, AuthError::RateLimited) {
+        "password"
+    } else {
+        step
+    };
+    signin_form(status, step, Some(msg))
+}
+
+async fn signin(
+    State(st): State<Arc<DeskState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(f): Form<SigninForm>,
+) -> Response {
+    let result = st
+        .auth()
+        .password(
+            &mut rand08::rngs::OsRng,
+            &f.email,
+            &f.password,
+            &peer.ip().to_string(),
+            st.now(),
+        )
+        .await;
+    match result {
+        Ok(token) => (
+            [(
+                header::SET_COOKIE,
+                set_cookie(PENDING, &token, st.policy.pending_ttl),
+            )],
+            Redirect::to("/signin/code"),
+        )
+            .into_response(),
+        Err(e) => refused("password", &e),
+    }
+}
+
+async fn code_page(headers: HeaderMap) -> Response {
+    if cookie(&headers, PENDING).is_none() {
+        return Redirect::to("/signin").into_response();
+    }
+    signin_form(StatusCode::OK, "code", None)
+}
+
+#[derive(serde::Deserialize)]
+struct CodeForm {
+    code: String,
+}
+
+async fn code(
+    State(st): State<Arc<DeskState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<CodeForm>,
+) -> Response {
+    let Some(pending) = cookie(&headers, PENDING) else {
+        return Redirect::to("/signin").into_response();
+    };
+    let result = st
+        .auth()
+        .code(
+            &mut rand08::rngs::OsRng,
+            &pending,
+            f.code.trim(),
+            &peer.ip().to_string(),
+            st.now(),
+        )
+        .await;
+    match result {
+        Ok(token) => {
+            let mut r = Redirect::to("/tokens").into_response();
+            let h = r.headers_mut();
+            h.append(
+                header::SET_COOKIE,
+                set_cookie(SESSION, &token, st.policy.session_ttl),
+            );
+            h.append(header::SET_COOKIE, set_cookie(PENDING, "", 0));
+            r
+        }
+        Err(e) => refused("code", &e),
+    }
+}
+
+async fn signout(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
+    if let Some(token) = cookie(&headers, SESSION)
+        && let Err(e) = st.auth().sign_out(&token).await
+    {
+        tracing::error!(error = %e, "sign-out: database failure");
+    }
+    (
+        [(header::SET_COOKIE, set_cookie(SESSION, "", 0))],
+        Redirect::to("/signin"),
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct SearchQuery {
+    q: String,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    frame: Frame,
+    q: String,
+    users: Vec<DeskUser>,
+}
+
+impl UsersPage {
+    #[allow(clippy::unused_self, reason = "called from the template")]
+    fn enc(&self, s: &str) -> String {
+        enc(s)
+    }
+}
+
+async fn users(
+    State(st): State<Arc<DeskState>>,
+    op: Operator,
+    Query(q): Query<SearchQuery>,
+) -> Response {
+    match st.store.desk_users(&q.q, 200).await {
+        Ok(users) => render(
+            StatusCode::OK,
+            &UsersPage {
+                frame: op.frame("users"),
+                q: q.q,
+                users,
+            },
+        ),
+        Err(e) => store_failed(&op, &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    frame: Frame,
+    q: String,
+    chain: String,
+    events: Vec<EventRow>,
+}
+
+impl AuditPage {
+    #[allow(
+        clippy::unused_self,
+        clippy::trivially_copy_pass_by_ref,
+        reason = "called from the template, which passes a reference"
+    )]
+    fn when(&self, at: &i64) -> String {
+        oathvault_portal::web::when(*at)
+    }
+}
+
+async fn audit(
+    State(st): State<Arc<DeskState>>,
+    op: Operator,
+    Query(q): Query<SearchQuery>,
+) -> Response {
+    let f = oathvault_store::AuditFilter {
+        text: Some(q.q.clone()).filter(|t| !t.trim().is_empty()),
+        ..oathvault_store::AuditFilter::default()
+    };
+    let events = match st.store.audit_search(&f, 500).await {
+        Ok(e) => e,
+        Err(e) => return store_failed(&op, &e),
+    };
+    let chain = match st.store.audit_verify().await {
+        Ok(c) => format!("{} events, verified", c.events),
+        Err(e) => format!("does not verify: {e}"),
+    };
+    render(
+        StatusCode::OK,
+        &AuditPage {
+            frame: op.frame("audit"),
+            q: q.q,
+            chain,
+            events,
+        },
+    )
+}

@@ -1,0 +1,571 @@
+//! Uploading a vendor's seed file to the tenant: read and check it first
+//! (every problem, Entra's limits, what the tenant already has), an
+//! optional preflight code from a real token, then the bulk push of
+//! [`oathvault_graph::push`] with a result per token. And reconciling a
+//! vendor file with the tenant: missing, extra, duplicate serials, states.
+//!
+//! A file read but not yet pushed lives only in memory, for 15 minutes,
+//! for the operator who sent it; its secrets are wiped when it goes.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Cursor;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use oathvault_formats::{Format, ReadOptions, detect};
+use oathvault_graph::preflight::{Finding, preflight};
+use oathvault_graph::push::{Job, Outcome, Progress, PushOptions, TokenResult, push, validate};
+use oathvault_store::{DeskRole, Event};
+use oathvault_token::{Kind, Token};
+use zeroize::Zeroizing;
+
+use crate::DeskState;
+use crate::pages::{Frame, Operator, message, render, store_failed};
+use crate::tokens::{ResultRow, ResultsPage};
+
+/// How long a read file waits for its push.
+const KEEP_FOR: i64 = 15 * 60;
+
+pub(crate) fn routes() -> Router<Arc<DeskState>> {
+    Router::new()
+        .route("/upload", get(upload_page).post(read))
+        .route("/upload/{id}", post(push_file))
+        .route("/reconcile", get(reconcile_page).post(reconcile))
+}
+
+/// A file read and checked, waiting to be pushed.
+pub(crate) struct Pending {
+    owner: String,
+    file_name: String,
+    tokens: Vec<Token>,
+    expires: i64,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("owner", &self.owner)
+            .field("file_name", &self.file_name)
+            .field("tokens", &self.tokens.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Drops files whose time is up (their secrets are wiped as they drop).
+pub(crate) fn sweep(st: &DeskState) {
+    let now = st.now();
+    st.uploads
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .retain(|_, p| p.expires > now);
+}
+
+#[derive(Template)]
+#[template(path = "upload.html")]
+struct UploadPage {
+    frame: Frame,
+    reconcile: bool,
+    problems: Vec<String>,
+}
+
+fn upload_form(
+    op: &Operator,
+    reconcile: bool,
+    status: StatusCode,
+    problems: Vec<String>,
+) -> Response {
+    let section = if reconcile { "reconcile" } else { "upload" };
+    render(
+        status,
+        &UploadPage {
+            frame: op.frame(section),
+            reconcile,
+            problems,
+        },
+    )
+}
+
+async fn upload_page(State(st): State<Arc<DeskState>>, op: Operator) -> Response {
+    if let Err(r) = op
+        .require(&st, DeskRole::Administrator, "upload", "seed file")
+        .await
+    {
+        return r;
+    }
+    upload_form(&op, false, StatusCode::OK, Vec::new())
+}
+
+async fn reconcile_page(State(st): State<Arc<DeskState>>, op: Operator) -> Response {
+    if let Err(r) = op
+        .require(&st, DeskRole::Helpdesk, "reconcile", "seed file")
+        .await
+    {
+        return r;
+    }
+    upload_form(&op, true, StatusCode::OK, Vec::new())
+}
+
+#[derive(Default)]
+struct Upload {
+    file_name: String,
+    file: Zeroizing<Vec<u8>>,
+    psk: Zeroizing<String>,
+    passphrase: Zeroizing<String>,
+}
+
+async fn read_form(mut form: Multipart) -> Result<Upload, String> {
+    let mut up = Upload::default();
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        format!("the upload was cut off or malformed ({})", e.body_text())
+    };
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            up.file_name = field.file_name().unwrap_or("upload").to_owned();
+            while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                up.file.extend_from_slice(&chunk);
+            }
+            continue;
+        }
+        let text = Zeroizing::new(field.text().await.map_err(bad)?);
+        match name.as_str() {
+            "psk" => up.psk = Zeroizing::new(text.trim().to_owned()),
+            "passphrase" => up.passphrase = text,
+            _ => {}
+        }
+    }
+    Ok(up)
+}
+
+/// Every token of the file, or every problem reading it.
+async fn read_tokens(up: Upload) -> Result<(Format, String, Vec<Token>), Vec<String>> {
+    if up.file.is_empty() {
+        return Err(vec!["the file is empty or missing".into()]);
+    }
+    let head = up
+        .file
+        .get(..up.file.len().min(64 << 10))
+        .unwrap_or_default();
+    let format = match detect(head) {
+        Ok(f) if f.readable() => f,
+        Ok(f) => {
+            return Err(vec![format!(
+                "{}: {} files cannot be read",
+                up.file_name,
+                f.name()
+            )]);
+        }
+        Err(e) => return Err(vec![format!("{}: {e}", up.file_name)]),
+    };
+    let mut options = ReadOptions::default();
+    if !up.psk.is_empty() {
+        let key = oathvault_token::SecretEncoding::Hex
+            .decode(&up.psk)
+            .map_err(|e| vec![format!("the pre-shared key: {e}")])?;
+        options.pskc.psk = Some(Zeroizing::new(key.expose().to_vec()));
+    }
+    if !up.passphrase.is_empty() {
+        options.pskc.passphrase = Some(up.passphrase.clone());
+    }
+    let name: Arc<str> = Arc::from(up.file_name.as_str());
+    let file_name = up.file_name.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        oathvault_portal::read::read_all(format, Cursor::new(up.file.as_slice()), &name, &options)
+    })
+    .await
+    .map_err(|_| vec!["reading the file failed".to_owned()])?;
+    if !read.problems.is_empty() {
+        return Err(read.problems);
+    }
+    if read.tokens.is_empty() {
+        return Err(vec![format!("{file_name}: no tokens in the file")]);
+    }
+    Ok((format, file_name, read.tokens))
+}
+
+struct PreviewRow {
+    serial: String,
+    manufacturer: String,
+    model: String,
+    hash: String,
+    period: String,
+    digits: String,
+    exists: bool,
+}
+
+#[derive(Template)]
+#[template(path = "preview.html")]
+struct PreviewPage {
+    frame: Frame,
+    id: String,
+    file_name: String,
+    format: &'static str,
+    count: usize,
+    existing: usize,
+    violations: Vec<String>,
+    rows: Vec<PreviewRow>,
+}
+
+fn new_id() -> String {
+    let mut raw = [0u8; 16];
+    rand08::RngCore::fill_bytes(&mut rand08::rngs::OsRng, &mut raw);
+    data_encoding::BASE64URL_NOPAD.encode(&raw)
+}
+
+fn period(t: &Token) -> String {
+    match t.kind {
+        Kind::Totp { step, .. } => format!("{} s", step.seconds()),
+        Kind::Hotp { .. } => "counter (HOTP)".into(),
+    }
+}
+
+async fn read(State(st): State<Arc<DeskState>>, op: Operator, form: Multipart) -> Response {
+    if let Err(r) = op
+        .require(&st, DeskRole::Administrator, "upload", "seed file")
+        .await
+    {
+        return r;
+    }
+    let up = match read_form(form).await {
+        Ok(u) => u,
+        Err(e) => return upload_form(&op, false, StatusCode::BAD_REQUEST, vec![e]),
+    };
+    let (format, file_name, tokens) = match read_tokens(up).await {
+        Ok(x) => x,
+        Err(problems) => {
+            return upload_form(&op, false, StatusCode::UNPROCESSABLE_ENTITY, problems);
+        }
+    };
+    let violations: Vec<String> = validate(&tokens).iter().map(ToString::to_string).collect();
+    let mut existing = 0;
+    let mut rows = Vec::with_capacity(tokens.len().min(200));
+    for (i, t) in tokens.iter().enumerate() {
+        let exists = match st.store.desk_device(t.serial.as_str()).await {
+            Ok(d) => d.is_some_and(|d| d.serial == t.serial.as_str()),
+            Err(e) => return store_failed(&op, &e),
+        };
+        existing += usize::from(exists);
+        if i < 200 {
+            rows.push(PreviewRow {
+                serial: t.serial.to_string(),
+                manufacturer: t.manufacturer.clone().unwrap_or_default(),
+                model: t.model.clone().unwrap_or_default(),
+                hash: t.hash.to_string(),
+                period: period(t),
+                digits: t.digits.to_string(),
+                exists,
+            });
+        }
+    }
+    let id = new_id();
+    let page = PreviewPage {
+        frame: op.frame("upload"),
+        id: id.clone(),
+        file_name: file_name.clone(),
+        format: format.name(),
+        count: tokens.len(),
+        existing,
+        violations,
+        rows,
+    };
+    let audit = op
+        .event("upload-read", &format!("file:{file_name}"))
+        .with_detail(format!(
+            "{} tokens, {existing} already in the tenant",
+            tokens.len()
+        ));
+    if let Err(e) = st.store.audit(&audit).await {
+        return store_failed(&op, &e);
+    }
+    sweep(&st);
+    st.uploads
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(
+            id,
+            Pending {
+                owner: op.email().to_owned(),
+                file_name,
+                tokens,
+                expires: op.now + KEEP_FOR,
+            },
+        );
+    render(StatusCode::OK, &page)
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct PushForm {
+    serial: String,
+    code: String,
+}
+
+struct Quiet;
+
+impl Progress for Quiet {
+    fn results(&self, _: &[TokenResult]) {}
+}
+
+fn finding_text(f: &Finding) -> String {
+    match f {
+        Finding::Fits { drift } => format!("the code fits the file ({drift} s off the clock)"),
+        Finding::Misread { reading } => format!(
+            "the code does not fit the file as it is; it fits when the file is read {reading}: \
+             ask the vendor for a corrected file"
+        ),
+        Finding::NoMatch => {
+            "the code fits no reading of this token's secret: is it the right file, and the right token?".into()
+        }
+        Finding::NotTotp => "this token is not a 6-digit TOTP token Entra can take".into(),
+    }
+}
+
+async fn push_file(
+    State(st): State<Arc<DeskState>>,
+    op: Operator,
+    Path(id): Path<String>,
+    Form(f): Form<PushForm>,
+) -> Response {
+    if let Err(r) = op
+        .require(&st, DeskRole::Administrator, "upload", "seed file")
+        .await
+    {
+        return r;
+    }
+    sweep(&st);
+    let pending = {
+        let mut all = st
+            .uploads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match all.get(&id) {
+            Some(p) if p.owner == op.email() => all.remove(&id),
+            _ => None,
+        }
+    };
+    let Some(pending) = pending else {
+        return message(
+            StatusCode::GONE,
+            op.frame("upload"),
+            "Read the file again",
+            "This file is no longer held (15 minutes passed, it was uploaded already, or another operator read it). Nothing was uploaded.",
+            Some("/upload"),
+        );
+    };
+    let subject = format!("file:{}", pending.file_name);
+    if !f.serial.trim().is_empty() || !f.code.trim().is_empty() {
+        let serial = f.serial.trim();
+        let finding = pending
+            .tokens
+            .iter()
+            .find(|t| t.serial.as_str() == serial)
+            .map(|t| preflight(t, f.code.trim(), u64::try_from(op.now).unwrap_or(0)));
+        let text = match &finding {
+            None => format!("serial {serial} is not in {}", pending.file_name),
+            Some(f) => finding_text(f),
+        };
+        let fits = matches!(finding, Some(Finding::Fits { .. }));
+        let e = op
+            .event("preflight", &subject)
+            .with_outcome(if fits { "ok" } else { "refused" })
+            .with_detail(format!("serial {serial}: {text}"));
+        if let Err(e) = st.store.audit(&e).await {
+            return store_failed(&op, &e);
+        }
+        if !fits {
+            return message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                op.frame("upload"),
+                "Not uploaded: the code check failed",
+                &format!("Serial {serial}: {text}. Nothing was uploaded."),
+                Some("/upload"),
+            );
+        }
+    }
+    let assign = HashMap::new();
+    let done = HashMap::new();
+    let job = Job {
+        tokens: &pending.tokens,
+        assign: &assign,
+        done: &done,
+    };
+    let results = match push(&st.graph, job, PushOptions::default(), &Quiet).await {
+        Ok(r) => r,
+        Err(e) => {
+            let ev = op
+                .event("upload", &subject)
+                .with_outcome("failed")
+                .with_detail(e.to_string());
+            if let Err(e) = st.store.audit(&ev).await {
+                return store_failed(&op, &e);
+            }
+            return message(
+                StatusCode::BAD_GATEWAY,
+                op.frame("upload"),
+                "Not uploaded",
+                &format!("The tenant's inventory could not be listed: {e}. Nothing was uploaded."),
+                Some("/upload"),
+            );
+        }
+    };
+    finish_push(&st, &op, &pending.file_name, &subject, results).await
+}
+
+async fn finish_push(
+    st: &DeskState,
+    op: &Operator,
+    file_name: &str,
+    subject: &str,
+    results: Vec<TokenResult>,
+) -> Response {
+    let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+    let (created, exists, failed) = (
+        count(Outcome::Created),
+        count(Outcome::Exists),
+        count(Outcome::Failed),
+    );
+    let summary = format!("{created} created, {exists} already there, {failed} failed.");
+    let ev = Event::ok(op.now, op.email(), &op.source, "upload", subject)
+        .with_outcome(if failed == 0 { "ok" } else { "failed" })
+        .with_detail(summary.clone());
+    if let Err(e) = st.store.audit(&ev).await {
+        return store_failed(op, &e);
+    }
+    if let Err(e) = crate::sync(st).await {
+        tracing::warn!(error = %e, "sync after upload failed");
+    }
+    let rows = results
+        .into_iter()
+        .map(|r| ResultRow {
+            outcome: r.outcome.as_str().to_owned(),
+            class: if r.outcome == Outcome::Failed {
+                "failed"
+            } else {
+                "ok"
+            },
+            status: r.status.unwrap_or_default(),
+            code: r.error_code.unwrap_or_default(),
+            request_id: r.request_id.unwrap_or_default(),
+            message: r.message.unwrap_or_default(),
+            id: r.device_id,
+            serial: r.serial,
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &ResultsPage {
+            frame: op.frame("upload"),
+            title: format!("Uploaded {file_name}"),
+            summary,
+            results: rows,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "reconcile.html")]
+struct ReconcilePage {
+    frame: Frame,
+    file_name: String,
+    missing: Vec<String>,
+    extra: Vec<String>,
+    duplicates: Vec<String>,
+    states: Vec<(String, usize)>,
+}
+
+async fn reconcile(State(st): State<Arc<DeskState>>, op: Operator, form: Multipart) -> Response {
+    if let Err(r) = op
+        .require(&st, DeskRole::Helpdesk, "reconcile", "seed file")
+        .await
+    {
+        return r;
+    }
+    let up = match read_form(form).await {
+        Ok(u) => u,
+        Err(e) => return upload_form(&op, true, StatusCode::BAD_REQUEST, vec![e]),
+    };
+    let (_, file_name, tokens) = match read_tokens(up).await {
+        Ok(x) => x,
+        Err(problems) => return upload_form(&op, true, StatusCode::UNPROCESSABLE_ENTITY, problems),
+    };
+    let devices = match st.graph.list_devices(None, |_| {}).await {
+        Ok(d) => d,
+        Err(e) => {
+            return upload_form(
+                &op,
+                true,
+                StatusCode::BAD_GATEWAY,
+                vec![format!("the tenant's inventory could not be listed: {e}")],
+            );
+        }
+    };
+    let mut in_file: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in &tokens {
+        *in_file.entry(t.serial.as_str()).or_default() += 1;
+    }
+    let mut in_tenant: BTreeMap<&str, Vec<&oathvault_graph::Device>> = BTreeMap::new();
+    for d in &devices {
+        in_tenant
+            .entry(d.serial_number.as_str())
+            .or_default()
+            .push(d);
+    }
+    let missing: Vec<String> = in_file
+        .keys()
+        .filter(|s| !in_tenant.contains_key(*s))
+        .map(|s| (*s).to_owned())
+        .collect();
+    let extra: Vec<String> = in_tenant
+        .keys()
+        .filter(|s| !in_file.contains_key(*s))
+        .map(|s| (*s).to_owned())
+        .collect();
+    let mut duplicates: HashSet<String> = in_file
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(s, _)| (*s).to_owned())
+        .collect();
+    duplicates.extend(
+        in_tenant
+            .iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|(s, _)| (*s).to_owned()),
+    );
+    let mut duplicates: Vec<String> = duplicates.into_iter().collect();
+    duplicates.sort();
+    let mut states: BTreeMap<String, usize> = BTreeMap::new();
+    for s in in_file.keys() {
+        for d in in_tenant.get(s).into_iter().flatten() {
+            *states
+                .entry(d.status.clone().unwrap_or_default())
+                .or_default() += 1;
+        }
+    }
+    let ev = op
+        .event("reconcile", &format!("file:{file_name}"))
+        .with_detail(format!(
+            "{} missing, {} extra, {} duplicate",
+            missing.len(),
+            extra.len(),
+            duplicates.len()
+        ));
+    if let Err(e) = st.store.audit(&ev).await {
+        return store_failed(&op, &e);
+    }
+    render(
+        StatusCode::OK,
+        &ReconcilePage {
+            frame: op.frame("reconcile"),
+            file_name,
+            missing,
+            extra,
+            duplicates,
+            states: states.into_iter().collect(),
+        },
+    )
+}

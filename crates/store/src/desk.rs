@@ -1,0 +1,506 @@
+//! The help-desk console's tables: operators' desk roles, and the desk's
+//! copy of the tenant's token inventory and users (no secrets: Graph never
+//! returns them), so that its pages search, filter, count and page a large
+//! inventory in milliseconds. The copy is replaced whole by a sync and
+//! row by row after each action the desk takes.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::audit::{Event, append};
+use crate::{Error, Store};
+
+/// What an operator may do on the desk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeskRole {
+    /// Sees the inventory, the users and the audit log.
+    Viewer,
+    /// Also assigns, activates, unassigns, deactivates and replaces tokens.
+    Helpdesk,
+    /// Also uploads seed files, deletes tokens and manages operators.
+    Administrator,
+}
+
+impl DeskRole {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Helpdesk => "helpdesk",
+            Self::Administrator => "administrator",
+        }
+    }
+
+    /// Parses a stored or typed name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "viewer" => Some(Self::Viewer),
+            "helpdesk" | "help-desk" => Some(Self::Helpdesk),
+            "administrator" | "admin" => Some(Self::Administrator),
+            _ => None,
+        }
+    }
+}
+
+/// A token as the desk last saw it in the tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeskDevice {
+    /// Graph object id.
+    pub id: String,
+    /// Serial number.
+    pub serial: String,
+    /// Manufacturer.
+    pub manufacturer: String,
+    /// Model.
+    pub model: String,
+    /// Display name.
+    pub display_name: String,
+    /// `available`, `assigned`, `activated`, `failedActivation`.
+    pub status: String,
+    /// `hmacsha1` or `hmacsha256`.
+    pub hash_function: String,
+    /// 30 or 60.
+    pub interval: i64,
+    /// The user's object id, when assigned.
+    pub user_id: Option<String>,
+    /// The user's display name (or UPN), when assigned.
+    pub user_name: String,
+    /// Last use, as Graph gives it.
+    pub last_used: String,
+}
+
+impl DeskDevice {
+    fn haystack(&self) -> String {
+        format!(
+            "{} {} {} {} {}",
+            self.serial, self.model, self.display_name, self.user_name, self.manufacturer
+        )
+        .to_lowercase()
+    }
+}
+
+/// A user as the desk last saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeskUser {
+    /// Object id.
+    pub id: String,
+    /// User principal name.
+    pub upn: String,
+    /// Display name.
+    pub display_name: String,
+}
+
+/// A search of the inventory copy.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceQuery {
+    /// Words that must all appear in serial, model, name or user (any case).
+    pub text: String,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this user's tokens.
+    pub user_id: Option<String>,
+    /// Rows to skip.
+    pub offset: i64,
+    /// Rows to return.
+    pub limit: i64,
+}
+
+/// One page of a search.
+#[derive(Debug, Clone, Default)]
+pub struct DevicePage {
+    /// The rows, by serial.
+    pub rows: Vec<DeskDevice>,
+    /// How many match in all.
+    pub total: i64,
+}
+
+/// When the copy was last refreshed whole, and what it held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncState {
+    /// Unix seconds.
+    pub finished: i64,
+    /// Tokens.
+    pub devices: i64,
+    /// Users.
+    pub users: i64,
+}
+
+const DEVICE_COLUMNS: &str = "id, serial, manufacturer, model, display_name, status, \
+     hash_function, interval_s, user_id, user_name, last_used";
+
+fn device_row(r: &sqlx::any::AnyRow) -> Result<DeskDevice, Error> {
+    Ok(DeskDevice {
+        id: r.try_get("id")?,
+        serial: r.try_get("serial")?,
+        manufacturer: r.try_get("manufacturer")?,
+        model: r.try_get("model")?,
+        display_name: r.try_get("display_name")?,
+        status: r.try_get("status")?,
+        hash_function: r.try_get("hash_function")?,
+        interval: r.try_get("interval_s")?,
+        user_id: r.try_get("user_id")?,
+        user_name: r.try_get("user_name")?,
+        last_used: r.try_get("last_used")?,
+    })
+}
+
+/// `%word%` patterns with `%`, `_` and `\` escaped.
+fn like_patterns(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split_whitespace()
+        .take(8)
+        .map(|w| {
+            let mut p = String::with_capacity(w.len() + 2);
+            p.push('%');
+            for c in w.chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    p.push('\\');
+                }
+                p.push(c);
+            }
+            p.push('%');
+            p
+        })
+        .collect()
+}
+
+/// The WHERE clause of a device search and its text binds (status and
+/// user come after the words, in that order, when given).
+fn device_where(q: &DeviceQuery, words: &[String]) -> String {
+    let mut sql = String::from(" WHERE 1 = 1");
+    let mut n = 0;
+    for _ in words {
+        n += 1;
+        let _ = write!(sql, " AND haystack LIKE ${n} ESCAPE '\\'");
+    }
+    if q.status.is_some() {
+        n += 1;
+        let _ = write!(sql, " AND status = ${n}");
+    }
+    if q.user_id.is_some() {
+        n += 1;
+        let _ = write!(sql, " AND user_id = ${n}");
+    }
+    sql
+}
+
+impl Store {
+    /// The desk role of the staff member with this id (`None`: no access).
+    pub async fn desk_role(&self, staff_id: i64) -> Result<Option<DeskRole>, Error> {
+        let row = sqlx::query("SELECT desk_role FROM staff WHERE id = $1 AND disabled = 0")
+            .bind(staff_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let role: Option<String> = row.try_get("desk_role")?;
+        Ok(role.as_deref().and_then(DeskRole::parse))
+    }
+
+    /// Gives (or with `None` takes away) a staff member's desk role.
+    pub async fn set_desk_role(
+        &self,
+        email: &str,
+        role: Option<DeskRole>,
+        audit: &Event,
+    ) -> Result<(), Error> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("UPDATE staff SET desk_role = $1 WHERE email = $2")
+            .bind(role.map(|r| r.as_str().to_owned()))
+            .bind(email.to_ascii_lowercase())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound {
+                what: "staff member",
+                name: email.to_owned(),
+            });
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Operators: staff with a desk role, by e-mail.
+    pub async fn desk_operators(&self) -> Result<Vec<(String, String, DeskRole)>, Error> {
+        let rows = sqlx::query(
+            "SELECT email, name, desk_role FROM staff \
+             WHERE desk_role IS NOT NULL AND disabled = 0 ORDER BY email",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let role: String = r.try_get("desk_role")?;
+            if let Some(role) = DeskRole::parse(&role) {
+                out.push((r.try_get("email")?, r.try_get("name")?, role));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the whole copy of the inventory and users (one
+    /// transaction: pages never see half a sync).
+    pub async fn desk_replace(
+        &self,
+        devices: &[DeskDevice],
+        users: &[DeskUser],
+        now: i64,
+    ) -> Result<(), Error> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM desk_device")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM desk_user")
+            .execute(&mut *tx)
+            .await?;
+        // Many rows per statement; 13 binds a device stays under every
+        // backend's bind limit at 500 a statement.
+        for chunk in devices.chunks(500) {
+            let mut sql = String::from(
+                "INSERT INTO desk_device (id, serial, manufacturer, model, display_name, status, \
+                 hash_function, interval_s, user_id, user_name, last_used, haystack, synced) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                sql.push_str(&self.backend.placeholders(i * 13 + 1, 13));
+                sql.push(')');
+            }
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for d in chunk {
+                q = bind_device(q, d, now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in users.chunks(500) {
+            let mut sql =
+                String::from("INSERT INTO desk_user (id, upn, display_name, haystack) VALUES ");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                sql.push_str(&self.backend.placeholders(i * 4 + 1, 4));
+                sql.push(')');
+            }
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for u in chunk {
+                q = q
+                    .bind(u.id.clone())
+                    .bind(u.upn.clone())
+                    .bind(u.display_name.clone())
+                    .bind(format!("{} {}", u.upn, u.display_name).to_lowercase());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM desk_sync")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO desk_sync (id, finished, devices, users) VALUES (1, $1, $2, $3)")
+            .bind(now)
+            .bind(i64::try_from(devices.len()).unwrap_or(i64::MAX))
+            .bind(i64::try_from(users.len()).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Puts one token's latest state in the copy (after an action).
+    pub async fn desk_put(&self, d: &DeskDevice, now: i64) -> Result<(), Error> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM desk_device WHERE id = $1")
+            .bind(d.id.clone())
+            .execute(&mut *tx)
+            .await?;
+        let sql = format!(
+            "INSERT INTO desk_device (id, serial, manufacturer, model, display_name, status, \
+             hash_function, interval_s, user_id, user_name, last_used, haystack, synced) VALUES ({})",
+            self.backend.placeholders(1, 13)
+        );
+        bind_device(sqlx::query(AssertSqlSafe(sql)), d, now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes a deleted token out of the copy.
+    pub async fn desk_remove(&self, id: &str) -> Result<(), Error> {
+        sqlx::query("DELETE FROM desk_device WHERE id = $1")
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// One page of tokens matching `q`, by serial, and how many match.
+    pub async fn desk_devices(&self, q: &DeviceQuery) -> Result<DevicePage, Error> {
+        let words = like_patterns(&q.text);
+        let filter = device_where(q, &words);
+        let n = words.len() + usize::from(q.status.is_some()) + usize::from(q.user_id.is_some());
+        let page_sql = format!(
+            "SELECT {DEVICE_COLUMNS} FROM desk_device{filter} ORDER BY serial, id LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let count_sql = format!("SELECT COUNT(*) AS n FROM desk_device{filter}");
+        let mut page = sqlx::query(AssertSqlSafe(page_sql));
+        let mut count = sqlx::query(AssertSqlSafe(count_sql));
+        for w in &words {
+            page = page.bind(w.clone());
+            count = count.bind(w.clone());
+        }
+        for v in [&q.status, &q.user_id].into_iter().flatten() {
+            page = page.bind(v.clone());
+            count = count.bind(v.clone());
+        }
+        let rows = page
+            .bind(q.limit.clamp(1, 1000))
+            .bind(q.offset.max(0))
+            .fetch_all(&self.pool)
+            .await?;
+        let total: i64 = count.fetch_one(&self.pool).await?.try_get("n")?;
+        Ok(DevicePage {
+            rows: rows.iter().map(device_row).collect::<Result<_, _>>()?,
+            total,
+        })
+    }
+
+    /// The token with this Graph id or serial in the copy.
+    pub async fn desk_device(&self, id_or_serial: &str) -> Result<Option<DeskDevice>, Error> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {DEVICE_COLUMNS} FROM desk_device WHERE id = $1 OR serial = $1 \
+             ORDER BY id LIMIT 1"
+        )))
+        .bind(id_or_serial.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(device_row).transpose()
+    }
+
+    /// Tokens by status, in the copy (`status`, count), most first.
+    pub async fn desk_counts(&self) -> Result<Vec<(String, i64)>, Error> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM desk_device GROUP BY status ORDER BY n DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    /// Users whose UPN or name holds every word of `text`, by UPN.
+    pub async fn desk_users(&self, text: &str, limit: i64) -> Result<Vec<DeskUser>, Error> {
+        let words = like_patterns(text);
+        let mut sql = String::from("SELECT id, upn, display_name FROM desk_user WHERE 1 = 1");
+        for i in 1..=words.len() {
+            let _ = write!(sql, " AND haystack LIKE ${i} ESCAPE '\\'");
+        }
+        let _ = write!(sql, " ORDER BY upn LIMIT ${}", words.len() + 1);
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for w in words {
+            q = q.bind(w);
+        }
+        let rows = q.bind(limit.clamp(1, 1000)).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeskUser {
+                    id: r.try_get("id")?,
+                    upn: r.try_get("upn")?,
+                    display_name: r.try_get("display_name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The user with this id or UPN (any case) in the copy.
+    pub async fn desk_user(&self, id_or_upn: &str) -> Result<Option<DeskUser>, Error> {
+        let row = sqlx::query(
+            "SELECT id, upn, display_name FROM desk_user WHERE id = $1 OR LOWER(upn) = $2 LIMIT 1",
+        )
+        .bind(id_or_upn.to_owned())
+        .bind(id_or_upn.to_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(DeskUser {
+                id: r.try_get("id")?,
+                upn: r.try_get("upn")?,
+                display_name: r.try_get("display_name")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// When the copy was last refreshed whole (`None`: never).
+    pub async fn desk_sync_state(&self) -> Result<Option<SyncState>, Error> {
+        let row = sqlx::query("SELECT finished, devices, users FROM desk_sync WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(SyncState {
+                finished: r.try_get("finished")?,
+                devices: r.try_get("devices")?,
+                users: r.try_get("users")?,
+            })
+        })
+        .transpose()
+    }
+}
+
+fn bind_device<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    d: &DeskDevice,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(d.id.clone())
+        .bind(d.serial.clone())
+        .bind(d.manufacturer.clone())
+        .bind(d.model.clone())
+        .bind(d.display_name.clone())
+        .bind(d.status.clone())
+        .bind(d.hash_function.clone())
+        .bind(d.interval)
+        .bind(d.user_id.clone())
+        .bind(d.user_name.clone())
+        .bind(d.last_used.clone())
+        .bind(d.haystack())
+        .bind(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards_and_lower_case() {
+        assert_eq!(
+            like_patterns("  Amy 10%_x\\ "),
+            vec!["%amy%".to_owned(), "%10\\%\\_x\\\\%".to_owned()]
+        );
+        assert!(like_patterns("   ").is_empty());
+    }
+
+    #[test]
+    fn roles_parse_and_order() {
+        for r in [
+            DeskRole::Viewer,
+            DeskRole::Helpdesk,
+            DeskRole::Administrator,
+        ] {
+            assert_eq!(DeskRole::parse(r.as_str()), Some(r));
+        }
+        assert!(DeskRole::Viewer < DeskRole::Helpdesk);
+        assert!(DeskRole::Helpdesk < DeskRole::Administrator);
+        assert_eq!(DeskRole::parse("root"), None);
+    }
+}
