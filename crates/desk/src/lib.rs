@@ -17,6 +17,7 @@
 //! back. No seed is kept: an uploaded file lives in memory, sealed from
 //! logs and `Debug`, until it is pushed or its 15 minutes are up.
 
+pub mod operators;
 mod pages;
 mod tokens;
 mod upload;
@@ -37,6 +38,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use oathvault_store::DeskRole;
+pub use operators::{NewOperator, add_operator};
 
 /// Settings of the console that are not the store, the key, Graph or the clock.
 #[derive(Debug, Clone)]
