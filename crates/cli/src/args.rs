@@ -63,9 +63,77 @@ pub enum Command {
     /// (or in the local directory): push a seed file, list, assign,
     /// activate, unassign, deactivate, delete, preflight, reconcile.
     Entra(crate::entra_args::EntraArgs),
+    /// The help-desk console for hardware tokens in Entra ID (or the local
+    /// directory): operators, serve.
+    Desk(DeskArgs),
     /// Run the demo: the vendor portal and the Entra-compatible directory on
     /// localhost with demo data (made once in DIR, reused afterwards).
     Demo(DemoArgs),
+}
+
+/// `oathvault desk`.
+#[derive(Debug, Args)]
+pub struct DeskArgs {
+    /// Database: a SQLite file or `postgres://…` (default: `desk.db` in the data directory) [env: `OATHVAULT_DESK_DATABASE`].
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "OATHVAULT_DESK_DATABASE"
+    )]
+    pub database: Option<String>,
+    /// File holding the desk's master key (default: `desk.key` in the data directory; `oathvault desk init` makes it).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "OATHVAULT_DESK_KEY_FILE"
+    )]
+    pub master_key_file: Option<PathBuf>,
+    /// Data directory (default: `$XDG_DATA_HOME/oathvault` or `~/.local/share/oathvault`).
+    #[arg(long, global = true, value_name = "DIR", env = "OATHVAULT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: crate::entra_args::Connection,
+    #[command(subcommand)]
+    pub command: DeskCommand,
+}
+
+/// What `oathvault desk` does.
+#[derive(Debug, Subcommand)]
+pub enum DeskCommand {
+    /// Create the data directory, the desk's master key (mode 0600) and its database, if missing.
+    Init,
+    /// Add an operator; prints the otpauth:// URI to enrol their authenticator app.
+    AddOperator {
+        /// Sign-in e-mail.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// viewer, helpdesk or administrator.
+        #[arg(long, value_parser = ["viewer", "helpdesk", "administrator"])]
+        role: String,
+        /// File holding the password (at least 12 characters).
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
+    },
+    /// List operators and their roles.
+    Operators,
+    /// Serve the console (talks to Graph as the app given by --tenant,
+    /// --client-id and a secret or certificate).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8100")]
+        listen: String,
+        /// The address operators reach the desk at; `https://…` turns on HSTS.
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// Seconds between full refreshes of the inventory copy from Graph.
+        #[arg(long, value_name = "S", default_value_t = 300)]
+        sync_every: u64,
+    },
 }
 
 /// `oathvault demo`.
@@ -83,6 +151,9 @@ pub struct DemoArgs {
     /// Where the demo's SMTP sink listens (the portal's mail lands there).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2525")]
     pub smtp_listen: String,
+    /// Where the help-desk console listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8100")]
+    pub desk_listen: String,
 }
 
 /// `oathvault directory`.

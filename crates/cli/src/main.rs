@@ -74,6 +74,7 @@ fn main() -> ExitCode {
         args::Command::Keygen(a) => commands::package::keygen(&a),
         args::Command::Portal(a) => commands::portal::run(&a),
         args::Command::Directory(a) => commands::directory::run(&a),
+        args::Command::Desk(a) => commands::desk::run(&a),
         args::Command::Demo(a) => commands::demo::run(&a),
         args::Command::Entra(a) => commands::entra::run(&a),
         args::Command::Formats => {

@@ -41,6 +41,8 @@ fn start(dir: &Path) -> Demo {
             "127.0.0.1:0",
             "--smtp-listen",
             "127.0.0.1:0",
+            "--desk-listen",
+            "127.0.0.1:0",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -182,6 +184,82 @@ async fn wait_for_mail(http: &reqwest::Client, base: &str) {
     panic!("the mail did not arrive at the demo's sink");
 }
 
+/// The `name=value` of the cookie `name` a response sets.
+fn set_cookie(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_owned()
+}
+
+/// The desk's administrator signs in with what the guide prints and sees
+/// the demo directory's twenty tokens.
+async fn desk_signs_in_and_lists_the_demo_tokens(guide: &str, dir: &Path) {
+    let desk = after(guide, "Help desk (tokens in the directory)")
+        .trim_end_matches("/signin")
+        .to_owned();
+    let line = guide
+        .lines()
+        .skip_while(|l| !l.starts_with("Help desk"))
+        .find(|l| l.trim_start().starts_with("administrator"))
+        .unwrap();
+    let mut words = line.split_whitespace().skip(1);
+    let (email, _, password) = (
+        words.next().unwrap().to_owned(),
+        words.next(),
+        words.next().unwrap().to_owned(),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{desk}/signin"))
+        .form(&[("email", email.as_str()), ("password", password.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let pending = set_cookie(&r, "ovd_pending");
+    let otp = Command::new(env!("CARGO_BIN_EXE_oathvault"))
+        .arg("otp")
+        .arg(dir.join("desk-totp.csv"))
+        .output()
+        .unwrap();
+    let code = String::from_utf8(otp.stdout).unwrap();
+    let r = http
+        .post(format!("{desk}/signin/code"))
+        .header("cookie", pending)
+        .form(&[("code", code.trim())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let session = set_cookie(&r, "ovd_session");
+    // The first sync runs as the desk starts.
+    for _ in 0..100 {
+        let page = http
+            .get(format!("{desk}/tokens?q=DEMO"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if page.contains("of 20") {
+            assert!(page.contains("DEMO0001"), "{page}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the desk never listed the demo directory's 20 tokens");
+}
+
 #[tokio::test]
 async fn a_newcomer_walks_the_journey_on_the_demo_and_the_mail_arrives() {
     let tmp = tempfile::tempdir().unwrap();
@@ -206,6 +284,7 @@ async fn a_newcomer_walks_the_journey_on_the_demo_and_the_mail_arrives() {
     let directory = after(&first.guide, "Entra-compatible directory").to_owned();
     let login = reqwest::get(format!("{directory}login")).await.unwrap();
     assert_eq!(login.status(), 200, "the directory's sign-in page");
+    desk_signs_in_and_lists_the_demo_tokens(&first.guide, &dir).await;
     let reviewer = after(&first.guide, "reviewer").to_owned();
     drop(first);
     // Every secret file is the owner's alone.
@@ -218,6 +297,8 @@ async fn a_newcomer_walks_the_journey_on_the_demo_and_the_mail_arrives() {
         "reviewer-totp.csv",
         "customer.sec",
         "customer.pass",
+        "desk-totp.csv",
+        "desk-viewer-totp.csv",
     ] {
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(dir.join(file)).unwrap().permissions(),

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
+use oathvault_desk::DeskRole;
 use oathvault_portal::{Actor, Admin, NewStaff};
 use oathvault_store::{Role, Store};
 use oathvault_token::{Secret, SecretEncoding, Serial, Step, Token};
@@ -44,6 +45,18 @@ struct Saved {
     /// The reviewer (added to demo directories made before reviewers).
     #[serde(default)]
     reviewer: Option<Reviewer>,
+    /// The help desk's operators (added to demo directories made before the desk).
+    #[serde(default)]
+    desk: Option<DeskOperators>,
+}
+
+/// The demo desk's operators.
+#[derive(Debug, Serialize, Deserialize)]
+struct DeskOperators {
+    admin_email: String,
+    admin_password: String,
+    viewer_email: String,
+    viewer_password: String,
 }
 
 /// The demo's delivery-team reviewer.
@@ -84,6 +97,13 @@ async fn add_staff(
         )
         .await
         .map_err(|e| anyhow!("{e}"))?;
+    write_totp(dir, totp_file, email, &uri)?;
+    Ok(password)
+}
+
+/// Writes the TOTP secret of an `otpauth://` URI to `file` in `dir` (an
+/// Entra CSV `oathvault otp` reads).
+fn write_totp(dir: &Path, file: &str, email: &str, uri: &str) -> Result<(), Failure> {
     let b32 = uri
         .split("secret=")
         .nth(1)
@@ -93,10 +113,9 @@ async fn add_staff(
         .decode(b32)
         .map_err(|e| anyhow!("staff secret: {e}"))?;
     write_private(
-        &dir.join(totp_file),
+        &dir.join(file),
         &entra_csv(&[(email, &secret, "oathvault", "staff sign-in")]),
-    )?;
-    Ok(password)
+    )
 }
 
 /// The reviewer and the demo customer's OpenPGP key pair, made once.
@@ -144,6 +163,95 @@ async fn extras(
         write_private(&dir.join("customer.asc"), &public)?;
     }
     Ok(changed)
+}
+
+/// The help desk's database (its own, beside the portal's) and operators:
+/// an administrator and a viewer, made once.
+async fn desk_data(
+    dir: &Path,
+    master: &MasterKey,
+    saved: &mut Saved,
+) -> Result<(Store, bool), Failure> {
+    let store = Store::open(&dir.join("desk.db").to_string_lossy())
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    if saved.desk.is_some() {
+        return Ok((store, false));
+    }
+    let who = Actor {
+        name: "demo".into(),
+        source: "cli".into(),
+        now: now(),
+    };
+    let mut made = Vec::new();
+    for (email, name, role, file) in [
+        (
+            "helpdesk@contoso.example",
+            "Demo Help Desk Admin",
+            DeskRole::Administrator,
+            "desk-totp.csv",
+        ),
+        (
+            "viewer@contoso.example",
+            "Demo Viewer",
+            DeskRole::Viewer,
+            "desk-viewer-totp.csv",
+        ),
+    ] {
+        let password = staff_password();
+        let uri = oathvault_desk::add_operator(
+            &mut rand08::rngs::OsRng,
+            &store,
+            master,
+            "oathvault demo desk",
+            &who,
+            &oathvault_desk::NewOperator {
+                email,
+                name,
+                role,
+                password: &password,
+            },
+        )
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+        write_totp(dir, file, email, &uri)?;
+        made.push(password.to_string());
+    }
+    let viewer_password = made.pop().unwrap_or_default();
+    let admin_password = made.pop().unwrap_or_default();
+    saved.desk = Some(DeskOperators {
+        admin_email: "helpdesk@contoso.example".into(),
+        admin_password,
+        viewer_email: "viewer@contoso.example".into(),
+        viewer_password,
+    });
+    Ok((store, true))
+}
+
+/// A Graph client signed in to the demo directory at `addr` as its app.
+fn demo_graph(s: &Saved, addr: std::net::SocketAddr) -> Result<oathvault_graph::Graph, Failure> {
+    use oathvault_graph::auth::{Auth, Credential, DEFAULT_SCOPE, Endpoints};
+    oathvault_graph::client::install_tls_provider();
+    let http = oathvault_graph::client::http_client(std::time::Duration::from_secs(100))
+        .map_err(|e| anyhow!("{e}"))?;
+    let auth = Auth::new(
+        http.clone(),
+        Endpoints {
+            authority: format!("http://{addr}"),
+            tenant: s.directory.tenant_id.clone(),
+        },
+        &s.directory.client_id,
+        DEFAULT_SCOPE,
+        Credential::Secret(zeroize::Zeroizing::new(s.directory.client_secret.clone())),
+        Arc::new(now),
+    );
+    Ok(oathvault_graph::Graph::new(
+        http,
+        &format!("http://{addr}/beta"),
+        Arc::new(auth),
+        oathvault_graph::RetryPolicy::default(),
+        1,
+    ))
 }
 
 /// The twenty demo tokens (deterministic).
@@ -265,12 +373,13 @@ async fn setup(dir: &Path, store: &Store, master: &MasterKey) -> Result<Saved, F
         staff_password: password.to_string(),
         directory: demo,
         reviewer: None,
+        desk: None,
     })
 }
 
 /// The demo portal's database, master key and saved sign-ins: made on the
 /// first run, reused afterwards (with what later versions add).
-async fn portal_data(dir: &Path) -> Result<(Store, MasterKey, Saved), Failure> {
+async fn portal_data(dir: &Path) -> Result<DemoData, Failure> {
     let saved_file = dir.join("demo.json");
     let master_file = dir.join("master.key");
     let fresh = !saved_file.exists();
@@ -295,13 +404,28 @@ async fn portal_data(dir: &Path) -> Result<(Store, MasterKey, Saved), Failure> {
         serde_json::from_slice(&std::fs::read(&saved_file).context("cannot read demo.json")?)
             .context("demo.json is damaged: remove the demo directory and start again")?
     };
-    if extras(dir, &store, &master, &mut saved).await? || fresh {
+    let extra = extras(dir, &store, &master, &mut saved).await?;
+    let (desk, desk_new) = desk_data(dir, &master, &mut saved).await?;
+    if extra || desk_new || fresh {
         write_private(
             &saved_file,
             &serde_json::to_string_pretty(&saved).context("demo.json")?,
         )?;
     }
-    Ok((store, master, saved))
+    Ok(DemoData {
+        store,
+        master,
+        saved,
+        desk,
+    })
+}
+
+/// What the demo serves from.
+struct DemoData {
+    store: Store,
+    master: MasterKey,
+    saved: Saved,
+    desk: Store,
 }
 
 #[allow(clippy::print_stdout, reason = "the demo's instructions")]
@@ -317,30 +441,33 @@ async fn run_async(args: &DemoArgs) -> Result<(), Failure> {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("cannot protect {}", dir.display()))?;
     }
-    let (store, master, saved) = portal_data(&dir).await?;
+    let DemoData {
+        store,
+        master,
+        saved,
+        desk,
+    } = portal_data(&dir).await?;
     let directory = open_directory(&dir).await?;
 
-    let portal_listener = tokio::net::TcpListener::bind(&args.portal_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (choose another with --portal-listen)",
-                args.portal_listen
-            )
-        })?;
-    let directory_listener = tokio::net::TcpListener::bind(&args.directory_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (choose another with --directory-listen)",
-                args.directory_listen
-            )
-        })?;
+    let portal_listener = bind(&args.portal_listen, "--portal-listen").await?;
+    let directory_listener = bind(&args.directory_listen, "--directory-listen").await?;
+    let desk_listener = bind(&args.desk_listen, "--desk-listen").await?;
     let portal_addr = portal_listener.local_addr().context("no address")?;
     let directory_addr = directory_listener.local_addr().context("no address")?;
+    let desk_addr = desk_listener.local_addr().context("no address")?;
     let outbox = dir.join("outbox");
     let (sink, mailer) = mail(&outbox, &args.smtp_listen).await?;
-    print_guide(&dir, &saved, portal_addr, directory_addr, sink.addr());
+    print_guide(
+        &dir,
+        &saved,
+        Addrs {
+            portal: portal_addr,
+            directory: directory_addr,
+            desk: desk_addr,
+            smtp: sink.addr(),
+        },
+    );
+    let desk = desk_state(&dir, desk, &saved, directory_addr, desk_addr)?;
 
     let portal = Arc::new(oathvault_portal::web::AppState {
         store,
@@ -361,7 +488,16 @@ async fn run_async(args: &DemoArgs) -> Result<(), Failure> {
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut rx1 = stop_rx.clone();
-    let mut rx2 = stop_rx;
+    let mut rx2 = stop_rx.clone();
+    let mut rx3 = stop_rx;
+    let k = tokio::spawn(oathvault_desk::serve(
+        desk_listener,
+        desk,
+        std::time::Duration::from_secs(30),
+        async move {
+            let _ = rx3.changed().await;
+        },
+    ));
     let p = tokio::spawn(oathvault_portal::web::serve(
         portal_listener,
         portal,
@@ -380,6 +516,7 @@ async fn run_async(args: &DemoArgs) -> Result<(), Failure> {
     let _ = stop_tx.send(true);
     let _ = p.await;
     let _ = d.await;
+    let _ = k.await;
     sender.abort();
     sink.stop().await;
     Ok(())
@@ -434,14 +571,57 @@ async fn open_directory(dir: &Path) -> Result<Arc<oathvault_directory::DirState>
     }))
 }
 
-#[allow(clippy::print_stdout, reason = "the demo's instructions")]
-fn print_guide(
+/// Listens on `addr` (`flag` names the option that changes it).
+async fn bind(addr: &str, flag: &str) -> Result<tokio::net::TcpListener, Failure> {
+    Ok(tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (choose another with {flag})"))?)
+}
+
+/// The help desk over the demo directory at `directory`.
+fn desk_state(
     dir: &Path,
-    s: &Saved,
+    store: Store,
+    saved: &Saved,
+    directory: std::net::SocketAddr,
+    desk: std::net::SocketAddr,
+) -> Result<Arc<oathvault_desk::DeskState>, Failure> {
+    // The desk opens its operators' secrets with the demo's key (its own copy).
+    let key = MasterKey::from_file(&zeroize::Zeroizing::new(
+        std::fs::read(dir.join("master.key")).context("cannot read master.key")?,
+    ))
+    .map_err(|e| anyhow!("master.key: {e}"))?;
+    Ok(Arc::new(oathvault_desk::DeskState::new(
+        store,
+        key,
+        demo_graph(saved, directory)?,
+        Box::new(now),
+        oathvault_desk::DeskSettings {
+            issuer: "oathvault demo desk".into(),
+            base_url: Some(format!("http://{desk}")),
+            graph_url: format!("http://{directory}/beta"),
+            ..oathvault_desk::DeskSettings::default()
+        },
+    )))
+}
+
+/// Where the demo's parts listen.
+#[derive(Debug, Clone, Copy)]
+struct Addrs {
     portal: std::net::SocketAddr,
     directory: std::net::SocketAddr,
+    desk: std::net::SocketAddr,
     smtp: std::net::SocketAddr,
-) {
+}
+
+#[allow(clippy::print_stdout, reason = "the demo's instructions")]
+fn print_guide(dir: &Path, s: &Saved, a: Addrs) {
+    let Addrs {
+        portal,
+        directory,
+        desk,
+        smtp,
+    } = a;
     let ov =
         std::env::current_exe().map_or_else(|_| "oathvault".into(), |p| p.display().to_string());
     let d = dir.display();
@@ -498,6 +678,22 @@ fn print_guide(
         s.directory.tenant_id,
         s.directory.client_id
     );
+    say!("");
+    say!("Help desk (tokens in the directory) http://{desk}/signin");
+    if let Some(k) = &s.desk {
+        say!(
+            "  administrator    {} / {}",
+            k.admin_email,
+            k.admin_password
+        );
+        say!("  its code         {ov} otp {d}/desk-totp.csv");
+        say!(
+            "  viewer           {} / {}",
+            k.viewer_email,
+            k.viewer_password
+        );
+        say!("  its code         {ov} otp {d}/desk-viewer-totp.csv");
+    }
     say!("");
     say!("Ctrl-C stops everything.");
 }

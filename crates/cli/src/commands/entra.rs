@@ -152,7 +152,7 @@ fn http(c: &Connection) -> Result<reqwest::Client, Failure> {
     http_client(std::time::Duration::from_secs(c.timeout.max(1))).map_err(|e| anyhow!("{e}").into())
 }
 
-fn connect(c: &Connection) -> Result<Graph, Failure> {
+pub(crate) fn connect(c: &Connection) -> Result<Graph, Failure> {
     let (credential, scope) = credential(c)?;
     let http = http(c)?;
     let client_id = required(c.client_id.as_ref(), "--client-id", "OATHVAULT_CLIENT_ID")?;

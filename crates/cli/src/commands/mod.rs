@@ -3,6 +3,7 @@
 pub mod check;
 pub mod convert;
 pub mod demo;
+pub mod desk;
 pub mod directory;
 pub mod entra;
 pub mod formats;

@@ -1,0 +1,180 @@
+//! `oathvault desk …`: the help-desk console's set-up, operators and server.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use oathvault_desk::{DeskRole, DeskSettings, DeskState, NewOperator};
+use oathvault_portal::Actor;
+use oathvault_store::Store;
+use oathvault_vault::MasterKey;
+
+use super::now;
+use super::portal::{default_data_dir, shutdown_signal, write_key};
+use crate::Failure;
+use crate::args::{DeskArgs, DeskCommand};
+use crate::io::secret_file;
+
+const ISSUER: &str = "oathvault desk";
+
+struct Paths {
+    data_dir: PathBuf,
+    database: String,
+    key: PathBuf,
+}
+
+fn paths(a: &DeskArgs) -> Paths {
+    let data_dir = a.data_dir.clone().unwrap_or_else(default_data_dir);
+    Paths {
+        database: a
+            .database
+            .clone()
+            .unwrap_or_else(|| data_dir.join("desk.db").to_string_lossy().into_owned()),
+        key: a
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("desk.key")),
+        data_dir,
+    }
+}
+
+fn master_key(p: &Paths) -> Result<MasterKey, Failure> {
+    let bytes = zeroize::Zeroizing::new(std::fs::read(&p.key).with_context(|| {
+        format!(
+            "cannot read the desk's master key {} (run `oathvault desk init` first)",
+            p.key.display()
+        )
+    })?);
+    MasterKey::from_file(&bytes).map_err(|e| anyhow!("{}: {e}", p.key.display()).into())
+}
+
+async fn open(p: &Paths) -> Result<Store, Failure> {
+    Store::open(&p.database)
+        .await
+        .map_err(|e| anyhow!("{}: {e}", p.database).into())
+}
+
+pub fn run(args: &DeskArgs) -> Result<(), Failure> {
+    super::block_on(run_async(args))
+}
+
+#[allow(clippy::print_stdout, reason = "the command's report")]
+async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
+    let p = paths(a);
+    match &a.command {
+        DeskCommand::Init => {
+            std::fs::create_dir_all(&p.data_dir)
+                .with_context(|| format!("cannot create {}", p.data_dir.display()))?;
+            if p.key.exists() {
+                say!("{} exists; kept", p.key.display());
+            } else {
+                write_key(
+                    &p.key,
+                    &MasterKey::generate(&mut rand08::rngs::OsRng),
+                    false,
+                )?;
+                say!("made the desk's master key {} (mode 0600)", p.key.display());
+            }
+            open(&p).await?.close().await;
+            say!("database {} ready", p.database);
+            Ok(())
+        }
+        DeskCommand::AddOperator {
+            email,
+            name,
+            role,
+            password_file,
+        } => {
+            let store = open(&p).await?;
+            let master = master_key(&p)?;
+            let password = secret_file(password_file, "password")?;
+            let role = DeskRole::parse(role)
+                .ok_or_else(|| Failure::Usage(format!("unknown role {role}")))?;
+            let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let who = Actor {
+                name: format!("cli:{user}"),
+                source: "cli".into(),
+                now: now(),
+            };
+            let uri = oathvault_desk::add_operator(
+                &mut rand08::rngs::OsRng,
+                &store,
+                &master,
+                ISSUER,
+                &who,
+                &NewOperator {
+                    email,
+                    name,
+                    role,
+                    password: &password,
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                oathvault_portal::Error::Invalid(why) => Failure::Usage(why),
+                other => Failure::from(anyhow!("{other}")),
+            })?;
+            say!("added {} {email}", role.as_str());
+            say!("enrol the second factor in an authenticator app (shown once; keep it private):");
+            if let Some(qr) = oathvault_portal::totp::qr_text(&uri) {
+                say!("{}", qr.as_str());
+            }
+            say!("{}", uri.as_str());
+            Ok(())
+        }
+        DeskCommand::Operators => {
+            let store = open(&p).await?;
+            for (email, name, role) in store.desk_operators().await.map_err(|e| anyhow!("{e}"))? {
+                say!("{email}\t{name}\t{}", role.as_str());
+            }
+            Ok(())
+        }
+        DeskCommand::Serve {
+            listen,
+            base_url,
+            sync_every,
+        } => serve(a, &p, listen, base_url.clone(), *sync_every).await,
+    }
+}
+
+#[allow(clippy::print_stdout, reason = "the command's report")]
+async fn serve(
+    a: &DeskArgs,
+    p: &Paths,
+    listen: &str,
+    base_url: Option<String>,
+    sync_every: u64,
+) -> Result<(), Failure> {
+    super::portal::init_logs(&oathvault_portal::Config::default());
+    let store = open(p).await?;
+    let master = master_key(p)?;
+    let graph = super::entra::connect(&a.connection)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr().context("no local address")?;
+    say!(
+        "oathvault desk on http://{addr}/ (Graph: {}; sign in at /signin)",
+        a.connection.graph_url
+    );
+    let state = Arc::new(DeskState::new(
+        store,
+        master,
+        graph,
+        Box::new(now),
+        DeskSettings {
+            base_url,
+            graph_url: a.connection.graph_url.clone(),
+            ..DeskSettings::default()
+        },
+    ));
+    oathvault_desk::serve(
+        listener,
+        state,
+        std::time::Duration::from_secs(sync_every.max(10)),
+        shutdown_signal(),
+    )
+    .await
+    .context("the desk stopped")?;
+    Ok(())
+}
