@@ -132,8 +132,12 @@ async fn inventory(
         ),
         None => "Not synced with the tenant yet".to_owned(),
     };
-    let first = if found.total == 0 { 0 } else { page * PAGE + 1 };
-    let last = page * PAGE + i64::try_from(found.rows.len()).unwrap_or(0);
+    let first = if found.rows.is_empty() { 0 } else { page * PAGE + 1 };
+    let last = if found.rows.is_empty() {
+        0
+    } else {
+        page * PAGE + i64::try_from(found.rows.len()).unwrap_or(0)
+    };
     let page_view = InventoryPage {
         frame: op.frame("tokens").notice(q.notice.clone()),
         all: counts.iter().map(|c| c.1).sum(),
@@ -141,7 +145,7 @@ async fn inventory(
         statuses: STATUSES,
         user,
         prev: (page > 0).then(|| page_link(&q, page - 1)),
-        next: (last < found.total).then(|| page_link(&q, page + 1)),
+        next: (last > 0 && last < found.total).then(|| page_link(&q, page + 1)),
         total: found.total,
         rows: found.rows,
         first,
