@@ -1,0 +1,226 @@
+//! The help desk's tables on SQLite and PostgreSQL: operators' desk roles,
+//! the inventory copy (replace whole, search, filters, counts, pages, one
+//! row after an action, removal) and the users' copy.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests: a failure is a failed test"
+)]
+
+use oathvault_store::{
+    Backend, DeskDevice, DeskRole, DeskUser, DeviceQuery, Event, Role, Store, SyncState,
+};
+use oathvault_testkit::postgres::TempPostgres;
+
+const T: i64 = 1_795_696_620;
+
+fn device(i: usize) -> DeskDevice {
+    let status = ["available", "assigned", "activated", "failedActivation"][i % 4];
+    DeskDevice {
+        id: format!("id-{i:04}"),
+        serial: format!("SN{i:05}"),
+        manufacturer: "Contoso Tokens".into(),
+        model: if i % 2 == 0 { "C200" } else { "C300" }.into(),
+        display_name: String::new(),
+        status: status.into(),
+        hash_function: "hmacsha1".into(),
+        interval: 30,
+        user_id: (status != "available").then(|| format!("user-{}", i % 3)),
+        user_name: if status == "available" {
+            String::new()
+        } else {
+            format!("user{}@contoso.example", i % 3)
+        },
+        last_used: String::new(),
+    }
+}
+
+fn users() -> Vec<DeskUser> {
+    (0..3)
+        .map(|i| DeskUser {
+            id: format!("user-{i}"),
+            upn: format!("user{i}@contoso.example"),
+            display_name: format!("User Number{i}"),
+        })
+        .collect()
+}
+
+fn query(text: &str) -> DeviceQuery {
+    DeviceQuery {
+        text: text.into(),
+        limit: 50,
+        ..DeviceQuery::default()
+    }
+}
+
+async fn suite(store: &Store) {
+    // Desk roles ride on staff accounts; none until given.
+    let audit = Event::ok(T, "test", "test", "staff.add", "staff:ana@contoso.example");
+    let id = store
+        .add_staff(
+            "Ana@contoso.example",
+            "Ana",
+            Role::Reviewer,
+            "$argon2id$x",
+            None,
+            &audit,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.desk_role(id).await.unwrap(), None);
+    store
+        .set_desk_role("ana@contoso.example", Some(DeskRole::Helpdesk), &audit)
+        .await
+        .unwrap();
+    assert_eq!(store.desk_role(id).await.unwrap(), Some(DeskRole::Helpdesk));
+    assert_eq!(
+        store.desk_operators().await.unwrap(),
+        vec![(
+            "ana@contoso.example".to_owned(),
+            "Ana".to_owned(),
+            DeskRole::Helpdesk
+        )]
+    );
+    assert!(
+        store
+            .set_desk_role("nobody@contoso.example", Some(DeskRole::Viewer), &audit)
+            .await
+            .is_err()
+    );
+
+    // A sync replaces the copy whole, in chunks of 500 rows.
+    assert_eq!(store.desk_sync_state().await.unwrap(), None);
+    let devices: Vec<DeskDevice> = (0..1203).map(device).collect();
+    store.desk_replace(&devices, &users(), T).await.unwrap();
+    assert_eq!(
+        store.desk_sync_state().await.unwrap(),
+        Some(SyncState {
+            finished: T,
+            devices: 1203,
+            users: 3
+        })
+    );
+    let all = store.desk_devices(&query("")).await.unwrap();
+    assert_eq!(all.total, 1203);
+    assert_eq!(all.rows.len(), 50);
+    assert_eq!(all.rows[0], device(0));
+    let mut counts = store.desk_counts().await.unwrap();
+    counts.sort();
+    assert_eq!(
+        counts,
+        vec![
+            ("activated".to_owned(), 301),
+            ("assigned".to_owned(), 301),
+            ("available".to_owned(), 301),
+            ("failedActivation".to_owned(), 300),
+        ]
+    );
+
+    // Paging, filters, words in any case, wildcards taken literally.
+    let last = store
+        .desk_devices(&DeviceQuery {
+            offset: 1200,
+            ..query("")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        last.rows.iter().map(|d| d.serial.as_str()).collect::<Vec<_>>(),
+        ["SN01200", "SN01201", "SN01202"]
+    );
+    let one = store.desk_devices(&query("sn00042")).await.unwrap();
+    assert_eq!((one.total, one.rows[0].serial.as_str()), (1, "SN00042"));
+    let words = store
+        .desk_devices(&query("c300 USER1@contoso"))
+        .await
+        .unwrap();
+    assert!(words.total > 0);
+    assert!(
+        words
+            .rows
+            .iter()
+            .all(|d| d.model == "C300" && d.user_name == "user1@contoso.example")
+    );
+    assert_eq!(store.desk_devices(&query("%")).await.unwrap().total, 0);
+    assert_eq!(store.desk_devices(&query("SN_00")).await.unwrap().total, 0);
+    let activated_of_user0 = store
+        .desk_devices(&DeviceQuery {
+            status: Some("activated".into()),
+            user_id: Some("user-0".into()),
+            ..query("")
+        })
+        .await
+        .unwrap();
+    assert!(activated_of_user0.total > 0);
+    assert!(
+        activated_of_user0
+            .rows
+            .iter()
+            .all(|d| d.status == "activated" && d.user_id.as_deref() == Some("user-0"))
+    );
+
+    // After an action: one row replaced, or removed.
+    let mut d = device(7);
+    d.status = "available".into();
+    d.user_id = None;
+    d.user_name = String::new();
+    store.desk_put(&d, T + 5).await.unwrap();
+    assert_eq!(store.desk_device("SN00007").await.unwrap(), Some(d.clone()));
+    assert_eq!(store.desk_device("id-0007").await.unwrap(), Some(d));
+    store.desk_remove("id-0007").await.unwrap();
+    assert_eq!(store.desk_device("SN00007").await.unwrap(), None);
+    assert_eq!(store.desk_devices(&query("")).await.unwrap().total, 1202);
+
+    // Users: search by UPN or name, look up by id or UPN in any case.
+    let found = store.desk_users("number2", 10).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].upn, "user2@contoso.example");
+    assert_eq!(store.desk_users("", 10).await.unwrap().len(), 3);
+    assert_eq!(
+        store
+            .desk_user("USER1@Contoso.Example")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "user-1"
+    );
+    assert_eq!(
+        store.desk_user("user-2").await.unwrap().unwrap().upn,
+        "user2@contoso.example"
+    );
+
+    // A later sync drops what the tenant no longer has.
+    store
+        .desk_replace(&[device(1)], &users()[..1], T + 60)
+        .await
+        .unwrap();
+    assert_eq!(store.desk_devices(&query("")).await.unwrap().total, 1);
+    assert_eq!(store.desk_users("", 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store.desk_sync_state().await.unwrap().unwrap().finished,
+        T + 60
+    );
+}
+
+#[tokio::test]
+async fn desk_tables_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("desk.db").to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    suite(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn desk_tables_on_postgres() {
+    let pg = TempPostgres::start();
+    let store = Store::open(pg.url()).await.unwrap();
+    assert_eq!(store.backend(), Backend::Postgres);
+    suite(&store).await;
+    store.close().await;
+}
