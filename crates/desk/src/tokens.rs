@@ -132,7 +132,11 @@ async fn inventory(
         ),
         None => "Not synced with the tenant yet".to_owned(),
     };
-    let first = if found.rows.is_empty() { 0 } else { page * PAGE + 1 };
+    let first = if found.rows.is_empty() {
+        0
+    } else {
+        page * PAGE + 1
+    };
     let last = if found.rows.is_empty() {
         0
     } else {

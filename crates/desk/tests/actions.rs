@@ -1,0 +1,476 @@
+//! The desk's actions over HTTP against the directory (real Graph calls on
+//! loopback): bulk unassign and delete with a confirmation step, replacing
+//! a lost token, a wrong activation code, upload refusals (a token Entra
+//! cannot take, an unreadable file, a failed preflight, a file held for
+//! another operator), reconcile, cross-site posts — and no seed in the
+//! desk's database or pages after an upload.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests: a failure is a failed test"
+)]
+
+mod common;
+
+use std::fmt::Write as _;
+
+use common::{Local, Op, now, start};
+use oathvault_otp::Otp;
+use oathvault_token::{Digits, Kind, Token};
+use reqwest::StatusCode;
+
+/// A signed-in operator's HTTP client.
+struct Session {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+fn set_cookie(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_owned()
+}
+
+async fn sign_in(l: &Local, op: &Op) -> Session {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{}/signin", l.desk))
+        .form(&[
+            ("email", op.email.as_str()),
+            ("password", op.password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let pending = set_cookie(&r, "ovd_pending");
+    let r = http
+        .post(format!("{}/signin/code", l.desk))
+        .header("cookie", pending)
+        .form(&[("code", op.code())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    Session {
+        cookie: set_cookie(&r, "ovd_session"),
+        http,
+        base: l.desk.clone(),
+    }
+}
+
+impl Session {
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, form: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    async fn upload(&self, path: &str, name: &str, file: String) -> (StatusCode, String) {
+        // multipart/form-data by hand (one file field), as a browser sends it.
+        let boundary = "----oathvault-test-boundary";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+        );
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+}
+
+/// An Entra CSV of `tokens` (TOTP ones with their step; HOTP as 30).
+fn entra_csv(tokens: &[Token]) -> String {
+    let mut csv = String::from("serial number,secret key,time interval,manufacturer,model\n");
+    for t in tokens {
+        let step = match t.kind {
+            Kind::Totp { step, .. } => step.seconds(),
+            Kind::Hotp { .. } => 30,
+        };
+        let _ = writeln!(
+            csv,
+            "{},{},{step},{},{}",
+            t.serial.as_str(),
+            oathvault_token::SecretEncoding::Base32
+                .encode(&t.secret)
+                .as_str(),
+            t.manufacturer.as_deref().unwrap_or("Contoso"),
+            t.model.as_deref().unwrap_or("T1")
+        );
+    }
+    csv
+}
+
+/// `tokens` as JSON Lines (lossless: HOTP, digits, hash).
+fn jsonl(tokens: &[Token]) -> String {
+    let mut out = Vec::new();
+    let mut w = oathvault_formats::writer(
+        oathvault_formats::Format::Jsonl,
+        &mut out,
+        &oathvault_formats::WriteOptions::default(),
+    )
+    .unwrap();
+    for t in tokens {
+        w.write(t).unwrap();
+    }
+    w.finish().unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn code_at(t: &Token, at: i64) -> String {
+    let otp = Otp::from_parts(t.secret.expose(), t.hash, t.kind, Digits::SIX).unwrap();
+    otp.totp(u64::try_from(at).unwrap()).unwrap().to_string()
+}
+
+/// Reads and pushes `tokens` as the administrator; returns the results page.
+async fn upload_and_push(s: &Session, tokens: &[Token]) -> String {
+    let (status, page) = s.upload("/upload", "vendor.csv", entra_csv(tokens)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let id = page
+        .split("action=\"/upload/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no push form in\n{page}"))
+        .to_owned();
+    let (status, page) = s.post(&format!("/upload/{id}"), "serial=&code=").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page
+}
+
+async fn status(l: &Local, serial: &str) -> Option<(String, Option<String>)> {
+    l.state
+        .graph
+        .device_by_serial(serial)
+        .await
+        .unwrap()
+        .map(|d| {
+            (
+                d.status.unwrap_or_default(),
+                d.assigned_to.and_then(|a| a.id),
+            )
+        })
+}
+
+async fn device_id(l: &Local, serial: &str) -> String {
+    l.state.store.desk_device(serial).await.unwrap().unwrap().id
+}
+
+fn golden() -> Vec<Token> {
+    oathvault_testkit::golden::entra()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_actions_confirm_first_and_report_each_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = start(tmp.path()).await;
+    let s = sign_in(&l, &l.admin).await;
+    let page = upload_and_push(&s, &golden()).await;
+    assert!(page.contains("2 created"), "{page}");
+    let user = l.demo.users[0].upn.clone();
+    for serial in ["10001001", "10001002"] {
+        let id = device_id(&l, serial).await;
+        let (st, page) = s
+            .post(
+                &format!("/tokens/{id}/assign"),
+                &format!("upn={user}&code="),
+            )
+            .await;
+        assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
+    }
+    let ids = [
+        device_id(&l, "10001001").await,
+        device_id(&l, "10001002").await,
+    ];
+    let form = format!("action=unassign&id={}&id={}", ids[0], ids[1]);
+
+    // The confirmation page lists both and changes nothing.
+    let (st, page) = s.post("/tokens/bulk", &form).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("Unassign 2 token(s)?"), "{page}");
+    assert!(
+        page.contains("10001001") && page.contains("10001002"),
+        "{page}"
+    );
+    assert_eq!(status(&l, "10001001").await.unwrap().0, "assigned");
+
+    let (st, page) = s.post("/tokens/bulk/confirm", &form).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("2 done, 0 failed."), "{page}");
+    for serial in ["10001001", "10001002"] {
+        assert_eq!(status(&l, serial).await, Some(("available".into(), None)));
+    }
+
+    // Deactivating tokens that are not activated fails per token, saying why.
+    let (_, page) = s
+        .post(
+            "/tokens/bulk/confirm",
+            &form.replace("unassign", "deactivate"),
+        )
+        .await;
+    assert!(page.contains("0 done, 2 failed."), "{page}");
+    assert!(page.contains("not activated"), "{page}");
+
+    // Bulk delete.
+    let (_, page) = s
+        .post("/tokens/bulk/confirm", &form.replace("unassign", "delete"))
+        .await;
+    assert!(page.contains("2 done, 0 failed."), "{page}");
+    assert_eq!(status(&l, "10001001").await, None);
+    assert_eq!(status(&l, "10001002").await, None);
+    let (_, page) = s.get("/tokens").await;
+    assert!(!page.contains("10001001"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_token_is_replaced_and_a_wrong_code_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = start(tmp.path()).await;
+    let s = sign_in(&l, &l.admin).await;
+    let tokens = golden();
+    upload_and_push(&s, &tokens).await;
+    let user = l.demo.users[1].upn.clone();
+    let old = device_id(&l, "10001001").await;
+
+    // A wrong code: Graph's error code and request id on the page, audited.
+    let (st, page) = s
+        .post(
+            &format!("/tokens/{old}/assign"),
+            &format!("upn={user}&code="),
+        )
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
+    let right = code_at(&tokens[0], now());
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let (st, page) = s
+        .post(&format!("/tokens/{old}/activate"), &format!("code={wrong}"))
+        .await;
+    assert_eq!(st, StatusCode::BAD_GATEWAY, "{page}");
+    assert!(page.contains("Could not activate token 10001001"), "{page}");
+    assert!(page.contains("request-id"), "{page}");
+    let (_, page) = s.get("/audit?q=activate").await;
+    assert!(page.contains("outcome-failed"), "{page}");
+    let (st, page) = s
+        .post(&format!("/tokens/{old}/activate"), &format!("code={right}"))
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
+    let uid = status(&l, "10001001").await.unwrap().1;
+    assert_eq!(
+        status(&l, "10001001").await.unwrap().0,
+        "activated",
+        "{page}"
+    );
+
+    // Lost: 10001002 replaces it, activated with its own code at once.
+    let code_b = code_at(&tokens[1], now());
+    let (st, page) = s
+        .post(
+            &format!("/tokens/{old}/replace"),
+            &format!("serial=10001002&code={code_b}"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(
+        status(&l, "10001001").await,
+        Some(("available".into(), None))
+    );
+    assert_eq!(
+        status(&l, "10001002").await,
+        Some(("activated".into(), uid))
+    );
+    let (_, page) = s.get("/audit?q=replace").await;
+    assert!(page.contains("replaces 10001001"), "{page}");
+
+    // A replacement that is not available is refused before anything changes.
+    let new = device_id(&l, "10001002").await;
+    let (st, page) = s
+        .post(&format!("/tokens/{new}/replace"), "serial=10001002&code=")
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("not available"), "{page}");
+    assert_eq!(status(&l, "10001002").await.unwrap().0, "activated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_checked_before_anything_is_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = start(tmp.path()).await;
+    let s = sign_in(&l, &l.admin).await;
+
+    // HOTP token C (in JSON Lines, which carries HOTP): Entra would refuse
+    // it; no push form.
+    let mut with_c = golden();
+    with_c.push(oathvault_testkit::golden::token_c().token);
+    let (st, page) = s.upload("/upload", "abc.jsonl", jsonl(&with_c)).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert!(page.contains("Entra would refuse this file"), "{page}");
+    assert!(!page.contains("action=\"/upload/"), "{page}");
+
+    // Not a seed file: every problem named, nothing kept.
+    let (st, page) = s
+        .upload("/upload", "notes.txt", "hello, world\n".into())
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("notes.txt"), "{page}");
+
+    // A code that does not fit the file: refused, nothing uploaded.
+    let (_, page) = s
+        .upload("/upload", "vendor.csv", entra_csv(&golden()))
+        .await;
+    let id = page
+        .split("action=\"/upload/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let right = code_at(&golden()[0], now());
+    let wrong = if right == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
+    let (st, page) = s
+        .post(
+            &format!("/upload/{id}"),
+            &format!("serial=10001001&code={wrong}"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("Nothing was uploaded"), "{page}");
+    assert_eq!(status(&l, "10001001").await, None);
+    // The file is gone once used (refused or not).
+    let (st, _) = s.post(&format!("/upload/{id}"), "serial=&code=").await;
+    assert_eq!(st, StatusCode::GONE);
+
+    // A viewer cannot push it (and the file stays for its owner).
+    let (_, page) = s
+        .upload("/upload", "vendor.csv", entra_csv(&golden()))
+        .await;
+    let id = page
+        .split("action=\"/upload/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let viewer = sign_in(&l, &l.viewer).await;
+    let (st, _) = viewer.post(&format!("/upload/{id}"), "").await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+
+    // The right code: uploaded.
+    let right = code_at(&golden()[0], now());
+    let (st, page) = s
+        .post(
+            &format!("/upload/{id}"),
+            &format!("serial=10001001&code={right}"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert!(page.contains("2 created"), "{page}");
+
+    // Reconcile: the file holds a serial the tenant lacks; the tenant one
+    // the file lacks.
+    let mut other = golden();
+    other.remove(1);
+    let mut x = golden()[0].clone();
+    x.serial = oathvault_token::Serial::new("99999999").unwrap();
+    other.push(x);
+    let (st, page) = s
+        .upload("/reconcile", "vendor2.csv", entra_csv(&other))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    let missing = page.split("id=\"missing\"").nth(1).unwrap();
+    assert!(
+        missing
+            .split("id=\"extra\"")
+            .next()
+            .unwrap()
+            .contains("99999999")
+    );
+    let extra = page.split("id=\"extra\"").nth(1).unwrap();
+    assert!(
+        extra
+            .split("id=\"dups\"")
+            .next()
+            .unwrap()
+            .contains("10001002")
+    );
+
+    // No seed anywhere the desk keeps or shows things.
+    let (_, inventory) = s.get("/tokens").await;
+    let (_, audit) = s.get("/audit").await;
+    l.state.store.scrub().await.unwrap();
+    let mut kept = std::fs::read(tmp.path().join("desk.db")).unwrap();
+    if let Ok(wal) = std::fs::read(tmp.path().join("desk.db-wal")) {
+        kept.extend(wal);
+    }
+    kept.extend(inventory.as_bytes());
+    kept.extend(audit.as_bytes());
+    oathvault_testkit::golden::assert_no_secret(&kept, "the desk's database and pages");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cross_site_post_is_refused_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = start(tmp.path()).await;
+    let s = sign_in(&l, &l.admin).await;
+    upload_and_push(&s, &golden()).await;
+    let id = device_id(&l, "10001002").await;
+    let r = s
+        .http
+        .post(format!("{}/tokens/{id}/delete", s.base))
+        .header("cookie", &s.cookie)
+        .header("sec-fetch-site", "cross-site")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("confirm=yes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(status(&l, "10001002").await.unwrap().0, "available");
+    // Without the confirmation box, nothing is deleted either.
+    let (st, _) = s.post(&format!("/tokens/{id}/delete"), "").await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status(&l, "10001002").await.unwrap().0, "available");
+}
