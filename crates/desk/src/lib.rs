@@ -17,6 +17,7 @@
 //! back. No seed is kept: an uploaded file lives in memory, sealed from
 //! logs and `Debug`, until it is pushed or its 15 minutes are up.
 
+mod drift;
 pub mod operators;
 mod pages;
 mod tokens;
@@ -30,8 +31,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::routing::get;
-use oathvault_graph::{Device, Graph};
-use oathvault_store::{DeskDevice, DeskUser, Store};
+use oathvault_graph::{Device, Graph, TokenClock};
+use oathvault_store::{DeskDevice, DeskUser, DriftSample, Store};
 use oathvault_vault::MasterKey;
 use tower_http::csrf::CsrfLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -169,7 +170,45 @@ fn desk_device(d: Device, users: &HashMap<String, DeskUser>) -> DeskDevice {
         user_id,
         user_name,
         last_used: d.last_used_date_time.unwrap_or_default(),
+        drift: None,
     }
+}
+
+/// Unix seconds of an RFC 3339 UTC time (`YYYY-MM-DDTHH:MM:SS[.f]Z`).
+#[must_use]
+pub fn unix_of(t: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// The drift measurements in `clocks`, for the tokens' histories.
+fn samples(clocks: &[TokenClock]) -> Vec<(String, DriftSample)> {
+    clocks
+        .iter()
+        .filter_map(|c| {
+            let at = unix_of(c.last_used_date_time.as_deref()?)?;
+            Some((
+                c.serial_number.clone(),
+                DriftSample {
+                    at,
+                    drift: c.drift_seconds,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// Refreshes the whole copy from Graph: every token and every user.
@@ -191,14 +230,25 @@ pub async fn sync(st: &DeskState) -> Result<Synced, SyncError> {
         .collect();
     let by_id: HashMap<String, DeskUser> =
         users.iter().map(|u| (u.id.clone(), u.clone())).collect();
-    let devices: Vec<DeskDevice> = st
+    let mut devices: Vec<DeskDevice> = st
         .graph
         .list_devices(None, |_| {})
         .await?
         .into_iter()
         .map(|d| desk_device(d, &by_id))
         .collect();
-    st.store.desk_replace(&devices, &users, st.now()).await?;
+    // Drift where the directory reports it (Microsoft Graph does not).
+    let clocks = st.graph.token_clocks().await?.unwrap_or_default();
+    let drift: HashMap<&str, i64> = clocks
+        .iter()
+        .map(|c| (c.serial_number.as_str(), c.drift_seconds))
+        .collect();
+    for d in &mut devices {
+        d.drift = drift.get(d.serial.as_str()).copied();
+    }
+    st.store
+        .desk_replace(&devices, &users, &samples(&clocks), st.now())
+        .await?;
     Ok(Synced {
         devices: devices.len(),
         users: users.len(),
@@ -214,7 +264,13 @@ pub(crate) async fn refresh_device(st: &DeskState, id: &str) -> Result<DeskDevic
     {
         users.insert(u.id.clone(), u);
     }
-    let row = desk_device(d, &users);
+    let mut row = desk_device(d, &users);
+    if let Some(c) = st.graph.token_clock(&row.serial).await? {
+        row.drift = Some(c.drift_seconds);
+        st.store
+            .desk_drift_add(&samples(std::slice::from_ref(&c)))
+            .await?;
+    }
     st.store.desk_put(&row, st.now()).await?;
     Ok(row)
 }
@@ -250,6 +306,7 @@ pub fn router(state: Arc<DeskState>) -> Router {
         )
         .merge(pages::routes())
         .merge(tokens::routes())
+        .merge(drift::routes())
         .merge(upload::routes().layer(DefaultBodyLimit::max(max_upload)))
         .with_state(state)
         .layer(CsrfLayer::new())

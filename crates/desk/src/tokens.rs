@@ -170,6 +170,8 @@ struct TokenPage {
     d: DeskDevice,
     users: Vec<DeskUser>,
     history: Vec<EventRow>,
+    warning: Option<String>,
+    chart: Option<String>,
     can_change: bool,
     admin: bool,
 }
@@ -237,9 +239,10 @@ async fn detail(
         text: Some(subject(&d)),
         ..oathvault_store::AuditFilter::default()
     };
-    let (history, users) = match tokio::try_join!(
+    let (history, users, clock) = match tokio::try_join!(
         st.store.audit_search(&filter, 50),
-        st.store.desk_users("", 500)
+        st.store.desk_users("", 500),
+        st.store.desk_drift_history(&d.serial)
     ) {
         Ok(x) => x,
         Err(e) => return store_failed(&op, &e),
@@ -248,10 +251,15 @@ async fn detail(
     if let Some(p) = problem {
         frame = frame.problem(p);
     }
+    let warning = d.drift.and_then(|drift| {
+        crate::drift::outlook(&d, drift, crate::unix_of(&d.last_used), &clock, op.now).warning
+    });
     render(
         StatusCode::OK,
         &TokenPage {
             frame,
+            chart: crate::drift::chart(&clock),
+            warning,
             d,
             users,
             history,

@@ -474,3 +474,56 @@ async fn a_cross_site_post_is_refused_and_changes_nothing() {
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(status(&l, "10001002").await.unwrap().0, "available");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clocks_page_warns_of_idle_and_far_off_tokens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = start(tmp.path()).await;
+    let s = sign_in(&l, &l.viewer).await;
+    let (_, page) = s.get("/drift").await;
+    assert!(page.contains("No drift is known yet"), "{page}");
+
+    let rfc = oathvault_packaging::rfc3339;
+    let token = |serial: &str, drift: i64, last_used: i64| oathvault_store::DeskDevice {
+        id: format!("id-{serial}"),
+        serial: serial.into(),
+        status: "activated".into(),
+        interval: 30,
+        last_used: rfc(last_used),
+        drift: Some(drift),
+        ..oathvault_store::DeskDevice::default()
+    };
+    let devices = [
+        token("FRESH", 4, now() - 3600),
+        token("IDLE", 10, now() - 365 * 86_400),
+        token("FAR", -660, now() - 60),
+    ];
+    l.state
+        .store
+        .desk_replace(&devices, &[], &[], now())
+        .await
+        .unwrap();
+    let (_, page) = s.get("/drift").await;
+    let attention = page
+        .split("Needs attention")
+        .nth(1)
+        .unwrap()
+        .split("Largest drift")
+        .next()
+        .unwrap();
+    assert!(
+        attention.contains("IDLE") && attention.contains("idle 365 days"),
+        "{page}"
+    );
+    assert!(
+        attention.contains("FAR") && attention.contains("11 min off"),
+        "{page}"
+    );
+    assert!(!attention.contains("FRESH"), "{page}");
+    assert!(
+        page.split("Largest drift")
+            .nth(1)
+            .unwrap()
+            .contains("FRESH")
+    );
+}

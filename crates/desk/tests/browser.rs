@@ -187,7 +187,37 @@ async fn operator_journey(d: WebDriver, l: std::sync::Arc<Local>, file: PathBuf,
         status_in_tenant(&l, "10001001").await.as_deref(),
         Some("activated")
     );
+    // The directory measured its clock at activation: drift and a chart.
+    let drift = d.find(By::Id("drift")).await.unwrap().text().await.unwrap();
+    assert!(
+        drift.ends_with(" s ahead") || drift.ends_with(" s behind") || drift == "0 s (on time)",
+        "{drift}"
+    );
+    assert_eq!(
+        d.find_all(By::Css("svg.drift-chart circle"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     shot(&d, &shots, "08-token-activated.png").await;
+    d.goto(format!("{base}/drift")).await.unwrap();
+    let page = wait_for_text(&d, "Largest drift").await;
+    assert!(page.contains("10001001"), "{page}");
+    shot(&d, &shots, "08b-clocks.png").await;
+    d.goto(format!(
+        "{base}/tokens/{}",
+        l.state
+            .store
+            .desk_device("10001001")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    ))
+    .await
+    .unwrap();
+    wait_for_text(&d, "Clock drift").await;
 
     // The inventory shows it activated, with its user.
     d.goto(format!("{base}/tokens?status=activated"))

@@ -173,6 +173,8 @@ pub enum Cond {
     Int(&'static str, i64),
     /// `column IS NULL`.
     Null(&'static str),
+    /// `column IS NOT NULL`.
+    NotNull(&'static str),
 }
 
 const DEVICE_COLUMNS: &str = "d.id, d.tenant_id, d.serial, d.display_name, d.manufacturer, d.model, \
@@ -383,6 +385,9 @@ impl Db {
                 Cond::Null(col) => {
                     let _ = write!(sql, " AND {col} IS NULL");
                 }
+                Cond::NotNull(col) => {
+                    let _ = write!(sql, " AND {col} IS NOT NULL");
+                }
             }
         }
         if after.is_some() {
@@ -395,7 +400,7 @@ impl Db {
             q = match c {
                 Cond::Text(_, v) => q.bind(v.clone()),
                 Cond::Int(_, v) => q.bind(*v),
-                Cond::Null(_) => q,
+                Cond::Null(_) | Cond::NotNull(_) => q,
             };
         }
         if let Some(a) = after {

@@ -25,6 +25,7 @@ use crate::{DirState, GraphError};
 pub(crate) fn routes() -> Router<Arc<DirState>> {
     Router::new()
         .route("/api/otp/check", post(check))
+        .route("/api/tokens", axum::routing::get(token_states))
         .route("/api/tokens/{serial}", axum::routing::get(token_state))
 }
 
@@ -66,13 +67,71 @@ async fn token_state(
                 format!("No hardware OATH token with serial number {serial}."),
             )
         })?;
-    Ok(Json(TokenState {
+    Ok(Json(state_of(d)))
+}
+
+/// A page of `GET /api/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenStates {
+    /// Tokens a code was accepted from, by serial.
+    pub value: Vec<TokenState>,
+    /// The serial to pass as `after` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct After {
+    after: Option<String>,
+}
+
+/// The largest page of `GET /api/tokens`.
+const STATES_PAGE: i64 = 1000;
+
+/// `GET /api/tokens[?after=SERIAL]`: the clocks of every token a code was
+/// accepted from (sign-in or activation), by serial, 1,000 a page — so a
+/// help desk can keep every token's drift without one request each.
+async fn token_states(
+    State(st): State<Arc<DirState>>,
+    who: Principal,
+    axum::extract::Query(q): axum::extract::Query<After>,
+) -> Result<Json<TokenStates>, GraphError> {
+    who.require(&[
+        "Policy.Read.All",
+        "Policy.ReadWrite.AuthenticationMethod",
+        "UserAuthenticationMethod.Read.All",
+        "UserAuthenticationMethod.ReadWrite.All",
+    ])?;
+    let devices = st
+        .db
+        .devices(
+            &who.tenant,
+            &[Cond::NotNull("d.last_used")],
+            q.after.as_deref(),
+            STATES_PAGE,
+        )
+        .await?;
+    let full = i64::try_from(devices.len()).unwrap_or(i64::MAX) >= STATES_PAGE;
+    let next_after = if full {
+        devices.last().map(|d| d.serial.clone())
+    } else {
+        None
+    };
+    Ok(Json(TokenStates {
+        value: devices.into_iter().map(state_of).collect(),
+        next_after,
+    }))
+}
+
+fn state_of(d: Device) -> TokenState {
+    TokenState {
         time_interval_in_seconds: d.interval,
         drift_seconds: d.drift * d.interval,
         last_used_date_time: d.last_used.map(oathvault_packaging::rfc3339),
         serial_number: d.serial,
         status: d.status,
-    }))
+    }
 }
 
 /// The answer of `POST /api/otp/check`.

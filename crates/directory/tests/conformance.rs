@@ -567,6 +567,29 @@ async fn otp_check(dir: &Dir) {
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // Beyond Entra, for the help desk: the clocks of the used tokens.
+    let (s, v) = graph(dir, "GET", "/api/tokens/TOTP123456", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["driftSeconds"], 90,
+        "measured at the last accepted code (T + 90)"
+    );
+    let (s, v) = graph(dir, "GET", "/api/tokens", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let used: Vec<&str> = v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["serialNumber"].as_str().unwrap())
+        .collect();
+    assert_eq!(used, ["TOTP123456"], "only tokens a code was accepted from");
+    assert_eq!(v["value"][0]["driftSeconds"], 90);
+    assert!(v["value"][0]["lastUsedDateTime"].is_string());
+    assert!(v.get("nextAfter").is_none(), "one page");
+    let (s, v) = graph(dir, "GET", "/api/tokens?after=TOTP123456", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["value"], json!([]));
 }
 
 async fn scenario(database: &str) -> Dir {

@@ -169,6 +169,12 @@ impl Graph {
         &self.auth
     }
 
+    /// The scheme, host and port of Graph's base URL.
+    #[must_use]
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// `path` under the base URL, or an absolute `@odata.nextLink` — only on
     /// the same origin, so the bearer token never goes elsewhere.
     fn url(&self, path: &str) -> Result<String, Error> {

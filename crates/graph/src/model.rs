@@ -53,6 +53,20 @@ pub struct Identity {
     pub display_name: Option<String>,
 }
 
+/// A token's clock as the local directory measured it at the last
+/// accepted code (beyond Entra).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenClock {
+    /// Serial number.
+    pub serial_number: String,
+    /// Seconds the token runs ahead of the clock (negative: behind).
+    pub drift_seconds: i64,
+    /// When a code was last accepted (RFC 3339).
+    #[serde(default)]
+    pub last_used_date_time: Option<String>,
+}
+
 /// A user (the fields the commands need).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::Error;
 use crate::client::Graph;
-use crate::model::{Device, User, WireDevice, WirePage};
+use crate::model::{Device, TokenClock, User, WireDevice, WirePage};
 
 /// The inventory collection.
 pub const DEVICES: &str = "/directory/authenticationMethodDevices/hardwareOathDevices";
@@ -263,6 +263,60 @@ impl Graph {
             next = page.next_link;
         }
         Ok(out)
+    }
+
+    /// The clocks of the tokens a code was accepted from, as the local
+    /// directory measures them (`GET /api/tokens`, beyond Entra: Microsoft
+    /// Graph does not report drift). `None` where the endpoint does not
+    /// exist (a real tenant).
+    ///
+    /// # Errors
+    /// Any other failure of a page.
+    pub async fn token_clocks(&self) -> Result<Option<Vec<TokenClock>>, Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            value: Vec<TokenClock>,
+            #[serde(default)]
+            next_after: Option<String>,
+        }
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = format!("{}/api/tokens", self.origin());
+            if let Some(a) = &after {
+                url.push_str("?after=");
+                url.push_str(&encode(a));
+            }
+            let page: Page = match self.call(Method::GET, &url, None).await {
+                Ok(r) => r.json()?,
+                Err(Error::Graph(g)) if g.status == 404 || g.status == 405 => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            out.extend(page.value);
+            match page.next_after {
+                Some(a) => after = Some(a),
+                None => return Ok(Some(out)),
+            }
+        }
+    }
+
+    /// One token's clock from the local directory (`GET /api/tokens/{serial}`);
+    /// `None` where drift is not reported (a real tenant) or the token was
+    /// never used.
+    ///
+    /// # Errors
+    /// Any other failure.
+    pub async fn token_clock(&self, serial: &str) -> Result<Option<TokenClock>, Error> {
+        let url = format!("{}/api/tokens/{}", self.origin(), path_segment(serial));
+        match self.call(Method::GET, &url, None).await {
+            Ok(r) => {
+                let c: TokenClock = r.json()?;
+                Ok(c.last_used_date_time.is_some().then_some(c))
+            }
+            Err(Error::Graph(g)) if g.status == 404 || g.status == 405 => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// A user by object id or user principal name.

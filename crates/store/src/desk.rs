@@ -72,6 +72,8 @@ pub struct DeskDevice {
     pub user_name: String,
     /// Last use, as Graph gives it.
     pub last_used: String,
+    /// Seconds ahead of the clock at the last accepted code, where known.
+    pub drift: Option<i64>,
 }
 
 impl DeskDevice {
@@ -131,7 +133,17 @@ pub struct SyncState {
 }
 
 const DEVICE_COLUMNS: &str = "id, serial, manufacturer, model, display_name, status, \
-     hash_function, interval_s, user_id, user_name, last_used";
+     hash_function, interval_s, user_id, user_name, last_used, drift_s";
+
+/// A drift measurement: when the code was accepted (Unix seconds), and the
+/// drift then (seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DriftSample {
+    /// When the code was accepted.
+    pub at: i64,
+    /// Seconds ahead of the clock.
+    pub drift: i64,
+}
 
 fn device_row(r: &sqlx::any::AnyRow) -> Result<DeskDevice, Error> {
     Ok(DeskDevice {
@@ -146,6 +158,7 @@ fn device_row(r: &sqlx::any::AnyRow) -> Result<DeskDevice, Error> {
         user_id: r.try_get("user_id")?,
         user_name: r.try_get("user_name")?,
         last_used: r.try_get("last_used")?,
+        drift: r.try_get("drift_s")?,
     })
 }
 
@@ -245,10 +258,14 @@ impl Store {
 
     /// Replaces the whole copy of the inventory and users (one
     /// transaction: pages never see half a sync).
+    ///
+    /// `samples` (serial, measurement) are added to the tokens' drift
+    /// histories (a measurement already there is kept once).
     pub async fn desk_replace(
         &self,
         devices: &[DeskDevice],
         users: &[DeskUser],
+        samples: &[(String, DriftSample)],
         now: i64,
     ) -> Result<(), Error> {
         let mut tx = self.begin().await?;
@@ -258,19 +275,19 @@ impl Store {
         sqlx::query("DELETE FROM desk_user")
             .execute(&mut *tx)
             .await?;
-        // Many rows per statement; 13 binds a device stays under every
+        // Many rows per statement; 14 binds a device stays under every
         // backend's bind limit at 500 a statement.
         for chunk in devices.chunks(500) {
             let mut sql = String::from(
                 "INSERT INTO desk_device (id, serial, manufacturer, model, display_name, status, \
-                 hash_function, interval_s, user_id, user_name, last_used, haystack, synced) VALUES ",
+                 hash_function, interval_s, user_id, user_name, last_used, drift_s, haystack, synced) VALUES ",
             );
             for i in 0..chunk.len() {
                 if i > 0 {
                     sql.push_str(", ");
                 }
                 sql.push('(');
-                sql.push_str(&self.backend.placeholders(i * 13 + 1, 13));
+                sql.push_str(&self.backend.placeholders(i * 14 + 1, 14));
                 sql.push(')');
             }
             let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -300,6 +317,7 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
+        insert_samples(&mut tx, self.backend, samples).await?;
         sqlx::query("DELETE FROM desk_sync")
             .execute(&mut *tx)
             .await?;
@@ -322,12 +340,20 @@ impl Store {
             .await?;
         let sql = format!(
             "INSERT INTO desk_device (id, serial, manufacturer, model, display_name, status, \
-             hash_function, interval_s, user_id, user_name, last_used, haystack, synced) VALUES ({})",
-            self.backend.placeholders(1, 13)
+             hash_function, interval_s, user_id, user_name, last_used, drift_s, haystack, synced) VALUES ({})",
+            self.backend.placeholders(1, 14)
         );
         bind_device(sqlx::query(AssertSqlSafe(sql)), d, now)
             .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds drift measurements to the tokens' histories.
+    pub async fn desk_drift_add(&self, samples: &[(String, DriftSample)]) -> Result<(), Error> {
+        let mut tx = self.begin().await?;
+        insert_samples(&mut tx, self.backend, samples).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -441,6 +467,39 @@ impl Store {
         .transpose()
     }
 
+    /// A token's drift history, oldest first (at most the last 500).
+    pub async fn desk_drift_history(&self, serial: &str) -> Result<Vec<DriftSample>, Error> {
+        let rows = sqlx::query(
+            "SELECT at, drift_s FROM desk_drift WHERE serial = $1 ORDER BY at DESC LIMIT 500",
+        )
+        .bind(serial.to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(DriftSample {
+                    at: r.try_get("at")?,
+                    drift: r.try_get("drift_s")?,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Tokens whose drift is known, the largest (either way) first.
+    pub async fn desk_drifting(&self, limit: i64) -> Result<Vec<DeskDevice>, Error> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {DEVICE_COLUMNS} FROM desk_device WHERE drift_s IS NOT NULL \
+             ORDER BY ABS(drift_s) DESC, serial LIMIT $1"
+        )))
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(device_row).collect()
+    }
+
     /// When the copy was last refreshed whole (`None`: never).
     pub async fn desk_sync_state(&self) -> Result<Option<SyncState>, Error> {
         let row = sqlx::query("SELECT finished, devices, users FROM desk_sync WHERE id = 1")
@@ -455,6 +514,32 @@ impl Store {
         })
         .transpose()
     }
+}
+
+/// Adds drift measurements (one already there is kept once).
+async fn insert_samples(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: crate::Backend,
+    samples: &[(String, DriftSample)],
+) -> Result<(), Error> {
+    for chunk in samples.chunks(500) {
+        let mut sql = String::from("INSERT INTO desk_drift (serial, at, drift_s) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            sql.push_str(&backend.placeholders(i * 3 + 1, 3));
+            sql.push(')');
+        }
+        sql.push_str(" ON CONFLICT (serial, at) DO NOTHING");
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (serial, sample) in chunk {
+            q = q.bind(serial.clone()).bind(sample.at).bind(sample.drift);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 fn bind_device<'q>(
@@ -473,6 +558,7 @@ fn bind_device<'q>(
         .bind(d.user_id.clone())
         .bind(d.user_name.clone())
         .bind(d.last_used.clone())
+        .bind(d.drift)
         .bind(d.haystack())
         .bind(now)
 }

@@ -23,7 +23,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditCheck, AuditFilter, Event, EventRow};
-pub use desk::{DeskDevice, DeskRole, DeskUser, DevicePage, DeviceQuery, SyncState};
+pub use desk::{DeskDevice, DeskRole, DeskUser, DevicePage, DeviceQuery, DriftSample, SyncState};
 pub use inventory::{
     Counts, Customer, ImportReport, NewToken, Order, Shipment, ShipmentKey, TokenRow,
 };

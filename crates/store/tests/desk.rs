@@ -6,11 +6,13 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "tests: a failure is a failed test"
+    clippy::too_many_lines,
+    reason = "tests: a failure is a failed test; the suite reads as one story"
 )]
 
 use oathvault_store::{
-    Backend, DeskDevice, DeskRole, DeskUser, DeviceQuery, Event, Role, Store, SyncState,
+    Backend, DeskDevice, DeskRole, DeskUser, DeviceQuery, DriftSample, Event, Role, Store,
+    SyncState,
 };
 use oathvault_testkit::postgres::TempPostgres;
 
@@ -22,7 +24,7 @@ fn device(i: usize) -> DeskDevice {
         id: format!("id-{i:04}"),
         serial: format!("SN{i:05}"),
         manufacturer: "Contoso Tokens".into(),
-        model: if i % 2 == 0 { "C200" } else { "C300" }.into(),
+        model: if i.is_multiple_of(2) { "C200" } else { "C300" }.into(),
         display_name: String::new(),
         status: status.into(),
         hash_function: "hmacsha1".into(),
@@ -34,6 +36,7 @@ fn device(i: usize) -> DeskDevice {
             format!("user{}@contoso.example", i % 3)
         },
         last_used: String::new(),
+        drift: i.is_multiple_of(5).then(|| i64::try_from(i).unwrap() - 600),
     }
 }
 
@@ -93,7 +96,60 @@ async fn suite(store: &Store) {
     // A sync replaces the copy whole, in chunks of 500 rows.
     assert_eq!(store.desk_sync_state().await.unwrap(), None);
     let devices: Vec<DeskDevice> = (0..1203).map(device).collect();
-    store.desk_replace(&devices, &users(), T).await.unwrap();
+    let samples = vec![
+        (
+            "SN00005".to_owned(),
+            DriftSample {
+                at: T - 100,
+                drift: -3,
+            },
+        ),
+        (
+            "SN00005".to_owned(),
+            DriftSample {
+                at: T - 50,
+                drift: -1,
+            },
+        ),
+    ];
+    store
+        .desk_replace(&devices, &users(), &samples, T)
+        .await
+        .unwrap();
+    // The same measurements again (the next sync) are kept once.
+    store.desk_drift_add(&samples).await.unwrap();
+    assert_eq!(
+        store.desk_drift_history("SN00005").await.unwrap(),
+        vec![
+            DriftSample {
+                at: T - 100,
+                drift: -3
+            },
+            DriftSample {
+                at: T - 50,
+                drift: -1
+            }
+        ]
+    );
+    assert!(
+        store
+            .desk_drift_history("SN00006")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let drifting = store.desk_drifting(3).await.unwrap();
+    assert_eq!(
+        drifting
+            .iter()
+            .map(|d| (d.serial.as_str(), d.drift))
+            .collect::<Vec<_>>(),
+        [
+            ("SN00000", Some(-600)),
+            ("SN01200", Some(600)),
+            ("SN00005", Some(-595))
+        ]
+    );
     assert_eq!(
         store.desk_sync_state().await.unwrap(),
         Some(SyncState {
@@ -127,7 +183,10 @@ async fn suite(store: &Store) {
         .await
         .unwrap();
     assert_eq!(
-        last.rows.iter().map(|d| d.serial.as_str()).collect::<Vec<_>>(),
+        last.rows
+            .iter()
+            .map(|d| d.serial.as_str())
+            .collect::<Vec<_>>(),
         ["SN01200", "SN01201", "SN01202"]
     );
     let one = store.desk_devices(&query("sn00042")).await.unwrap();
@@ -194,7 +253,7 @@ async fn suite(store: &Store) {
 
     // A later sync drops what the tenant no longer has.
     store
-        .desk_replace(&[device(1)], &users()[..1], T + 60)
+        .desk_replace(&[device(1)], &users()[..1], &[], T + 60)
         .await
         .unwrap();
     assert_eq!(store.desk_devices(&query("")).await.unwrap().total, 1);

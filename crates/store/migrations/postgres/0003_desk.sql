@@ -19,6 +19,9 @@ CREATE TABLE desk_device (
     user_id TEXT,
     user_name TEXT NOT NULL,
     last_used TEXT NOT NULL,
+    -- Seconds ahead of the clock at the last accepted code, where the
+    -- directory reports it (Microsoft Graph does not).
+    drift_s BIGINT,
     -- Lower-cased serial, model, display name and user, for search.
     haystack TEXT NOT NULL,
     synced BIGINT NOT NULL
@@ -26,6 +29,16 @@ CREATE TABLE desk_device (
 CREATE INDEX desk_device_serial ON desk_device (serial);
 CREATE INDEX desk_device_status ON desk_device (status, serial);
 CREATE INDEX desk_device_user ON desk_device (user_id);
+
+CREATE INDEX desk_device_drift ON desk_device (drift_s);
+
+-- A token's drift each time a code was accepted, for its chart.
+CREATE TABLE desk_drift (
+    serial TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    drift_s BIGINT NOT NULL,
+    PRIMARY KEY (serial, at)
+);
 
 CREATE TABLE desk_user (
     id TEXT PRIMARY KEY,
