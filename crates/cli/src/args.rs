@@ -133,6 +133,10 @@ pub enum DeskCommand {
         /// Seconds between full refreshes of the inventory copy from Graph.
         #[arg(long, value_name = "S", default_value_t = 300)]
         sync_every: u64,
+        /// The two-person rule: deleting tokens needs a second
+        /// administrator's approval (Approvals page).
+        #[arg(long)]
+        two_person: bool,
     },
 }
 

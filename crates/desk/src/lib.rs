@@ -17,6 +17,7 @@
 //! back. No seed is kept: an uploaded file lives in memory, sealed from
 //! logs and `Debug`, until it is pushed or its 15 minutes are up.
 
+mod approvals;
 mod drift;
 pub mod operators;
 mod pages;
@@ -52,6 +53,9 @@ pub struct DeskSettings {
     pub base_url: Option<String>,
     /// Where Graph is (shown on the pages, so operators know which tenant).
     pub graph_url: String,
+    /// The two-person rule: deleting tokens needs a second administrator's
+    /// approval.
+    pub two_person: bool,
 }
 
 impl Default for DeskSettings {
@@ -61,6 +65,7 @@ impl Default for DeskSettings {
             max_upload: 64 << 20,
             base_url: None,
             graph_url: oathvault_graph::GRAPH_URL.into(),
+            two_person: false,
         }
     }
 }
@@ -307,6 +312,7 @@ pub fn router(state: Arc<DeskState>) -> Router {
         .merge(pages::routes())
         .merge(tokens::routes())
         .merge(drift::routes())
+        .merge(approvals::routes())
         .merge(upload::routes().layer(DefaultBodyLimit::max(max_upload)))
         .with_state(state)
         .layer(CsrfLayer::new())

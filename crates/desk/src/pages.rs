@@ -49,6 +49,7 @@ pub(crate) struct Chrome {
     pub email: String,
     pub role: &'static str,
     pub can_change: bool,
+    pub admin: bool,
     pub graph: String,
     pub section: &'static str,
 }
@@ -91,6 +92,7 @@ impl Operator {
                 email: self.session.staff.email.clone(),
                 role: self.role.as_str(),
                 can_change: self.role >= DeskRole::Helpdesk,
+                admin: self.role >= DeskRole::Administrator,
                 graph: self.graph.clone(),
                 section,
             }),

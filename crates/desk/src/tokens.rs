@@ -192,7 +192,7 @@ impl TokenPage {
     }
 }
 
-fn subject(d: &DeskDevice) -> String {
+pub(crate) fn subject(d: &DeskDevice) -> String {
     format!("token:{}", d.serial)
 }
 
@@ -364,14 +364,14 @@ fn assignee(d: &DeskDevice) -> Result<&str, ActionError> {
 
 /// One action on one token (already read fresh).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
+pub(crate) enum Action {
     Deactivate,
     Unassign,
     Delete,
 }
 
 impl Action {
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "deactivate" => Some(Self::Deactivate),
             "unassign" => Some(Self::Unassign),
@@ -380,7 +380,7 @@ impl Action {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Deactivate => "deactivate",
             Self::Unassign => "unassign",
@@ -619,6 +619,19 @@ async fn delete(
             Some(&format!("/tokens/{}", enc(&id))),
         );
     }
+    if st.settings.two_person {
+        let (d, _) = match fresh(&st, &op, &id).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        if let Err(r) = op
+            .require(&st, DeskRole::Administrator, "delete", &subject(&d))
+            .await
+        {
+            return r;
+        }
+        return crate::approvals::ask(&st, &op, Action::Delete, &[d]).await;
+    }
     one(st, op, id, Action::Delete).await
 }
 
@@ -826,10 +839,41 @@ async fn bulk_confirm(State(st): State<Arc<DeskState>>, op: Operator, body: Byte
     {
         return r;
     }
+    if action == Action::Delete && st.settings.two_person {
+        let rows = match selected(&st, &ids).await {
+            Ok(r) => r,
+            Err(e) => return store_failed(&op, &e),
+        };
+        return crate::approvals::ask(&st, &op, action, &rows).await;
+    }
+    let (results, ok) = match execute(&st, &op, &ids, action, "bulk").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    render(
+        StatusCode::OK,
+        &ResultsPage {
+            frame: op.frame("tokens"),
+            title: format!("{}: {} token(s)", action.as_str(), ids.len()),
+            summary: format!("{ok} done, {} failed.", results.len() - ok),
+            results,
+        },
+    )
+}
+
+/// Runs `action` on each token (read fresh first), auditing each with
+/// `note`; one result row per token and how many succeeded.
+pub(crate) async fn execute(
+    st: &DeskState,
+    op: &Operator,
+    ids: &[String],
+    action: Action,
+    note: &str,
+) -> Result<(Vec<ResultRow>, usize), Response> {
     let mut results = Vec::with_capacity(ids.len());
     let mut ok = 0usize;
-    for id in &ids {
-        let d = match refresh_device(&st, id).await {
+    for id in ids {
+        let d = match refresh_device(st, id).await {
             Ok(d) => d,
             Err(e) => {
                 let e = ActionError::from(e);
@@ -852,16 +896,16 @@ async fn bulk_confirm(State(st): State<Arc<DeskState>>, op: Operator, body: Byte
                 continue;
             }
         };
-        let result = run(&st, &d, action).await;
+        let result = run(st, &d, action).await;
         let event = op.event(action.as_str(), &subject(&d));
         let event = match &result {
-            Ok(_) => event.with_detail(format!("bulk; was {}", d.status)),
+            Ok(_) => event.with_detail(format!("{note}; was {}", d.status)),
             Err(e) => event
                 .with_outcome("failed")
-                .with_detail(format!("bulk; {e}")),
+                .with_detail(format!("{note}; {e}")),
         };
         if let Err(e) = st.store.audit(&event).await {
-            return store_failed(&op, &e);
+            return Err(store_failed(op, &e));
         }
         results.push(match result {
             Ok(after) => {
@@ -889,15 +933,7 @@ async fn bulk_confirm(State(st): State<Arc<DeskState>>, op: Operator, body: Byte
             },
         });
     }
-    render(
-        StatusCode::OK,
-        &ResultsPage {
-            frame: op.frame("tokens"),
-            title: format!("{}: {} token(s)", action.as_str(), ids.len()),
-            summary: format!("{ok} done, {} failed.", results.len() - ok),
-            results,
-        },
-    )
+    Ok((results, ok))
 }
 
 async fn sync_now(State(st): State<Arc<DeskState>>, op: Operator) -> Response {

@@ -16,7 +16,7 @@ mod common;
 
 use std::fmt::Write as _;
 
-use common::{Local, Op, now, start};
+use common::{Local, Op, now, start, start_with};
 use oathvault_otp::Otp;
 use oathvault_token::{Digits, Kind, Token};
 use reqwest::StatusCode;
@@ -526,4 +526,79 @@ async fn the_clocks_page_warns_of_idle_and_far_off_tokens() {
             .unwrap()
             .contains("FRESH")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_two_person_rule_a_second_administrator_approves_deletions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = start_with(
+        tmp.path(),
+        oathvault_desk::DeskSettings {
+            two_person: true,
+            ..oathvault_desk::DeskSettings::default()
+        },
+    )
+    .await;
+    let ana = sign_in(&l, &l.admin).await;
+    upload_and_push(&ana, &golden()).await;
+    let a = device_id(&l, "10001001").await;
+    let b = device_id(&l, "10001002").await;
+
+    // Asking changes nothing.
+    let (st, page) = ana
+        .post(&format!("/tokens/{a}/delete"), "confirm=yes")
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{page}");
+    assert!(
+        page.contains("Waiting for a second administrator"),
+        "{page}"
+    );
+    assert!(status(&l, "10001001").await.is_some());
+    let (st, page) = ana
+        .post(
+            "/tokens/bulk/confirm",
+            &format!("action=delete&id={a}&id={b}"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{page}");
+
+    // The one who asked cannot approve.
+    let (_, page) = ana.get("/approvals").await;
+    assert!(
+        page.contains("yours: another administrator decides"),
+        "{page}"
+    );
+    let (st, page) = ana.post("/approvals/1/approve", "").await;
+    assert_eq!(st, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("second administrator"), "{page}");
+    assert!(status(&l, "10001001").await.is_some());
+
+    // A second administrator rejects one and approves the other.
+    let otto = sign_in(&l, &l.admin2).await;
+    let (st, _) = otto.post("/approvals/1/reject", "").await;
+    assert_eq!(st, StatusCode::SEE_OTHER);
+    assert!(status(&l, "10001001").await.is_some());
+    let (st, page) = otto.post("/approvals/2/approve", "").await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert!(page.contains("2 done, 0 failed."), "{page}");
+    assert_eq!(status(&l, "10001001").await, None);
+    assert_eq!(status(&l, "10001002").await, None);
+    // Decided is decided.
+    let (st, _) = otto.post("/approvals/2/approve", "").await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    let (_, page) = otto.get("/approvals").await;
+    assert!(page.contains("approved by ops2@contoso.example"), "{page}");
+    assert!(page.contains("rejected by ops2@contoso.example"), "{page}");
+    assert!(page.contains("2 done, 0 failed."), "{page}");
+    // The audit chain names both.
+    let (_, page) = otto.get("/audit?q=approval").await;
+    assert!(
+        page.contains("approval.ask") && page.contains("approval.approve"),
+        "{page}"
+    );
+    assert!(page.contains("ops@contoso.example"), "{page}");
+    // Viewers do not see approvals.
+    let viewer = sign_in(&l, &l.viewer).await;
+    let (st, _) = viewer.get("/approvals").await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
 }

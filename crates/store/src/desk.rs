@@ -97,6 +97,55 @@ pub struct DeskUser {
     pub display_name: String,
 }
 
+/// A destructive action waiting for (or decided by) a second administrator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Approval {
+    /// Row id.
+    pub id: i64,
+    /// What is to be done (`delete`).
+    pub action: String,
+    /// Graph object ids of the tokens.
+    pub device_ids: Vec<String>,
+    /// Their serials, in the same order.
+    pub serials: Vec<String>,
+    /// Who asked.
+    pub requested_by: String,
+    /// When (Unix seconds).
+    pub requested_at: i64,
+    /// Undecided after this, it can no longer be approved.
+    pub expires: i64,
+    /// `pending`, `approved` or `rejected`.
+    pub state: String,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// What carrying it out did, in words.
+    pub outcome: Option<String>,
+}
+
+const APPROVAL_COLUMNS: &str = "id, action, device_ids, serials, requested_by, requested_at, \
+     expires, state, decided_by, outcome";
+
+fn approval_row(r: &sqlx::any::AnyRow) -> Result<Approval, Error> {
+    let lines = |s: String| -> Vec<String> {
+        s.lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    Ok(Approval {
+        id: r.try_get("id")?,
+        action: r.try_get("action")?,
+        device_ids: lines(r.try_get("device_ids")?),
+        serials: lines(r.try_get("serials")?),
+        requested_by: r.try_get("requested_by")?,
+        requested_at: r.try_get("requested_at")?,
+        expires: r.try_get("expires")?,
+        state: r.try_get("state")?,
+        decided_by: r.try_get("decided_by")?,
+        outcome: r.try_get("outcome")?,
+    })
+}
+
 /// A search of the inventory copy.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceQuery {
@@ -498,6 +547,132 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(device_row).collect()
+    }
+
+    /// Files a destructive action for a second administrator; returns its id.
+    pub async fn desk_approval_add(
+        &self,
+        action: &str,
+        tokens: &[(String, String)],
+        requested_by: &str,
+        now: i64,
+        expires: i64,
+        audit: &Event,
+    ) -> Result<i64, Error> {
+        let ids: Vec<&str> = tokens.iter().map(|t| t.0.as_str()).collect();
+        let serials: Vec<&str> = tokens.iter().map(|t| t.1.as_str()).collect();
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO desk_approval (action, device_ids, serials, requested_by, requested_at, \
+             expires, state) VALUES ($1, $2, $3, $4, $5, $6, 'pending') RETURNING id",
+        )
+        .bind(action.to_owned())
+        .bind(ids.join("\n"))
+        .bind(serials.join("\n"))
+        .bind(requested_by.to_owned())
+        .bind(now)
+        .bind(expires)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Pending approvals (oldest first) and the 50 latest decided ones.
+    pub async fn desk_approvals(&self) -> Result<(Vec<Approval>, Vec<Approval>), Error> {
+        let pending = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {APPROVAL_COLUMNS} FROM desk_approval WHERE state = 'pending' ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        let decided = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {APPROVAL_COLUMNS} FROM desk_approval WHERE state <> 'pending' \
+             ORDER BY id DESC LIMIT 50"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((
+            pending.iter().map(approval_row).collect::<Result<_, _>>()?,
+            decided.iter().map(approval_row).collect::<Result<_, _>>()?,
+        ))
+    }
+
+    /// Decides a pending approval, in one guarded step: it must be pending,
+    /// and an approval must be in time and by someone other than who
+    /// asked. Returns it as decided.
+    pub async fn desk_approval_decide(
+        &self,
+        id: i64,
+        by: &str,
+        approve: bool,
+        now: i64,
+        audit: &Event,
+    ) -> Result<Approval, Error> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {APPROVAL_COLUMNS} FROM desk_approval WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            what: "approval",
+            name: id.to_string(),
+        })?;
+        let a = approval_row(&row)?;
+        if a.state != "pending" {
+            return Err(Error::Refused(format!(
+                "request {id} was already {} by {}",
+                a.state,
+                a.decided_by.as_deref().unwrap_or("someone")
+            )));
+        }
+        // The one who asked may withdraw (reject) it, never approve it.
+        if approve && a.requested_by.eq_ignore_ascii_case(by) {
+            return Err(Error::Refused(
+                "a second administrator must decide: you asked for this yourself".into(),
+            ));
+        }
+        if approve && a.expires <= now {
+            return Err(Error::Refused(format!(
+                "request {id} expired unapproved; ask for it again"
+            )));
+        }
+        let state = if approve { "approved" } else { "rejected" };
+        let done = sqlx::query(
+            "UPDATE desk_approval SET state = $1, decided_by = $2, decided_at = $3 \
+             WHERE id = $4 AND state = 'pending'",
+        )
+        .bind(state)
+        .bind(by.to_owned())
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(Error::Refused(format!(
+                "request {id} was decided meanwhile"
+            )));
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(Approval {
+            state: state.into(),
+            decided_by: Some(by.to_owned()),
+            ..a
+        })
+    }
+
+    /// Records what carrying out an approved action did.
+    pub async fn desk_approval_outcome(&self, id: i64, outcome: &str) -> Result<(), Error> {
+        sqlx::query("UPDATE desk_approval SET outcome = $1 WHERE id = $2")
+            .bind(outcome.to_owned())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// When the copy was last refreshed whole (`None`: never).

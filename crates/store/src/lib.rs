@@ -23,7 +23,9 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditCheck, AuditFilter, Event, EventRow};
-pub use desk::{DeskDevice, DeskRole, DeskUser, DevicePage, DeviceQuery, DriftSample, SyncState};
+pub use desk::{
+    Approval, DeskDevice, DeskRole, DeskUser, DevicePage, DeviceQuery, DriftSample, SyncState,
+};
 pub use inventory::{
     Counts, Customer, ImportReport, NewToken, Order, Shipment, ShipmentKey, TokenRow,
 };

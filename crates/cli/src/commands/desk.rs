@@ -133,7 +133,16 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
             listen,
             base_url,
             sync_every,
-        } => serve(a, &p, listen, base_url.clone(), *sync_every).await,
+            two_person,
+        } => {
+            let settings = DeskSettings {
+                base_url: base_url.clone(),
+                graph_url: a.connection.graph_url.clone(),
+                two_person: *two_person,
+                ..DeskSettings::default()
+            };
+            serve(a, &p, listen, settings, *sync_every).await
+        }
     }
 }
 
@@ -142,7 +151,7 @@ async fn serve(
     a: &DeskArgs,
     p: &Paths,
     listen: &str,
-    base_url: Option<String>,
+    settings: DeskSettings,
     sync_every: u64,
 ) -> Result<(), Failure> {
     super::portal::init_logs(&oathvault_portal::Config::default());
@@ -162,11 +171,7 @@ async fn serve(
         master,
         graph,
         Box::new(now),
-        DeskSettings {
-            base_url,
-            graph_url: a.connection.graph_url.clone(),
-            ..DeskSettings::default()
-        },
+        settings,
     ));
     oathvault_desk::serve(
         listener,

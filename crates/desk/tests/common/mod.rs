@@ -60,6 +60,8 @@ pub struct Local {
     pub demo: Demo,
     pub state: Arc<DeskState>,
     pub admin: Op,
+    /// A second administrator (for the two-person rule).
+    pub admin2: Op,
     pub viewer: Op,
 }
 
@@ -124,6 +126,11 @@ pub fn graph(base: &str, demo: &Demo) -> Graph {
 
 /// Starts the directory (demo tenant) and a desk over it, in `dir`.
 pub async fn start(dir: &Path) -> Local {
+    start_with(dir, DeskSettings::default()).await
+}
+
+/// As [`start`], with these desk settings (the Graph URL is set here).
+pub async fn start_with(dir: &Path, settings: DeskSettings) -> Local {
     let db = Db::open(dir.join("directory.db").to_str().unwrap())
         .await
         .unwrap();
@@ -158,13 +165,20 @@ pub async fn start(dir: &Path) -> Local {
         Box::new(now),
         DeskSettings {
             graph_url: format!("{directory}/beta"),
-            ..DeskSettings::default()
+            ..settings
         },
     ));
     let admin = operator(
         &state,
         "ops@contoso.example",
         "Olga Operator",
+        DeskRole::Administrator,
+    )
+    .await;
+    let admin2 = operator(
+        &state,
+        "ops2@contoso.example",
+        "Otto Operator",
         DeskRole::Administrator,
     )
     .await;
@@ -189,6 +203,7 @@ pub async fn start(dir: &Path) -> Local {
         demo,
         state,
         admin,
+        admin2,
         viewer,
     }
 }

@@ -54,3 +54,21 @@ CREATE TABLE desk_sync (
     devices BIGINT NOT NULL,
     users BIGINT NOT NULL
 );
+
+-- Destructive actions waiting for a second administrator (when the desk
+-- is run with the two-person rule).
+CREATE TABLE desk_approval (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action TEXT NOT NULL,
+    -- Graph object ids and serials, one per line, in the same order.
+    device_ids TEXT NOT NULL,
+    serials TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    requested_at BIGINT NOT NULL,
+    expires BIGINT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected')),
+    decided_by TEXT,
+    decided_at BIGINT,
+    outcome TEXT
+);
+CREATE INDEX desk_approval_state ON desk_approval (state, requested_at);
