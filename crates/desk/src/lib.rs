@@ -86,6 +86,8 @@ pub struct DeskState {
     pub settings: DeskSettings,
     /// Seed files read but not yet pushed (in memory only).
     pub(crate) uploads: Mutex<HashMap<String, upload::Pending>>,
+    /// Uploads running or finished in the last hour.
+    pub(crate) jobs: Mutex<HashMap<String, Arc<upload::UploadJob>>>,
     /// One sync at a time.
     pub(crate) syncing: tokio::sync::Mutex<()>,
 }
@@ -116,6 +118,7 @@ impl DeskState {
             clock,
             settings,
             uploads: Mutex::new(HashMap::new()),
+            jobs: Mutex::new(HashMap::new()),
             syncing: tokio::sync::Mutex::new(()),
         }
     }

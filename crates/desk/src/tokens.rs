@@ -796,6 +796,7 @@ async fn bulk(State(st): State<Arc<DeskState>>, op: Operator, body: Bytes) -> Re
 }
 
 /// One row of a results page.
+#[derive(Debug, Clone)]
 pub(crate) struct ResultRow {
     pub serial: String,
     pub id: Option<String>,

@@ -9,13 +9,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Cursor;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Multipart, Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use oathvault_formats::{Format, ReadOptions, detect};
 use oathvault_graph::preflight::{Finding, preflight};
@@ -35,6 +36,7 @@ pub(crate) fn routes() -> Router<Arc<DeskState>> {
     Router::new()
         .route("/upload", get(upload_page).post(read))
         .route("/upload/{id}", post(push_file))
+        .route("/upload/jobs/{id}", get(job_page))
         .route("/reconcile", get(reconcile_page).post(reconcile))
 }
 
@@ -305,12 +307,6 @@ struct PushForm {
     code: String,
 }
 
-struct Quiet;
-
-impl Progress for Quiet {
-    fn results(&self, _: &[TokenResult]) {}
-}
-
 fn finding_text(f: &Finding) -> String {
     match f {
         Finding::Fits { drift } => format!("the code fits the file ({drift} s off the clock)"),
@@ -387,59 +383,150 @@ async fn push_file(
             );
         }
     }
+    let job = Arc::new(UploadJob {
+        owner: op.email().to_owned(),
+        file_name: pending.file_name.clone(),
+        total: pending.tokens.len(),
+        listed: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+        failed: AtomicUsize::new(0),
+        end: Mutex::new(None),
+    });
+    let job_id = new_id();
+    sweep_jobs(&st);
+    st.jobs
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(job_id.clone(), Arc::clone(&job));
+    let who = (op.email().to_owned(), op.source.clone());
+    tokio::spawn(run_job(Arc::clone(&st), job, pending, who));
+    Redirect::to(&format!("/upload/jobs/{job_id}")).into_response()
+}
+
+/// An upload running (or run) in the background, watched on its page.
+pub(crate) struct UploadJob {
+    owner: String,
+    file_name: String,
+    total: usize,
+    /// Devices already in the tenant, listed so far.
+    listed: AtomicUsize,
+    /// Tokens with a result.
+    done: AtomicUsize,
+    /// Of which failed.
+    failed: AtomicUsize,
+    /// Set when it has finished: when, and the results page's parts.
+    end: Mutex<Option<JobEnd>>,
+}
+
+impl std::fmt::Debug for UploadJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadJob")
+            .field("owner", &self.owner)
+            .field("file_name", &self.file_name)
+            .field("total", &self.total)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an upload ended.
+#[derive(Debug, Clone)]
+struct JobEnd {
+    at: i64,
+    title: String,
+    summary: String,
+    rows: Vec<ResultRow>,
+}
+
+impl Progress for UploadJob {
+    fn listed(&self, existing: usize) {
+        self.listed.store(existing, Ordering::Relaxed);
+    }
+
+    fn results(&self, results: &[TokenResult]) {
+        self.done.fetch_add(results.len(), Ordering::Relaxed);
+        let failed = results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed)
+            .count();
+        self.failed.fetch_add(failed, Ordering::Relaxed);
+    }
+}
+
+/// Finished uploads stay watchable for an hour.
+fn sweep_jobs(st: &DeskState) {
+    let now = st.now();
+    st.jobs
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .retain(|_, j| {
+            j.end
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .as_ref()
+                .is_none_or(|e| e.at + 3600 > now)
+        });
+}
+
+/// Pushes the file, then audits, refreshes the copy and records the end.
+async fn run_job(st: Arc<DeskState>, job: Arc<UploadJob>, pending: Pending, who: (String, String)) {
+    let subject = format!("file:{}", pending.file_name);
     let assign = HashMap::new();
     let done = HashMap::new();
-    let job = Job {
+    let work = Job {
         tokens: &pending.tokens,
         assign: &assign,
         done: &done,
     };
-    let results = match push(&st.graph, job, PushOptions::default(), &Quiet).await {
-        Ok(r) => r,
-        Err(e) => {
-            let ev = op
-                .event("upload", &subject)
-                .with_outcome("failed")
-                .with_detail(e.to_string());
-            if let Err(e) = st.store.audit(&ev).await {
-                return store_failed(&op, &e);
-            }
-            return message(
-                StatusCode::BAD_GATEWAY,
-                op.frame("upload"),
-                "Not uploaded",
-                &format!("The tenant's inventory could not be listed: {e}. Nothing was uploaded."),
-                Some("/upload"),
+    let pushed = push(&st.graph, work, PushOptions::default(), job.as_ref()).await;
+    drop(pending);
+    let (event, end) = match pushed {
+        Ok(results) => {
+            let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+            let (created, exists, failed) = (
+                count(Outcome::Created),
+                count(Outcome::Exists),
+                count(Outcome::Failed),
             );
+            let summary = format!("{created} created, {exists} already there, {failed} failed.");
+            (
+                Event::ok(st.now(), &who.0, &who.1, "upload", &subject)
+                    .with_outcome(if failed == 0 { "ok" } else { "failed" })
+                    .with_detail(summary.clone()),
+                JobEnd {
+                    at: st.now(),
+                    title: format!("Uploaded {}", job.file_name),
+                    summary,
+                    rows: result_rows(results),
+                },
+            )
         }
+        Err(e) => (
+            Event::ok(st.now(), &who.0, &who.1, "upload", &subject)
+                .with_outcome("failed")
+                .with_detail(e.to_string()),
+            JobEnd {
+                at: st.now(),
+                title: format!("{} was not uploaded", job.file_name),
+                summary: format!(
+                    "The tenant's inventory could not be listed: {e}. Nothing was uploaded."
+                ),
+                rows: Vec::new(),
+            },
+        ),
     };
-    finish_push(&st, &op, &pending.file_name, &subject, results).await
-}
-
-async fn finish_push(
-    st: &DeskState,
-    op: &Operator,
-    file_name: &str,
-    subject: &str,
-    results: Vec<TokenResult>,
-) -> Response {
-    let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
-    let (created, exists, failed) = (
-        count(Outcome::Created),
-        count(Outcome::Exists),
-        count(Outcome::Failed),
-    );
-    let summary = format!("{created} created, {exists} already there, {failed} failed.");
-    let ev = Event::ok(op.now, op.email(), &op.source, "upload", subject)
-        .with_outcome(if failed == 0 { "ok" } else { "failed" })
-        .with_detail(summary.clone());
-    if let Err(e) = st.store.audit(&ev).await {
-        return store_failed(op, &e);
+    if let Err(e) = st.store.audit(&event).await {
+        tracing::error!(error = %e, "the upload could not be audited");
     }
-    if let Err(e) = crate::sync(st).await {
+    if let Err(e) = crate::sync(&st).await {
         tracing::warn!(error = %e, "sync after upload failed");
     }
-    let rows = results
+    *job.end
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(end);
+}
+
+fn result_rows(results: Vec<TokenResult>) -> Vec<ResultRow> {
+    results
         .into_iter()
         .map(|r| ResultRow {
             outcome: r.outcome.as_str().to_owned(),
@@ -455,16 +542,73 @@ async fn finish_push(
             id: r.device_id,
             serial: r.serial,
         })
-        .collect();
-    render(
-        StatusCode::OK,
-        &ResultsPage {
-            frame: op.frame("upload"),
-            title: format!("Uploaded {file_name}"),
-            summary,
-            results: rows,
-        },
-    )
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "job.html")]
+struct JobPage {
+    frame: Frame,
+    file_name: String,
+    total: usize,
+    listed: usize,
+    done: usize,
+    failed: usize,
+}
+
+async fn job_page(
+    State(st): State<Arc<DeskState>>,
+    op: Operator,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = op
+        .require(&st, DeskRole::Administrator, "upload", "seed file")
+        .await
+    {
+        return r;
+    }
+    let job = st
+        .jobs
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&id)
+        .cloned();
+    let Some(job) = job else {
+        return message(
+            StatusCode::NOT_FOUND,
+            op.frame("upload"),
+            "No such upload",
+            "Uploads can be watched for an hour after they finish; the audit log keeps what each did.",
+            Some("/audit?q=upload"),
+        );
+    };
+    let end = job
+        .end
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    match end {
+        Some(end) => render(
+            StatusCode::OK,
+            &ResultsPage {
+                frame: op.frame("upload"),
+                title: end.title,
+                summary: end.summary,
+                results: end.rows,
+            },
+        ),
+        None => render(
+            StatusCode::OK,
+            &JobPage {
+                frame: op.frame("upload"),
+                file_name: job.file_name.clone(),
+                total: job.total,
+                listed: job.listed.load(Ordering::Relaxed),
+                done: job.done.load(Ordering::Relaxed),
+                failed: job.failed.load(Ordering::Relaxed),
+            },
+        ),
+    }
 }
 
 #[derive(Template)]

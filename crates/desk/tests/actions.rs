@@ -161,6 +161,36 @@ fn code_at(t: &Token, at: i64) -> String {
     otp.totp(u64::try_from(at).unwrap()).unwrap().to_string()
 }
 
+impl Session {
+    /// Posts the push form of a read file; an accepted push runs in the
+    /// background: follows its page until the results are there.
+    async fn push(&self, id: &str, form: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .post(format!("{}/upload/{id}", self.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+            .send()
+            .await
+            .unwrap();
+        if r.status() != StatusCode::SEE_OTHER {
+            let status = r.status();
+            return (status, r.text().await.unwrap());
+        }
+        let job = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(job.starts_with("/upload/jobs/"), "{job}");
+        for _ in 0..200 {
+            let (status, page) = self.get(&job).await;
+            if !page.contains("<progress") {
+                return (status, page);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the upload never finished");
+    }
+}
+
 /// Reads and pushes `tokens` as the administrator; returns the results page.
 async fn upload_and_push(s: &Session, tokens: &[Token]) -> String {
     let (status, page) = s.upload("/upload", "vendor.csv", entra_csv(tokens)).await;
@@ -171,7 +201,7 @@ async fn upload_and_push(s: &Session, tokens: &[Token]) -> String {
         .and_then(|r| r.split('"').next())
         .unwrap_or_else(|| panic!("no push form in\n{page}"))
         .to_owned();
-    let (status, page) = s.post(&format!("/upload/{id}"), "serial=&code=").await;
+    let (status, page) = s.push(&id, "serial=&code=").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     page
 }
@@ -381,7 +411,7 @@ async fn uploads_are_checked_before_anything_is_sent() {
     assert!(page.contains("Nothing was uploaded"), "{page}");
     assert_eq!(status(&l, "10001001").await, None);
     // The file is gone once used (refused or not).
-    let (st, _) = s.post(&format!("/upload/{id}"), "serial=&code=").await;
+    let (st, _) = s.push(&id, "serial=&code=").await;
     assert_eq!(st, StatusCode::GONE);
 
     // A viewer cannot push it (and the file stays for its owner).
@@ -401,10 +431,7 @@ async fn uploads_are_checked_before_anything_is_sent() {
     // The right code: uploaded.
     let right = code_at(&golden()[0], now());
     let (st, page) = s
-        .post(
-            &format!("/upload/{id}"),
-            &format!("serial=10001001&code={right}"),
-        )
+        .push(&id, &format!("serial=10001001&code={right}"))
         .await;
     assert_eq!(st, StatusCode::OK, "{page}");
     assert!(page.contains("2 created"), "{page}");
