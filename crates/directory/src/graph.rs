@@ -20,7 +20,7 @@ use crate::db::{Cond, Device, User};
 use crate::odata::{self, Allowed, Literal, Query};
 use crate::rules::{self, Purpose, status};
 use crate::wire::{self, DeltaIn, DeviceIn, Text};
-use crate::{DirState, GraphError, new_id};
+use crate::{DirState, GraphError};
 
 const DEVICE_TYPE: &str = "#microsoft.graph.hardwareOathTokenAuthenticationMethodDevice";
 const METHOD_TYPE: &str = "#microsoft.graph.hardwareOathAuthenticationMethod";
@@ -535,12 +535,13 @@ async fn get_device(
     ))
 }
 
-/// Reads one device of a create body (POST or a `#$delta` item).
+/// Reads one device of a create body (POST or a `#$delta` item); `seq` is
+/// its place in the request (for its time-ordered id).
 async fn new_device(
     st: &DirState,
     who: &Principal,
     m: &DeviceIn<'_>,
-    now: i64,
+    (now, seq): (i64, u16),
     rng: &mut (impl rand08::RngCore + rand08::CryptoRng),
 ) -> Result<Device, GraphError> {
     fn required<'t>(key: &str, v: Option<&'t Text<'_>>) -> Result<&'t str, GraphError> {
@@ -585,7 +586,7 @@ async fn new_device(
         }
         None => None,
     };
-    let id = new_id(rng);
+    let id = crate::ordered_id(rng, now, seq);
     let sealed = st
         .master
         .seal(rng, &crate::seal_purpose(&id), secret.expose());
@@ -623,7 +624,7 @@ async fn create_device(
     who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
     let m: DeviceIn<'_> = wire_object(&body)?;
     let now = st.now();
-    let d = new_device(&st, &who, &m, now, &mut rand08::rngs::OsRng).await?;
+    let d = new_device(&st, &who, &m, (now, 0), &mut rand08::rngs::OsRng).await?;
     if let Some((user, _)) = &d.user {
         check_method_cap(&st, user).await?;
     }
@@ -683,7 +684,8 @@ async fn create_delta(
             || format!("value[{i}]"),
             |c| format!("@contentId {}", c.as_str()),
         );
-        let d = new_device(&st, &who, &obj, now, &mut rng)
+        let seq = u16::try_from(i).unwrap_or(u16::MAX);
+        let d = new_device(&st, &who, &obj, (now, seq), &mut rng)
             .await
             .map_err(|e| e.prefixed(&format!("{label}: ")))?;
         if !seen.insert(d.serial.clone()) {
