@@ -30,14 +30,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::routing::get;
 use oathvault_graph::{Device, Graph, TokenClock};
 use oathvault_store::{DeskDevice, DeskUser, DriftSample, Store};
 use oathvault_vault::MasterKey;
-use tower_http::csrf::CsrfLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 pub use oathvault_store::DeskRole;
 pub use operators::{NewOperator, add_operator};
@@ -283,7 +280,8 @@ pub(crate) async fn refresh_device(st: &DeskState, id: &str) -> Result<DeskDevic
     Ok(row)
 }
 
-/// The router, with security headers, request tracing and CSRF protection.
+/// The router, with security headers, request tracing and CSRF protection
+/// (the portal's, see [`oathvault_portal::web::harden`]).
 pub fn router(state: Arc<DeskState>) -> Router {
     let hsts = state
         .settings
@@ -291,17 +289,7 @@ pub fn router(state: Arc<DeskState>) -> Router {
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
     let max_upload = state.settings.max_upload;
-    let headers = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::CACHE_CONTROL, "no-store"),
-    ];
-    let mut app = Router::new()
+    let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/static/portal.css",
@@ -317,26 +305,8 @@ pub fn router(state: Arc<DeskState>) -> Router {
         .merge(drift::routes())
         .merge(approvals::routes())
         .merge(upload::routes().layer(DefaultBodyLimit::max(max_upload)))
-        .with_state(state)
-        .layer(CsrfLayer::new())
-        .layer(TraceLayer::new_for_http().make_span_with(
-            |r: &axum::http::Request<axum::body::Body>| {
-                tracing::debug_span!("request", method = %r.method(), path = %r.uri().path())
-            },
-        ));
-    for (name, value) in headers {
-        app = app.layer(SetResponseHeaderLayer::overriding(
-            name,
-            HeaderValue::from_static(value),
-        ));
-    }
-    if hsts {
-        app = app.layer(SetResponseHeaderLayer::overriding(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        ));
-    }
-    app
+        .with_state(state);
+    oathvault_portal::web::harden(app, hsts)
 }
 
 /// Serves the console on `listener` until `shutdown` completes; refreshes

@@ -9,10 +9,9 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Form, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use oathvault_portal::AuthError;
-use oathvault_portal::web::{cookie, query_value, set_cookie};
+use oathvault_portal::web::{SignInSteps, cookie, query_value};
 use oathvault_store::{DeskRole, DeskUser, Event, EventRow, Session};
 
 use crate::DeskState;
@@ -212,23 +211,7 @@ struct Message<'a> {
     back: Option<&'a str>,
 }
 
-/// Renders a template with `status`; a template error becomes a 500 page.
-pub(crate) fn render<T: Template>(status: StatusCode, t: &T) -> Response {
-    match t.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "a page could not be rendered");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Html(
-                    "<!doctype html><title>Error</title><p>This page could not be shown."
-                        .to_owned(),
-                ),
-            )
-                .into_response()
-        }
-    }
-}
+pub(crate) use oathvault_portal::web::render;
 
 /// A page that only says something.
 pub(crate) fn message(
@@ -316,25 +299,17 @@ struct SigninForm {
     password: zeroize::Zeroizing<String>,
 }
 
-fn refused(step: &'static str, e: &AuthError) -> Response {
-    let status = match e {
-        AuthError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        AuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::UNAUTHORIZED,
-    };
-    let msg = match e {
-        AuthError::Store(e) => {
-            tracing::error!(error = %e, "sign-in: database failure");
-            "the desk cannot reach its database; try again later".to_owned()
+impl DeskState {
+    fn steps(&self) -> SignInSteps<'_> {
+        SignInSteps {
+            auth: self.auth(),
+            policy: self.policy,
+            pending: PENDING,
+            session: SESSION,
+            landing: "/tokens",
+            app: "desk",
         }
-        other => other.to_string(),
-    };
-    let step = if step == "code" && !matches!(e, AuthError::RateLimited) {
-        "password"
-    } else {
-        step
-    };
-    signin_form(status, step, Some(msg))
+    }
 }
 
 async fn signin(
@@ -342,34 +317,13 @@ async fn signin(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(f): Form<SigninForm>,
 ) -> Response {
-    let result = st
-        .auth()
-        .password(
-            &mut rand08::rngs::OsRng,
-            &f.email,
-            &f.password,
-            &peer.ip().to_string(),
-            st.now(),
-        )
-        .await;
-    match result {
-        Ok(token) => (
-            [(
-                header::SET_COOKIE,
-                set_cookie(PENDING, &token, st.policy.pending_ttl),
-            )],
-            Redirect::to("/signin/code"),
-        )
-            .into_response(),
-        Err(e) => refused("password", &e),
-    }
+    st.steps()
+        .password(&f.email, &f.password, peer, st.now(), signin_form)
+        .await
 }
 
-async fn code_page(headers: HeaderMap) -> Response {
-    if cookie(&headers, PENDING).is_none() {
-        return Redirect::to("/signin").into_response();
-    }
-    signin_form(StatusCode::OK, "code", None)
+async fn code_page(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
+    st.steps().code_page(&headers, signin_form)
 }
 
 #[derive(serde::Deserialize)]
@@ -383,45 +337,13 @@ async fn code(
     headers: HeaderMap,
     Form(f): Form<CodeForm>,
 ) -> Response {
-    let Some(pending) = cookie(&headers, PENDING) else {
-        return Redirect::to("/signin").into_response();
-    };
-    let result = st
-        .auth()
-        .code(
-            &mut rand08::rngs::OsRng,
-            &pending,
-            f.code.trim(),
-            &peer.ip().to_string(),
-            st.now(),
-        )
-        .await;
-    match result {
-        Ok(token) => {
-            let mut r = Redirect::to("/tokens").into_response();
-            let h = r.headers_mut();
-            h.append(
-                header::SET_COOKIE,
-                set_cookie(SESSION, &token, st.policy.session_ttl),
-            );
-            h.append(header::SET_COOKIE, set_cookie(PENDING, "", 0));
-            r
-        }
-        Err(e) => refused("code", &e),
-    }
+    st.steps()
+        .code(&headers, &f.code, peer, st.now(), signin_form)
+        .await
 }
 
 async fn signout(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
-    if let Some(token) = cookie(&headers, SESSION)
-        && let Err(e) = st.auth().sign_out(&token).await
-    {
-        tracing::error!(error = %e, "sign-out: database failure");
-    }
-    (
-        [(header::SET_COOKIE, set_cookie(SESSION, "", 0))],
-        Redirect::to("/signin"),
-    )
-        .into_response()
+    st.steps().sign_out(&headers).await
 }
 
 #[derive(serde::Deserialize, Default)]

@@ -430,9 +430,7 @@ async fn uploads_are_checked_before_anything_is_sent() {
 
     // The right code: uploaded.
     let right = code_at(&golden()[0], now());
-    let (st, page) = s
-        .push(&id, &format!("serial=10001001&code={right}"))
-        .await;
+    let (st, page) = s.push(&id, &format!("serial=10001001&code={right}")).await;
     assert_eq!(st, StatusCode::OK, "{page}");
     assert!(page.contains("2 created"), "{page}");
 

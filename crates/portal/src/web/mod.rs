@@ -18,6 +18,8 @@ mod review;
 mod signin;
 mod staff;
 
+pub use signin::{SignInForm, SignInSteps};
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -180,7 +182,7 @@ struct Message<'a> {
 }
 
 /// Renders a template with `status`; a template error becomes a 500 page.
-pub(crate) fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -396,17 +398,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
     let max_upload = state.settings.max_upload;
-    let headers = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::CACHE_CONTROL, "no-store"),
-    ];
-    let mut app = Router::new()
+    let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/static/portal.css",
@@ -426,13 +418,31 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(audit::routes())
         .merge(review::routes())
         .merge(delivery::routes())
-        .with_state(state)
-        .layer(CsrfLayer::new())
-        .layer(TraceLayer::new_for_http().make_span_with(
-            |r: &axum::http::Request<axum::body::Body>| {
-                tracing::debug_span!("request", method = %r.method(), path = %log_path(r.uri().path()))
-            },
-        ));
+        .with_state(state);
+    harden(app, hsts)
+}
+
+/// Wraps an app's routes (the portal's, the help desk's) in what every page
+/// needs: CSRF refusal of cross-site form posts, request tracing (paths as
+/// [`log_path`] shows them), and security headers — a strict content
+/// security policy, no framing, no referrer, no sniffing, no caching, and
+/// HSTS when `hsts` (the app is reached over `https://`).
+pub fn harden(app: Router, hsts: bool) -> Router {
+    let headers = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    let mut app = app.layer(CsrfLayer::new()).layer(TraceLayer::new_for_http().make_span_with(
+        |r: &axum::http::Request<axum::body::Body>| {
+            tracing::debug_span!("request", method = %r.method(), path = %log_path(r.uri().path()))
+        },
+    ));
     for (name, value) in headers {
         app = app.layer(SetResponseHeaderLayer::overriding(
             name,

@@ -61,26 +61,161 @@ struct SigninForm {
     password: zeroize::Zeroizing<String>,
 }
 
-fn refused(step: &'static str, e: &AuthError) -> Response {
-    let status = match e {
-        AuthError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        AuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::UNAUTHORIZED,
-    };
-    let msg = match e {
-        AuthError::Store(e) => {
-            tracing::error!(error = %e, "sign-in: database failure");
-            "the portal cannot reach its database; try again later".to_owned()
+/// The sign-in steps over HTTP for an app with its own cookie names,
+/// landing page and sign-in form: the portal's staff pages and the help
+/// desk's. Password, then the TOTP code; the pending and the session
+/// cookie; one answer for every kind of refusal.
+#[derive(Debug)]
+pub struct SignInSteps<'a> {
+    /// The store-backed sign-in.
+    pub auth: crate::auth::Auth<'a>,
+    /// Limits and lifetimes.
+    pub policy: crate::auth::Policy,
+    /// The cookie between the password and the code.
+    pub pending: &'static str,
+    /// The session cookie.
+    pub session: &'static str,
+    /// Where a completed sign-in lands.
+    pub landing: &'static str,
+    /// The app's name in messages ("portal", "desk").
+    pub app: &'static str,
+}
+
+/// Renders the sign-in form: status, step (`password` or `code`), problem.
+pub type SignInForm = fn(StatusCode, &'static str, Option<String>) -> Response;
+
+impl SignInSteps<'_> {
+    fn refused(&self, step: &'static str, e: &AuthError, form: SignInForm) -> Response {
+        let status = match e {
+            AuthError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        let msg = match e {
+            AuthError::Store(e) => {
+                tracing::error!(error = %e, "sign-in: database failure");
+                format!(
+                    "the {} cannot reach its database; try again later",
+                    self.app
+                )
+            }
+            other => other.to_string(),
+        };
+        // After a refused code the pending step is gone: start again.
+        let step = if step == "code" && !matches!(e, AuthError::RateLimited) {
+            "password"
+        } else {
+            step
+        };
+        form(status, step, Some(msg))
+    }
+
+    /// The password step: a pending cookie and the code page, or the form again.
+    pub async fn password(
+        &self,
+        email: &str,
+        password: &str,
+        peer: SocketAddr,
+        now: i64,
+        form: SignInForm,
+    ) -> Response {
+        let source = peer.ip().to_string();
+        match self
+            .auth
+            .password(&mut rand08::rngs::OsRng, email, password, &source, now)
+            .await
+        {
+            Ok(token) => (
+                [(
+                    header::SET_COOKIE,
+                    set_cookie(self.pending, &token, self.policy.pending_ttl),
+                )],
+                Redirect::to("/signin/code"),
+            )
+                .into_response(),
+            Err(e) => {
+                tracing::info!(source = %peer.ip(), outcome = "refused", app = self.app, "sign-in: password step");
+                self.refused("password", &e, form)
+            }
         }
-        other => other.to_string(),
-    };
-    // After a refused code the pending step is gone: start again.
-    let step = if step == "code" && !matches!(e, AuthError::RateLimited) {
-        "password"
-    } else {
-        step
-    };
-    signin_form(status, step, Some(msg))
+    }
+
+    /// The code page, or back to the start without a pending sign-in.
+    pub fn code_page(&self, headers: &HeaderMap, form: SignInForm) -> Response {
+        if cookie(headers, self.pending).is_none() {
+            return Redirect::to("/signin").into_response();
+        }
+        form(StatusCode::OK, "code", None)
+    }
+
+    /// The code step: the session cookie and the landing page, or the form.
+    pub async fn code(
+        &self,
+        headers: &HeaderMap,
+        code: &str,
+        peer: SocketAddr,
+        now: i64,
+        form: SignInForm,
+    ) -> Response {
+        let Some(pending) = cookie(headers, self.pending) else {
+            return Redirect::to("/signin").into_response();
+        };
+        let source = peer.ip().to_string();
+        match self
+            .auth
+            .code(
+                &mut rand08::rngs::OsRng,
+                &pending,
+                code.trim(),
+                &source,
+                now,
+            )
+            .await
+        {
+            Ok(token) => {
+                tracing::info!(source = %peer.ip(), outcome = "ok", app = self.app, "sign-in");
+                let mut r = Redirect::to(self.landing).into_response();
+                let h = r.headers_mut();
+                h.append(
+                    header::SET_COOKIE,
+                    set_cookie(self.session, &token, self.policy.session_ttl),
+                );
+                h.append(header::SET_COOKIE, set_cookie(self.pending, "", 0));
+                r
+            }
+            Err(e) => {
+                tracing::info!(source = %peer.ip(), outcome = "refused", app = self.app, "sign-in: code step");
+                self.refused("code", &e, form)
+            }
+        }
+    }
+
+    /// Ends the session and goes back to the sign-in page.
+    pub async fn sign_out(&self, headers: &HeaderMap) -> Response {
+        if let Some(token) = cookie(headers, self.session)
+            && let Err(e) = self.auth.sign_out(&token).await
+        {
+            tracing::error!(error = %e, "sign-out: database failure");
+        }
+        (
+            [(header::SET_COOKIE, set_cookie(self.session, "", 0))],
+            Redirect::to("/signin"),
+        )
+            .into_response()
+    }
+}
+
+impl AppState {
+    fn steps(&self) -> SignInSteps<'_> {
+        SignInSteps {
+            auth: self.auth(),
+            policy: self.policy,
+            pending: PENDING,
+            session: SESSION,
+            landing: "/",
+            app: "portal",
+        }
+    }
 }
 
 async fn signin(
@@ -88,37 +223,13 @@ async fn signin(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(f): Form<SigninForm>,
 ) -> Response {
-    let result = st
-        .auth()
-        .password(
-            &mut rand08::rngs::OsRng,
-            &f.email,
-            &f.password,
-            &peer.ip().to_string(),
-            st.now(),
-        )
-        .await;
-    match result {
-        Ok(token) => (
-            [(
-                header::SET_COOKIE,
-                set_cookie(PENDING, &token, st.policy.pending_ttl),
-            )],
-            Redirect::to("/signin/code"),
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::info!(source = %peer.ip(), outcome = "refused", "sign-in: password step");
-            refused("password", &e)
-        }
-    }
+    st.steps()
+        .password(&f.email, &f.password, peer, st.now(), signin_form)
+        .await
 }
 
-async fn code_page(headers: HeaderMap) -> Response {
-    if cookie(&headers, PENDING).is_none() {
-        return Redirect::to("/signin").into_response();
-    }
-    signin_form(StatusCode::OK, "code", None)
+async fn code_page(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    st.steps().code_page(&headers, signin_form)
 }
 
 #[derive(serde::Deserialize)]
@@ -132,49 +243,13 @@ async fn code(
     headers: HeaderMap,
     Form(f): Form<CodeForm>,
 ) -> Response {
-    let Some(pending) = cookie(&headers, PENDING) else {
-        return Redirect::to("/signin").into_response();
-    };
-    let result = st
-        .auth()
-        .code(
-            &mut rand08::rngs::OsRng,
-            &pending,
-            f.code.trim(),
-            &peer.ip().to_string(),
-            st.now(),
-        )
-        .await;
-    match result {
-        Ok(token) => {
-            tracing::info!(source = %peer.ip(), outcome = "ok", "sign-in");
-            let mut r = Redirect::to("/").into_response();
-            let h = r.headers_mut();
-            h.append(
-                header::SET_COOKIE,
-                set_cookie(SESSION, &token, st.policy.session_ttl),
-            );
-            h.append(header::SET_COOKIE, set_cookie(PENDING, "", 0));
-            r
-        }
-        Err(e) => {
-            tracing::info!(source = %peer.ip(), outcome = "refused", "sign-in: code step");
-            refused("code", &e)
-        }
-    }
+    st.steps()
+        .code(&headers, &f.code, peer, st.now(), signin_form)
+        .await
 }
 
 async fn signout(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Some(token) = cookie(&headers, SESSION)
-        && let Err(e) = st.auth().sign_out(&token).await
-    {
-        tracing::error!(error = %e, "sign-out: database failure");
-    }
-    (
-        [(header::SET_COOKIE, set_cookie(SESSION, "", 0))],
-        Redirect::to("/signin"),
-    )
-        .into_response()
+    st.steps().sign_out(&headers).await
 }
 
 #[derive(Template)]
