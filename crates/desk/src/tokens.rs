@@ -808,6 +808,34 @@ pub(crate) struct ResultRow {
     pub message: String,
 }
 
+impl ResultRow {
+    fn failed(serial: String, id: Option<String>, status: String, e: &ActionError) -> Self {
+        Self {
+            serial,
+            id,
+            outcome: "failed".into(),
+            class: "failed",
+            status,
+            code: e.code(),
+            request_id: e.request_id(),
+            message: e.to_string(),
+        }
+    }
+
+    fn done(serial: String, after: Option<DeskDevice>) -> Self {
+        Self {
+            serial,
+            id: after.as_ref().map(|a| a.id.clone()),
+            outcome: "done".into(),
+            class: "ok",
+            status: after.map_or_else(|| "deleted".into(), |a| a.status),
+            code: String::new(),
+            request_id: String::new(),
+            message: String::new(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "results.html")]
 pub(crate) struct ResultsPage {
@@ -877,23 +905,15 @@ pub(crate) async fn execute(
         let d = match refresh_device(st, id).await {
             Ok(d) => d,
             Err(e) => {
+                let serial = st
+                    .store
+                    .desk_device(id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| id.clone(), |d| d.serial);
                 let e = ActionError::from(e);
-                results.push(ResultRow {
-                    serial: st
-                        .store
-                        .desk_device(id)
-                        .await
-                        .ok()
-                        .flatten()
-                        .map_or_else(|| id.clone(), |d| d.serial),
-                    id: None,
-                    outcome: "failed".into(),
-                    class: "failed",
-                    status: String::new(),
-                    code: e.code(),
-                    request_id: e.request_id(),
-                    message: e.to_string(),
-                });
+                results.push(ResultRow::failed(serial, None, String::new(), &e));
                 continue;
             }
         };
@@ -911,27 +931,9 @@ pub(crate) async fn execute(
         results.push(match result {
             Ok(after) => {
                 ok += 1;
-                ResultRow {
-                    serial: d.serial.clone(),
-                    id: after.as_ref().map(|a| a.id.clone()),
-                    outcome: "done".into(),
-                    class: "ok",
-                    status: after.map_or_else(|| "deleted".into(), |a| a.status),
-                    code: String::new(),
-                    request_id: String::new(),
-                    message: String::new(),
-                }
+                ResultRow::done(d.serial, after)
             }
-            Err(e) => ResultRow {
-                serial: d.serial.clone(),
-                id: Some(d.id.clone()),
-                outcome: "failed".into(),
-                class: "failed",
-                status: d.status.clone(),
-                code: e.code(),
-                request_id: e.request_id(),
-                message: e.to_string(),
-            },
+            Err(e) => ResultRow::failed(d.serial, Some(d.id), d.status, &e),
         });
     }
     Ok((results, ok))

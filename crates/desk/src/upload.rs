@@ -7,8 +7,7 @@
 //! A file read but not yet pushed lives only in memory, for 15 minutes,
 //! for the operator who sent it; its secrets are wiped when it goes.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Cursor;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -18,12 +17,12 @@ use axum::extract::{Form, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use oathvault_formats::{Format, ReadOptions, detect};
+use oathvault_formats::Format;
 use oathvault_graph::preflight::{Finding, preflight};
 use oathvault_graph::push::{Job, Outcome, Progress, PushOptions, TokenResult, push, validate};
+use oathvault_portal::web::upload::{SeedUpload, read_seed_upload};
 use oathvault_store::{DeskRole, Event};
 use oathvault_token::{Kind, Token};
-use zeroize::Zeroizing;
 
 use crate::DeskState;
 use crate::pages::{Frame, Operator, message, render, store_failed};
@@ -112,82 +111,16 @@ async fn reconcile_page(State(st): State<Arc<DeskState>>, op: Operator) -> Respo
     upload_form(&op, true, StatusCode::OK, Vec::new())
 }
 
-#[derive(Default)]
-struct Upload {
-    file_name: String,
-    file: Zeroizing<Vec<u8>>,
-    psk: Zeroizing<String>,
-    passphrase: Zeroizing<String>,
-}
-
-async fn read_form(mut form: Multipart) -> Result<Upload, String> {
-    let mut up = Upload::default();
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        format!("the upload was cut off or malformed ({})", e.body_text())
-    };
-    while let Some(mut field) = form.next_field().await.map_err(bad)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            up.file_name = field.file_name().unwrap_or("upload").to_owned();
-            while let Some(chunk) = field.chunk().await.map_err(bad)? {
-                up.file.extend_from_slice(&chunk);
-            }
-            continue;
-        }
-        let text = Zeroizing::new(field.text().await.map_err(bad)?);
-        match name.as_str() {
-            "psk" => up.psk = Zeroizing::new(text.trim().to_owned()),
-            "passphrase" => up.passphrase = text,
-            _ => {}
-        }
-    }
-    Ok(up)
-}
-
-/// Every token of the file, or every problem reading it.
-async fn read_tokens(up: Upload) -> Result<(Format, String, Vec<Token>), Vec<String>> {
-    if up.file.is_empty() {
-        return Err(vec!["the file is empty or missing".into()]);
-    }
-    let head = up
-        .file
-        .get(..up.file.len().min(64 << 10))
-        .unwrap_or_default();
-    let format = match detect(head) {
-        Ok(f) if f.readable() => f,
-        Ok(f) => {
-            return Err(vec![format!(
-                "{}: {} files cannot be read",
-                up.file_name,
-                f.name()
-            )]);
-        }
-        Err(e) => return Err(vec![format!("{}: {e}", up.file_name)]),
-    };
-    let mut options = ReadOptions::default();
-    if !up.psk.is_empty() {
-        let key = oathvault_token::SecretEncoding::Hex
-            .decode(&up.psk)
-            .map_err(|e| vec![format!("the pre-shared key: {e}")])?;
-        options.pskc.psk = Some(Zeroizing::new(key.expose().to_vec()));
-    }
-    if !up.passphrase.is_empty() {
-        options.pskc.passphrase = Some(up.passphrase.clone());
-    }
-    let name: Arc<str> = Arc::from(up.file_name.as_str());
-    let file_name = up.file_name.clone();
-    let read = tokio::task::spawn_blocking(move || {
-        oathvault_portal::read::read_all(format, Cursor::new(up.file.as_slice()), &name, &options)
-    })
-    .await
-    .map_err(|_| vec!["reading the file failed".to_owned()])?;
+/// Every token of the uploaded file, or every problem reading it.
+async fn read_tokens(up: SeedUpload) -> Result<(Format, String, Vec<Token>), Vec<String>> {
+    let (format, read) = up.read().await.map_err(|e| vec![e])?;
     if !read.problems.is_empty() {
         return Err(read.problems);
     }
     if read.tokens.is_empty() {
-        return Err(vec![format!("{file_name}: no tokens in the file")]);
+        return Err(vec![format!("{}: no tokens in the file", up.file_name)]);
     }
-    Ok((format, file_name, read.tokens))
+    Ok((format, up.file_name.clone(), read.tokens))
 }
 
 struct PreviewRow {
@@ -233,7 +166,7 @@ async fn read(State(st): State<Arc<DeskState>>, op: Operator, form: Multipart) -
     {
         return r;
     }
-    let up = match read_form(form).await {
+    let up = match read_seed_upload(form).await {
         Ok(u) => u,
         Err(e) => return upload_form(&op, false, StatusCode::BAD_REQUEST, vec![e]),
     };
@@ -629,7 +562,7 @@ async fn reconcile(State(st): State<Arc<DeskState>>, op: Operator, form: Multipa
     {
         return r;
     }
-    let up = match read_form(form).await {
+    let up = match read_seed_upload(form).await {
         Ok(u) => u,
         Err(e) => return upload_form(&op, true, StatusCode::BAD_REQUEST, vec![e]),
     };
@@ -648,48 +581,16 @@ async fn reconcile(State(st): State<Arc<DeskState>>, op: Operator, form: Multipa
             );
         }
     };
-    let mut in_file: BTreeMap<&str, usize> = BTreeMap::new();
-    for t in &tokens {
-        *in_file.entry(t.serial.as_str()).or_default() += 1;
-    }
-    let mut in_tenant: BTreeMap<&str, Vec<&oathvault_graph::Device>> = BTreeMap::new();
-    for d in &devices {
-        in_tenant
-            .entry(d.serial_number.as_str())
-            .or_default()
-            .push(d);
-    }
-    let missing: Vec<String> = in_file
-        .keys()
-        .filter(|s| !in_tenant.contains_key(*s))
-        .map(|s| (*s).to_owned())
-        .collect();
-    let extra: Vec<String> = in_tenant
-        .keys()
-        .filter(|s| !in_file.contains_key(*s))
-        .map(|s| (*s).to_owned())
-        .collect();
-    let mut duplicates: HashSet<String> = in_file
+    let r = oathvault_graph::reconcile::compare(&tokens, &devices);
+    let mut duplicates: Vec<String> = r
+        .file_duplicates
         .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(s, _)| (*s).to_owned())
+        .chain(&r.tenant_duplicates)
+        .cloned()
         .collect();
-    duplicates.extend(
-        in_tenant
-            .iter()
-            .filter(|(_, v)| v.len() > 1)
-            .map(|(s, _)| (*s).to_owned()),
-    );
-    let mut duplicates: Vec<String> = duplicates.into_iter().collect();
     duplicates.sort();
-    let mut states: BTreeMap<String, usize> = BTreeMap::new();
-    for s in in_file.keys() {
-        for d in in_tenant.get(s).into_iter().flatten() {
-            *states
-                .entry(d.status.clone().unwrap_or_default())
-                .or_default() += 1;
-        }
-    }
+    duplicates.dedup();
+    let (missing, extra, states) = (r.missing, r.extra, r.states);
     let ev = op
         .event("reconcile", &format!("file:{file_name}"))
         .with_detail(format!(

@@ -15,6 +15,7 @@ pub mod model;
 pub mod ops;
 pub mod preflight;
 pub mod push;
+pub mod reconcile;
 pub mod retry;
 
 pub use auth::{Auth, Credential, Endpoints};

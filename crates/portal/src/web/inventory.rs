@@ -1,7 +1,6 @@
 //! Administration of the inventory: the overview, customers and contacts,
 //! orders, shipments, and importing a factory seed file into a shipment.
 
-use std::io::Cursor;
 use std::sync::Arc;
 
 use askama::Template;
@@ -10,11 +9,9 @@ use axum::extract::{Form, Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use oathvault_formats::{ReadOptions, detect};
-
-use crate::read::ReadAll;
 use oathvault_store::{Counts, Customer, EventRow, Order, Shipment};
-use zeroize::Zeroizing;
+
+use super::upload::{SeedUpload, read_seed_upload};
 
 use super::{
     Administrator, AppState, Frame, Signed, message, refusal, render, see_other, unavailable, when,
@@ -405,80 +402,6 @@ pub(super) async fn import_page(
     .await
 }
 
-/// The import form: which shipment, the file, and keys for protected PSKC.
-#[derive(Default)]
-struct Upload {
-    shipment: String,
-    file_name: String,
-    file: Zeroizing<Vec<u8>>,
-    psk: Zeroizing<String>,
-    passphrase: Zeroizing<String>,
-}
-
-async fn read_upload(mut form: Multipart) -> Result<Upload, String> {
-    let mut up = Upload::default();
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        format!("the upload was cut off or malformed ({})", e.body_text())
-    };
-    while let Some(mut field) = form.next_field().await.map_err(bad)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            up.file_name = field.file_name().unwrap_or("upload").to_owned();
-            while let Some(chunk) = field.chunk().await.map_err(bad)? {
-                up.file.extend_from_slice(&chunk);
-            }
-            continue;
-        }
-        let text = Zeroizing::new(field.text().await.map_err(bad)?);
-        match name.as_str() {
-            "shipment" => up.shipment = text.trim().to_owned(),
-            "psk" => up.psk = Zeroizing::new(text.trim().to_owned()),
-            "passphrase" => up.passphrase = text,
-            _ => {}
-        }
-    }
-    Ok(up)
-}
-
-fn options(up: &Upload) -> Result<ReadOptions, String> {
-    let mut o = ReadOptions::default();
-    if !up.psk.is_empty() {
-        let key = oathvault_token::SecretEncoding::Hex
-            .decode(&up.psk)
-            .map_err(|e| format!("the pre-shared key: {e}"))?;
-        o.pskc.psk = Some(Zeroizing::new(key.expose().to_vec()));
-    }
-    if !up.passphrase.is_empty() {
-        o.pskc.passphrase = Some(up.passphrase.clone());
-    }
-    Ok(o)
-}
-
-/// Detects the file's format and reads every token (off the async threads).
-async fn parse_file(up: &Upload) -> Result<(oathvault_formats::Format, ReadAll), String> {
-    if up.file.is_empty() {
-        return Err("the file is empty or missing".into());
-    }
-    let head = up
-        .file
-        .get(..up.file.len().min(64 << 10))
-        .unwrap_or_default();
-    let format = match detect(head) {
-        Ok(f) if f.readable() => f,
-        Ok(f) => return Err(format!("{} files cannot be imported", f.name())),
-        Err(e) => return Err(e.to_string()),
-    };
-    let opts = options(up)?;
-    let name: Arc<str> = Arc::from(up.file_name.as_str());
-    let file = up.file.clone();
-    let read = tokio::task::spawn_blocking(move || {
-        crate::read::read_all(format, Cursor::new(file.as_slice()), &name, &opts)
-    })
-    .await
-    .map_err(|_| "reading the file failed".to_owned())?;
-    Ok((format, read))
-}
-
 /// Why an upload was not imported, and what to show with the form again.
 struct Refused {
     status: StatusCode,
@@ -503,8 +426,11 @@ pub(super) async fn import(
     Administrator(me): Administrator,
     form: Multipart,
 ) -> Response {
-    let (chosen, result) = match read_upload(form).await {
-        Ok(up) => (up.shipment.clone(), import_upload(&st, &me, &up).await),
+    let (chosen, result) = match read_seed_upload(form).await {
+        Ok(up) => (
+            up.field("shipment").to_owned(),
+            import_upload(&st, &me, &up).await,
+        ),
         Err(why) => (
             String::new(),
             Err(Refused::new(StatusCode::BAD_REQUEST, why)),
@@ -528,10 +454,10 @@ pub(super) async fn import(
 }
 
 /// Imports an upload; the notice to show, or why nothing was imported.
-async fn import_upload(st: &AppState, me: &Signed, up: &Upload) -> Result<String, Refused> {
+async fn import_upload(st: &AppState, me: &Signed, up: &SeedUpload) -> Result<String, Refused> {
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     let shipment = match st.store.shipments().await {
-        Ok(all) => all.into_iter().find(|s| s.number == up.shipment),
+        Ok(all) => all.into_iter().find(|s| s.number == up.field("shipment")),
         Err(e) => {
             tracing::error!(error = %e, "database failure");
             return Err(Refused::new(
@@ -543,7 +469,8 @@ async fn import_upload(st: &AppState, me: &Signed, up: &Upload) -> Result<String
     let shipment = shipment
         .ok_or_else(|| Refused::new(unprocessable, "choose the shipment the file belongs to"))?;
     let nothing = |why: &str| format!("{}: {why}; nothing was imported", up.file_name);
-    let (format, read) = parse_file(up)
+    let (format, read) = up
+        .read()
         .await
         .map_err(|why| Refused::new(unprocessable, nothing(&why)))?;
     let admin = st.admin();

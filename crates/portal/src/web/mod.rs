@@ -17,6 +17,7 @@ mod journey;
 mod review;
 mod signin;
 mod staff;
+pub mod upload;
 
 pub use signin::{SignInForm, SignInSteps};
 

@@ -1,7 +1,7 @@
 //! `entra push`, `entra reconcile`, `entra preflight`: a seed file against
 //! the tenant.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -315,53 +315,17 @@ pub async fn reconcile(graph: &Graph, a: &ReconcileArgs) -> Result<(), Failure> 
         .list_devices(None, |_| {})
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    let mut in_file: BTreeMap<&str, usize> = BTreeMap::new();
-    for t in &tokens {
-        *in_file.entry(t.serial.as_str()).or_default() += 1;
-    }
-    let mut in_tenant: BTreeMap<&str, Vec<&oathvault_graph::Device>> = BTreeMap::new();
-    for d in &devices {
-        in_tenant
-            .entry(d.serial_number.as_str())
-            .or_default()
-            .push(d);
-    }
-    let missing: Vec<&str> = in_file
-        .keys()
-        .copied()
-        .filter(|s| !in_tenant.contains_key(s))
-        .collect();
-    let extra: Vec<&str> = in_tenant
-        .keys()
-        .copied()
-        .filter(|s| !in_file.contains_key(s))
-        .collect();
-    let file_dups: Vec<&str> = in_file
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(s, _)| *s)
-        .collect();
-    let tenant_dups: Vec<&str> = in_tenant
-        .iter()
-        .filter(|(_, v)| v.len() > 1)
-        .map(|(s, _)| *s)
-        .collect();
-    let mut states: BTreeMap<&str, usize> = BTreeMap::new();
-    for s in in_file.keys() {
-        for d in in_tenant.get(s).into_iter().flatten() {
-            *states.entry(d.status()).or_default() += 1;
-        }
-    }
+    let r = oathvault_graph::reconcile::compare(&tokens, &devices);
     say!(
         "{name}: {} token(s); the tenant: {} token(s)",
         tokens.len(),
         devices.len()
     );
-    say!("in both:            {}", in_file.len() - missing.len());
-    for (state, n) in &states {
+    say!("in both:            {}", r.in_both);
+    for (state, n) in &r.states {
         say!("  {state:<18}{n}");
     }
-    let show = |label: &str, list: &[&str]| {
+    let show = |label: &str, list: &[String]| {
         say!("{label:<20}{}", list.len());
         let shown = if a.all {
             list.len()
@@ -375,11 +339,11 @@ pub async fn reconcile(graph: &Graph, a: &ReconcileArgs) -> Result<(), Failure> 
             say!("  … {} more (--all lists them)", list.len() - shown);
         }
     };
-    show("missing in tenant:", &missing);
-    show("only in tenant:", &extra);
-    show("twice in the file:", &file_dups);
-    show("twice in tenant:", &tenant_dups);
-    if missing.is_empty() && file_dups.is_empty() && tenant_dups.is_empty() {
+    show("missing in tenant:", &r.missing);
+    show("only in tenant:", &r.extra);
+    show("twice in the file:", &r.file_duplicates);
+    show("twice in tenant:", &r.tenant_duplicates);
+    if r.is_clean() {
         Ok(())
     } else {
         Err(Failure::Input(None))

@@ -1,0 +1,127 @@
+//! A seed file sent with a form (multipart): read whole, its format
+//! recognised from the content, every token read off the async threads —
+//! shared by the portal's import page and the help desk's upload.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::sync::Arc;
+
+use axum::extract::Multipart;
+use oathvault_formats::{Format, ReadOptions, detect};
+use zeroize::Zeroizing;
+
+use crate::read::ReadAll;
+
+/// The form: the file, the keys a protected PSKC file needs, and the other
+/// (non-secret) fields by name.
+#[derive(Default)]
+pub struct SeedUpload {
+    /// The file's name as the browser sent it.
+    pub file_name: String,
+    /// Its bytes (wiped when dropped).
+    pub file: Zeroizing<Vec<u8>>,
+    /// A PSKC pre-shared key, hex.
+    pub psk: Zeroizing<String>,
+    /// A PSKC password.
+    pub passphrase: Zeroizing<String>,
+    /// Every other field, trimmed.
+    pub fields: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for SeedUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeedUpload")
+            .field("file_name", &self.file_name)
+            .field("bytes", &self.file.len())
+            .field("fields", &self.fields)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SeedUpload {
+    /// A field other than the file and the keys (`""` when absent).
+    #[must_use]
+    pub fn field(&self, name: &str) -> &str {
+        self.fields.get(name).map_or("", String::as_str)
+    }
+
+    fn options(&self) -> Result<ReadOptions, String> {
+        let mut o = ReadOptions::default();
+        if !self.psk.is_empty() {
+            let key = oathvault_token::SecretEncoding::Hex
+                .decode(&self.psk)
+                .map_err(|e| format!("the pre-shared key: {e}"))?;
+            o.pskc.psk = Some(Zeroizing::new(key.expose().to_vec()));
+        }
+        if !self.passphrase.is_empty() {
+            o.pskc.passphrase = Some(self.passphrase.clone());
+        }
+        Ok(o)
+    }
+
+    /// Recognises the format and reads every token (off the async
+    /// threads). `Err` when there is no file, its format cannot be read, or
+    /// a key is malformed; problems in the file are in the [`ReadAll`].
+    ///
+    /// # Errors
+    /// As above, in words naming the file.
+    pub async fn read(&self) -> Result<(Format, ReadAll), String> {
+        if self.file.is_empty() {
+            return Err("the file is empty or missing".into());
+        }
+        let head = self
+            .file
+            .get(..self.file.len().min(64 << 10))
+            .unwrap_or_default();
+        let format = match detect(head) {
+            Ok(f) if f.readable() => f,
+            Ok(f) => {
+                return Err(format!(
+                    "{}: {} files cannot be read",
+                    self.file_name,
+                    f.name()
+                ));
+            }
+            Err(e) => return Err(format!("{}: {e}", self.file_name)),
+        };
+        let opts = self.options()?;
+        let name: Arc<str> = Arc::from(self.file_name.as_str());
+        let file = self.file.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            crate::read::read_all(format, Cursor::new(file.as_slice()), &name, &opts)
+        })
+        .await
+        .map_err(|_| "reading the file failed".to_owned())?;
+        Ok((format, read))
+    }
+}
+
+/// Reads the form: the field `file`, `psk`, `passphrase`, and the rest.
+///
+/// # Errors
+/// The upload was cut off or is not multipart.
+pub async fn read_seed_upload(mut form: Multipart) -> Result<SeedUpload, String> {
+    let mut up = SeedUpload::default();
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        format!("the upload was cut off or malformed ({})", e.body_text())
+    };
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            up.file_name = field.file_name().unwrap_or("upload").to_owned();
+            while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                up.file.extend_from_slice(&chunk);
+            }
+            continue;
+        }
+        let text = Zeroizing::new(field.text().await.map_err(bad)?);
+        match name.as_str() {
+            "psk" => up.psk = Zeroizing::new(text.trim().to_owned()),
+            "passphrase" => up.passphrase = text,
+            _ => {
+                up.fields.insert(name, text.trim().to_owned());
+            }
+        }
+    }
+    Ok(up)
+}
