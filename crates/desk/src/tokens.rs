@@ -219,6 +219,20 @@ async fn fresh(
     }
 }
 
+/// The token read fresh, when the operator's role allows `action` on it
+/// (a refusal is audited and answered with a 403 page).
+async fn allowed(
+    st: &DeskState,
+    op: &Operator,
+    id: &str,
+    needed: DeskRole,
+    action: &str,
+) -> Result<DeskDevice, Response> {
+    let (d, _) = fresh(st, op, id).await?;
+    op.require(st, needed, action, &subject(&d)).await?;
+    Ok(d)
+}
+
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
 struct NoticeQuery {
@@ -490,21 +504,15 @@ async fn assign(
     Path(id): Path<String>,
     Form(f): Form<AssignForm>,
 ) -> Response {
-    let (d, _) = match fresh(&st, &op, &id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let action = if f.code.trim().is_empty() {
         "assign"
     } else {
         "assign-activate"
     };
-    if let Err(r) = op
-        .require(&st, DeskRole::Helpdesk, action, &subject(&d))
-        .await
-    {
-        return r;
-    }
+    let d = match allowed(&st, &op, &id, DeskRole::Helpdesk, action).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
     let mut detail = format!("to {}", f.upn.trim());
     let result = async {
         if d.status != "available" {
@@ -542,16 +550,10 @@ async fn activate(
     Path(id): Path<String>,
     Form(f): Form<CodeForm>,
 ) -> Response {
-    let (d, _) = match fresh(&st, &op, &id).await {
-        Ok(x) => x,
+    let d = match allowed(&st, &op, &id, DeskRole::Helpdesk, "activate").await {
+        Ok(d) => d,
         Err(r) => return r,
     };
-    if let Err(r) = op
-        .require(&st, DeskRole::Helpdesk, "activate", &subject(&d))
-        .await
-    {
-        return r;
-    }
     let result = async {
         let code = six_digits(&f.code)?;
         st.graph.activate(assignee(&d)?, &d.id, code).await?;
@@ -563,16 +565,10 @@ async fn activate(
 }
 
 async fn one(st: Arc<DeskState>, op: Operator, id: String, action: Action) -> Response {
-    let (d, _) = match fresh(&st, &op, &id).await {
-        Ok(x) => x,
+    let d = match allowed(&st, &op, &id, action.needs(), action.as_str()).await {
+        Ok(d) => d,
         Err(r) => return r,
     };
-    if let Err(r) = op
-        .require(&st, action.needs(), action.as_str(), &subject(&d))
-        .await
-    {
-        return r;
-    }
     let detail = if d.user_name.is_empty() {
         format!("was {}", d.status)
     } else {
@@ -620,16 +616,10 @@ async fn delete(
         );
     }
     if st.settings.two_person {
-        let (d, _) = match fresh(&st, &op, &id).await {
-            Ok(x) => x,
+        let d = match allowed(&st, &op, &id, DeskRole::Administrator, "delete").await {
+            Ok(d) => d,
             Err(r) => return r,
         };
-        if let Err(r) = op
-            .require(&st, DeskRole::Administrator, "delete", &subject(&d))
-            .await
-        {
-            return r;
-        }
         return crate::approvals::ask(&st, &op, Action::Delete, &[d]).await;
     }
     one(st, op, id, Action::Delete).await
@@ -648,16 +638,10 @@ async fn replace(
     Path(id): Path<String>,
     Form(f): Form<ReplaceForm>,
 ) -> Response {
-    let (old, _) = match fresh(&st, &op, &id).await {
-        Ok(x) => x,
+    let old = match allowed(&st, &op, &id, DeskRole::Helpdesk, "replace").await {
+        Ok(d) => d,
         Err(r) => return r,
     };
-    if let Err(r) = op
-        .require(&st, DeskRole::Helpdesk, "replace", &subject(&old))
-        .await
-    {
-        return r;
-    }
     let serial = f.serial.trim().to_owned();
     let mut detail = format!("by {serial} for {}", old.user_name);
     let result = async {

@@ -27,7 +27,8 @@ use std::path::PathBuf;
 use common::{Local, Op, now, start};
 use oathvault_otp::Otp;
 use oathvault_testkit::browser::{
-    browser, fill, run, screenshots, start_chromedriver, submit, wait_for_path, wait_for_text,
+    browser, click, fill, follow, run, screenshots, start_chromedriver, submit, wait_for_path,
+    wait_for_text,
 };
 use oathvault_token::{Digits, Kind};
 use thirtyfour::prelude::*;
@@ -115,12 +116,7 @@ async fn operator_journey(d: WebDriver, l: std::sync::Arc<Local>, file: PathBuf,
         "{page}"
     );
     shot(&d, &shots, "03-upload-check.png").await;
-    d.find(By::Css("form[action^=\"/upload/\"] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&d, "form[action^=\"/upload/\"] button[type=submit]").await;
     let page = wait_for_text(&d, "2 created").await;
     assert!(page.contains("0 failed"), "{page}");
     shot(&d, &shots, "04-upload-results.png").await;
@@ -132,32 +128,17 @@ async fn operator_journey(d: WebDriver, l: std::sync::Arc<Local>, file: PathBuf,
     // Find token A.
     d.goto(format!("{base}/tokens")).await.unwrap();
     fill(&d, "q", "10001001").await;
-    d.find(By::Css("form[action=\"/tokens\"] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&d, "form[action=\"/tokens\"] button[type=submit]").await;
     wait_for_text(&d, "1–1 of 1").await;
     shot(&d, &shots, "05-inventory-search.png").await;
-    d.find(By::LinkText("10001001"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    follow(&d, "10001001").await;
     wait_for_text(&d, "Assign to a user").await;
     shot(&d, &shots, "06-token-available.png").await;
 
     // Assign it to a user.
     let upn = l.demo.users[0].upn.clone();
     fill(&d, "upn", &upn).await;
-    d.find(By::Css("form[action$=\"/assign\"] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&d, "form[action$=\"/assign\"] button[type=submit]").await;
     let page = wait_for_text(&d, "now assigned").await;
     assert!(page.contains(&upn), "{page}");
     assert_eq!(
@@ -168,12 +149,7 @@ async fn operator_journey(d: WebDriver, l: std::sync::Arc<Local>, file: PathBuf,
 
     // Activate it with the code it shows now (the user reads it out).
     fill(&d, "code", &code_a()).await;
-    d.find(By::Css("form[action$=\"/activate\"] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&d, "form[action$=\"/activate\"] button[type=submit]").await;
     wait_for_text(&d, "now activated").await;
     let status = d
         .find(By::Id("status"))
@@ -226,39 +202,19 @@ async fn operator_journey(d: WebDriver, l: std::sync::Arc<Local>, file: PathBuf,
     let page = wait_for_text(&d, "10001001").await;
     assert!(page.contains(&upn), "{page}");
     shot(&d, &shots, "09-inventory-activated.png").await;
-    d.find(By::LinkText("10001001"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    follow(&d, "10001001").await;
 
     // Unassign, then delete.
     wait_for_text(&d, "Unassign").await;
-    d.find(By::Css("form[action$=\"/unassign\"] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&d, "form[action$=\"/unassign\"] button[type=submit]").await;
     wait_for_text(&d, "now available").await;
     assert_eq!(
         status_in_tenant(&l, "10001001").await.as_deref(),
         Some("available")
     );
-    d.find(By::Css("form[action$=\"/delete\"] input[name=confirm]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&d, "form[action$=\"/delete\"] input[name=confirm]").await;
     shot(&d, &shots, "10-token-delete.png").await;
-    d.find(By::Css("form[action$=\"/delete\"] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&d, "form[action$=\"/delete\"] button[type=submit]").await;
     wait_for_path(&d, "/tokens").await;
     wait_for_text(&d, "token 10001001 is now deleted").await;
     assert!(
@@ -303,12 +259,7 @@ async fn viewer_journey(d: WebDriver, l: std::sync::Arc<Local>, shots: PathBuf) 
         "a viewer's menu has no upload:\n{page}"
     );
     shot(&d, &shots, "12-viewer-inventory.png").await;
-    d.find(By::LinkText("10001002"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    follow(&d, "10001002").await;
     let page = wait_for_text(&d, "Token 10001002").await;
     for action in [
         "Assign to a user",

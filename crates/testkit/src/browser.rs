@@ -180,6 +180,17 @@ pub async fn submit(d: &WebDriver, form_action: &str) {
     .expect("click submit");
 }
 
+/// Clicks the first element matching the CSS `selector`.
+pub async fn click(d: &WebDriver, selector: &str) {
+    d.query(By::Css(selector))
+        .first()
+        .await
+        .unwrap_or_else(|e| panic!("no {selector}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {selector}: {e}"));
+}
+
 /// Clicks the link with this text.
 pub async fn follow(d: &WebDriver, text: &str) {
     d.query(By::LinkText(text))
