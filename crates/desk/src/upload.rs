@@ -177,13 +177,14 @@ async fn read(State(st): State<Arc<DeskState>>, op: Operator, form: Multipart) -
         }
     };
     let violations: Vec<String> = validate(&tokens).iter().map(ToString::to_string).collect();
+    let known = match st.store.desk_serials().await {
+        Ok(k) => k,
+        Err(e) => return store_failed(&op, &e),
+    };
     let mut existing = 0;
     let mut rows = Vec::with_capacity(tokens.len().min(200));
     for (i, t) in tokens.iter().enumerate() {
-        let exists = match st.store.desk_device(t.serial.as_str()).await {
-            Ok(d) => d.is_some_and(|d| d.serial == t.serial.as_str()),
-            Err(e) => return store_failed(&op, &e),
-        };
+        let exists = known.contains(t.serial.as_str());
         existing += usize::from(exists);
         if i < 200 {
             rows.push(PreviewRow {

@@ -461,6 +461,16 @@ impl Store {
         row.as_ref().map(device_row).transpose()
     }
 
+    /// Every serial in the copy.
+    pub async fn desk_serials(&self) -> Result<std::collections::HashSet<String>, Error> {
+        let rows = sqlx::query("SELECT serial FROM desk_device")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("serial")?))
+            .collect()
+    }
+
     /// Tokens by status, in the copy (`status`, count), most first.
     pub async fn desk_counts(&self) -> Result<Vec<(String, i64)>, Error> {
         let rows = sqlx::query(

@@ -160,6 +160,9 @@ async fn suite(store: &Store) {
     );
     let all = store.desk_devices(&query("")).await.unwrap();
     assert_eq!(all.total, 1203);
+    let serials = store.desk_serials().await.unwrap();
+    assert_eq!(serials.len(), 1203);
+    assert!(serials.contains("SN01202"));
     assert_eq!(all.rows.len(), 50);
     assert_eq!(all.rows[0], device(0));
     let mut counts = store.desk_counts().await.unwrap();
