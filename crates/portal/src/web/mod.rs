@@ -424,10 +424,11 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Wraps an app's routes (the portal's, the help desk's) in what every page
-/// needs: CSRF refusal of cross-site form posts, request tracing (paths as
-/// [`log_path`] shows them), and security headers — a strict content
-/// security policy, no framing, no referrer, no sniffing, no caching, and
-/// HSTS when `hsts` (the app is reached over `https://`).
+/// needs: CSRF refusal of cross-site form posts, request tracing (with the
+/// tokens of download and confirmation links masked), and security headers
+/// — a strict content security policy, no framing, no referrer, no
+/// sniffing, no caching, and HSTS when `hsts` (the app is reached over
+/// `https://`).
 pub fn harden(app: Router, hsts: bool) -> Router {
     let headers = [
         (
