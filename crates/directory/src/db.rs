@@ -243,7 +243,7 @@ pub struct Db {
 }
 
 /// Devices per `INSERT` statement.
-const INSERT_CHUNK: usize = 200;
+const INSERT_CHUNK: usize = 1000;
 /// Columns each device binds.
 const INSERT_COLUMNS: usize = 13;
 
