@@ -8,9 +8,11 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
+    clippy::missing_panics_doc,
     reason = "test helpers: a failure is a failed test"
 )]
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,10 +24,11 @@ use oathvault_otp::Otp;
 use oathvault_otp::clock::{Clock, SystemClock};
 use oathvault_portal::Actor;
 use oathvault_store::Store;
-use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step};
+use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step, Token};
 use oathvault_vault::MasterKey;
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
+use reqwest::StatusCode;
 
 pub fn now() -> i64 {
     i64::try_from(SystemClock.now_unix()).unwrap()
@@ -206,4 +209,211 @@ pub async fn start_with(dir: &Path, settings: DeskSettings) -> Local {
         admin2,
         viewer,
     }
+}
+
+/// A signed-in operator's HTTP client.
+pub struct Session {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub cookie: String,
+}
+
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_owned()
+}
+
+pub async fn sign_in(l: &Local, op: &Op) -> Session {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{}/signin", l.desk))
+        .form(&[
+            ("email", op.email.as_str()),
+            ("password", op.password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let pending = set_cookie(&r, "ovd_pending");
+    let r = http
+        .post(format!("{}/signin/code", l.desk))
+        .header("cookie", pending)
+        .form(&[("code", op.code())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    Session {
+        cookie: set_cookie(&r, "ovd_session"),
+        http,
+        base: l.desk.clone(),
+    }
+}
+
+impl Session {
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    pub async fn post(&self, path: &str, form: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    pub async fn upload(&self, path: &str, name: &str, file: String) -> (StatusCode, String) {
+        // multipart/form-data by hand (one file field), as a browser sends it.
+        let boundary = "----oathvault-test-boundary";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+        );
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+}
+
+/// An Entra CSV of `tokens` (TOTP ones with their step; HOTP as 30).
+pub fn entra_csv(tokens: &[Token]) -> String {
+    let mut csv = String::from("serial number,secret key,time interval,manufacturer,model\n");
+    for t in tokens {
+        let step = match t.kind {
+            Kind::Totp { step, .. } => step.seconds(),
+            Kind::Hotp { .. } => 30,
+        };
+        let _ = writeln!(
+            csv,
+            "{},{},{step},{},{}",
+            t.serial.as_str(),
+            oathvault_token::SecretEncoding::Base32
+                .encode(&t.secret)
+                .as_str(),
+            t.manufacturer.as_deref().unwrap_or("Contoso"),
+            t.model.as_deref().unwrap_or("T1")
+        );
+    }
+    csv
+}
+
+/// `tokens` as JSON Lines (lossless: HOTP, digits, hash).
+pub fn jsonl(tokens: &[Token]) -> String {
+    let mut out = Vec::new();
+    let mut w = oathvault_formats::writer(
+        oathvault_formats::Format::Jsonl,
+        &mut out,
+        &oathvault_formats::WriteOptions::default(),
+    )
+    .unwrap();
+    for t in tokens {
+        w.write(t).unwrap();
+    }
+    w.finish().unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+pub fn code_at(t: &Token, at: i64) -> String {
+    let otp = Otp::from_parts(t.secret.expose(), t.hash, t.kind, Digits::SIX).unwrap();
+    otp.totp(u64::try_from(at).unwrap()).unwrap().to_string()
+}
+
+impl Session {
+    /// Posts the push form of a read file; an accepted push runs in the
+    /// background: follows its page until the results are there.
+    pub async fn push(&self, id: &str, form: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .post(format!("{}/upload/{id}", self.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+            .send()
+            .await
+            .unwrap();
+        if r.status() != StatusCode::SEE_OTHER {
+            let status = r.status();
+            return (status, r.text().await.unwrap());
+        }
+        let job = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(job.starts_with("/upload/jobs/"), "{job}");
+        for _ in 0..200 {
+            let (status, page) = self.get(&job).await;
+            if !page.contains("<progress") {
+                return (status, page);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the upload never finished");
+    }
+}
+
+/// Reads and pushes `tokens` as the administrator; returns the results page.
+pub async fn upload_and_push(s: &Session, tokens: &[Token]) -> String {
+    let (status, page) = s.upload("/upload", "vendor.csv", entra_csv(tokens)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let id = page
+        .split("action=\"/upload/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no push form in\n{page}"))
+        .to_owned();
+    let (status, page) = s.push(&id, "serial=&code=").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page
+}
+
+pub async fn status(l: &Local, serial: &str) -> Option<(String, Option<String>)> {
+    l.state
+        .graph
+        .device_by_serial(serial)
+        .await
+        .unwrap()
+        .map(|d| {
+            (
+                d.status.unwrap_or_default(),
+                d.assigned_to.and_then(|a| a.id),
+            )
+        })
+}
+
+pub async fn device_id(l: &Local, serial: &str) -> String {
+    l.state.store.desk_device(serial).await.unwrap().unwrap().id
+}
+
+pub fn golden() -> Vec<Token> {
+    oathvault_testkit::golden::entra()
 }
