@@ -26,6 +26,7 @@ mod upload;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -87,7 +88,15 @@ pub struct DeskState {
     pub(crate) jobs: Mutex<HashMap<String, Arc<upload::UploadJob>>>,
     /// One sync at a time.
     pub(crate) syncing: tokio::sync::Mutex<()>,
+    /// Whether Graph reports token clocks (the local directory does,
+    /// Microsoft's cloud does not): unknown until the first sync, so a real
+    /// tenant is not asked again for every token page.
+    pub(crate) clocks: std::sync::atomic::AtomicU8,
 }
+
+const CLOCKS_UNKNOWN: u8 = 0;
+const CLOCKS_REPORTED: u8 = 1;
+const CLOCKS_ABSENT: u8 = 2;
 
 impl std::fmt::Debug for DeskState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,6 +126,7 @@ impl DeskState {
             uploads: Mutex::new(HashMap::new()),
             jobs: Mutex::new(HashMap::new()),
             syncing: tokio::sync::Mutex::new(()),
+            clocks: std::sync::atomic::AtomicU8::new(CLOCKS_UNKNOWN),
         }
     }
 
@@ -243,7 +253,23 @@ pub async fn sync(st: &DeskState) -> Result<Synced, SyncError> {
         .map(|d| desk_device(d, &by_id))
         .collect();
     // Drift where the directory reports it (Microsoft Graph does not).
-    let clocks = st.graph.token_clocks().await?.unwrap_or_default();
+    // Drift is extra: a failure to read it never fails the sync.
+    let clocks = match st.graph.token_clocks().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "token clocks could not be read; drift left as it was");
+            None
+        }
+    };
+    st.clocks.store(
+        if clocks.is_some() {
+            CLOCKS_REPORTED
+        } else {
+            CLOCKS_ABSENT
+        },
+        Ordering::Relaxed,
+    );
+    let clocks = clocks.unwrap_or_default();
     let drift: HashMap<&str, i64> = clocks
         .iter()
         .map(|c| (c.serial_number.as_str(), c.drift_seconds))
@@ -270,7 +296,8 @@ pub(crate) async fn refresh_device(st: &DeskState, id: &str) -> Result<DeskDevic
         users.insert(u.id.clone(), u);
     }
     let mut row = desk_device(d, &users);
-    if let Some(c) = st.graph.token_clock(&row.serial).await? {
+    let ask = st.clocks.load(Ordering::Relaxed) != CLOCKS_ABSENT;
+    if ask && let Some(c) = st.graph.token_clock(&row.serial).await? {
         row.drift = Some(c.drift_seconds);
         st.store
             .desk_drift_add(&samples(std::slice::from_ref(&c)))

@@ -105,6 +105,13 @@ pub fn device_body(
     Ok(out)
 }
 
+/// A refusal of the beyond-Entra clock endpoints: Microsoft Graph answers
+/// a path outside its versions with `400 Invalid version`, others with 404
+/// or 405; any 4xx means "not reported here" (429 and 401 were retried).
+fn not_reported(e: &Error) -> bool {
+    e.graph().is_some_and(|g| (400..500).contains(&g.status))
+}
+
 impl Graph {
     /// Every device matching `filter` (an OData `$filter`, unencoded),
     /// following every `@odata.nextLink`; `on_page` hears the count so far.
@@ -268,7 +275,7 @@ impl Graph {
     /// The clocks of the tokens a code was accepted from, as the local
     /// directory measures them (`GET /api/tokens`, beyond Entra: Microsoft
     /// Graph does not report drift). `None` where the endpoint does not
-    /// exist (a real tenant).
+    /// exist (a real tenant answers 400 or 404).
     ///
     /// # Errors
     /// Any other failure of a page.
@@ -290,7 +297,7 @@ impl Graph {
             }
             let page: Page = match self.call(Method::GET, &url, None).await {
                 Ok(r) => r.json()?,
-                Err(Error::Graph(g)) if g.status == 404 || g.status == 405 => return Ok(None),
+                Err(e) if not_reported(&e) => return Ok(None),
                 Err(e) => return Err(e),
             };
             out.extend(page.value);
@@ -314,7 +321,7 @@ impl Graph {
                 let c: TokenClock = r.json()?;
                 Ok(c.last_used_date_time.is_some().then_some(c))
             }
-            Err(Error::Graph(g)) if g.status == 404 || g.status == 405 => Ok(None),
+            Err(e) if not_reported(&e) => Ok(None),
             Err(e) => Err(e),
         }
     }

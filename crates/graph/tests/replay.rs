@@ -1315,3 +1315,53 @@ async fn push_keeps_the_assignee_when_a_delta_answer_misses_a_serial() {
         sent[2].body
     );
 }
+
+/// Beyond Entra: the local directory's clock endpoints. Microsoft Graph
+/// answers a path outside its versions with `400 Invalid version` (the
+/// §4.1 error shape; the code is the one Graph gives for it): the client
+/// reads that as "no drift reported", not as a failure.
+#[tokio::test]
+async fn token_clocks_are_none_where_graph_has_no_such_endpoint() {
+    let s = Server::start().await;
+    let invalid = r#"{ "error": { "code": "BadRequest", "message": "Invalid version: api",
+             "innerError": { "request-id": "request-id", "date": "date-time" } } }"#;
+    s.on(Method::GET, "/api/tokens", vec![reply(400, invalid)]);
+    s.on(
+        Method::GET,
+        "/api/tokens/10001001",
+        vec![reply(400, invalid)],
+    );
+    let graph = s.graph(fast());
+    assert_eq!(graph.token_clocks().await.unwrap(), None);
+    assert_eq!(graph.token_clock("10001001").await.unwrap(), None);
+    // Where they exist, they are read, page by page.
+    let s = Server::start().await;
+    s.on(
+        Method::GET,
+        "/api/tokens",
+        vec![reply(
+            200,
+            r#"{"value":[{"serialNumber":"A","driftSeconds":-30,"lastUsedDateTime":"2026-11-27T10:00:00Z"}],"nextAfter":"A"}"#,
+        )],
+    );
+    s.on(
+        Method::GET,
+        "/api/tokens?after=A",
+        vec![reply(
+            200,
+            r#"{"value":[{"serialNumber":"B","driftSeconds":60,"lastUsedDateTime":"2026-11-27T10:01:00Z"}]}"#,
+        )],
+    );
+    let clocks = s.graph(fast()).token_clocks().await.unwrap().unwrap();
+    assert_eq!(
+        clocks
+            .iter()
+            .map(|c| (c.serial_number.as_str(), c.drift_seconds))
+            .collect::<Vec<_>>(),
+        [("A", -30), ("B", 60)]
+    );
+    // A server failure is an error (retried first), not "not reported".
+    let s = Server::start().await;
+    s.on(Method::GET, "/api/tokens", vec![reply(500, GRAPH_ERROR)]);
+    assert!(s.graph(fast()).token_clocks().await.is_err());
+}
