@@ -232,10 +232,17 @@ fn samples(clocks: &[TokenClock]) -> Vec<(String, DriftSample)> {
 /// Graph or the database failed; the copy is then as it was.
 pub async fn sync(st: &DeskState) -> Result<Synced, SyncError> {
     let _one = st.syncing.lock().await;
-    let users: Vec<DeskUser> = st
-        .graph
-        .list_users()
-        .await?
+    // Users name the assignees and fill the user search; without
+    // `User.Read.All` the inventory still syncs (assignees by display name).
+    let users = match st.graph.list_users().await {
+        Ok(u) => u,
+        Err(e) if e.graph().is_some_and(|g| g.status == 403) => {
+            tracing::warn!(error = %e, "users cannot be listed (grant User.Read.All); syncing tokens only");
+            Vec::new()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let users: Vec<DeskUser> = users
         .into_iter()
         .map(|u| DeskUser {
             upn: u.user_principal_name.unwrap_or_default(),

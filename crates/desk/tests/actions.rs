@@ -15,8 +15,8 @@
 mod common;
 
 use common::{
-    code_at, device_id, entra_csv, golden, jsonl, now, sign_in, start, start_with, status,
-    upload_and_push,
+    code_at, device_id, entra_csv, golden, graph_as, jsonl, now, sign_in, start, start_with,
+    status, upload_and_push,
 };
 use reqwest::StatusCode;
 
@@ -418,4 +418,49 @@ async fn with_the_two_person_rule_a_second_administrator_approves_deletions() {
     let viewer = sign_in(&l, &l.viewer).await;
     let (st, _) = viewer.get("/approvals").await;
     assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
+/// An app without `User.Read.All` (only the token permissions) still gets
+/// the inventory: the sync says so in the log and goes on without users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_user_read_all_the_inventory_still_syncs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = start(tmp.path()).await;
+    let s = sign_in(&l, &l.admin).await;
+    upload_and_push(&s, &golden()).await;
+    let (app, secret) = oathvault_directory::Directory::new(&l.dir.db, &l.dir.master)
+        .add_app(
+            &mut <rand08::rngs::StdRng as rand08::SeedableRng>::seed_from_u64(5),
+            &l.demo.tenant_id,
+            "desk without users",
+            &[
+                "Policy.ReadWrite.AuthenticationMethod".to_owned(),
+                "UserAuthenticationMethod.ReadWrite.All".to_owned(),
+            ],
+            now(),
+        )
+        .await
+        .unwrap();
+    let narrow = oathvault_desk::DeskState::new(
+        oathvault_store::Store::open(tmp.path().join("narrow.db").to_str().unwrap())
+            .await
+            .unwrap(),
+        oathvault_vault::MasterKey::generate(&mut rand08::rngs::OsRng),
+        graph_as(&l.directory, &l.demo.tenant_id, &app.client_id, &secret),
+        Box::new(now),
+        oathvault_desk::DeskSettings::default(),
+    );
+    // The app really cannot list users.
+    let refused = narrow.graph.list_users().await.unwrap_err();
+    assert_eq!(refused.graph().unwrap().status, 403, "{refused}");
+    let synced = oathvault_desk::sync(&narrow).await.unwrap();
+    assert_eq!((synced.devices, synced.users), (2, 0));
+    assert!(
+        narrow
+            .store
+            .desk_device("10001001")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

@@ -61,6 +61,8 @@ pub struct Local {
     pub directory: String,
     pub desk: String,
     pub demo: Demo,
+    /// The directory's own state (to register apps, for instance).
+    pub dir: Arc<DirState>,
     pub state: Arc<DeskState>,
     pub admin: Op,
     /// A second administrator (for the two-person rule).
@@ -105,17 +107,22 @@ async fn operator(st: &DeskState, email: &str, name: &str, role: DeskRole) -> Op
 
 /// A Graph client signed in as the demo tenant's app at `base`.
 pub fn graph(base: &str, demo: &Demo) -> Graph {
+    graph_as(base, &demo.tenant_id, &demo.client_id, &demo.client_secret)
+}
+
+/// A Graph client signed in at `base` as the app `client_id` of `tenant`.
+pub fn graph_as(base: &str, tenant: &str, client_id: &str, secret: &str) -> Graph {
     oathvault_graph::client::install_tls_provider();
     let http = oathvault_graph::client::http_client(std::time::Duration::from_secs(30)).unwrap();
     let auth = Auth::new(
         http.clone(),
         Endpoints {
             authority: base.to_owned(),
-            tenant: demo.tenant_id.clone(),
+            tenant: tenant.to_owned(),
         },
-        &demo.client_id,
+        client_id,
         DEFAULT_SCOPE,
-        Credential::Secret(zeroize::Zeroizing::new(demo.client_secret.clone())),
+        Credential::Secret(zeroize::Zeroizing::new(secret.to_owned())),
         Arc::new(now),
     );
     Graph::new(
@@ -154,7 +161,7 @@ pub async fn start_with(dir: &Path, settings: DeskSettings) -> Local {
     let directory = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(oathvault_directory::serve(
         listener,
-        dir_state,
+        Arc::clone(&dir_state),
         std::future::pending(),
     ));
 
@@ -204,6 +211,7 @@ pub async fn start_with(dir: &Path, settings: DeskSettings) -> Local {
         directory,
         desk,
         demo,
+        dir: dir_state,
         state,
         admin,
         admin2,
