@@ -13,8 +13,8 @@ use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use oathvault_store::{DeskDevice, DeskRole, DeskUser, DeviceQuery, EventRow};
 
@@ -27,6 +27,7 @@ const STATUSES: [&str; 4] = ["available", "assigned", "activated", "failedActiva
 pub(crate) fn routes() -> Router<Arc<DeskState>> {
     Router::new()
         .route("/tokens", get(inventory))
+        .route("/tokens.csv", get(export))
         .route("/tokens/{id}", get(detail))
         .route("/tokens/{id}/assign", post(assign))
         .route("/tokens/{id}/activate", post(activate))
@@ -66,6 +67,8 @@ struct InventoryPage {
     prev: Option<String>,
     next: Option<String>,
     synced: String,
+    /// The query string of this search, for the CSV export.
+    export: String,
     can_change: bool,
     admin: bool,
 }
@@ -78,7 +81,12 @@ impl InventoryPage {
 }
 
 fn page_link(q: &InventoryQuery, page: i64) -> String {
-    let mut out = format!("page={page}");
+    format!("page={page}{}", filters(q))
+}
+
+/// `&q=…&status=…&user=…`, the ones given.
+fn filters(q: &InventoryQuery) -> String {
+    let mut out = String::new();
     for (k, v) in [("q", &q.q), ("status", &q.status), ("user", &q.user)] {
         if !v.is_empty() {
             let _ = write!(out, "&{k}={}", enc(v));
@@ -155,12 +163,90 @@ async fn inventory(
         first,
         last,
         synced,
+        export: filters(&q).trim_start_matches('&').to_owned(),
         can_change: op.role >= DeskRole::Helpdesk,
         admin: op.role >= DeskRole::Administrator,
         q: q.q,
         status: q.status,
     };
     render(StatusCode::OK, &page_view)
+}
+
+/// A CSV field: quoted when it holds a comma, quote or line break, and a
+/// leading `=`, `+`, `-` or `@` defused with a quote (a spreadsheet would
+/// run it as a formula).
+fn csv_field(v: &str) -> String {
+    let v = if v.starts_with(['=', '+', '-', '@']) {
+        format!("'{v}")
+    } else {
+        v.to_owned()
+    };
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}
+
+/// The tokens the inventory page shows for this search and filter, all of
+/// them, as CSV (no secrets: the copy has none).
+async fn export(
+    State(st): State<Arc<DeskState>>,
+    op: Operator,
+    Query(q): Query<InventoryQuery>,
+) -> Response {
+    let query = DeviceQuery {
+        text: q.q.clone(),
+        status: Some(q.status.clone()).filter(|s| !s.is_empty()),
+        user_id: Some(q.user.clone()).filter(|s| !s.is_empty()),
+        ..DeviceQuery::default()
+    };
+    let rows = match st.store.desk_devices_all(&query).await {
+        Ok(r) => r,
+        Err(e) => return store_failed(&op, &e),
+    };
+    let mut out = String::from(
+        "serial,manufacturer,model,display name,status,user,last used,drift seconds,hash,interval,id\r\n",
+    );
+    for d in &rows {
+        // Text from the tenant goes through csv_field; numbers as they are.
+        let text = [
+            d.serial.as_str(),
+            &d.manufacturer,
+            &d.model,
+            &d.display_name,
+            &d.status,
+            &d.user_name,
+            &d.last_used,
+        ];
+        let line: Vec<String> = text.iter().map(|f| csv_field(f)).collect();
+        let drift = d.drift.map(|x| x.to_string()).unwrap_or_default();
+        let _ = write!(
+            out,
+            "{},{drift},{},{},{}\r\n",
+            line.join(","),
+            csv_field(&d.hash_function),
+            d.interval,
+            csv_field(&d.id)
+        );
+    }
+    let event = op
+        .event("export", "inventory")
+        .with_detail(format!("{} tokens as CSV", rows.len()));
+    if let Err(e) = st.store.audit(&event).await {
+        return store_failed(&op, &e);
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"hardware-tokens.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response()
 }
 
 #[derive(Template)]
@@ -950,4 +1036,17 @@ async fn sync_now(State(st): State<Arc<DeskState>>, op: Operator) -> Response {
         return store_failed(&op, &e);
     }
     see_other("/tokens", &notice)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(super::csv_field("10001001"), "10001001");
+        assert_eq!(super::csv_field("Smith, Ann"), "\"Smith, Ann\"");
+        assert_eq!(super::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(super::csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(super::csv_field("-cmd"), "'-cmd");
+        assert_eq!(super::csv_field("@x,y"), "\"'@x,y\"");
+    }
 }

@@ -71,6 +71,19 @@ async fn bulk_actions_confirm_first_and_report_each_token() {
     assert!(page.contains("0 done, 2 failed."), "{page}");
     assert!(page.contains("not activated"), "{page}");
 
+    // The inventory as CSV: what the page shows for the same search.
+    let (st, csv) = s.get("/tokens.csv?q=1000100").await;
+    assert_eq!(st, StatusCode::OK);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("serial,manufacturer,model"), "{csv}");
+    assert!(
+        lines[1].starts_with("10001001,Deepnet Security,SafeID/Enterprise,,available,"),
+        "{csv}"
+    );
+    assert!(lines[2].starts_with("10001002,"), "{csv}");
+    oathvault_testkit::golden::assert_no_secret(csv.as_bytes(), "the CSV export");
+
     // Bulk delete.
     let (_, page) = s
         .post("/tokens/bulk/confirm", &form.replace("unassign", "delete"))

@@ -449,6 +449,24 @@ impl Store {
         })
     }
 
+    /// Every token matching `q` (its offset and limit ignored), by serial:
+    /// for an export.
+    pub async fn desk_devices_all(&self, q: &DeviceQuery) -> Result<Vec<DeskDevice>, Error> {
+        let words = like_patterns(&q.text);
+        let filter = device_where(q, &words);
+        let mut query = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {DEVICE_COLUMNS} FROM desk_device{filter} ORDER BY serial, id"
+        )));
+        for w in words {
+            query = query.bind(w);
+        }
+        for v in [&q.status, &q.user_id].into_iter().flatten() {
+            query = query.bind(v.clone());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(device_row).collect()
+    }
+
     /// The token with this Graph id or serial in the copy.
     pub async fn desk_device(&self, id_or_serial: &str) -> Result<Option<DeskDevice>, Error> {
         let row = sqlx::query(AssertSqlSafe(format!(

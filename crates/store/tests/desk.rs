@@ -205,6 +205,10 @@ async fn suite(store: &Store) {
             .iter()
             .all(|d| d.model == "C300" && d.user_name == "user1@contoso.example")
     );
+    let all_c300 = store.desk_devices_all(&query("c300")).await.unwrap();
+    assert_eq!(all_c300.len(), 601);
+    assert!(all_c300.iter().all(|d| d.model == "C300"));
+    assert!(all_c300.windows(2).all(|w| w[0].serial < w[1].serial));
     assert_eq!(store.desk_devices(&query("%")).await.unwrap().total, 0);
     assert_eq!(store.desk_devices(&query("SN_00")).await.unwrap().total, 0);
     let activated_of_user0 = store
