@@ -16,7 +16,7 @@ mod common;
 
 use common::{
     code_at, device_id, entra_csv, golden, graph_as, jsonl, now, sign_in, start, start_with,
-    status, upload_and_push,
+    status, upload_and_push, wrong_code,
 };
 use reqwest::StatusCode;
 
@@ -114,11 +114,7 @@ async fn a_lost_token_is_replaced_and_a_wrong_code_is_reported() {
         .await;
     assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
     let right = code_at(&tokens[0], now());
-    let wrong = if right == "000000" {
-        "111111"
-    } else {
-        "000000"
-    };
+    let wrong = wrong_code(&tokens[0], now());
     let (st, page) = s
         .post(&format!("/tokens/{old}/activate"), &format!("code={wrong}"))
         .await;
@@ -200,12 +196,7 @@ async fn uploads_are_checked_before_anything_is_sent() {
         .and_then(|r| r.split('"').next())
         .unwrap()
         .to_owned();
-    let right = code_at(&golden()[0], now());
-    let wrong = if right == "123456" {
-        "654321"
-    } else {
-        "123456"
-    };
+    let wrong = wrong_code(&golden()[0], now());
     let (st, page) = s
         .post(
             &format!("/upload/{id}"),

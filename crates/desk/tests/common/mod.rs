@@ -359,6 +359,27 @@ pub fn code_at(t: &Token, at: i64) -> String {
     otp.totp(u64::try_from(at).unwrap()).unwrap().to_string()
 }
 
+/// A code the token shows at no time within a day either side of `at`
+/// (Entra's activation window), that no common misreading of its secret
+/// fits either: a wrong code that stays wrong (a fixed "000000" matches
+/// some step of such a window about once in 170 runs).
+pub fn wrong_code(t: &Token, at: i64) -> String {
+    let otp = Otp::from_parts(t.secret.expose(), t.hash, t.kind, Digits::SIX).unwrap();
+    let now = otp.counter_at(u64::try_from(at).unwrap()).unwrap();
+    let taken: std::collections::HashSet<u64> = (now - 5760..=now + 5760)
+        .map(|c| otp.at_counter(c).value())
+        .collect();
+    (0..1_000_000u64)
+        .map(|v| (v * 7919 + 123_457) % 1_000_000)
+        .filter(|v| !taken.contains(v))
+        .map(|v| format!("{v:06}"))
+        .find(|code| {
+            oathvault_graph::preflight::preflight(t, code, u64::try_from(at).unwrap())
+                == oathvault_graph::preflight::Finding::NoMatch
+        })
+        .unwrap()
+}
+
 impl Session {
     /// Posts the push form of a read file; an accepted push runs in the
     /// background: follows its page until the results are there.
