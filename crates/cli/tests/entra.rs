@@ -313,6 +313,22 @@ fn fails(c: &mut Command) -> (i32, String, String) {
 
 const GOLDEN: &str = "../formats/testdata/golden.entra.csv";
 
+/// A code golden token A (10001001) shows at no step within a day either
+/// side of now — Entra's activation window — so an activation with it fails
+/// every time (a fixed "000000" is valid in such a window once in ~170).
+fn code_never_shown_by_a() -> String {
+    let a = oathvault_testkit::golden::token_a().token;
+    let otp = oathvault_otp::Otp::new(&a).unwrap();
+    let now = otp.counter_at(SystemClock.now_unix()).unwrap();
+    let shown: HashSet<u64> = (now - 5760..=now + 5760)
+        .map(|c| otp.at_counter(c).value())
+        .collect();
+    (0..1_000_000u64)
+        .find(|v| !shown.contains(v))
+        .map(|v| format!("{v:06}"))
+        .unwrap()
+}
+
 #[test]
 fn every_error_is_one_line_with_serial_graph_code_and_request_id() {
     let dir = tempfile::tempdir().unwrap();
@@ -375,7 +391,8 @@ fn every_error_is_one_line_with_serial_graph_code_and_request_id() {
     assert_eq!(r[0]["status"], "assigned");
 
     // Wrong code: Graph's code and request id on one line, exit 1.
-    let (code, _, err) = fails(entra(&l).args(["activate", "10001001", "--code", "000000"]));
+    let wrong = code_never_shown_by_a();
+    let (code, _, err) = fails(entra(&l).args(["activate", "10001001", "--code", &wrong]));
     assert_eq!(code, 1);
     let line = err.lines().find(|l| l.starts_with("error:")).unwrap();
     assert!(
@@ -500,7 +517,26 @@ fn preflight_tells_a_fitting_file_from_a_misread_one() {
     };
     let ok = run(&code(a.secret.expose(), oathvault_token::Hash::Sha1)).success();
     assert!(String::from_utf8_lossy(&ok.get_output().stdout).contains("the code fits the file"));
-    let bad = run(&code(a.secret.expose(), oathvault_token::Hash::Sha256)).code(1);
+    // The SHA-256 code of a step near now that SHA-1 shows nowhere in
+    // Entra's ±1 day window (else "fits as read" would be right, by chance).
+    let sha1 = oathvault_otp::Otp::new(&a).unwrap();
+    let now = sha1.counter_at(SystemClock.now_unix()).unwrap();
+    let shown: HashSet<String> = (now - 2880..=now + 2880)
+        .map(|c| sha1.at_counter(c).to_string())
+        .collect();
+    let sha256 = oathvault_otp::Otp::from_parts(
+        a.secret.expose(),
+        oathvault_token::Hash::Sha256,
+        oathvault_token::Kind::totp(oathvault_token::Step::S30),
+        oathvault_token::Digits::SIX,
+    )
+    .unwrap();
+    let misread = [now, now + 1, now - 1]
+        .into_iter()
+        .map(|c| sha256.at_counter(c).to_string())
+        .find(|c| !shown.contains(c))
+        .unwrap();
+    let bad = run(&misread).code(1);
     let err = String::from_utf8_lossy(&bad.get_output().stderr).into_owned();
     assert!(
         err.contains("does NOT fit the file as read; it fits with HMAC-SHA-256"),
