@@ -238,12 +238,14 @@ async fn operator_journey(d: WebDriver, l: std::sync::Arc<Local>, file: PathBuf,
 
     // Every step is in the audit log, with the operator.
     d.goto(format!("{base}/audit")).await.unwrap();
-    let page = wait_for_text(&d, "verified").await;
+    let page = wait_for_text(&d, "Verify the chain").await;
     for action in ["upload", "assign", "activate", "unassign", "delete"] {
         assert!(page.contains(action), "{action} missing from\n{page}");
     }
     assert!(page.contains("ops@contoso.example"), "{page}");
     shot(&d, &shots, "11-audit.png").await;
+    follow(&d, "Verify the chain").await;
+    wait_for_text(&d, "verified").await;
     submit(&d, "/signout").await;
     wait_for_path(&d, "/signin").await;
 }
