@@ -284,8 +284,18 @@ pub async fn sync(st: &DeskState) -> Result<Synced, SyncError> {
     for d in &mut devices {
         d.drift = drift.get(d.serial.as_str()).copied();
     }
+    // Only measurements the history has not seen: a token used since the
+    // last sync has a new last-use time (the others were added before).
+    let before = st.store.desk_last_used().await?;
+    let fresh: Vec<TokenClock> = clocks
+        .into_iter()
+        .filter(|c| {
+            before.get(&c.serial_number).map(String::as_str)
+                != Some(c.last_used_date_time.as_deref().unwrap_or(""))
+        })
+        .collect();
     st.store
-        .desk_replace(&devices, &users, &samples(&clocks), st.now())
+        .desk_replace(&devices, &users, &samples(&fresh), st.now())
         .await?;
     Ok(Synced {
         devices: devices.len(),

@@ -479,6 +479,18 @@ impl Store {
         row.as_ref().map(device_row).transpose()
     }
 
+    /// The last use of every token in the copy whose drift is known, by
+    /// serial (what the drift history already holds).
+    pub async fn desk_last_used(&self) -> Result<std::collections::HashMap<String, String>, Error> {
+        let rows =
+            sqlx::query("SELECT serial, last_used FROM desk_device WHERE drift_s IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("serial")?, r.try_get("last_used")?)))
+            .collect()
+    }
+
     /// Every serial in the copy.
     pub async fn desk_serials(&self) -> Result<std::collections::HashSet<String>, Error> {
         let rows = sqlx::query("SELECT serial FROM desk_device")

@@ -160,6 +160,9 @@ async fn suite(store: &Store) {
     );
     let all = store.desk_devices(&query("")).await.unwrap();
     assert_eq!(all.total, 1203);
+    let used = store.desk_last_used().await.unwrap();
+    assert_eq!(used.len(), 241, "the tokens with a known drift");
+    assert_eq!(used.get("SN00005").map(String::as_str), Some(""));
     let serials = store.desk_serials().await.unwrap();
     assert_eq!(serials.len(), 1203);
     assert!(serials.contains("SN01202"));
