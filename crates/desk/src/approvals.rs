@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use oathvault_store::{Approval, DeskDevice, DeskRole};
 
 use crate::DeskState;
-use crate::pages::{Frame, Operator, message, render, see_other, store_failed};
+use crate::pages::{Frame, NoticeQuery, Operator, message, render, see_other, store_failed};
 use crate::tokens::{Action, ResultsPage, execute};
 
 /// How long a request waits for its second administrator.
@@ -99,12 +99,6 @@ impl ApprovalsPage {
     fn when(&self, at: &i64) -> String {
         oathvault_portal::web::when(*at)
     }
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct NoticeQuery {
-    notice: Option<String>,
 }
 
 async fn list(

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use oathvault_portal::web::{SignInSteps, cookie, query_value};
+use oathvault_portal::web::{SignInSteps, cookie, query_value, source_of};
 use oathvault_store::{DeskRole, DeskUser, Event, EventRow, Session};
 
 use crate::DeskState;
@@ -149,13 +149,6 @@ impl Operator {
             Some("/tokens"),
         ))
     }
-}
-
-fn source_of(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
 }
 
 impl FromRequestParts<Arc<DeskState>> for Operator {
@@ -345,6 +338,13 @@ async fn code(
 
 async fn signout(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
     st.steps().sign_out(&headers).await
+}
+
+/// `?notice=…`: what a redirect after a change says on the page it lands on.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct NoticeQuery {
+    pub notice: Option<String>,
 }
 
 #[derive(serde::Deserialize, Default)]

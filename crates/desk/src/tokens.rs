@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use oathvault_store::{DeskDevice, DeskRole, DeskUser, DeviceQuery, EventRow};
 
-use crate::pages::{Frame, Operator, enc, message, render, see_other, store_failed};
+use crate::pages::{Frame, NoticeQuery, Operator, enc, message, render, see_other, store_failed};
 use crate::{DeskState, SyncError, refresh_device};
 
 const PAGE: i64 = 50;
@@ -317,12 +317,6 @@ async fn allowed(
     let (d, _) = fresh(st, op, id).await?;
     op.require(st, needed, action, &subject(&d)).await?;
     Ok(d)
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct NoticeQuery {
-    notice: Option<String>,
 }
 
 async fn detail(

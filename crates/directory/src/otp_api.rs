@@ -29,6 +29,14 @@ pub(crate) fn routes() -> Router<Arc<DirState>> {
         .route("/api/tokens/{serial}", axum::routing::get(token_state))
 }
 
+/// Who may read token clocks: a token granting any of these.
+const READ_CLOCKS: &[&str] = &[
+    "Policy.Read.All",
+    "Policy.ReadWrite.AuthenticationMethod",
+    "UserAuthenticationMethod.Read.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+];
+
 /// A token's clock as the directory measured it (beyond Entra, for the help desk).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,12 +58,7 @@ async fn token_state(
     who: Principal,
     axum::extract::Path(serial): axum::extract::Path<String>,
 ) -> Result<Json<TokenState>, GraphError> {
-    who.require(&[
-        "Policy.Read.All",
-        "Policy.ReadWrite.AuthenticationMethod",
-        "UserAuthenticationMethod.Read.All",
-        "UserAuthenticationMethod.ReadWrite.All",
-    ])?;
+    who.require(READ_CLOCKS)?;
     let d = st
         .db
         .device_by_serial(&who.tenant, &serial)
@@ -97,12 +100,7 @@ async fn token_states(
     who: Principal,
     axum::extract::Query(q): axum::extract::Query<After>,
 ) -> Result<Json<TokenStates>, GraphError> {
-    who.require(&[
-        "Policy.Read.All",
-        "Policy.ReadWrite.AuthenticationMethod",
-        "UserAuthenticationMethod.Read.All",
-        "UserAuthenticationMethod.ReadWrite.All",
-    ])?;
+    who.require(READ_CLOCKS)?;
     let devices = st
         .db
         .devices(

@@ -325,7 +325,9 @@ impl Signed {
 #[derive(Debug)]
 pub(crate) struct Administrator(pub Signed);
 
-pub(crate) fn source_of(parts: &Parts) -> String {
+/// The address a request came from (`unknown` without connection info).
+#[must_use]
+pub fn source_of(parts: &Parts) -> String {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
