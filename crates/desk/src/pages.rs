@@ -1,17 +1,18 @@
 //! What every page shares (the frame, the signed-in operator and their
 //! role), sign-in and sign-out, the users page and the audit log.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use oathvault_portal::web::{SignInSteps, cookie, query_value, source_of};
+use axum::routing::get;
+use oathvault_portal::web::{
+    SignInApp, SignInForm, SignInSteps, cookie, query_value, signin_routes, source_of,
+};
 use oathvault_store::{DeskRole, DeskUser, Event, EventRow, Session};
 
 use crate::DeskState;
@@ -34,9 +35,7 @@ pub(crate) fn routes() -> Router<Arc<DeskState>> {
                 )
             }),
         )
-        .route("/signin", get(signin_page).post(signin))
-        .route("/signin/code", get(code_page).post(code))
-        .route("/signout", post(signout))
+        .merge(signin_routes::<DeskState>())
         .route("/users", get(users))
         .route("/audit", get(audit))
         .route("/audit/verify", get(audit_verify))
@@ -283,17 +282,7 @@ fn signin_form(status: StatusCode, step: &'static str, problem: Option<String>) 
     )
 }
 
-async fn signin_page() -> Response {
-    signin_form(StatusCode::OK, "password", None)
-}
-
-#[derive(serde::Deserialize)]
-struct SigninForm {
-    email: String,
-    password: zeroize::Zeroizing<String>,
-}
-
-impl DeskState {
+impl SignInApp for DeskState {
     fn steps(&self) -> SignInSteps<'_> {
         SignInSteps {
             auth: self.auth(),
@@ -304,40 +293,12 @@ impl DeskState {
             app: "desk",
         }
     }
-}
 
-async fn signin(
-    State(st): State<Arc<DeskState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Form(f): Form<SigninForm>,
-) -> Response {
-    st.steps()
-        .password(&f.email, &f.password, peer, st.now(), signin_form)
-        .await
-}
+    fn unix_now(&self) -> i64 {
+        self.now()
+    }
 
-async fn code_page(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
-    st.steps().code_page(&headers, signin_form)
-}
-
-#[derive(serde::Deserialize)]
-struct CodeForm {
-    code: String,
-}
-
-async fn code(
-    State(st): State<Arc<DeskState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<CodeForm>,
-) -> Response {
-    st.steps()
-        .code(&headers, &f.code, peer, st.now(), signin_form)
-        .await
-}
-
-async fn signout(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
-    st.steps().sign_out(&headers).await
+    const FORM: SignInForm = signin_form;
 }
 
 /// `?notice=…`: what a redirect after a change says on the page it lands on.

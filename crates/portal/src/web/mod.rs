@@ -19,7 +19,7 @@ mod signin;
 mod staff;
 pub mod upload;
 
-pub use signin::{SignInForm, SignInSteps};
+pub use signin::{SignInApp, SignInForm, SignInSteps, signin_routes};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

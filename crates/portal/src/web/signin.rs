@@ -17,10 +17,29 @@ use crate::auth::AuthError;
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(home))
-        .route("/signin", get(signin_page).post(signin))
-        .route("/signin/code", get(code_page).post(code))
-        .route("/signout", axum::routing::post(signout))
+        .merge(signin_routes::<AppState>())
         .route("/account", get(account))
+}
+
+/// An app with staff sign-in pages (the portal, the help desk).
+pub trait SignInApp: Send + Sync + 'static {
+    /// The sign-in steps with this app's cookies and landing page.
+    fn steps(&self) -> SignInSteps<'_>;
+    /// Now, in Unix seconds.
+    fn unix_now(&self) -> i64;
+    /// Renders this app's sign-in form.
+    const FORM: SignInForm;
+}
+
+/// `/signin` (password), `/signin/code`, `/signout` for `S`.
+pub fn signin_routes<S: SignInApp>() -> Router<Arc<S>> {
+    Router::new()
+        .route(
+            "/signin",
+            get(|| async { S::FORM(StatusCode::OK, "password", None) }).post(signin::<S>),
+        )
+        .route("/signin/code", get(code_page::<S>).post(code::<S>))
+        .route("/signout", axum::routing::post(signout::<S>))
 }
 
 #[derive(Template)]
@@ -49,10 +68,6 @@ async fn home(signed: Signed) -> Redirect {
     } else {
         Redirect::to("/admin/requests")
     }
-}
-
-async fn signin_page() -> Response {
-    signin_form(StatusCode::OK, "password", None)
 }
 
 #[derive(serde::Deserialize)]
@@ -205,7 +220,7 @@ impl SignInSteps<'_> {
     }
 }
 
-impl AppState {
+impl SignInApp for AppState {
     fn steps(&self) -> SignInSteps<'_> {
         SignInSteps {
             auth: self.auth(),
@@ -216,20 +231,26 @@ impl AppState {
             app: "portal",
         }
     }
+
+    fn unix_now(&self) -> i64 {
+        self.now()
+    }
+
+    const FORM: SignInForm = signin_form;
 }
 
-async fn signin(
-    State(st): State<Arc<AppState>>,
+async fn signin<S: SignInApp>(
+    State(st): State<Arc<S>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(f): Form<SigninForm>,
 ) -> Response {
     st.steps()
-        .password(&f.email, &f.password, peer, st.now(), signin_form)
+        .password(&f.email, &f.password, peer, st.unix_now(), S::FORM)
         .await
 }
 
-async fn code_page(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    st.steps().code_page(&headers, signin_form)
+async fn code_page<S: SignInApp>(State(st): State<Arc<S>>, headers: HeaderMap) -> Response {
+    st.steps().code_page(&headers, S::FORM)
 }
 
 #[derive(serde::Deserialize)]
@@ -237,18 +258,18 @@ struct CodeForm {
     code: String,
 }
 
-async fn code(
-    State(st): State<Arc<AppState>>,
+async fn code<S: SignInApp>(
+    State(st): State<Arc<S>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(f): Form<CodeForm>,
 ) -> Response {
     st.steps()
-        .code(&headers, &f.code, peer, st.now(), signin_form)
+        .code(&headers, &f.code, peer, st.unix_now(), S::FORM)
         .await
 }
 
-async fn signout(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn signout<S: SignInApp>(State(st): State<Arc<S>>, headers: HeaderMap) -> Response {
     st.steps().sign_out(&headers).await
 }
 
