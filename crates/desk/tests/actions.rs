@@ -187,15 +187,7 @@ async fn uploads_are_checked_before_anything_is_sent() {
     assert!(page.contains("notes.txt"), "{page}");
 
     // A code that does not fit the file: refused, nothing uploaded.
-    let (_, page) = s
-        .upload("/upload", "vendor.csv", entra_csv(&golden()))
-        .await;
-    let id = page
-        .split("action=\"/upload/")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_owned();
+    let id = s.read_for_push("vendor.csv", entra_csv(&golden())).await;
     let wrong = wrong_code(&golden()[0], now());
     let (st, page) = s
         .post(
@@ -211,15 +203,7 @@ async fn uploads_are_checked_before_anything_is_sent() {
     assert_eq!(st, StatusCode::GONE);
 
     // A viewer cannot push it (and the file stays for its owner).
-    let (_, page) = s
-        .upload("/upload", "vendor.csv", entra_csv(&golden()))
-        .await;
-    let id = page
-        .split("action=\"/upload/")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_owned();
+    let id = s.read_for_push("vendor.csv", entra_csv(&golden())).await;
     let viewer = sign_in(&l, &l.viewer).await;
     let (st, _) = viewer.post(&format!("/upload/{id}"), "").await;
     assert_eq!(st, StatusCode::FORBIDDEN);

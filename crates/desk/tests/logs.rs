@@ -11,30 +11,14 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::{code_at, device_id, golden, now, sign_in, start, upload_and_push};
 use oathvault_testkit::golden::assert_no_secret;
+use oathvault_testkit::logs::LogSink;
 use reqwest::StatusCode;
-
-/// Log lines collected in memory.
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_hold_events_and_no_secret() {
-    let sink = Sink::default();
+    let sink = LogSink::default();
     let writer = sink.clone();
     // Global: the servers' tasks run on every worker thread.
     tracing::subscriber::set_global_default(
@@ -71,7 +55,7 @@ async fn logs_hold_events_and_no_secret() {
         .await;
     assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
 
-    let logs = sink.0.lock().unwrap().clone();
+    let logs = sink.contents();
     let text = String::from_utf8_lossy(&logs);
     // The events are there (so the search below searched something).
     for event in ["inventory synced", "sign-in", "/tokens/", "/upload"] {

@@ -10,30 +10,14 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::http::StatusCode;
 use common::{ADMIN, PW, app, fetch, req, sign_in, upload};
 use oathvault_testkit::golden::assert_no_secret;
-
-/// Log lines collected in memory.
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use oathvault_testkit::logs::LogSink;
 
 #[tokio::test]
 async fn logs_hold_events_and_no_secret() {
-    let sink = Sink::default();
+    let sink = LogSink::default();
     let writer = sink.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
@@ -87,7 +71,7 @@ async fn logs_hold_events_and_no_secret() {
         .unwrap()
         .to_owned();
 
-    let logs = sink.0.lock().unwrap().clone();
+    let logs = sink.contents();
     let text = String::from_utf8_lossy(&logs);
     assert!(text.contains("\"sign-in\""), "sign-ins are logged: {text}");
     assert!(

@@ -15,6 +15,7 @@
 #[cfg(feature = "browser")]
 pub mod browser;
 pub mod golden;
+pub mod logs;
 pub mod pki;
 pub mod postgres;
 pub mod synth;

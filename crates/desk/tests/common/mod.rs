@@ -280,17 +280,32 @@ impl Session {
         (r.status(), r.text().await.unwrap())
     }
 
-    pub async fn post(&self, path: &str, form: &str) -> (StatusCode, String) {
-        let r = self
-            .http
+    /// Posts a form; the response as it comes (redirects not followed).
+    pub async fn post_raw(&self, path: &str, form: &str) -> reqwest::Response {
+        self.http
             .post(format!("{}{path}", self.base))
             .header("cookie", &self.cookie)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form.to_owned())
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, form: &str) -> (StatusCode, String) {
+        let r = self.post_raw(path, form).await;
         (r.status(), r.text().await.unwrap())
+    }
+
+    /// Reads a seed file on the upload page; the id its push form posts to.
+    pub async fn read_for_push(&self, name: &str, file: String) -> String {
+        let (status, page) = self.upload("/upload", name, file).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page.split("action=\"/upload/")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_else(|| panic!("no push form in\n{page}"))
+            .to_owned()
     }
 
     pub async fn upload(&self, path: &str, name: &str, file: String) -> (StatusCode, String) {
@@ -384,15 +399,7 @@ impl Session {
     /// Posts the push form of a read file; an accepted push runs in the
     /// background: follows its page until the results are there.
     pub async fn push(&self, id: &str, form: &str) -> (StatusCode, String) {
-        let r = self
-            .http
-            .post(format!("{}/upload/{id}", self.base))
-            .header("cookie", &self.cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form.to_owned())
-            .send()
-            .await
-            .unwrap();
+        let r = self.post_raw(&format!("/upload/{id}"), form).await;
         if r.status() != StatusCode::SEE_OTHER {
             let status = r.status();
             return (status, r.text().await.unwrap());
@@ -412,14 +419,7 @@ impl Session {
 
 /// Reads and pushes `tokens` as the administrator; returns the results page.
 pub async fn upload_and_push(s: &Session, tokens: &[Token]) -> String {
-    let (status, page) = s.upload("/upload", "vendor.csv", entra_csv(tokens)).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    let id = page
-        .split("action=\"/upload/")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap_or_else(|| panic!("no push form in\n{page}"))
-        .to_owned();
+    let id = s.read_for_push("vendor.csv", entra_csv(tokens)).await;
     let (status, page) = s.push(&id, "serial=&code=").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     page
