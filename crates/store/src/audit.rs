@@ -10,12 +10,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{Any, AssertSqlSafe, Transaction};
 
 use crate::{Error, Store};
 
 /// What happened (the caller fills it; `at` is Unix seconds).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Event {
     /// When.
     pub at: i64,
@@ -64,12 +64,13 @@ impl Event {
 }
 
 /// A stored event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct EventRow {
     /// Position in the chain (1, 2, …).
     pub seq: i64,
     /// The event.
     #[serde(flatten)]
+    #[sqlx(flatten)]
     pub event: Event,
     /// This event's hash.
     pub hash: String,
@@ -117,11 +118,10 @@ pub(crate) async fn append(tx: &mut Transaction<'_, Any>, e: &Event) -> Result<(
     sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1")
         .execute(&mut **tx)
         .await?;
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .fetch_one(&mut **tx)
-        .await?;
-    let seq: i64 = head.try_get("seq")?;
-    let prev: String = head.try_get("hash")?;
+    let (seq, prev): (i64, String) =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&mut **tx)
+            .await?;
     let hash = chain_hash(seq, e, &prev);
     sqlx::query(
         "INSERT INTO audit (seq, at, actor, action, subject, source, outcome, detail, prev_hash, hash) \
@@ -146,23 +146,12 @@ pub(crate) async fn append(tx: &mut Transaction<'_, Any>, e: &Event) -> Result<(
     Ok(())
 }
 
-fn row_event(r: &sqlx::any::AnyRow) -> Result<(EventRow, String), sqlx::Error> {
-    Ok((
-        EventRow {
-            seq: r.try_get("seq")?,
-            event: Event {
-                at: r.try_get("at")?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                subject: r.try_get("subject")?,
-                source: r.try_get("source")?,
-                outcome: r.try_get("outcome")?,
-                detail: r.try_get("detail")?,
-            },
-            hash: r.try_get("hash")?,
-        },
-        r.try_get("prev_hash")?,
-    ))
+/// A stored event with the hash it links to.
+#[derive(sqlx::FromRow)]
+struct Linked {
+    #[sqlx(flatten)]
+    row: EventRow,
+    prev_hash: String,
 }
 
 /// The audit columns, as a literal for `concat!` (queries stay static strings).
@@ -186,18 +175,17 @@ impl Store {
     pub async fn last_changed_by(&self, subjects: &[&str]) -> Result<Option<String>, Error> {
         let mut latest: Option<(i64, String)> = None;
         for subject in subjects {
-            let row = sqlx::query(
+            let row: Option<(i64, String)> = sqlx::query_as(
                 "SELECT seq, actor FROM audit WHERE subject = $1 AND outcome = 'ok' \
                  ORDER BY seq DESC LIMIT 1",
             )
             .bind(*subject)
             .fetch_optional(&self.pool)
             .await?;
-            if let Some(r) = row {
-                let seq: i64 = r.try_get("seq")?;
-                if latest.as_ref().is_none_or(|(s, _)| seq > *s) {
-                    latest = Some((seq, r.try_get("actor")?));
-                }
+            if let Some((seq, actor)) = row
+                && latest.as_ref().is_none_or(|(s, _)| seq > *s)
+            {
+                latest = Some((seq, actor));
             }
         }
         Ok(latest.map(|(_, actor)| actor))
@@ -261,7 +249,7 @@ impl Store {
             }
         }
         let _ = write!(sql, " ORDER BY seq DESC LIMIT ${}", binds.len() + 1);
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = sqlx::query_as(AssertSqlSafe(sql));
         let (mut t, mut i) = (text.into_iter(), ints.into_iter());
         for is_text in binds {
             q = if is_text {
@@ -270,25 +258,17 @@ impl Store {
                 q.bind(i.next().unwrap_or_default())
             };
         }
-        let rows = q.bind(limit).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| row_event(r).map(|(e, _)| e).map_err(Error::from))
-            .collect()
+        Ok(q.bind(limit).fetch_all(&self.pool).await?)
     }
 
     /// The distinct actions and actors in the log (for filter menus).
     pub async fn audit_facets(&self) -> Result<(Vec<String>, Vec<String>), Error> {
-        let mut out = Vec::with_capacity(2);
+        let mut out: Vec<Vec<String>> = Vec::with_capacity(2);
         for sql in [
             "SELECT DISTINCT action AS v FROM audit ORDER BY v",
             "SELECT DISTINCT actor AS v FROM audit ORDER BY v",
         ] {
-            let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
-            out.push(
-                rows.iter()
-                    .map(|r| r.try_get::<String, _>("v"))
-                    .collect::<Result<Vec<_>, _>>()?,
-            );
+            out.push(sqlx::query_scalar(sql).fetch_all(&self.pool).await?);
         }
         let actors = out.pop().unwrap_or_default();
         let actions = out.pop().unwrap_or_default();
@@ -297,13 +277,17 @@ impl Store {
 
     /// Checks the whole chain: every hash, every link, no gap, and the head.
     pub async fn audit_verify(&self) -> Result<AuditCheck, Error> {
-        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM audit ORDER BY seq"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<Linked> =
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM audit ORDER BY seq"))
+                .fetch_all(&self.pool)
+                .await?;
         let mut prev = "0".repeat(64);
         let mut expect = 1i64;
-        for r in &rows {
-            let (row, stored_prev) = row_event(r)?;
+        for Linked {
+            row,
+            prev_hash: stored_prev,
+        } in rows
+        {
             let broken = |why: &str| Error::AuditBroken {
                 seq: row.seq,
                 why: why.to_owned(),
@@ -325,11 +309,10 @@ impl Store {
             prev = row.hash;
             expect += 1;
         }
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
-        let head_seq: i64 = head.try_get("seq")?;
-        let head_hash: String = head.try_get("hash")?;
+        let (head_seq, head_hash): (i64, String) =
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
         if head_seq != expect - 1 || head_hash != prev {
             return Err(Error::AuditBroken {
                 seq: head_seq,

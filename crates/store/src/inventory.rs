@@ -4,19 +4,20 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sqlx::{Any, AssertSqlSafe, Row};
+use sqlx::{Any, AssertSqlSafe};
 
 use crate::audit::{Event, append};
 use crate::{Error, Store, is_unique_violation};
 
 /// A customer with its contact e-mails.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Customer {
     /// Row id.
     pub id: i64,
     /// Company name (unique).
     pub name: String,
     /// Contact e-mail addresses.
+    #[sqlx(skip)]
     pub emails: Vec<String>,
     /// Orders.
     pub orders: i64,
@@ -25,7 +26,7 @@ pub struct Customer {
 }
 
 /// An order (purchase order) with its invoices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Order {
     /// Row id.
     pub id: i64,
@@ -34,6 +35,7 @@ pub struct Order {
     /// PO number (unique).
     pub po: String,
     /// Invoice numbers.
+    #[sqlx(skip)]
     pub invoices: Vec<String>,
     /// Shipments.
     pub shipments: i64,
@@ -42,7 +44,7 @@ pub struct Order {
 }
 
 /// A shipment with its token count and models (never secrets).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Shipment {
     /// Row id.
     pub id: i64,
@@ -55,13 +57,14 @@ pub struct Shipment {
     /// Tokens in it.
     pub tokens: i64,
     /// Distinct models of its tokens.
+    #[sqlx(skip)]
     pub models: Vec<String>,
     /// When added.
     pub created: i64,
 }
 
 /// How much the inventory holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Counts {
     /// Customers.
     pub customers: i64,
@@ -74,9 +77,10 @@ pub struct Counts {
 }
 
 /// A shipment's wrapped data key.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ShipmentKey {
     /// Row id.
+    #[sqlx(rename = "id")]
     pub shipment_id: i64,
     /// Shipment number (the key's binding).
     pub number: String,
@@ -96,7 +100,7 @@ impl std::fmt::Debug for ShipmentKey {
 }
 
 /// A token to import: its description and its sealed secret.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct NewToken {
     /// Serial number (unique in the inventory).
     pub serial: String,
@@ -131,6 +135,14 @@ impl std::fmt::Debug for NewToken {
 
 /// A stored token (its secret still sealed).
 pub type TokenRow = NewToken;
+
+/// A shipment's key and the PO number of its order.
+#[derive(sqlx::FromRow)]
+struct KeyOfOrder {
+    #[sqlx(flatten)]
+    key: ShipmentKey,
+    po: String,
+}
 
 /// What an import did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -175,13 +187,12 @@ impl Store {
     ) -> Result<i64, Error> {
         let mut tx = self.begin().await?;
         let id: i64 =
-            sqlx::query("INSERT INTO customer (name, created) VALUES ($1, $2) RETURNING id")
+            sqlx::query_scalar("INSERT INTO customer (name, created) VALUES ($1, $2) RETURNING id")
                 .bind(name)
                 .bind(audit.at)
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(|e| exists(e, "customer", name))?
-                .try_get("id")?;
+                .map_err(|e| exists(e, "customer", name))?;
         for email in emails {
             sqlx::query("INSERT INTO contact (customer_id, email) VALUES ($1, $2)")
                 .bind(id)
@@ -217,48 +228,33 @@ impl Store {
 
     /// How many customers, orders, shipments and tokens there are.
     pub async fn counts(&self) -> Result<Counts, Error> {
-        let r = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM customer) AS c, (SELECT COUNT(*) FROM purchase_order) AS o, \
-             (SELECT COUNT(*) FROM shipment) AS s, (SELECT COUNT(*) FROM token) AS t",
+        Ok(sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM customer) AS customers, \
+             (SELECT COUNT(*) FROM purchase_order) AS orders, \
+             (SELECT COUNT(*) FROM shipment) AS shipments, (SELECT COUNT(*) FROM token) AS tokens",
         )
         .fetch_one(&self.pool)
-        .await?;
-        Ok(Counts {
-            customers: r.try_get("c")?,
-            orders: r.try_get("o")?,
-            shipments: r.try_get("s")?,
-            tokens: r.try_get("t")?,
-        })
+        .await?)
     }
 
     /// Every customer, by name.
     pub async fn customers(&self) -> Result<Vec<Customer>, Error> {
-        let rows = sqlx::query(
+        let mut customers: Vec<Customer> = sqlx::query_as(
             "SELECT c.id, c.name, c.created, \
              (SELECT COUNT(*) FROM purchase_order o WHERE o.customer_id = c.id) AS orders \
              FROM customer c ORDER BY c.name",
         )
         .fetch_all(&self.pool)
         .await?;
-        let contacts = group(
-            &sqlx::query("SELECT customer_id, email FROM contact ORDER BY email")
+        let mut contacts = group(
+            sqlx::query_as("SELECT customer_id, email FROM contact ORDER BY email")
                 .fetch_all(&self.pool)
                 .await?,
-            "customer_id",
-            "email",
         );
-        rows.iter()
-            .map(|r| {
-                let id: i64 = r.try_get("id")?;
-                Ok(Customer {
-                    id,
-                    name: r.try_get("name")?,
-                    emails: contacts.get(&id).cloned().unwrap_or_default(),
-                    orders: r.try_get("orders")?,
-                    created: r.try_get("created")?,
-                })
-            })
-            .collect()
+        for c in &mut customers {
+            c.emails = contacts.remove(&c.id).unwrap_or_default();
+        }
+        Ok(customers)
     }
 
     /// Adds an order for a customer, with invoice numbers.
@@ -271,7 +267,7 @@ impl Store {
     ) -> Result<i64, Error> {
         let mut tx = self.begin().await?;
         let customer_id = customer_id(&mut tx, customer).await?;
-        let id: i64 = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO purchase_order (customer_id, po, created) VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(customer_id)
@@ -279,8 +275,7 @@ impl Store {
         .bind(audit.at)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| exists(e, "order", po))?
-        .try_get("id")?;
+        .map_err(|e| exists(e, "order", po))?;
         for inv in invoices {
             sqlx::query("INSERT INTO invoice (order_id, number) VALUES ($1, $2)")
                 .bind(id)
@@ -296,33 +291,22 @@ impl Store {
 
     /// Every order, newest first.
     pub async fn orders(&self) -> Result<Vec<Order>, Error> {
-        let rows = sqlx::query(
+        let mut orders: Vec<Order> = sqlx::query_as(
             "SELECT o.id, o.po, o.created, c.name AS customer, \
              (SELECT COUNT(*) FROM shipment s WHERE s.order_id = o.id) AS shipments \
              FROM purchase_order o JOIN customer c ON c.id = o.customer_id ORDER BY o.id DESC",
         )
         .fetch_all(&self.pool)
         .await?;
-        let invoices = group(
-            &sqlx::query("SELECT order_id, number FROM invoice ORDER BY number")
+        let mut invoices = group(
+            sqlx::query_as("SELECT order_id, number FROM invoice ORDER BY number")
                 .fetch_all(&self.pool)
                 .await?,
-            "order_id",
-            "number",
         );
-        rows.iter()
-            .map(|r| {
-                let id: i64 = r.try_get("id")?;
-                Ok(Order {
-                    id,
-                    customer: r.try_get("customer")?,
-                    po: r.try_get("po")?,
-                    invoices: invoices.get(&id).cloned().unwrap_or_default(),
-                    shipments: r.try_get("shipments")?,
-                    created: r.try_get("created")?,
-                })
-            })
-            .collect()
+        for o in &mut orders {
+            o.invoices = invoices.remove(&o.id).unwrap_or_default();
+        }
+        Ok(orders)
     }
 
     /// Adds a shipment to an order, with its freshly wrapped data key.
@@ -336,13 +320,12 @@ impl Store {
         audit: &Event,
     ) -> Result<i64, Error> {
         let mut tx = self.begin().await?;
-        let order_id: i64 = sqlx::query("SELECT id FROM purchase_order WHERE po = $1")
+        let order_id: i64 = sqlx::query_scalar("SELECT id FROM purchase_order WHERE po = $1")
             .bind(po)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| not_found("order", po))?
-            .try_get("id")?;
-        let id: i64 = sqlx::query(
+            .ok_or_else(|| not_found("order", po))?;
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO shipment (order_id, number, shipped_on, wrapped_key, master_key_id, created) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
@@ -354,8 +337,7 @@ impl Store {
         .bind(audit.at)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| exists(e, "shipment", number))?
-        .try_get("id")?;
+        .map_err(|e| exists(e, "shipment", number))?;
         append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(id)
@@ -388,33 +370,23 @@ impl Store {
             "SELECT DISTINCT shipment_id, model FROM token WHERE model IS NOT NULL{only_tokens} \
              ORDER BY model"
         );
-        let mut q = sqlx::query(AssertSqlSafe(shipments));
-        let mut m = sqlx::query(AssertSqlSafe(models));
+        let mut q = sqlx::query_as(AssertSqlSafe(shipments));
+        let mut m = sqlx::query_as(AssertSqlSafe(models));
         if let Some(id) = order_id {
             q = q.bind(id);
             m = m.bind(id);
         }
-        let rows = q.fetch_all(&self.pool).await?;
-        let models = group(&m.fetch_all(&self.pool).await?, "shipment_id", "model");
-        rows.iter()
-            .map(|r| {
-                let id: i64 = r.try_get("id")?;
-                Ok(Shipment {
-                    id,
-                    po: r.try_get("po")?,
-                    number: r.try_get("number")?,
-                    shipped_on: r.try_get("shipped_on")?,
-                    tokens: r.try_get("tokens")?,
-                    models: models.get(&id).cloned().unwrap_or_default(),
-                    created: r.try_get("created")?,
-                })
-            })
-            .collect()
+        let mut shipments: Vec<Shipment> = q.fetch_all(&self.pool).await?;
+        let mut models = group(m.fetch_all(&self.pool).await?);
+        for s in &mut shipments {
+            s.models = models.remove(&s.id).unwrap_or_default();
+        }
+        Ok(shipments)
     }
 
     /// The wrapped data key of shipment `number`, which must belong to order `po`.
     pub async fn shipment_key(&self, po: &str, number: &str) -> Result<ShipmentKey, Error> {
-        let row = sqlx::query(
+        let row: KeyOfOrder = sqlx::query_as(
             "SELECT s.id, s.number, s.wrapped_key, s.master_key_id, o.po FROM shipment s \
              JOIN purchase_order o ON o.id = s.order_id WHERE s.number = $1",
         )
@@ -422,23 +394,22 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| not_found("shipment", number))?;
-        let order: String = row.try_get("po")?;
-        if order != po {
+        if row.po != po {
             return Err(Error::NotFound {
                 what: "shipment",
-                name: format!("{number} in order {po} (it belongs to order {order})"),
+                name: format!("{number} in order {po} (it belongs to order {})", row.po),
             });
         }
-        key_row(&row)
+        Ok(row.key)
     }
 
     /// Every shipment's wrapped data key (for rotating the master key).
     pub async fn shipment_keys(&self) -> Result<Vec<ShipmentKey>, Error> {
-        let rows =
-            sqlx::query("SELECT id, number, wrapped_key, master_key_id FROM shipment ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(key_row).collect()
+        Ok(sqlx::query_as(
+            "SELECT id, number, wrapped_key, master_key_id FROM shipment ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Replaces wrapped data keys (all or none), with the audit event.
@@ -467,13 +438,11 @@ impl Store {
                 "SELECT serial FROM token WHERE serial IN ({})",
                 self.backend.placeholders(1, chunk.len())
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query_scalar(AssertSqlSafe(sql));
             for s in chunk {
                 q = q.bind(*s);
             }
-            for r in q.fetch_all(&self.pool).await? {
-                found.push(r.try_get("serial")?);
-            }
+            found.extend(q.fetch_all(&self.pool).await?);
         }
         found.sort();
         Ok(found)
@@ -560,7 +529,7 @@ impl Store {
         } else {
             ""
         };
-        let mut q = sqlx::query(AssertSqlSafe(format!(
+        let mut q = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT serial, kind, hash, digits, step, t0, counter, manufacturer, model, sealed \
              FROM token WHERE shipment_id = $1{only} ORDER BY serial"
         )))
@@ -568,51 +537,23 @@ impl Store {
         if let Some(s) = serial {
             q = q.bind(s);
         }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(NewToken {
-                    serial: r.try_get("serial")?,
-                    kind: r.try_get("kind")?,
-                    hash: r.try_get("hash")?,
-                    digits: r.try_get("digits")?,
-                    step: r.try_get("step")?,
-                    t0: r.try_get("t0")?,
-                    counter: r.try_get("counter")?,
-                    manufacturer: r.try_get("manufacturer")?,
-                    model: r.try_get("model")?,
-                    sealed: r.try_get("sealed")?,
-                })
-            })
-            .collect()
+        Ok(q.fetch_all(&self.pool).await?)
     }
 }
 
-/// Child rows (`key` → a parent id, `value` → text) grouped by parent, in row order.
-fn group(rows: &[sqlx::any::AnyRow], key: &str, value: &str) -> HashMap<i64, Vec<String>> {
+/// Child rows (a parent id, text) grouped by parent, in row order.
+fn group(rows: Vec<(i64, String)>) -> HashMap<i64, Vec<String>> {
     let mut out: HashMap<i64, Vec<String>> = HashMap::new();
-    for r in rows {
-        if let (Ok(k), Ok(v)) = (r.try_get::<i64, _>(key), r.try_get::<String, _>(value)) {
-            out.entry(k).or_default().push(v);
-        }
+    for (k, v) in rows {
+        out.entry(k).or_default().push(v);
     }
     out
 }
 
-fn key_row(r: &sqlx::any::AnyRow) -> Result<ShipmentKey, Error> {
-    Ok(ShipmentKey {
-        shipment_id: r.try_get("id")?,
-        number: r.try_get("number")?,
-        wrapped_key: r.try_get("wrapped_key")?,
-        master_key_id: r.try_get("master_key_id")?,
-    })
-}
-
 async fn customer_id(tx: &mut sqlx::Transaction<'_, Any>, name: &str) -> Result<i64, Error> {
-    Ok(sqlx::query("SELECT id FROM customer WHERE name = $1")
+    sqlx::query_scalar("SELECT id FROM customer WHERE name = $1")
         .bind(name)
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| not_found("customer", name))?
-        .try_get("id")?)
+        .ok_or_else(|| not_found("customer", name))
 }
