@@ -11,8 +11,11 @@
 //! PostgreSQL database.
 
 mod audit;
+mod decode;
+mod delivery_files;
 mod desk;
 mod inventory;
+mod outbox;
 mod requests;
 mod staff;
 
@@ -23,16 +26,15 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditCheck, AuditFilter, Event, EventRow};
+pub use delivery_files::{DeliveryFile, FileLinks, FileState, NewFile, SealedContent};
 pub use desk::{
     Approval, DeskDevice, DeskRole, DeskUser, DevicePage, DeviceQuery, DriftSample, SyncState,
 };
 pub use inventory::{
     Counts, Customer, ImportReport, NewToken, Order, Shipment, ShipmentKey, TokenRow,
 };
-pub use requests::{
-    DeliveryFile, FileLinks, FileState, NewDraft, NewFile, OrderMatch, OutboxMail, PickedShipment,
-    Request, RequestState, SealedContent, Swept,
-};
+pub use outbox::OutboxMail;
+pub use requests::{NewDraft, OrderMatch, PickedShipment, Request, RequestState, Swept};
 pub use staff::{Role, Session, Staff};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
