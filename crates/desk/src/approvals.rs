@@ -97,7 +97,7 @@ impl ApprovalsPage {
         reason = "called from the template, which passes a reference"
     )]
     fn when(&self, at: &i64) -> String {
-        oathvault_portal::web::when(*at)
+        oathvault_web::when(*at)
     }
 }
 

@@ -3,8 +3,9 @@
 //!
 //! It talks to Microsoft Graph through [`oathvault_graph`] — a real tenant
 //! or the local directory — as the app registration it is given. Its own
-//! operators sign in with a password and a TOTP code (the portal's staff
-//! sign-in: Argon2id, lockout, rate limit) and have a desk role: a
+//! operators sign in with a password and a TOTP code (the web kit's
+//! sign-in over [`oathvault_accounts`]: Argon2id, lockout, rate limit) and
+//! have a desk role: a
 //! *viewer* sees, a *help desk* operator assigns, activates, unassigns,
 //! deactivates and replaces tokens, an *administrator* also uploads seed
 //! files and deletes tokens. Every action, allowed or refused, is in the
@@ -31,14 +32,13 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::header;
 use axum::routing::get;
 use oathvault_graph::{Device, Graph, TokenClock};
 use oathvault_store::{DeskDevice, DeskUser, DriftSample, Store};
 use oathvault_vault::MasterKey;
 
 pub use oathvault_store::DeskRole;
-pub use operators::{NewOperator, add_operator};
+pub use operators::{Actor, NewOperator, add_operator};
 
 /// Settings of the console that are not the store, the key, Graph or the clock.
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ pub struct DeskState {
     /// Microsoft Graph (or the local directory).
     pub graph: Graph,
     /// Sign-in limits.
-    pub policy: oathvault_portal::Policy,
+    pub policy: oathvault_accounts::Policy,
     /// Now, in Unix seconds.
     pub clock: Box<dyn Fn() -> i64 + Send + Sync>,
     /// Everything else.
@@ -120,7 +120,7 @@ impl DeskState {
             store,
             master,
             graph,
-            policy: oathvault_portal::Policy::default(),
+            policy: oathvault_accounts::Policy::default(),
             clock,
             settings,
             uploads: Mutex::new(HashMap::new()),
@@ -136,8 +136,13 @@ impl DeskState {
         (self.clock)()
     }
 
-    fn auth(&self) -> oathvault_portal::Auth<'_> {
-        oathvault_portal::Auth::new(&self.store, &self.master, self.policy)
+    fn auth(&self) -> oathvault_accounts::Auth<'_> {
+        oathvault_accounts::Auth::new(
+            &self.store,
+            &self.master,
+            self.policy,
+            oathvault_accounts::App::Desk,
+        )
     }
 }
 
@@ -189,32 +194,12 @@ fn desk_device(d: Device, users: &HashMap<String, DeskUser>) -> DeskDevice {
     }
 }
 
-/// Unix seconds of an RFC 3339 UTC time (`YYYY-MM-DDTHH:MM:SS[.f]Z`).
-#[must_use]
-pub fn unix_of(t: &str) -> Option<i64> {
-    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
-}
-
 /// The drift measurements in `clocks`, for the tokens' histories.
 fn samples(clocks: &[TokenClock]) -> Vec<(String, DriftSample)> {
     clocks
         .iter()
         .filter_map(|c| {
-            let at = unix_of(c.last_used_date_time.as_deref()?)?;
+            let at = oathvault_otp::clock::unix_of(c.last_used_date_time.as_deref()?)?;
             Some((
                 c.serial_number.clone(),
                 DriftSample {
@@ -325,7 +310,7 @@ pub(crate) async fn refresh_device(st: &DeskState, id: &str) -> Result<DeskDevic
 }
 
 /// The router, with security headers, request tracing and CSRF protection
-/// (the portal's, see [`oathvault_portal::web::harden`]).
+/// (the web kit's, see [`oathvault_web::harden`]).
 pub fn router(state: Arc<DeskState>) -> Router {
     let hsts = state
         .settings
@@ -335,22 +320,14 @@ pub fn router(state: Arc<DeskState>) -> Router {
     let max_upload = state.settings.max_upload;
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/static/portal.css",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-                    oathvault_portal::web::CSS,
-                )
-            }),
-        )
+        .route(oathvault_web::CSS_PATH, get(oathvault_web::serve_css))
         .merge(pages::routes())
         .merge(tokens::routes())
         .merge(drift::routes())
         .merge(approvals::routes())
         .merge(upload::routes().layer(DefaultBodyLimit::max(max_upload)))
         .with_state(state);
-    oathvault_portal::web::harden(app, hsts)
+    oathvault_web::harden(app, hsts)
 }
 
 /// Serves the console on `listener` until `shutdown` completes; refreshes

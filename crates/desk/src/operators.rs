@@ -1,9 +1,9 @@
-//! Making desk operators: a staff account (Argon2id password, TOTP secret
-//! sealed under the master key) with a desk role, in one place for the
-//! command line and the demo.
+//! Making desk operators: an account (Argon2id password, TOTP secret
+//! sealed under the master key) with a desk role and no portal role, in
+//! one place for the command line and the demo.
 
-use oathvault_portal::{Actor, Admin, NewStaff};
-use oathvault_store::{DeskRole, Event, Role, Store};
+use oathvault_accounts::{AccountError, NewAccount};
+use oathvault_store::{DeskRole, Event, Store};
 use oathvault_vault::MasterKey;
 use rand08::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
@@ -21,11 +21,23 @@ pub struct NewOperator<'a> {
     pub password: &'a Zeroizing<String>,
 }
 
-/// Adds an operator; returns the `otpauth://` URI that enrols their
-/// authenticator app (shown once).
+/// Who adds an operator, from where, when (for the audit).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// An operator's e-mail, or `cli:<user>`.
+    pub name: String,
+    /// An IP address, or `cli`.
+    pub source: String,
+    /// Now (Unix seconds).
+    pub now: i64,
+}
+
+/// Adds an operator: an account with a desk role and no role in the
+/// portal (a desk operator is not a portal reviewer). Returns the
+/// `otpauth://` URI that enrols their authenticator app (shown once).
 ///
 /// # Errors
-/// The portal's refusals (a weak password, a taken e-mail) and store failures.
+/// A weak password, a taken or malformed e-mail, store failures.
 pub async fn add_operator<R: RngCore + CryptoRng>(
     rng: &mut R,
     store: &Store,
@@ -33,29 +45,22 @@ pub async fn add_operator<R: RngCore + CryptoRng>(
     issuer: &str,
     who: &Actor,
     op: &NewOperator<'_>,
-) -> Result<Zeroizing<String>, oathvault_portal::Error> {
-    // The portal role is the least one: a desk database has no portal pages
-    // that use it, and a shared one gives the operator nothing more there.
-    let (_, uri) = Admin::new(store, master, issuer)
-        .add_staff(
-            rng,
-            who,
-            &NewStaff {
-                email: op.email,
-                name: op.name,
-                role: Role::Reviewer,
-                password: op.password,
-            },
-        )
-        .await?;
+) -> Result<Zeroizing<String>, AccountError> {
     let event = Event::ok(
         who.now,
         &who.name,
         &who.source,
-        "operator.role",
-        &format!("staff:{}", op.email.to_ascii_lowercase()),
-    )
-    .with_detail(format!("desk role {}", op.role.as_str()));
-    store.set_desk_role(op.email, Some(op.role), &event).await?;
+        "operator.add",
+        &format!("staff:{}", op.email.trim().to_ascii_lowercase()),
+    );
+    let account = NewAccount {
+        email: op.email,
+        name: op.name,
+        role: None,
+        desk_role: Some(op.role),
+        password: op.password,
+    };
+    let (_, uri) =
+        oathvault_accounts::add_account(rng, store, master, issuer, &account, event).await?;
     Ok(uri)
 }

@@ -7,10 +7,10 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use oathvault_portal::web::{
+use oathvault_web::{
     SignInApp, SignInForm, SignInSteps, cookie, query_value, signin_routes, source_of,
 };
 use oathvault_store::{DeskRole, DeskUser, Event, EventRow, Session};
@@ -20,21 +20,9 @@ use crate::DeskState;
 const PENDING: &str = "ovd_pending";
 const SESSION: &str = "ovd_session";
 
-/// The desk's own additions to the portal's style sheet.
-const DESK_CSS: &str = include_str!("../templates/desk.css");
-
 pub(crate) fn routes() -> Router<Arc<DeskState>> {
     Router::new()
         .route("/", get(home))
-        .route(
-            "/static/desk.css",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-                    DESK_CSS,
-                )
-            }),
-        )
         .merge(signin_routes::<DeskState>())
         .route("/users", get(users))
         .route("/audit", get(audit))
@@ -204,7 +192,7 @@ struct Message<'a> {
     back: Option<&'a str>,
 }
 
-pub(crate) use oathvault_portal::web::render;
+pub(crate) use oathvault_web::render;
 
 /// A page that only says something.
 pub(crate) fn message(
@@ -362,7 +350,7 @@ impl AuditPage {
         reason = "called from the template, which passes a reference"
     )]
     fn when(&self, at: &i64) -> String {
-        oathvault_portal::web::when(*at)
+        oathvault_web::when(*at)
     }
 }
 

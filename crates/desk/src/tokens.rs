@@ -274,7 +274,7 @@ impl TokenPage {
         reason = "called from the template, which passes a reference"
     )]
     fn when(&self, at: &i64) -> String {
-        oathvault_portal::web::when(*at)
+        oathvault_web::when(*at)
     }
 }
 
@@ -346,7 +346,7 @@ async fn detail(
         frame = frame.problem(p);
     }
     let warning = d.drift.and_then(|drift| {
-        crate::drift::outlook(&d, drift, crate::unix_of(&d.last_used), &clock, op.now).warning
+        crate::drift::outlook(&d, drift, oathvault_otp::clock::unix_of(&d.last_used), &clock, op.now).warning
     });
     render(
         StatusCode::OK,

@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use oathvault_formats::Format;
 use oathvault_graph::preflight::{Finding, preflight};
 use oathvault_graph::push::{Job, Outcome, Progress, PushOptions, TokenResult, push, validate};
-use oathvault_portal::web::upload::{SeedUpload, read_seed_upload};
+use oathvault_web::upload::{SeedUpload, read_seed_upload};
 use oathvault_store::{DeskRole, Event};
 use oathvault_token::{Kind, Token};
 

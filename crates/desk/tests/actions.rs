@@ -288,7 +288,7 @@ async fn the_clocks_page_warns_of_idle_and_far_off_tokens() {
     let (_, page) = s.get("/drift").await;
     assert!(page.contains("No drift is known yet"), "{page}");
 
-    let rfc = oathvault_packaging::rfc3339;
+    let rfc = oathvault_otp::clock::rfc3339;
     let token = |serial: &str, drift: i64, last_used: i64| oathvault_store::DeskDevice {
         id: format!("id-{serial}"),
         serial: serial.into(),

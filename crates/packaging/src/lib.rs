@@ -10,11 +10,9 @@ mod error;
 pub mod manifest;
 pub mod package;
 pub mod pgp;
-mod time;
 pub mod zip;
 
 pub use error::Error;
-pub use time::{parse_date, rfc3339};
 
 use zeroize::Zeroizing;
 

@@ -103,7 +103,7 @@ impl Manifest {
     pub fn new(files: &[File], created: i64) -> Self {
         Self {
             manifest: VERSION.to_owned(),
-            created: crate::time::rfc3339(created),
+            created: oathvault_otp::clock::rfc3339(created),
             vendor: None,
             order: None,
             shipments: Vec::new(),

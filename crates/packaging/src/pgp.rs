@@ -398,7 +398,7 @@ impl PublicKey {
         {
             return Err(KeyProblem::Expired {
                 fingerprint,
-                date: crate::time::rfc3339(at),
+                date: oathvault_otp::clock::rfc3339(at),
             });
         }
         weak_check(&fingerprint, self.0.primary_key.public_params())

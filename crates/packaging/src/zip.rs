@@ -12,7 +12,7 @@ use zip::result::ZipError;
 use zip::write::{SimpleFileOptions, StreamWriter};
 use zip::{AesMode, CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
-use crate::time::civil;
+use oathvault_otp::clock::civil;
 use crate::{Error, File, Password};
 
 /// Largest entry [`read`] unpacks (seed files are far smaller).

@@ -3,13 +3,13 @@
 
 use std::collections::HashSet;
 
+use oathvault_accounts::{AccountError, NewAccount};
 use oathvault_store::{Event, ImportReport, NewToken, Role, Store};
 use oathvault_token::{Hash, Kind, Secret, Token};
 use oathvault_vault::{DataKey, MasterKey};
 use rand08::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
-use crate::totp;
 
 /// Who acts, from where, when.
 #[derive(Debug, Clone)]
@@ -65,6 +65,17 @@ pub enum Error {
     /// Password hashing failed.
     #[error("cannot hash the password: {0}")]
     Hash(String),
+}
+
+impl From<AccountError> for Error {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Store(e) => Self::Store(e),
+            AccountError::WeakPassword => Self::WeakPassword,
+            AccountError::Hash(e) => Self::Hash(e.to_string()),
+            other => Self::Invalid(other.to_string()),
+        }
+    }
 }
 
 /// A staff account to create.
@@ -187,7 +198,7 @@ impl<'a> Admin<'a> {
     ) -> Result<i64, Error> {
         let number = required(number, "the shipment number")?;
         if let Some(d) = shipped_on
-            && oathvault_packaging::parse_date(d).is_none()
+            && oathvault_otp::clock::parse_date(d).is_none()
         {
             return Err(Error::Invalid(format!(
                 "the shipping date {d:?} is not a date: use YYYY-MM-DD"
@@ -342,45 +353,30 @@ impl<'a> Admin<'a> {
         Ok(out)
     }
 
-    /// Creates a staff account: the password stored as an Argon2id hash, a
-    /// fresh TOTP secret sealed under the master key. Returns the account id
-    /// and the `otpauth://` URI to enrol an authenticator app (shown once).
+    /// Creates a portal staff account (see [`oathvault_accounts::add_account`]).
+    /// Returns the account id and the `otpauth://` URI to enrol an
+    /// authenticator app (shown once).
     pub async fn add_staff<R: RngCore + CryptoRng>(
         &self,
         rng: &mut R,
         who: &Actor,
         staff: &NewStaff<'_>,
     ) -> Result<(i64, Zeroizing<String>), Error> {
-        check_email(staff.email)?;
-        required(staff.name, "the name")?;
-        if staff.password.chars().count() < 12 {
-            return Err(Error::WeakPassword);
-        }
-        let hash = hash_password(rng, staff.password)?;
-        let mut secret = Zeroizing::new(vec![0u8; 20]);
-        rng.fill_bytes(&mut secret);
-        let secret = Secret::new(secret.to_vec()).map_err(|e| Error::Hash(e.to_string()))?;
-        let sealed = self
-            .master
-            .seal(rng, &totp::purpose(staff.email), secret.expose());
-        let event = who
-            .event(
-                "staff.add",
-                &format!("staff:{}", staff.email.to_ascii_lowercase()),
-            )
-            .with_detail(format!("role {}", staff.role.as_str()));
-        let id = self
-            .store
-            .add_staff(
-                staff.email,
-                staff.name,
-                staff.role,
-                &hash,
-                Some(&sealed),
-                &event,
-            )
-            .await?;
-        Ok((id, totp::otpauth_uri(self.issuer, staff.email, &secret)))
+        let event = who.event(
+            "staff.add",
+            &format!("staff:{}", staff.email.trim().to_ascii_lowercase()),
+        );
+        let account = NewAccount {
+            email: staff.email,
+            name: staff.name,
+            role: Some(staff.role),
+            desk_role: None,
+            password: staff.password,
+        };
+        Ok(
+            oathvault_accounts::add_account(rng, self.store, self.master, self.issuer, &account, event)
+                .await?,
+        )
     }
 
     /// Switches a staff member's sign-in off (ending their sessions) or on.
@@ -456,34 +452,18 @@ fn required<'s>(value: &'s str, what: &str) -> Result<&'s str, Error> {
     Ok(v)
 }
 
-/// A plausible e-mail address (one `@`, a dotted domain, no spaces), lower-cased.
+/// A plausible e-mail address, lower-cased (the accounts' rule).
 fn check_email(e: &str) -> Result<String, Error> {
-    let e = e.trim();
-    let ok = e.len() <= 254
-        && !e
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
-        && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        });
-    if ok {
-        Ok(e.to_ascii_lowercase())
-    } else {
-        Err(Error::Invalid(format!("{e:?} is not an e-mail address")))
-    }
+    Ok(oathvault_accounts::check_email(e)?)
 }
 
 /// An Argon2id hash (PHC string) of `password` with a salt from `rng`.
 pub fn hash_password<R: RngCore + CryptoRng>(rng: &mut R, password: &str) -> Result<String, Error> {
-    oathvault_vault::password::hash(rng, password).map_err(|e| Error::Hash(e.to_string()))
+    oathvault_accounts::password::hash(rng, password).map_err(|e| Error::Hash(e.to_string()))
 }
 
 /// Checks `password` against a stored Argon2id hash (constant time in the hash).
 #[must_use]
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    oathvault_vault::password::verify(password, hash)
+    oathvault_accounts::password::verify(password, hash)
 }

@@ -11,9 +11,9 @@ use figment::Figment;
 use figment::providers::{Env, Format as _, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Policy;
+use oathvault_accounts::{Lockout, Policy};
+
 use crate::journey::RequestPolicy;
-use crate::web::WebSettings;
 
 /// Every setting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,8 +260,8 @@ impl Default for Signin {
         let p = Policy::default();
         let small = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
         Self {
-            lock_after: small(p.lock_after),
-            lock_minutes: small(p.lock_for / 60),
+            lock_after: small(p.lockout.after),
+            lock_minutes: small(p.lockout.seconds / 60),
             per_source_per_minute: small(p.per_source_per_minute),
             session_hours: small(p.session_ttl / 3600),
         }
@@ -387,8 +387,10 @@ impl Config {
     #[must_use]
     pub fn policy(&self) -> Policy {
         Policy {
-            lock_after: i64::from(self.signin.lock_after),
-            lock_for: i64::from(self.signin.lock_minutes) * 60,
+            lockout: Lockout {
+                after: i64::from(self.signin.lock_after),
+                seconds: i64::from(self.signin.lock_minutes) * 60,
+            },
             per_source_per_minute: i64::from(self.signin.per_source_per_minute),
             session_ttl: i64::from(self.signin.session_hours) * 3600,
             ..Policy::default()
@@ -415,6 +417,35 @@ impl Config {
     }
 }
 
+/// Settings of the web app that are not the store, the key or the clock.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// The name shown in staff members' authenticator apps.
+    pub issuer: String,
+    /// The address staff and customers reach the portal at (for links in
+    /// e-mails); an `https://` URL also turns on HSTS.
+    pub base_url: Option<String>,
+    /// The largest seed file the import page accepts (bytes).
+    pub max_upload: usize,
+    /// The vendor's rules for seed requests.
+    pub requests: crate::journey::RequestPolicy,
+    /// `oathvault demo` only: the local SMTP sink's directory, shown at
+    /// `/demo/outbox` so the demo's mail can be read in the browser.
+    pub demo_outbox: Option<std::path::PathBuf>,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "oathvault portal".into(),
+            base_url: None,
+            max_upload: 256 << 20,
+            requests: crate::journey::RequestPolicy::default(),
+            demo_outbox: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,7 +459,7 @@ mod tests {
         let c = Config::from_toml(text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.listen, "127.0.0.1:8080");
         assert_eq!(c.log.format, LogFormat::Text);
-        assert_eq!(c.policy().lock_for, 15 * 60);
+        assert_eq!(c.policy().lockout.seconds, 15 * 60);
         let r = c.web().requests;
         assert_eq!(
             (r.wrong_limit, r.file_ttl, r.ask_code),

@@ -4,7 +4,7 @@
 //! password check and hand-out; confirmation, which destroys content and
 //! key at once; the deletion receipt; the expiry sweep; the outbox sender.
 
-use oathvault_packaging::rfc3339;
+use oathvault_otp::clock::rfc3339;
 use oathvault_store::{DeliveryFile, Event, FileLinks, FileState, Request, RequestState, Store};
 use oathvault_vault::MasterKey;
 use rand08::{CryptoRng, RngCore};

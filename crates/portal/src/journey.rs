@@ -877,7 +877,7 @@ impl PackJob {
         &self,
         parts: &[(Vec<String>, Vec<Token>)],
     ) -> Result<(Vec<Packed>, Option<String>), JourneyError> {
-        let mut rng = rand08::rngs::OsRng;
+        let mut rng = oathvault_vault::random::os();
         let seal = Seal {
             password: self.password.as_ref(),
             recipient: self.recipient.as_ref(),

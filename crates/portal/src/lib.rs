@@ -7,15 +7,11 @@
 //! Time and randomness come from the caller ([`Actor::now`], an RNG).
 
 pub mod admin;
-pub mod auth;
 pub mod config;
 pub mod delivery;
 pub mod journey;
 pub mod mail;
-pub mod read;
-pub mod totp;
 pub mod web;
 
 pub use admin::{Actor, Admin, Error, ImportOutcome, NewStaff};
-pub use auth::{Auth, AuthError, Policy};
-pub use config::{Config, ConfigError, LogFormat};
+pub use config::{Config, ConfigError, LogFormat, WebSettings};

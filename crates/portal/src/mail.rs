@@ -6,7 +6,7 @@
 
 use oathvault_store::{NewFile, Request};
 use oathvault_vault::MasterKey;
-use rand08::rngs::OsRng;
+
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -46,7 +46,7 @@ impl std::fmt::Debug for Outgoing {
 #[must_use]
 pub fn seal(master: &MasterKey, mail: &Outgoing) -> Vec<u8> {
     let json = Zeroizing::new(serde_json::to_vec(mail).unwrap_or_default());
-    master.seal(&mut OsRng, PURPOSE, &json)
+    master.seal(&mut oathvault_vault::random::os(), PURPOSE, &json)
 }
 
 /// Opens a message from the outbox.

@@ -11,8 +11,9 @@
 mod common;
 
 use common::code_at;
-use oathvault_portal::{Actor, Admin, Auth, AuthError, NewStaff, Policy};
-use oathvault_store::{Role, Store};
+use oathvault_accounts::{App, Auth, AuthError, NewAccount, Policy};
+use oathvault_portal::{Actor, Admin, NewStaff};
+use oathvault_store::{DeskRole, Event, Role, Store};
 use oathvault_testkit::postgres::TempPostgres;
 use oathvault_vault::MasterKey;
 use rand08::SeedableRng;
@@ -44,10 +45,11 @@ async fn scenario(store: &Store) {
         )
         .await
         .unwrap();
-    let auth = Auth::new(store, &master, Policy::default());
+    let auth = Auth::new(store, &master, Policy::default(), App::Portal);
     good_path_and_replay(&auth, &mut rng, &uri, &pw).await;
     one_answer_and_lockout(&auth, &mut rng, &pw).await;
     rate_limit(&auth, &mut rng, &pw).await;
+    roles_belong_to_each_app(store, &master, &mut rng).await;
     // Every attempt is audited, and the chain holds.
     let events = store.audit_events(Some("signin"), 500).await.unwrap();
     assert!(events.len() > 40);
@@ -96,7 +98,7 @@ async fn good_path_and_replay(auth: &Auth<'_>, rng: &mut StdRng, uri: &str, pw: 
     let who = auth.current(&session, T + 10).await.unwrap().unwrap();
     assert_eq!(
         (who.staff.email.as_str(), who.staff.role),
-        ("ada@vendor.example", Role::Administrator)
+        ("ada@vendor.example", Some(Role::Administrator))
     );
     // The same code again (replay) is refused, even with a new password step.
     let pending = auth
@@ -220,4 +222,72 @@ async fn sign_in_on_postgres() {
     let pg = TempPostgres::start();
     let store = Store::open(pg.url()).await.unwrap();
     scenario(&store).await;
+}
+
+/// A help-desk operator has no portal role: the portal answers them as it
+/// answers an unknown e-mail (after the same password work), and a session
+/// made on the desk opens nothing in the portal; a portal reviewer cannot
+/// sign in to the desk. An account with both roles signs in to both.
+async fn roles_belong_to_each_app(store: &Store, master: &MasterKey, rng: &mut StdRng) {
+    let pw = Zeroizing::new("operator password one".to_owned());
+    let event = |who: &str| Event::ok(T, "cli:test", "cli", "staff.add", &format!("staff:{who}"));
+    let mut add = async |email: &str, role, desk_role| {
+        let account = NewAccount {
+            email,
+            name: "Someone",
+            role,
+            desk_role,
+            password: &pw,
+        };
+        oathvault_accounts::add_account(rng, store, master, "Example", &account, event(email))
+            .await
+            .unwrap()
+            .1
+    };
+    let desk_uri = add("op@vendor.example", None, Some(DeskRole::Helpdesk)).await;
+    let reviewer_uri = add("rev@vendor.example", Some(Role::Reviewer), None).await;
+    let both_uri = add(
+        "both@vendor.example",
+        Some(Role::Reviewer),
+        Some(DeskRole::Viewer),
+    )
+    .await;
+    let mut rng = StdRng::seed_from_u64(11);
+    let portal = Auth::new(store, master, Policy::default(), App::Portal);
+    let desk = Auth::new(store, master, Policy::default(), App::Desk);
+    let t = T + 4000;
+    for (auth, email) in [(&portal, "op@vendor.example"), (&desk, "rev@vendor.example")] {
+        let e = auth
+            .password(&mut rng, email, &pw, "10.0.0.9", t)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AuthError::Refused), "{email}: {e}");
+        assert_eq!(e.to_string(), "wrong e-mail, password or code");
+    }
+    // Each signs in where they have a role.
+    for (i, (auth, email, uri)) in [
+        (&desk, "op@vendor.example", &desk_uri),
+        (&portal, "rev@vendor.example", &reviewer_uri),
+        (&portal, "both@vendor.example", &both_uri),
+        (&desk, "both@vendor.example", &both_uri),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // A new time step each, so no code is a replay of the one before.
+        let t = t + 60 * (i64::try_from(i).unwrap() + 1);
+        let pending = auth
+            .password(&mut rng, email, &pw, "10.0.0.9", t)
+            .await
+            .unwrap();
+        let session = auth
+            .code(&mut rng, &pending, &code_at(uri, t), "10.0.0.9", t)
+            .await
+            .unwrap_or_else(|e| panic!("{email}: {e}"));
+        assert!(auth.current(&session, t).await.unwrap().is_some());
+        // A desk session of an operator without a portal role opens nothing there.
+        if email == "op@vendor.example" {
+            assert!(portal.current(&session, t).await.unwrap().is_none());
+        }
+    }
 }

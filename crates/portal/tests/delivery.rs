@@ -837,7 +837,7 @@ async fn only_wrong_passwords_count_against_the_download_limit() {
 
 #[tokio::test]
 async fn with_four_eyes_whoever_last_changed_the_customer_cannot_approve() {
-    let mut settings = oathvault_portal::web::WebSettings::default();
+    let mut settings = oathvault_portal::WebSettings::default();
     settings.requests.four_eyes = true;
     let app = common::app_with(settings).await;
     request_inventory(&app).await;

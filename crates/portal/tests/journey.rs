@@ -18,7 +18,7 @@ use common::{App, CUSTOMER_EMAIL, T, app_with, encode, fetch, form, req, request
 use oathvault_packaging::Password;
 use oathvault_packaging::pgp::SecretKey;
 use oathvault_portal::Actor;
-use oathvault_portal::web::WebSettings;
+use oathvault_portal::WebSettings;
 use oathvault_store::RequestState;
 use oathvault_testkit::golden;
 use rand08::SeedableRng;

@@ -42,7 +42,8 @@ use oathvault_mail::{Mailer, Sink, SmtpConfig};
 use oathvault_otp::clock::SystemClock;
 use oathvault_packaging::Password;
 use oathvault_packaging::pgp::SecretKey;
-use oathvault_portal::web::{AppState, WebSettings, mail_forever, serve};
+use oathvault_portal::WebSettings;
+use oathvault_portal::web::{AppState, mail_forever, serve};
 use oathvault_store::RequestState;
 use oathvault_testkit::browser::{
     browser, browser_downloading_to, fill, follow, screenshots, start_chromedriver, submit,

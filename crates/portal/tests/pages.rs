@@ -14,7 +14,7 @@ mod common;
 
 use axum::http::{StatusCode, header};
 use common::{ADMIN, App, T, app, app_with, code_at, fetch, req, send, sign_in, upload};
-use oathvault_portal::web::WebSettings;
+use oathvault_portal::WebSettings;
 use oathvault_testkit::golden::assert_no_secret;
 
 const GOLDEN_CSV: &[u8] = include_bytes!("../../formats/testdata/golden.entra.csv");

@@ -15,6 +15,7 @@ mod decode;
 mod delivery_files;
 mod desk;
 mod inventory;
+pub mod lockout;
 mod outbox;
 mod requests;
 mod staff;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::audit::{Event, append};
-use crate::{Error, Store, is_unique_violation};
+use crate::{DeskRole, Error, Store, is_unique_violation};
 
 /// What a staff member may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,7 +38,10 @@ impl Role {
     }
 }
 
-/// A staff account (hash and sealed TOTP included; `Debug` hides them).
+/// An account of the vendor's people: portal staff, help-desk operators,
+/// or both (hash and sealed TOTP included; `Debug` hides them). Roles
+/// belong to each app: `role` in the portal, `desk_role` on the desk; an
+/// account without a role in an app cannot sign in to it.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Staff {
     /// Row id.
@@ -47,8 +50,10 @@ pub struct Staff {
     pub email: String,
     /// Display name.
     pub name: String,
-    /// Role.
-    pub role: Role,
+    /// Role in the vendor portal (`None`: no portal access).
+    pub role: Option<Role>,
+    /// Role on the help desk (`None`: no desk access).
+    pub desk_role: Option<DeskRole>,
     /// Argon2id PHC string.
     #[serde(skip)]
     pub password_hash: String,
@@ -70,45 +75,86 @@ impl std::fmt::Debug for Staff {
         f.debug_struct("Staff")
             .field("email", &self.email)
             .field("role", &self.role)
+            .field("desk_role", &self.desk_role)
             .finish_non_exhaustive()
     }
 }
 
+/// The columns of a staff row, as stored.
+#[derive(sqlx::FromRow)]
+struct StaffRow {
+    id: i64,
+    email: String,
+    name: String,
+    role: String,
+    portal_access: i64,
+    desk_role: Option<String>,
+    password_hash: String,
+    totp_sealed: Option<Vec<u8>>,
+    failed_signins: i64,
+    locked_until: i64,
+    disabled: i64,
+    created: i64,
+}
+
+/// The table of staff accounts, for the lockout.
+const STAFF_ACCOUNTS: crate::lockout::Accounts = crate::lockout::Accounts {
+    table: "staff",
+    key: "id",
+};
+
+/// The staff columns, for `SELECT`.
+macro_rules! staff_columns {
+    () => {
+        "id, email, name, role, portal_access, desk_role, password_hash, \
+         totp_sealed, failed_signins, locked_until, disabled, created"
+    };
+}
+
 fn staff_row(r: &sqlx::any::AnyRow) -> Result<Staff, Error> {
-    let role: String = r.try_get("role")?;
+    let r = <StaffRow as sqlx::FromRow<'_, sqlx::any::AnyRow>>::from_row(r)?;
     Ok(Staff {
-        id: r.try_get("id")?,
-        email: r.try_get("email")?,
-        name: r.try_get("name")?,
-        role: Role::parse(&role).unwrap_or(Role::Reviewer),
-        password_hash: r.try_get("password_hash")?,
-        totp_sealed: r.try_get("totp_sealed")?,
-        failed_signins: r.try_get("failed_signins")?,
-        locked_until: r.try_get("locked_until")?,
-        disabled: r.try_get::<i64, _>("disabled")? != 0,
-        created: r.try_get("created")?,
+        id: r.id,
+        email: r.email,
+        name: r.name,
+        role: (r.portal_access != 0)
+            .then(|| Role::parse(&r.role))
+            .flatten(),
+        desk_role: r.desk_role.as_deref().and_then(DeskRole::parse),
+        password_hash: r.password_hash,
+        totp_sealed: r.totp_sealed,
+        failed_signins: r.failed_signins,
+        locked_until: r.locked_until,
+        disabled: r.disabled != 0,
+        created: r.created,
     })
 }
 
 impl Store {
-    /// Adds a staff account.
+    /// Adds an account with its role in each app (`None`: no access).
+    #[allow(clippy::too_many_arguments)] // Reason: one row's columns, named at the call.
     pub async fn add_staff(
         &self,
         email: &str,
         name: &str,
-        role: Role,
+        role: Option<Role>,
+        desk_role: Option<DeskRole>,
         password_hash: &str,
         totp_sealed: Option<&[u8]>,
         audit: &Event,
     ) -> Result<i64, Error> {
         let mut tx = self.begin().await?;
         let id: i64 = sqlx::query(
-            "INSERT INTO staff (email, name, role, password_hash, totp_sealed, created) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO staff (email, name, role, portal_access, desk_role, password_hash, totp_sealed, created) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(email.to_ascii_lowercase())
         .bind(name)
-        .bind(role.as_str())
+        // The column keeps its old check: an account without portal access
+        // stores the least role, which `portal_access = 0` makes void.
+        .bind(role.unwrap_or(Role::Reviewer).as_str())
+        .bind(i64::from(role.is_some()))
+        .bind(desk_role.map(DeskRole::as_str))
         .bind(password_hash)
         .bind(totp_sealed)
         .bind(audit.at)
@@ -133,8 +179,7 @@ impl Store {
     /// A staff account by e-mail.
     pub async fn staff_by_email(&self, email: &str) -> Result<Option<Staff>, Error> {
         let row = sqlx::query(
-            "SELECT id, email, name, role, password_hash, totp_sealed, failed_signins, locked_until, disabled, created \
-             FROM staff WHERE email = $1 AND disabled = 0",
+            concat!("SELECT ", staff_columns!(), " FROM staff WHERE email = $1 AND disabled = 0"),
         )
         .bind(email.to_ascii_lowercase())
         .fetch_optional(&self.pool)
@@ -145,8 +190,7 @@ impl Store {
     /// Every staff account, by e-mail.
     pub async fn staff(&self) -> Result<Vec<Staff>, Error> {
         let rows = sqlx::query(
-            "SELECT id, email, name, role, password_hash, totp_sealed, failed_signins, locked_until, disabled, created \
-             FROM staff ORDER BY email",
+            concat!("SELECT ", staff_columns!(), " FROM staff ORDER BY email"),
         )
         .fetch_all(&self.pool)
         .await?;
@@ -163,7 +207,7 @@ impl Store {
     ) -> Result<(), Error> {
         let email = email.to_ascii_lowercase();
         let mut tx = self.begin().await?;
-        let row = sqlx::query("SELECT id, role FROM staff WHERE email = $1")
+        let row = sqlx::query("SELECT id, role, portal_access FROM staff WHERE email = $1")
             .bind(&email)
             .fetch_optional(&mut *tx)
             .await?
@@ -173,6 +217,7 @@ impl Store {
             })?;
         let id: i64 = row.try_get("id")?;
         let role: String = row.try_get("role")?;
+        let portal: i64 = row.try_get("portal_access")?;
         sqlx::query("UPDATE staff SET disabled = $1 WHERE id = $2")
             .bind(i64::from(disabled))
             .bind(id)
@@ -180,12 +225,12 @@ impl Store {
             .await?;
         if disabled {
             let left: i64 = sqlx::query(
-                "SELECT COUNT(*) AS n FROM staff WHERE role = 'administrator' AND disabled = 0",
+                "SELECT COUNT(*) AS n FROM staff WHERE role = 'administrator' AND portal_access = 1 AND disabled = 0",
             )
             .fetch_one(&mut *tx)
             .await?
             .try_get("n")?;
-            if role == Role::Administrator.as_str() && left == 0 {
+            if portal != 0 && role == Role::Administrator.as_str() && left == 0 {
                 return Err(Error::Refused(
                     "the last active administrator cannot be switched off".into(),
                 ));
@@ -222,7 +267,7 @@ impl Store {
     /// How many administrators exist (the first one is bootstrapped from the CLI).
     pub async fn administrators(&self) -> Result<i64, Error> {
         Ok(sqlx::query(
-            "SELECT COUNT(*) AS n FROM staff WHERE role = 'administrator' AND disabled = 0",
+            "SELECT COUNT(*) AS n FROM staff WHERE role = 'administrator' AND portal_access = 1 AND disabled = 0",
         )
         .fetch_one(&self.pool)
         .await?
@@ -242,35 +287,18 @@ pub struct Session {
 }
 
 impl Store {
-    /// Counts a wrong sign-in; after `lock_after` in a row the account is
-    /// locked until `now + lock_for`. Returns the lock end (0: not locked).
+    /// Counts a wrong sign-in; `lockout` says when it locks the account.
+    /// Returns the lock end (0: not locked).
     pub async fn signin_failed(
         &self,
         staff_id: i64,
         now: i64,
-        lock_after: i64,
-        lock_for: i64,
+        lockout: &crate::lockout::Lockout,
     ) -> Result<i64, Error> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(
-            "UPDATE staff SET failed_signins = failed_signins + 1 WHERE id = $1 RETURNING failed_signins",
-        )
-        .bind(staff_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let failed: i64 = row.try_get("failed_signins")?;
-        let until = if failed >= lock_after {
-            now + lock_for
-        } else {
-            0
-        };
-        if until > 0 {
-            sqlx::query("UPDATE staff SET locked_until = $1, failed_signins = 0 WHERE id = $2")
-                .bind(until)
-                .bind(staff_id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let until = lockout
+            .record_failure(&mut tx, STAFF_ACCOUNTS, staff_id, now)
+            .await?;
         tx.commit().await?;
         Ok(until)
     }
@@ -314,8 +342,9 @@ impl Store {
     /// are ignored here and removed by [`Store::sweep`]).
     pub async fn session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, Error> {
         let row = sqlx::query(
-            "SELECT s.stage, s.expires, t.id, t.email, t.name, t.role, t.password_hash, t.totp_sealed, \
-             t.failed_signins, t.locked_until, t.disabled, t.created FROM session s JOIN staff t ON t.id = s.staff_id \
+            "SELECT s.stage, s.expires, t.id, t.email, t.name, t.role, t.portal_access, t.desk_role, \
+             t.password_hash, t.totp_sealed, t.failed_signins, t.locked_until, t.disabled, t.created \
+             FROM session s JOIN staff t ON t.id = s.staff_id \
              WHERE s.id_hash = $1 AND s.expires > $2 AND t.disabled = 0",
         )
         .bind(id_hash)

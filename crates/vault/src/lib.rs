@@ -13,6 +13,7 @@
 //! and never printed.
 
 pub mod password;
+pub mod random;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};

@@ -178,7 +178,7 @@ async fn desk_data(
     if saved.desk.is_some() {
         return Ok((store, false));
     }
-    let who = Actor {
+    let who = oathvault_desk::Actor {
         name: "demo".into(),
         source: "cli".into(),
         now: now(),
@@ -472,13 +472,13 @@ async fn run_async(args: &DemoArgs) -> Result<(), Failure> {
     let portal = Arc::new(oathvault_portal::web::AppState {
         store,
         master,
-        policy: oathvault_portal::Policy::default(),
+        policy: oathvault_accounts::Policy::default(),
         clock: Box::new(now),
-        settings: oathvault_portal::web::WebSettings {
+        settings: oathvault_portal::WebSettings {
             issuer: "oathvault demo".into(),
             base_url: Some(format!("http://{portal_addr}")),
             demo_outbox: Some(outbox),
-            ..oathvault_portal::web::WebSettings::default()
+            ..oathvault_portal::WebSettings::default()
         },
     });
     let sender = tokio::spawn(oathvault_portal::web::mail_forever(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use oathvault_desk::{DeskRole, DeskSettings, DeskState, NewOperator};
-use oathvault_portal::Actor;
+use oathvault_desk::Actor;
 use oathvault_store::Store;
 use oathvault_vault::MasterKey;
 
@@ -116,7 +116,7 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
             })?;
             say!("added {} {email}", role.as_str());
             say!("enrol the second factor in an authenticator app (shown once; keep it private):");
-            if let Some(qr) = oathvault_portal::totp::qr_text(&uri) {
+            if let Some(qr) = oathvault_accounts::totp::qr_text(&uri) {
                 say!("{}", qr.as_str());
             }
             say!("{}", uri.as_str());

@@ -238,8 +238,8 @@ fn print_certificate(c: &oathvault_directory::AppCertificate) {
     say!("x5t#S256:      {}", c.thumbprint_sha256);
     say!(
         "valid:         {} to {}",
-        oathvault_packaging::rfc3339(c.not_before),
-        oathvault_packaging::rfc3339(c.not_after)
+        oathvault_otp::clock::rfc3339(c.not_before),
+        oathvault_otp::clock::rfc3339(c.not_after)
     );
 }
 

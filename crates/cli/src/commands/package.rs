@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use oathvault_formats::{Format, detect, reader};
+use oathvault_otp::clock::rfc3339;
 use oathvault_packaging::manifest::{Entry, Manifest};
 use oathvault_packaging::package::{self, Layer, Seal, SignatureStatus, Source, Unpacked, Unseal};
 use oathvault_packaging::pgp::{KeyInfo, Opened, PublicKey, SecretKey};
-use oathvault_packaging::{File, Password, rfc3339};
+use oathvault_packaging::{File, Password};
 use zeroize::Zeroizing;
 
 use super::now;

@@ -222,7 +222,7 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
                 say!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     e.seq,
-                    oathvault_packaging::rfc3339(e.event.at),
+                    oathvault_otp::clock::rfc3339(e.event.at),
                     e.event.actor,
                     e.event.action,
                     e.event.subject,
@@ -304,7 +304,7 @@ async fn staff_add(
         .map_err(|e| anyhow!("{e}"))?;
     say!("added {} {email}", role.as_str());
     say!("enrol the second factor in an authenticator app (shown once; keep it private):");
-    if let Some(qr) = oathvault_portal::totp::qr_text(&uri) {
+    if let Some(qr) = oathvault_accounts::totp::qr_text(&uri) {
         say!("{}", qr.as_str());
     }
     say!("{}", uri.as_str());
@@ -417,7 +417,7 @@ async fn import(admin: &Admin<'_>, who: &Actor, a: &ImportArgs) -> Result<(), Fa
     let options = input.options.clone();
     // Every token is read before anything is stored: a bad row anywhere
     // refuses the whole file.
-    let read = oathvault_portal::read::read_all(
+    let read = oathvault_web::read::read_all(
         format,
         std::io::BufReader::new(input.into_reader()),
         &name,

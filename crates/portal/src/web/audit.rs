@@ -46,7 +46,7 @@ impl Filters {
             if s.is_empty() {
                 return Ok(None);
             }
-            oathvault_packaging::parse_date(s)
+            oathvault_otp::clock::parse_date(s)
                 .map(Some)
                 .ok_or_else(|| format!("the {what} date {s:?} is not a date: use YYYY-MM-DD"))
         };

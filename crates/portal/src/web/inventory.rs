@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use oathvault_store::{Counts, Customer, EventRow, Order, Shipment};
 
-use super::upload::{SeedUpload, read_seed_upload};
+use oathvault_web::upload::{SeedUpload, read_seed_upload};
 
 use super::{
     Administrator, AppState, Frame, Signed, message, refusal, render, see_other, unavailable, when,
@@ -321,7 +321,7 @@ async fn add_shipment(
     match st
         .admin()
         .add_shipment(
-            &mut rand08::rngs::OsRng,
+            &mut oathvault_vault::random::os(),
             &me.actor(),
             &f.order,
             &f.number,
@@ -492,7 +492,7 @@ async fn import_upload(st: &AppState, me: &Signed, up: &SeedUpload) -> Result<St
     }
     let outcome = admin
         .import(
-            &mut rand08::rngs::OsRng,
+            &mut oathvault_vault::random::os(),
             &who,
             &shipment.po,
             &shipment.number,

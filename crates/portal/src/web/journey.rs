@@ -144,7 +144,7 @@ async fn find(
             &f.email,
             &source,
             st.now(),
-            &mut rand08::rngs::OsRng,
+            &mut oathvault_vault::random::os(),
         )
         .await;
     tokio::time::sleep_until(floor).await;
@@ -301,7 +301,7 @@ async fn protection(
             &f.password2,
             &f.pgp_key,
             w.now,
-            &mut rand08::rngs::OsRng,
+            &mut oathvault_vault::random::os(),
         )
         .await;
     match outcome {
@@ -526,7 +526,7 @@ async fn summary_page(State(st): State<Arc<AppState>>, w: Wizard) -> Response {
 async fn submit(State(st): State<Arc<AppState>>, w: Wizard) -> Response {
     match st
         .journey()
-        .submit(&w.request, w.now, &mut rand08::rngs::OsRng)
+        .submit(&w.request, w.now, &mut oathvault_vault::random::os())
         .await
     {
         Ok(()) => {

@@ -17,57 +17,26 @@ mod journey;
 mod review;
 mod signin;
 mod staff;
-pub mod upload;
-
-pub use signin::{SignInApp, SignInForm, SignInSteps, signin_routes};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts};
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use oathvault_accounts::{App, Auth, Policy};
 use oathvault_store::{Role, Session, Store};
 use oathvault_vault::MasterKey;
-use tower_http::csrf::CsrfLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+pub(crate) use oathvault_web::{
+    OperationId, cookie, harden, query_value, render, see_other, set_cookie, source_of, when,
+};
 
 use crate::Actor;
-use crate::auth::{Auth, Policy};
-
-/// Settings of the web app that are not the store, the key or the clock.
-#[derive(Debug, Clone)]
-pub struct WebSettings {
-    /// The name shown in staff members' authenticator apps.
-    pub issuer: String,
-    /// The address staff and customers reach the portal at (for links in
-    /// e-mails); an `https://` URL also turns on HSTS.
-    pub base_url: Option<String>,
-    /// The largest seed file the import page accepts (bytes).
-    pub max_upload: usize,
-    /// The vendor's rules for seed requests.
-    pub requests: crate::journey::RequestPolicy,
-    /// `oathvault demo` only: the local SMTP sink's directory, shown at
-    /// `/demo/outbox` so the demo's mail can be read in the browser.
-    pub demo_outbox: Option<std::path::PathBuf>,
-}
-
-impl Default for WebSettings {
-    fn default() -> Self {
-        Self {
-            issuer: "oathvault portal".into(),
-            base_url: None,
-            max_upload: 256 << 20,
-            requests: crate::journey::RequestPolicy::default(),
-            demo_outbox: None,
-        }
-    }
-}
+use crate::config::WebSettings;
 
 /// What the pages need: the store, the master key, a clock and the settings.
 pub struct AppState {
@@ -93,7 +62,7 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     fn auth(&self) -> Auth<'_> {
-        Auth::new(&self.store, &self.master, self.policy)
+        Auth::new(&self.store, &self.master, self.policy, App::Portal)
     }
 
     fn admin(&self) -> crate::Admin<'_> {
@@ -155,7 +124,7 @@ impl Frame {
             chrome: Some(Chrome {
                 name: s.session.staff.name.clone(),
                 email: s.session.staff.email.clone(),
-                admin: s.session.staff.role == Role::Administrator,
+                admin: s.session.staff.role == Some(Role::Administrator),
                 section,
             }),
             ..Self::default()
@@ -180,24 +149,6 @@ struct Message<'a> {
     title: &'a str,
     text: &'a str,
     back: Option<&'a str>,
-}
-
-/// Renders a template with `status`; a template error becomes a 500 page.
-pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
-    match t.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "a page could not be rendered");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Html(
-                    "<!doctype html><title>Error</title><p>This page could not be shown."
-                        .to_owned(),
-                ),
-            )
-                .into_response()
-        }
-    }
 }
 
 /// A page that only says something.
@@ -226,15 +177,20 @@ pub(crate) fn refusal(e: &crate::Error) -> (StatusCode, String) {
     match e {
         crate::Error::Store(S::Exists { .. }) => (StatusCode::CONFLICT, e.to_string()),
         crate::Error::Store(S::Db(_) | S::Migrate(_) | S::Io(_)) => {
-            tracing::error!(error = %e, "database failure");
+            let op = OperationId::log("database failure", e);
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "the portal cannot reach its database; nothing was changed, try again later".into(),
+                format!(
+                    "the portal cannot reach its database; nothing was changed, try again later (operation {op})"
+                ),
             )
         }
         crate::Error::WrongMasterKey { .. } | crate::Error::Vault(_) | crate::Error::Hash(_) => {
-            tracing::error!(error = %e, "key failure");
-            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            let op = OperationId::log("key failure", e);
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{e} (operation {op})"),
+            )
         }
         _ => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
     }
@@ -242,64 +198,15 @@ pub(crate) fn refusal(e: &crate::Error) -> (StatusCode, String) {
 
 /// A database failure while showing a page.
 pub(crate) fn unavailable(frame: Frame, e: &oathvault_store::Error) -> Response {
-    tracing::error!(error = %e, "database failure");
+    let op = OperationId::log("database failure", e);
     message(
         StatusCode::INTERNAL_SERVER_ERROR,
         frame,
         "Database unavailable",
-        "The portal cannot reach its database. Try again in a moment.",
+        &format!(
+            "The portal cannot reach its database. Try again in a moment; if it goes on, quote operation {op}."
+        ),
         None,
-    )
-}
-
-/// The value of the cookie `name` the browser sent.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
-/// A `Set-Cookie` value: `Secure; HttpOnly; SameSite=Strict`, for the whole site.
-#[must_use]
-pub fn set_cookie(name: &str, value: &str, max_age: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// Percent-encodes a query value.
-#[must_use]
-pub fn query_value(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// A redirect after a change, with a notice for the page it lands on.
-pub(crate) fn see_other(path: &str, notice: &str) -> Response {
-    Redirect::to(&format!("{path}?notice={}", query_value(notice))).into_response()
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
-#[must_use]
-pub fn when(unix: i64) -> String {
-    let t = oathvault_packaging::rfc3339(unix);
-    format!(
-        "{} {} UTC",
-        t.get(..10).unwrap_or_default(),
-        t.get(11..16).unwrap_or_default()
     )
 }
 
@@ -325,15 +232,6 @@ impl Signed {
 #[derive(Debug)]
 pub(crate) struct Administrator(pub Signed);
 
-/// The address a request came from (`unknown` without connection info).
-#[must_use]
-pub fn source_of(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
-}
-
 impl FromRequestParts<Arc<AppState>> for Signed {
     type Rejection = Response;
 
@@ -346,12 +244,14 @@ impl FromRequestParts<Arc<AppState>> for Signed {
             Some(token) => match st.auth().current(&token, now).await {
                 Ok(s) => s,
                 Err(e) => {
-                    tracing::error!(error = %e, "session lookup failed");
+                    let op = OperationId::log("session lookup failed", &e);
                     return Err(message(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         Frame::default(),
                         "Database unavailable",
-                        "The portal cannot reach its database. Try again in a moment.",
+                        &format!(
+                            "The portal cannot reach its database. Try again in a moment; if it goes on, quote operation {op}."
+                        ),
                         None,
                     ));
                 }
@@ -377,7 +277,7 @@ impl FromRequestParts<Arc<AppState>> for Administrator {
         st: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let signed = Signed::from_request_parts(parts, st).await?;
-        if signed.session.staff.role == Role::Administrator {
+        if signed.session.staff.role == Some(Role::Administrator) {
             return Ok(Self(signed));
         }
         Err(message(
@@ -390,9 +290,6 @@ impl FromRequestParts<Arc<AppState>> for Administrator {
     }
 }
 
-/// The style sheet (the help-desk console uses it too, for one look).
-pub const CSS: &str = include_str!("../../static/portal.css");
-
 /// The router, with security headers, request tracing and CSRF protection.
 pub fn router(state: Arc<AppState>) -> Router {
     let hsts = state
@@ -403,10 +300,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let max_upload = state.settings.max_upload;
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/static/portal.css",
-            get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS) }),
-        )
+        .route(oathvault_web::CSS_PATH, get(oathvault_web::serve_css))
         .merge(signin::routes())
         .merge(journey::routes())
         .merge(demo::routes())
@@ -423,60 +317,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(delivery::routes())
         .with_state(state);
     harden(app, hsts)
-}
-
-/// Wraps an app's routes (the portal's, the help desk's) in what every page
-/// needs: CSRF refusal of cross-site form posts, request tracing (with the
-/// tokens of download and confirmation links masked), and security headers
-/// — a strict content security policy, no framing, no referrer, no
-/// sniffing, no caching, and HSTS when `hsts` (the app is reached over
-/// `https://`).
-pub fn harden(app: Router, hsts: bool) -> Router {
-    let headers = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::CACHE_CONTROL, "no-store"),
-    ];
-    let mut app = app.layer(CsrfLayer::new()).layer(TraceLayer::new_for_http().make_span_with(
-        |r: &axum::http::Request<axum::body::Body>| {
-            tracing::debug_span!("request", method = %r.method(), path = %log_path(r.uri().path()))
-        },
-    ));
-    for (name, value) in headers {
-        app = app.layer(SetResponseHeaderLayer::overriding(
-            name,
-            HeaderValue::from_static(value),
-        ));
-    }
-    if hsts {
-        app = app.layer(SetResponseHeaderLayer::overriding(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        ));
-    }
-    app
-}
-
-/// A request path as logs show it: the token in a download or confirmation
-/// link (`/d/…`, `/c/…`) is a bearer secret and is replaced; the query is
-/// never logged.
-fn log_path(path: &str) -> String {
-    for prefix in ["/d/", "/c/"] {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            let tail = rest.split_once('/').map_or("", |(_, t)| t);
-            return if tail.is_empty() {
-                format!("{prefix}[token]")
-            } else {
-                format!("{prefix}[token]/{tail}")
-            };
-        }
-    }
-    path.to_owned()
 }
 
 /// Every `every`, removes expired sessions and rate-limit windows older
@@ -566,17 +406,4 @@ pub async fn serve(
     .await;
     sweeper.abort();
     served
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn link_tokens_never_reach_the_log() {
-        assert_eq!(super::log_path("/d/AbC-123_x"), "/d/[token]");
-        assert_eq!(
-            super::log_path("/c/AbC-123_x/receipt"),
-            "/c/[token]/receipt"
-        );
-        assert_eq!(super::log_path("/admin/requests/7"), "/admin/requests/7");
-    }
 }

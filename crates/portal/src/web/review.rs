@@ -312,7 +312,7 @@ async fn approve(State(st): State<Arc<AppState>>, me: Signed, Path(id): Path<Str
             &me.session.staff.email,
             &me.source,
             me.now,
-            &mut rand08::rngs::OsRng,
+            &mut oathvault_vault::random::os(),
         )
         .await
     {

@@ -26,6 +26,8 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 struct Row {
     staff: Staff,
     status: String,
+    /// The account's role in each app, in words.
+    roles: String,
 }
 
 #[derive(Template)]
@@ -86,7 +88,17 @@ async fn staff_view(
             } else {
                 "active".to_owned()
             };
-            Row { staff: s, status }
+            let roles = match (s.role, s.desk_role) {
+                (Some(p), Some(d)) => format!("{}; help desk: {}", p.as_str(), d.as_str()),
+                (Some(p), None) => p.as_str().to_owned(),
+                (None, Some(d)) => format!("help desk only: {}", d.as_str()),
+                (None, None) => "none".to_owned(),
+            };
+            Row {
+                staff: s,
+                status,
+                roles,
+            }
         })
         .collect();
     render(
@@ -136,7 +148,7 @@ async fn add_staff(
     let added = st
         .admin()
         .add_staff(
-            &mut rand08::rngs::OsRng,
+            &mut oathvault_vault::random::os(),
             &me.actor(),
             &NewStaff {
                 email: &f.email,
@@ -155,7 +167,7 @@ async fn add_staff(
                     .unwrap_or_default()
                     .to_owned(),
             );
-            let qr = crate::totp::qr_svg(&uri).unwrap_or_default();
+            let qr = oathvault_accounts::totp::qr_svg(&uri).unwrap_or_default();
             let frame = Frame::for_staff(&me, "staff").notice(Some(format!(
                 "Added {} as {}.",
                 f.email.trim(),

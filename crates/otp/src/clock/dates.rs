@@ -1,20 +1,28 @@
-//! Calendar dates from Unix seconds (UTC), for ZIP timestamps and the
-//! manifest: no clock is read here, the caller passes the time.
+//! Calendar dates and Unix seconds (UTC) both ways: RFC 3339 for files and
+//! Graph, `YYYY-MM-DD` for typed dates, and the form pages show. No clock
+//! is read here: the caller passes the time.
 
 /// A UTC date and time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Civil {
-    pub(crate) year: i64,
-    pub(crate) month: u8,
-    pub(crate) day: u8,
-    pub(crate) hour: u8,
-    pub(crate) minute: u8,
-    pub(crate) second: u8,
+pub struct Civil {
+    /// The year.
+    pub year: i64,
+    /// The month.
+    pub month: u8,
+    /// The day.
+    pub day: u8,
+    /// The hour.
+    pub hour: u8,
+    /// The minute.
+    pub minute: u8,
+    /// The second.
+    pub second: u8,
 }
 
 /// Converts Unix seconds to a UTC date (proleptic Gregorian calendar;
 /// Howard Hinnant's `civil_from_days`).
-pub(crate) fn civil(unix: i64) -> Civil {
+#[must_use]
+pub fn civil(unix: i64) -> Civil {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let z = days + 719_468;
@@ -85,6 +93,36 @@ pub fn parse_date(text: &str) -> Option<i64> {
     Some((era * 146_097 + doe - 719_468) * 86_400)
 }
 
+/// Unix seconds of an RFC 3339 UTC time (`YYYY-MM-DDTHH:MM:SS[.f]Z`).
+#[must_use]
+pub fn unix_of(t: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// Unix seconds as pages show them: `YYYY-MM-DD HH:MM UTC`.
+#[must_use]
+pub fn display(unix: i64) -> String {
+    let c = civil(unix);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        c.year, c.month, c.day, c.hour, c.minute
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +153,15 @@ mod tests {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
         assert_eq!(parse_date("2024-02-29"), Some(1_709_164_800));
+    }
+
+    #[test]
+    fn rfc3339_reads_back_and_pages_show_minutes() {
+        for t in [0, 951_782_400, 1_795_696_620, 4_102_444_799] {
+            assert_eq!(unix_of(&rfc3339(t)), Some(t));
+        }
+        assert_eq!(unix_of("2026-11-26T12:37:00.123Z"), Some(1_795_696_620));
+        assert_eq!(unix_of("2026-13-01T00:00:00Z"), None);
+        assert_eq!(display(1_795_696_620), "2026-11-26 12:37 UTC");
     }
 }

@@ -1,5 +1,11 @@
-//! The one place oathvault reads the system clock. Everything else takes the
+//! The one place oathvault reads the system clock, and the one place it
+//! turns Unix seconds into dates and back ([`rfc3339`], [`unix_of`],
+//! [`parse_date`], [`display`]). Everything else takes the
 //! time as a parameter (clippy's `disallowed-methods` enforces it).
+
+mod dates;
+
+pub use dates::{Civil, civil, display, parse_date, rfc3339, unix_of};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -1,45 +1,17 @@
-//! Staff sign-in: password (Argon2id), then the TOTP code; sessions kept
-//! in the database under the SHA-256 of their cookie value; wrong attempts
-//! counted per account (and per unknown e-mail, so the answers do not tell
-//! which e-mails exist) and per source address. The web layer calls this.
+//! Signing in to one app over the store: password (Argon2id), then the
+//! TOTP code; sessions kept in the database under the SHA-256 of their
+//! cookie value; wrong attempts counted per account (and per unknown
+//! e-mail, so the answers do not tell which e-mails exist) and per source
+//! address. An account without a role in the app is answered as an
+//! unknown one.
 
+use crate::session::{Token, new_token, token_hash};
+use crate::{App, Policy, password, totp};
 use oathvault_otp::{Otp, Window};
-use oathvault_store::{Event, Session, Store};
+use oathvault_store::{Event, Session, Staff, Store};
 use oathvault_token::{Digits, Hash, Kind, Step};
 use oathvault_vault::MasterKey;
 use rand08::{CryptoRng, RngCore};
-use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
-
-use crate::admin::verify_password;
-use crate::totp;
-
-/// Limits and lifetimes.
-#[derive(Debug, Clone, Copy)]
-pub struct Policy {
-    /// Wrong passwords or codes in a row that lock an account.
-    pub lock_after: i64,
-    /// How long a lock lasts (seconds).
-    pub lock_for: i64,
-    /// Sign-in attempts allowed per source address per minute.
-    pub per_source_per_minute: i64,
-    /// Between the password and the code (seconds).
-    pub pending_ttl: i64,
-    /// A signed-in session (seconds).
-    pub session_ttl: i64,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            lock_after: 10,
-            lock_for: 15 * 60,
-            per_source_per_minute: 30,
-            pending_ttl: 5 * 60,
-            session_ttl: 8 * 3600,
-        }
-    }
-}
 
 /// Why a sign-in step was refused. The messages never say whether the
 /// e-mail exists, or which of e-mail, password and code was wrong.
@@ -60,45 +32,34 @@ pub enum AuthError {
     Store(#[from] oathvault_store::Error),
 }
 
-/// A session cookie value (shown to the browser once; only its hash is stored).
-pub type Token = Zeroizing<String>;
-
-fn token_hash(token: &str) -> String {
-    data_encoding::HEXLOWER.encode(&Sha256::digest(token.as_bytes()))
+/// Whether `staff` has a role in `app`.
+#[must_use]
+pub fn may_use(staff: &Staff, app: App) -> bool {
+    match app {
+        App::Portal => staff.role.is_some(),
+        App::Desk => staff.desk_role.is_some(),
+    }
 }
 
-fn new_token(rng: &mut (impl RngCore + CryptoRng)) -> Token {
-    let mut raw = Zeroizing::new([0u8; 32]);
-    rng.fill_bytes(&mut *raw);
-    Zeroizing::new(data_encoding::BASE64URL_NOPAD.encode(&*raw))
-}
-
-/// An Argon2id hash (same parameters as real ones) checked when the e-mail
-/// is unknown or locked, so a miss takes as long as a wrong password.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    use argon2::PasswordHasher as _;
-    argon2::Argon2::default()
-        .hash_password_with_salt(b"not a password", b"oathvault-dummy-salt")
-        .map(|h| h.to_string())
-        .unwrap_or_default()
-});
-
-/// Staff sign-in over the store.
+/// Sign-in to one app over the store.
 #[derive(Debug)]
 pub struct Auth<'a> {
     store: &'a Store,
     master: &'a MasterKey,
     policy: Policy,
+    app: App,
 }
 
 impl<'a> Auth<'a> {
-    /// Sign-in with `policy`.
+    /// Sign-in to `app` with `policy`: an account without a role in `app`
+    /// is answered as an unknown one.
     #[must_use]
-    pub fn new(store: &'a Store, master: &'a MasterKey, policy: Policy) -> Self {
+    pub fn new(store: &'a Store, master: &'a MasterKey, policy: Policy, app: App) -> Self {
         Self {
             store,
             master,
             policy,
+            app,
         }
     }
 
@@ -112,7 +73,7 @@ impl<'a> Auth<'a> {
     ) -> Result<(), AuthError> {
         let e = Event::ok(now, actor, source, "signin", &format!("staff:{actor}"))
             .with_outcome(outcome)
-            .with_detail(detail);
+            .with_detail(format!("{}: {detail}", self.app.as_str()));
         Ok(self.store.audit(&e).await?)
     }
 
@@ -140,15 +101,18 @@ impl<'a> Auth<'a> {
                 .await?;
             return Err(AuthError::RateLimited);
         }
-        let Some(staff) = self.store.staff_by_email(&email).await? else {
+        let staff = self.store.staff_by_email(&email).await?;
+        let known = staff.as_ref().is_some_and(|s| may_use(s, self.app));
+        let Some(staff) = staff.filter(|_| known) else {
             // Same work and the same answers as for a real account.
-            let _ = verify_password(password, &DUMMY_HASH);
+            password::waste_a_check(password);
             let bucket = format!("signin-unknown:{email}");
+            let lockout = self.policy.lockout;
             let within = self
                 .store
-                .rate_hit(&bucket, now, self.policy.lock_for, self.policy.lock_after)
+                .rate_hit(&bucket, now, lockout.seconds, lockout.after)
                 .await?;
-            self.audit(now, &email, source, "refused", "unknown e-mail")
+            self.audit(now, &email, source, "refused", "unknown e-mail or no role here")
                 .await?;
             return Err(if within {
                 AuthError::Refused
@@ -157,14 +121,14 @@ impl<'a> Auth<'a> {
             });
         };
         if staff.locked_until > now {
-            let _ = verify_password(password, &DUMMY_HASH);
+            password::waste_a_check(password);
             self.audit(now, &email, source, "refused", "locked").await?;
             return Err(AuthError::Locked);
         }
-        if !verify_password(password, &staff.password_hash) {
+        if !password::verify(password, &staff.password_hash) {
             let until = self
                 .store
-                .signin_failed(staff.id, now, self.policy.lock_after, self.policy.lock_for)
+                .signin_failed(staff.id, now, &self.policy.lockout)
                 .await?;
             self.audit(now, &email, source, "refused", "wrong password")
                 .await?;
@@ -201,7 +165,7 @@ impl<'a> Auth<'a> {
             return Err(AuthError::Refused);
         };
         let staff = &session.staff;
-        if session.stage != "password" || staff.locked_until > now {
+        if session.stage != "password" || staff.locked_until > now || !may_use(staff, self.app) {
             return Err(if staff.locked_until > now {
                 AuthError::Locked
             } else {
@@ -232,7 +196,7 @@ impl<'a> Auth<'a> {
         if !fresh {
             let until = self
                 .store
-                .signin_failed(staff.id, now, self.policy.lock_after, self.policy.lock_for)
+                .signin_failed(staff.id, now, &self.policy.lockout)
                 .await?;
             let why = if matched.is_some() {
                 "code used before"
@@ -269,7 +233,7 @@ impl<'a> Auth<'a> {
             .store
             .session(&token_hash(token), now)
             .await?
-            .filter(|s| s.stage == "full"))
+            .filter(|s| s.stage == "full" && may_use(&s.staff, self.app)))
     }
 
     /// Ends a session.
