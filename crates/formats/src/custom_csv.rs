@@ -18,7 +18,7 @@ use std::str::FromStr;
 use oathvault_token::{Kind, SecretEncoding, Token};
 use zeroize::Zeroizing;
 
-use crate::entra_csv::csv_field;
+use crate::emit::csv_field;
 use crate::error::Error;
 
 /// A token property a column can show.
@@ -306,7 +306,7 @@ impl Encoder {
     }
 }
 
-impl crate::write::Encoder for Encoder {
+impl crate::emit::Encoder for Encoder {
     fn encode(&mut self, token: &Token, out: &mut Vec<u8>) -> Result<(), Error> {
         self.template.row(token, false, out);
         Ok(())

@@ -260,7 +260,7 @@ impl<W: std::io::Write> Writer<W> {
     }
 }
 
-impl<W: std::io::Write> crate::TokenWriter for Writer<W> {
+impl<W: std::io::Write> crate::emit::TokenWriter for Writer<W> {
     fn write(&mut self, token: &Token) -> Result<(), Error> {
         if let Some(v) = Target::DualShield.check(token).into_iter().next() {
             return Err(Error::new(ErrorKind::Limit(v)));
@@ -271,7 +271,7 @@ impl<W: std::io::Write> crate::TokenWriter for Writer<W> {
         self.item.clear();
         self.item.extend_from_slice(b"\t<token>\n\t\t<serial>");
         let mut serial = String::new();
-        crate::pskc::escape_xml(&mut serial, token.serial.as_str());
+        crate::emit::escape_xml(&mut serial, token.serial.as_str());
         self.item.extend_from_slice(serial.as_bytes());
         self.item.extend_from_slice(b"</serial>\n\t\t<seed>");
         SecretEncoding::HexUpper.encode_to(&token.secret, &mut self.item);
@@ -281,12 +281,12 @@ impl<W: std::io::Write> crate::TokenWriter for Writer<W> {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<crate::WriteSummary, Error> {
+    fn finish(mut self: Box<Self>) -> Result<crate::emit::WriteSummary, Error> {
         if self.tokens > 0 {
             self.out.write_all(b"</tokens>\n</data>\n")?;
         }
         self.out.flush()?;
-        Ok(crate::WriteSummary {
+        Ok(crate::emit::WriteSummary {
             tokens: self.tokens,
             users_dropped: 0,
         })

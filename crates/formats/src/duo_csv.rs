@@ -19,6 +19,7 @@ use std::sync::Arc;
 use oathvault_token::{Digits, Kind, SecretEncoding, Serial, Step, Token};
 
 use crate::csv_record::{RecordReader, Records};
+use crate::emit::{csv_field, push_decimal};
 use crate::error::{Error, ErrorKind};
 use crate::limits::Target;
 
@@ -185,12 +186,12 @@ impl<R: BufRead> Iterator for Reader<R> {
 #[derive(Debug, Default)]
 pub struct Encoder;
 
-impl crate::write::Encoder for Encoder {
+impl crate::emit::Encoder for Encoder {
     fn encode(&mut self, token: &Token, out: &mut Vec<u8>) -> Result<(), Error> {
         if let Some(v) = Target::Duo.check(token).into_iter().next() {
             return Err(Error::new(ErrorKind::Limit(v)));
         }
-        crate::entra_csv::csv_field(out, token.serial.as_str());
+        csv_field(out, token.serial.as_str());
         out.push(b',');
         SecretEncoding::Hex.encode_to(&token.secret, out);
         out.push(b',');
@@ -198,7 +199,7 @@ impl crate::write::Encoder for Encoder {
             Kind::Totp { step, .. } => u64::from(step.seconds()),
             Kind::Hotp { counter } => counter,
         };
-        crate::write::push_decimal(out, third);
+        push_decimal(out, third);
         out.extend_from_slice(b"\r\n");
         Ok(())
     }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step, Token};
 
 use crate::csv_record::{RecordReader, Records};
+use crate::emit::{csv_field, push_decimal};
 use crate::error::{Error, ErrorKind};
 use crate::limits::Target;
 
@@ -354,7 +355,7 @@ impl Encoder {
     }
 }
 
-impl crate::write::Encoder for Encoder {
+impl crate::emit::Encoder for Encoder {
     fn encode(&mut self, token: &Token, out: &mut Vec<u8>) -> Result<(), Error> {
         if let Some(v) = Target::EntraCsv.check(token).into_iter().next() {
             return Err(Error::new(ErrorKind::Limit(v)));
@@ -369,7 +370,7 @@ impl crate::write::Encoder for Encoder {
         };
         encoding.encode_to(&token.secret, out);
         out.push(b',');
-        crate::write::push_decimal(out, u64::from(token.kind.step().map_or(30, Step::seconds)));
+        push_decimal(out, u64::from(token.kind.step().map_or(30, Step::seconds)));
         out.push(b',');
         csv_field(out, token.manufacturer.as_deref().unwrap_or(""));
         out.push(b',');
@@ -377,24 +378,4 @@ impl crate::write::Encoder for Encoder {
         out.extend_from_slice(b"\r\n");
         Ok(())
     }
-}
-
-/// Appends one RFC 4180 field, quoted when it holds a comma, quote, line
-/// break or surrounding spaces (which readers would trim).
-pub(crate) fn csv_field(out: &mut Vec<u8>, s: &str) {
-    let needs = s.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-        || s.starts_with(' ')
-        || s.ends_with(' ');
-    if !needs {
-        out.extend_from_slice(s.as_bytes());
-        return;
-    }
-    out.push(b'"');
-    for b in s.bytes() {
-        if b == b'"' {
-            out.push(b'"');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
 }

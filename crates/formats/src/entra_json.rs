@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use zeroize::Zeroize;
 
+use crate::emit::push_decimal;
 use crate::error::{Error, ErrorKind};
 use crate::json_stream::ObjectStream;
 use crate::limits::Target;
@@ -298,7 +299,7 @@ pub struct Encoder {
     users_dropped: u64,
 }
 
-impl crate::write::Encoder for Encoder {
+impl crate::emit::Encoder for Encoder {
     fn encode(&mut self, token: &Token, l: &mut Vec<u8>) -> Result<(), Error> {
         if let Some(v) = Target::EntraGraph.check(token).into_iter().next() {
             return Err(Error::new(ErrorKind::Limit(v)));
@@ -312,7 +313,7 @@ impl crate::write::Encoder for Encoder {
         l.extend_from_slice(b",\"secretKey\":\"");
         SecretEncoding::Base32.encode_to(&token.secret, l);
         l.extend_from_slice(b"\",\"timeIntervalInSeconds\":");
-        crate::write::push_decimal(l, u64::from(token.kind.step().map_or(30, Step::seconds)));
+        push_decimal(l, u64::from(token.kind.step().map_or(30, Step::seconds)));
         l.extend_from_slice(if token.hash == Hash::Sha256 {
             b",\"hashFunction\":\"hmacsha256\""
         } else {

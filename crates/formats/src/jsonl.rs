@@ -236,7 +236,7 @@ fn borrowed(v: Option<&String>) -> Option<Cow<'_, str>> {
     v.map(|s| Cow::Borrowed(s.as_str()))
 }
 
-impl crate::write::Encoder for Encoder {
+impl crate::emit::Encoder for Encoder {
     fn encode(&mut self, t: &Token, out: &mut Vec<u8>) -> Result<(), Error> {
         let secret = self.encoding.encode(&t.secret);
         let (step, t0, counter) = match t.kind {

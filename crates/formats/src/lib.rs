@@ -28,6 +28,7 @@ pub mod custom_csv;
 mod detect;
 pub mod dualshield;
 pub mod duo_csv;
+mod emit;
 pub mod entra_csv;
 pub mod entra_json;
 mod error;
@@ -51,11 +52,12 @@ use std::sync::Arc;
 
 pub use convert::{Conversion, ConvertOptions, DEFAULT_CHUNK, convert};
 pub use detect::detect;
+pub use emit::{Encoder, TokenWriter, WriteSummary};
 pub use error::{Error, ErrorKind, Location};
 pub use limits::{BatchClass, Rule, Target, Violation};
 use oathvault_token::{SecretEncoding, Token};
 pub use serials::SerialSet;
-pub use write::{Encoder, Framing, TokenWriter, encoder, writer};
+pub use write::{Framing, encoder, writer};
 
 /// A seed-file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -304,16 +306,6 @@ impl Notes {
             .map(|mut v| std::mem::take(&mut *v))
             .unwrap_or_default()
     }
-}
-
-/// What a writer wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WriteSummary {
-    /// Tokens written.
-    pub tokens: u64,
-    /// Users left out because the format cannot carry them (Graph needs
-    /// object ids, not UPNs).
-    pub users_dropped: u64,
 }
 
 /// A streaming token reader.

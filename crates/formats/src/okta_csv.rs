@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Serial, Step, Token};
 
+use crate::emit::{csv_field, push_decimal};
 use crate::error::{Error, ErrorKind};
 use crate::limits::Target;
 use crate::table::{self, Row};
@@ -110,7 +111,7 @@ impl Encoder {
     }
 }
 
-impl crate::write::Encoder for Encoder {
+impl crate::emit::Encoder for Encoder {
     fn encode(&mut self, token: &Token, out: &mut Vec<u8>) -> Result<(), Error> {
         if let Some(v) = Target::Okta.check(token).into_iter().next() {
             return Err(Error::new(ErrorKind::Limit(v)));
@@ -119,19 +120,19 @@ impl crate::write::Encoder for Encoder {
             Kind::Totp { step, .. } => step.seconds(),
             Kind::Hotp { .. } => 30,
         };
-        crate::entra_csv::csv_field(out, token.user.as_deref().unwrap_or(""));
+        csv_field(out, token.user.as_deref().unwrap_or(""));
         out.push(b',');
-        crate::entra_csv::csv_field(out, token.serial.as_str());
+        csv_field(out, token.serial.as_str());
         out.push(b',');
         self.encoding.encode_to(&token.secret, out);
         out.push(b',');
-        crate::write::push_decimal(out, u64::from(step));
+        push_decimal(out, u64::from(step));
         out.extend_from_slice(match token.hash {
             Hash::Sha1 => b",HMacSHA1,",
             Hash::Sha256 => b",HMacSHA256,",
             Hash::Sha512 => b",HMacSHA512,",
         });
-        crate::write::push_decimal(out, u64::from(token.digits.get()));
+        push_decimal(out, u64::from(token.digits.get()));
         out.extend_from_slice(match self.encoding {
             SecretEncoding::Base64 => b",base64\r\n",
             SecretEncoding::Hex | SecretEncoding::HexUpper => b",hexadecimal\r\n",

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use oathvault_token::{SecretEncoding, Serial, Step, Token};
 
+use crate::emit::csv_field;
 use crate::error::{Error, ErrorKind};
 use crate::limits::Target;
 use crate::table::{self, Row};
@@ -65,14 +66,14 @@ pub fn reader<'a, R: BufRead + Send + 'a>(
 #[derive(Debug, Default)]
 pub struct Encoder;
 
-impl crate::write::Encoder for Encoder {
+impl crate::emit::Encoder for Encoder {
     fn encode(&mut self, token: &Token, out: &mut Vec<u8>) -> Result<(), Error> {
         if let Some(v) = Target::Salesforce.check(token).into_iter().next() {
             return Err(Error::new(ErrorKind::Limit(v)));
         }
-        crate::entra_csv::csv_field(out, token.user.as_deref().unwrap_or(""));
+        csv_field(out, token.user.as_deref().unwrap_or(""));
         out.push(b',');
-        crate::entra_csv::csv_field(out, token.serial.as_str());
+        csv_field(out, token.serial.as_str());
         out.push(b',');
         SecretEncoding::Base32.encode_to(&token.secret, out);
         out.extend_from_slice(b",TOTP\r\n");

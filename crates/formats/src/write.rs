@@ -8,26 +8,9 @@ use std::io::Write;
 use oathvault_token::Token;
 use zeroize::Zeroize;
 
+use crate::emit::{Encoder, TokenWriter, WriteSummary, push_decimal};
 use crate::error::Error;
-use crate::{Format, WriteOptions, WriteSummary, entra_csv, entra_json, jsonl};
-
-/// Turns a token into its item bytes in one format.
-pub trait Encoder: Send {
-    /// Appends the token's item to `out`, or refuses a token the target
-    /// cannot take (a [`crate::ErrorKind::Limit`]) without appending.
-    fn encode(&mut self, token: &Token, out: &mut Vec<u8>) -> Result<(), Error>;
-
-    /// Users left out so far because the format cannot carry them.
-    fn users_dropped(&self) -> u64 {
-        0
-    }
-
-    /// A header row the encoder's settings decide (Custom CSV), written
-    /// after the framing's start.
-    fn header(&self) -> Vec<u8> {
-        Vec::new()
-    }
-}
+use crate::{Format, WriteOptions, entra_csv, entra_json, jsonl};
 
 /// The encoder of a line- or item-based `format`; `None` for PSKC, whose
 /// items depend on per-file keys (use [`writer`]).
@@ -119,33 +102,6 @@ impl Framing {
             ) => b"",
         }
     }
-}
-
-/// Appends `n` in decimal (the hot path of `@contentId`s).
-pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        // n % 10 < 10: the cast keeps the value.
-        #[allow(clippy::cast_possible_truncation, reason = "a digit 0..=9")]
-        if let Some(d) = digits.get_mut(i) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(digits.get(i..).unwrap_or_default());
-}
-
-/// A streaming token writer.
-pub trait TokenWriter {
-    /// Writes one token, or refuses it (a target limit) without writing.
-    fn write(&mut self, token: &Token) -> Result<(), Error>;
-    /// Completes the file and flushes.
-    fn finish(self: Box<Self>) -> Result<WriteSummary, Error>;
 }
 
 /// The sequential writer: framing and encoder over a `Write`.

@@ -18,5 +18,4 @@ mod write;
 pub(crate) mod xml;
 
 pub use read::{Keys, Reader};
-pub(crate) use write::escape as escape_xml;
 pub use write::{DEFAULT_ITERATIONS, OsRandom, Protection, Random, Writer};

@@ -9,8 +9,8 @@ use oathvault_token::{Hash, Kind, SecretEncoding, Token};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::crypto::{Cipher, MacAlg, pbkdf2, uri};
+use crate::emit::{TokenWriter, WriteSummary, escape_xml};
 use crate::error::{Error, ErrorKind};
-use crate::{TokenWriter, WriteSummary};
 
 /// The default PBKDF2 iteration count when writing (python-pskc's too).
 pub const DEFAULT_ITERATIONS: u32 = 100_000;
@@ -102,31 +102,10 @@ impl Random for OsRandom {
     }
 }
 
-/// Escapes XML text and attribute values.
-pub(crate) fn escape(out: &mut String, s: &str) {
-    if !s
-        .bytes()
-        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
-    {
-        out.push_str(s);
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-}
-
 fn element(out: &mut String, indent: &str, name: &str, text: &str) {
     out.push_str(indent);
     let _ = write!(out, "<{name}>");
-    escape(out, text);
+    escape_xml(out, text);
     let _ = writeln!(out, "</{name}>");
 }
 
@@ -296,7 +275,7 @@ impl<W: Write> TokenWriter for Writer<W> {
             element(b, "      ", "Model", m);
         }
         b.push_str("    </DeviceInfo>\n    <Key Id=\"");
-        escape(b, token.key_id.as_deref().unwrap_or(token.serial.as_str()));
+        escape_xml(b, token.key_id.as_deref().unwrap_or(token.serial.as_str()));
         let _ = writeln!(
             b,
             "\" Algorithm=\"urn:ietf:params:xml:ns:keyprov:pskc:{}\">",
