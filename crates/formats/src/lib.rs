@@ -35,6 +35,7 @@ mod error;
 mod json_stream;
 pub mod jsonl;
 pub mod limits;
+pub mod named_csv;
 pub mod oath_csv;
 pub mod okta_csv;
 pub mod pskc;
