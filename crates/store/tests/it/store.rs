@@ -1,12 +1,5 @@
 //! The store's behaviour, the same on SQLite and on a real PostgreSQL
 //! (a throwaway cluster; `scripts/test` installs the server).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers: a failure is a failed test"
-)]
 
 use oathvault_store::{Backend, Error, Event, NewToken, Role, Store};
 use oathvault_testkit::golden;

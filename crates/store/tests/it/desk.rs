@@ -1,14 +1,6 @@
 //! The help desk's tables on SQLite and PostgreSQL: operators' desk roles,
 //! the inventory copy (replace whole, search, filters, counts, pages, one
 //! row after an action, removal) and the users' copy.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "tests: a failure is a failed test; the suite reads as one story"
-)]
 
 use oathvault_store::{
     Backend, DeskDevice, DeskRole, DeskUser, DeviceQuery, DriftSample, Event, Role, Store,
