@@ -123,7 +123,7 @@ pub fn certificate(pem: &str, now: i64) -> Result<Certificate, AdminError> {
             "the certificate {} ({}) expired at {}",
             cert.thumbprint_sha1_hex(),
             cert.subject(),
-            oathvault_packaging::rfc3339(cert.not_after())
+            oathvault_otp::clock::rfc3339(cert.not_after())
         )));
     }
     Ok(cert)

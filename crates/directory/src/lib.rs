@@ -167,7 +167,7 @@ impl From<DbError> for GraphError {
 impl IntoResponse for GraphError {
     fn into_response(self) -> Response {
         let request_id = new_id(&mut rand08::rngs::OsRng);
-        let date = oathvault_packaging::rfc3339(now_for_errors());
+        let date = oathvault_otp::clock::rfc3339(now_for_errors());
         let body = json!({
             "error": {
                 "code": self.code,

@@ -126,7 +126,7 @@ fn state_of(d: Device) -> TokenState {
     TokenState {
         time_interval_in_seconds: d.interval,
         drift_seconds: d.drift * d.interval,
-        last_used_date_time: d.last_used.map(oathvault_packaging::rfc3339),
+        last_used_date_time: d.last_used.map(oathvault_otp::clock::rfc3339),
         serial_number: d.serial,
         status: d.status,
     }

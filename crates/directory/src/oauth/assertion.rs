@@ -64,7 +64,7 @@ fn malformed(what: &str) -> OAuthError {
 }
 
 fn time(unix: i64) -> String {
-    oathvault_packaging::rfc3339(unix)
+    oathvault_otp::clock::rfc3339(unix)
 }
 
 /// The client assertion of `f`, when the request carries one (either
