@@ -1,12 +1,10 @@
 //! Certificates registered on apps, and the client assertion ids (`jti`)
 //! already spent.
 
-use sqlx::Row;
-
 use super::{Db, DbError, exists};
 
 /// A certificate registered on an app (one of Entra's `keyCredentials`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AppCertificate {
     /// The app's client id.
     pub client_id: String,
@@ -48,25 +46,13 @@ impl Db {
 
     /// The certificates registered on an app, oldest first.
     pub async fn certificates(&self, client_id: &str) -> Result<Vec<AppCertificate>, DbError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT client_id, thumbprint_sha1, thumbprint_sha256, der, subject, not_before, not_after \
              FROM dir_app_certificate WHERE client_id = $1 ORDER BY created, thumbprint_sha1",
         )
         .bind(client_id.to_ascii_lowercase())
         .fetch_all(&self.pool)
-        .await?;
-        let certificate = |r: &sqlx::any::AnyRow| -> Result<AppCertificate, sqlx::Error> {
-            Ok(AppCertificate {
-                client_id: r.try_get("client_id")?,
-                thumbprint_sha1: r.try_get("thumbprint_sha1")?,
-                thumbprint_sha256: r.try_get("thumbprint_sha256")?,
-                der: r.try_get("der")?,
-                subject: r.try_get("subject")?,
-                not_before: r.try_get("not_before")?,
-                not_after: r.try_get("not_after")?,
-            })
-        };
-        Ok(rows.iter().map(certificate).collect::<Result<_, _>>()?)
+        .await?)
     }
 
     /// Spends a client assertion id: true the first time `jti` is seen for
