@@ -1,0 +1,123 @@
+//! The caller, from the bearer token: tenant, user, grants, roles.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde_json::Value;
+
+use crate::{DirState, GraphError};
+
+/// The caller, from the bearer token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// Tenant id.
+    pub tenant: String,
+    /// The signed-in user's object id (delegated tokens).
+    pub user: Option<String>,
+    /// Application permissions (`roles`) or delegated scopes (`scp`).
+    pub grants: Vec<String>,
+    /// The client application.
+    pub app: String,
+    /// The signed-in user's directory roles (`wids`; delegated tokens).
+    pub wids: Vec<String>,
+}
+
+impl Principal {
+    /// For a delegated caller, one of `roles` (or Global Administrator) is
+    /// needed too, as in Entra; an application needs only its permission.
+    pub(super) fn admin(&self, roles: &[&str]) -> Result<(), GraphError> {
+        if self.user.is_none()
+            || self.wids.iter().any(|w| {
+                w == crate::admin::role::GLOBAL_ADMINISTRATOR || roles.contains(&w.as_str())
+            })
+        {
+            return Ok(());
+        }
+        Err(GraphError::new(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation: the signed-in user needs a directory role for it.",
+        ))
+    }
+
+    /// One of `any_of` among the token's permissions or scopes, or 403.
+    pub(crate) fn require(&self, any_of: &[&str]) -> Result<(), GraphError> {
+        if self.grants.iter().any(|g| any_of.contains(&g.as_str())) {
+            Ok(())
+        } else {
+            Err(GraphError::new(
+                StatusCode::FORBIDDEN,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<Arc<DirState>> for Principal {
+    type Rejection = GraphError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &Arc<DirState>,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthorized =
+            |m: &str| GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m);
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthorized("Access token is empty."))?;
+        let claims = st.key.verify(token, st.now()).map_err(|e| match e {
+            crate::jwt::JwtError::Expired => {
+                unauthorized("Lifetime validation failed, the token is expired.")
+            }
+            _ => unauthorized("Access token validation failure. Invalid audience or signature."),
+        })?;
+        let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
+        if text("aud").as_deref() != Some(crate::GRAPH_AUDIENCE) {
+            return Err(unauthorized(
+                "Access token validation failure. Invalid audience.",
+            ));
+        }
+        let tenant = text("tid").ok_or_else(|| unauthorized("Access token has no tenant."))?;
+        let mut grants: Vec<String> = claims
+            .get("roles")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(scp) = text("scp") {
+            grants.extend(scp.split_whitespace().map(str::to_owned));
+        }
+        let wids = claims
+            .get("wids")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            tenant,
+            user: text("oid").filter(|_| claims.contains_key("scp")),
+            grants,
+            app: text("appid").unwrap_or_default(),
+            wids,
+        })
+    }
+}
