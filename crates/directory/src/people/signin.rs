@@ -1,0 +1,269 @@
+//! Signing in: user name, password, then the code of a hardware token
+//! when the user has an activated one; wrong ones in a row lock the
+//! account. And signing out.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+
+use super::{PENDING_TTL, SESSION_TTL, cookie, failed, hash, render, set_cookie, start_session};
+use crate::DirState;
+use crate::rules::status;
+
+pub(super) fn routes() -> Router<Arc<DirState>> {
+    Router::new()
+        .route("/login", axum::routing::get(login_page).post(login_user))
+        .route("/login/password", post(login_password))
+        .route("/login/code", post(login_code))
+        .route("/logout", post(logout))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    step: &'static str,
+    upn: String,
+    problem: Option<&'static str>,
+    next: &'static str,
+}
+
+/// Where to go after signing in: only these pages.
+fn next_page(next: Option<&str>) -> &'static str {
+    if next == Some("devicelogin") {
+        "devicelogin"
+    } else {
+        "security-info"
+    }
+}
+
+fn login(
+    status: StatusCode,
+    step: &'static str,
+    upn: &str,
+    problem: Option<&'static str>,
+    next: &'static str,
+) -> Response {
+    render(
+        status,
+        &LoginPage {
+            step,
+            upn: upn.to_owned(),
+            problem,
+            next,
+        },
+    )
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Next {
+    next: Option<String>,
+}
+
+async fn login_page(axum::extract::Query(q): axum::extract::Query<Next>) -> Response {
+    login(
+        StatusCode::OK,
+        "user",
+        "",
+        None,
+        next_page(q.next.as_deref()),
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct UserForm {
+    upn: String,
+    next: Option<String>,
+}
+
+/// Like Entra, the user name step does not tell whether the account exists.
+async fn login_user(Form(f): Form<UserForm>) -> Response {
+    let upn = f.upn.trim();
+    let next = next_page(f.next.as_deref());
+    if !upn.contains('@') {
+        return login(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "user",
+            upn,
+            Some("Enter a valid email address, phone number, or Skype name."),
+            next,
+        );
+    }
+    login(StatusCode::OK, "password", upn, None, next)
+}
+
+#[derive(serde::Deserialize)]
+struct PasswordForm {
+    upn: String,
+    password: zeroize::Zeroizing<String>,
+    next: Option<String>,
+}
+
+const WRONG_PASSWORD: &str = "Your account or password is incorrect.";
+const LOCKED: &str = "Your account is locked after too many wrong attempts. Try again later.";
+const WRONG_CODE: &str = "You didn't enter the expected verification code. Sign in again.";
+/// Wrong passwords or codes in a row that lock an account, and for how long.
+const LOCK_AFTER: i64 = 10;
+const LOCK_FOR: i64 = 15 * 60;
+
+/// The lockout: counts a wrong password or code against the user and
+/// answers what to tell them: [`LOCKED`] when this one locked the account,
+/// `otherwise` when it did not.
+async fn record_failed_signin(
+    st: &DirState,
+    user_id: &str,
+    now: i64,
+    otherwise: &'static str,
+) -> &'static str {
+    let locked = st
+        .db
+        .signin_failed(user_id, now, LOCK_AFTER, LOCK_FOR)
+        .await;
+    if matches!(locked, Ok(t) if t > 0) {
+        LOCKED
+    } else {
+        otherwise
+    }
+}
+
+async fn login_password(State(st): State<Arc<DirState>>, Form(f): Form<PasswordForm>) -> Response {
+    let next = next_page(f.next.as_deref());
+    let upn = f.upn.trim().to_ascii_lowercase();
+    let tenant = upn.split_once('@').map(|(_, d)| d).unwrap_or_default();
+    let user = match st.db.tenant(tenant).await {
+        Ok(Some(t)) => st.db.user(&t.id, &upn).await.ok().flatten(),
+        Ok(None) => None,
+        Err(e) => return failed(&e.into()),
+    };
+    // An unknown user costs an Argon2 check too: one answer, one time.
+    let hash = user
+        .as_ref()
+        .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
+    let ok = oathvault_vault::password::verify(&f.password, hash) && user.is_some();
+    let now = st.now();
+    if let Some(u) = &user {
+        match st.db.locked_until(&u.id).await {
+            Ok(until) if until > now => {
+                return login(
+                    StatusCode::UNAUTHORIZED,
+                    "password",
+                    &upn,
+                    Some(LOCKED),
+                    next,
+                );
+            }
+            Ok(_) => {}
+            Err(e) => return failed(&e.into()),
+        }
+        if !ok {
+            let msg = record_failed_signin(&st, &u.id, now, WRONG_PASSWORD).await;
+            return login(StatusCode::UNAUTHORIZED, "password", &upn, Some(msg), next);
+        }
+    }
+    let Some(user) = user.filter(|_| ok) else {
+        return login(
+            StatusCode::UNAUTHORIZED,
+            "password",
+            &upn,
+            Some(WRONG_PASSWORD),
+            next,
+        );
+    };
+    let devices = match st.db.devices_of(&user.tenant_id, &user.id).await {
+        Ok(d) => d,
+        Err(e) => return failed(&e.into()),
+    };
+    let needs_code = devices.iter().any(|d| d.status == status::ACTIVATED);
+    let (stage, ttl) = if needs_code {
+        ("password", PENDING_TTL)
+    } else {
+        ("full", SESSION_TTL)
+    };
+    let cookie = match start_session(&st, &user, stage, ttl).await {
+        Ok(c) => c,
+        Err(e) => return failed(&e),
+    };
+    let mut r = if needs_code {
+        login(StatusCode::OK, "code", &upn, None, next)
+    } else {
+        Redirect::to(&format!("/{next}")).into_response()
+    };
+    r.headers_mut().append(header::SET_COOKIE, cookie);
+    r
+}
+
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use rand08::SeedableRng;
+    oathvault_vault::password::hash(
+        &mut rand08::rngs::StdRng::seed_from_u64(0),
+        "not a password",
+    )
+    .unwrap_or_default()
+});
+
+#[derive(serde::Deserialize)]
+struct CodeForm {
+    code: String,
+    next: Option<String>,
+}
+
+async fn login_code(
+    State(st): State<Arc<DirState>>,
+    headers: HeaderMap,
+    Form(f): Form<CodeForm>,
+) -> Response {
+    let next = next_page(f.next.as_deref());
+    let Some(token) = cookie(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    let user = match st.db.session(&hash(&token), st.now()).await {
+        Ok(Some((u, stage))) if stage == "password" => u,
+        Ok(_) => return Redirect::to("/login").into_response(),
+        Err(e) => return failed(&e.into()),
+    };
+    let devices = match st.db.devices_of(&user.tenant_id, &user.id).await {
+        Ok(d) => d,
+        Err(e) => return failed(&e.into()),
+    };
+    // One code per password: a wrong code ends the pending session and
+    // counts towards the lock.
+    let _ = st.db.delete_session(&hash(&token)).await;
+    match crate::otp_api::spend_code(&st, devices, &f.code).await {
+        Ok(Some(_)) => {
+            let _ = st.db.signin_succeeded(&user.id).await;
+        }
+        Ok(None) => {
+            let msg = record_failed_signin(&st, &user.id, st.now(), WRONG_CODE).await;
+            return login(
+                StatusCode::UNAUTHORIZED,
+                "password",
+                &user.upn,
+                Some(msg),
+                next,
+            );
+        }
+        Err(e) => return failed(&e),
+    }
+    match start_session(&st, &user, "full", SESSION_TTL).await {
+        Ok(c) => {
+            let mut r = Redirect::to(&format!("/{next}")).into_response();
+            r.headers_mut().append(header::SET_COOKIE, c);
+            r
+        }
+        Err(e) => failed(&e),
+    }
+}
+
+async fn logout(State(st): State<Arc<DirState>>, headers: HeaderMap) -> Response {
+    if let Some(token) = cookie(&headers) {
+        let _ = st.db.delete_session(&hash(&token)).await;
+    }
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut()
+        .append(header::SET_COOKIE, set_cookie("", 0));
+    r
+}
