@@ -11,15 +11,14 @@
     reason = "tests: a failure is a failed test"
 )]
 
-mod common;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use axum::http::StatusCode;
-use common::{SECRET_1, T, code, directory, graph};
 use serde_json::{Value, json};
+
+use crate::common::{SECRET_1, T, code, directory, graph};
 
 const DEVICES: &str = "/beta/directory/authenticationMethodDevices/hardwareOathDevices";
 

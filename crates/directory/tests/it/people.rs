@@ -11,13 +11,12 @@
     reason = "tests: a failure is a failed test; one journey reads top to bottom"
 )]
 
-mod common;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{Dir, SECRET_1, T, code, directory, graph};
 use serde_json::json;
 use tower::ServiceExt;
+
+use crate::common::{Dir, SECRET_1, T, code, directory, graph};
 
 const DEVICES: &str = "/beta/directory/authenticationMethodDevices/hardwareOathDevices";
 
@@ -299,7 +298,7 @@ async fn oauth(dir: &Dir, path: &str, form: &str) -> (StatusCode, serde_json::Va
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(form.to_owned()))
         .unwrap();
-    common::send(dir, r).await
+    crate::common::send(dir, r).await
 }
 
 /// Signs in on the pages, approves (or declines) a device code, returns
@@ -399,11 +398,11 @@ async fn device_code_flow_with_refresh_and_directory_roles() {
         "redeemed once"
     );
     let amy = tokens["access_token"].as_str().unwrap().to_owned();
-    let (s, _) = common::graph_as(&dir, &amy, "POST", DEVICES, Some(json!({
+    let (s, _) = crate::common::graph_as(&dir, &amy, "POST", DEVICES, Some(json!({
         "serialNumber": "DC-1", "manufacturer": "C", "model": "M", "secretKey": SECRET_1, "timeIntervalInSeconds": 30
     }))).await;
     assert_eq!(s, StatusCode::CREATED, "Amy's role lets her upload");
-    let (s, me) = common::graph_as(&dir, &amy, "GET", "/beta/me", None).await;
+    let (s, me) = crate::common::graph_as(&dir, &amy, "GET", "/beta/me", None).await;
     assert_eq!(
         (s, me["userPrincipalName"].as_str()),
         (StatusCode::OK, Some("amy@contoso.example"))
@@ -439,9 +438,9 @@ async fn device_code_flow_with_refresh_and_directory_roles() {
     approve(&dir, 1, &ben_code, "approve").await;
     let (_, tokens) = oauth(&dir, "token", &poll).await;
     let ben = tokens["access_token"].as_str().unwrap().to_owned();
-    let (s, body) = common::graph_as(&dir, &ben, "GET", DEVICES, None).await;
+    let (s, body) = crate::common::graph_as(&dir, &ben, "GET", DEVICES, None).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
-    let (s, _) = common::graph_as(
+    let (s, _) = crate::common::graph_as(
         &dir,
         &ben,
         "GET",

@@ -13,13 +13,8 @@
     reason = "tests: a failure is a failed test"
 )]
 
-mod common;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{
-    Dir, SECRET_1, SECRET_2, T, code, directory, directory_with, graph, graph_as, send, token,
-};
 use oathvault_directory::{Directory, Settings, router};
 use oathvault_testkit::postgres::TempPostgres;
 use oathvault_token::SecretEncoding;
@@ -27,6 +22,10 @@ use rand08::SeedableRng;
 use rand08::rngs::StdRng;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+use crate::common::{
+    Dir, SECRET_1, SECRET_2, T, code, directory, directory_with, graph, graph_as, send, token,
+};
 
 const DEVICES: &str = "/beta/directory/authenticationMethodDevices/hardwareOathDevices";
 

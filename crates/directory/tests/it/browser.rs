@@ -11,13 +11,10 @@
     reason = "tests: a failure is a failed test"
 )]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use common::{Dir, code, directory_at, graph};
 use oathvault_directory::Settings;
 use oathvault_otp::clock::{Clock, FixedClock, SystemClock};
 use oathvault_testkit::browser::{
@@ -27,6 +24,8 @@ use oathvault_testkit::browser::{
 use oathvault_token::SecretEncoding;
 use serde_json::json;
 use thirtyfour::prelude::*;
+
+use crate::common::{Dir, code, directory_at, graph};
 
 const DEVICES: &str = "/beta/directory/authenticationMethodDevices/hardwareOathDevices";
 

@@ -2,7 +2,7 @@
 //! tenant, a Graph token, requests, codes.
 #![allow(
     dead_code,
-    reason = "each test binary uses its own part of the helpers"
+    reason = "not every helper is used by the tests of every backend"
 )]
 #![allow(
     clippy::unwrap_used,

@@ -12,19 +12,18 @@
     reason = "tests: a failure is a failed test"
 )]
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{Dir, directory_at, graph_as, send};
 use oathvault_directory::jwt::{Certificate, SigningKey, X5T, X5T_S256};
 use oathvault_directory::{Directory, Settings};
 use oathvault_testkit::postgres::TempPostgres;
 use serde_json::{Map, Value, json};
+
+use crate::common::{Dir, directory_at, graph_as, send};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const SCOPE: &str = "https://graph.microsoft.com/.default";
@@ -215,7 +214,7 @@ async fn certificate_credentials(s: &Setup) {
     token_and_graph(s, &x5t(&s.registered.cert), &claims).await;
     // The app's secret still works beside its certificate (appidacr 1).
     let (status, body) =
-        common::token(&s.dir, s.client_id(), &s.dir.demo.client_secret, SCOPE).await;
+        crate::common::token(&s.dir, s.client_id(), &s.dir.demo.client_secret, SCOPE).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let claims =
         oathvault_directory::jwt::decode_claims(body["access_token"].as_str().unwrap()).unwrap();
