@@ -57,7 +57,8 @@ async fn suite(store: &Store) {
         .add_staff(
             "Ana@contoso.example",
             "Ana",
-            Role::Reviewer,
+            Some(Role::Reviewer),
+            None,
             "$argon2id$x",
             None,
             &audit,

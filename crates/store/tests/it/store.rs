@@ -171,7 +171,8 @@ async fn staff_and_audit(store: &Store) {
         .add_staff(
             "Admin@Vendor.example",
             "Ada",
-            Role::Administrator,
+            Some(Role::Administrator),
+            None,
             "$argon2id$stub",
             None,
             &ev("staff.add", "admin"),
@@ -184,7 +185,8 @@ async fn staff_and_audit(store: &Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(admin.role, Role::Administrator);
+    assert_eq!(admin.role, Some(Role::Administrator));
+    assert_eq!(admin.desk_role, None);
     assert!(!format!("{admin:?}").contains("argon2"));
 
     // Every change above was audited, and the chain verifies.
