@@ -1,11 +1,13 @@
 //! `oathvault entra …`: hardware OATH tokens in Microsoft Entra ID (or the
 //! local directory) through Microsoft Graph.
 
-use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
+use oathvault_formats::named_csv;
 use oathvault_graph::auth::{self, DEFAULT_SCOPE, DELEGATED_SCOPE};
 use oathvault_graph::certificate::CertificateCredential;
 use oathvault_graph::client::http_client;
@@ -366,77 +368,31 @@ struct Row {
     code: Option<Zeroizing<String>>,
 }
 
-/// Reads a CSV with a header naming `serial` and, as needed, `upn` and `code`.
-pub fn read_csv_rows(path: &Path) -> Result<Vec<HashMap<String, String>>, Failure> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        return Err(anyhow!("{} is empty", path.display()).into());
-    };
-    let names: Vec<String> = split_csv(header.trim_start_matches('\u{feff}'))
-        .into_iter()
-        .map(|h| h.to_ascii_lowercase().replace([' ', '_'], ""))
-        .collect();
-    let mut rows = Vec::new();
-    for (i, line) in lines {
-        let fields = split_csv(line);
-        if fields.len() != names.len() {
-            return Err(anyhow!(
-                "{} line {}: {} fields, the header has {}",
-                path.display(),
-                i + 1,
-                fields.len(),
-                names.len()
-            )
-            .into());
-        }
-        let mut row: HashMap<String, String> = names.iter().cloned().zip(fields).collect();
-        row.insert("#line".into(), (i + 1).to_string());
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
-fn split_csv(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(ch) = chars.next() {
-        match ch {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => out.push(std::mem::take(&mut cur).trim().to_owned()),
-            _ => cur.push(ch),
-        }
-    }
-    out.push(cur.trim().to_owned());
-    out
+/// Opens a CSV with a header naming `serial` and, as needed, `upn` and
+/// `code`; its rows are read one by one, errors naming file, line and column.
+pub fn csv_rows(path: &Path) -> Result<named_csv::Reader<BufReader<File>>, Failure> {
+    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name: Arc<str> = path.display().to_string().into();
+    Ok(named_csv::Reader::new(BufReader::new(file), Some(name))?)
 }
 
 fn rows(action: Action, a: &ActionArgs) -> Result<Vec<Row>, Failure> {
     if let Some(p) = &a.csv {
         let mut out = Vec::new();
-        for r in read_csv_rows(p)? {
-            let line = r.get("#line").cloned().unwrap_or_default();
-            let get = |k: &str| r.get(k).filter(|v| !v.is_empty()).cloned();
-            let serial = get("serial")
-                .or_else(|| get("serialnumber"))
-                .ok_or_else(|| anyhow!("{} line {line}: no serial", p.display()))?;
-            let upn = get("upn").or_else(|| get("user"));
+        for r in csv_rows(p)? {
+            let r = r?;
+            let serial = r
+                .get("serial")
+                .or_else(|| r.get("serial number"))
+                .ok_or_else(|| r.missing("serial"))?
+                .to_owned();
+            let upn = r.get("upn").or_else(|| r.get("user")).map(str::to_owned);
             if action.needs_user() && upn.is_none() {
-                return Err(anyhow!("{} line {line}: no upn", p.display()).into());
+                return Err(r.missing("upn").into());
             }
-            let code = get("code").map(Zeroizing::new);
+            let code = r.get("code").map(|c| Zeroizing::new(c.to_owned()));
             if action.needs_code() && code.is_none() && a.from_seed.is_none() {
-                return Err(anyhow!("{} line {line}: no code", p.display()).into());
+                return Err(r.missing("code").into());
             }
             out.push(Row { serial, upn, code });
         }

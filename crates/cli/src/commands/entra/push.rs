@@ -15,7 +15,7 @@ use oathvault_graph::push::{Job, Outcome, Progress, PushOptions, TokenResult, va
 use oathvault_otp::clock::{Clock, SystemClock};
 use oathvault_token::Token;
 
-use super::{read_csv_rows, user_id};
+use super::{csv_rows, user_id};
 use crate::Failure;
 use crate::entra_args::{PreflightArgs, PushArgs, ReconcileArgs};
 use crate::io::{Input, Output};
@@ -59,22 +59,19 @@ async fn assignments(
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut out = HashMap::new();
     let mut problems = Vec::new();
-    for row in read_csv_rows(path)? {
-        let line = row.get("#line").cloned().unwrap_or_default();
+    for row in csv_rows(path)? {
+        let row = row?;
         let (Some(serial), Some(upn)) = (
-            row.get("serial").or_else(|| row.get("serialnumber")),
+            row.get("serial").or_else(|| row.get("serial number")),
             row.get("upn").or_else(|| row.get("user")),
         ) else {
-            problems.push(format!(
-                "{} line {line}: needs serial and upn columns",
-                path.display()
-            ));
+            problems.push(format!("{}: needs serial and upn columns", row.location()));
             continue;
         };
-        if !serials.contains(serial.as_str()) {
+        if !serials.contains(serial) {
             problems.push(format!(
-                "{} line {line}: serial {serial} is not in the seed file",
-                path.display()
+                "{}: serial {serial} is not in the seed file",
+                row.location()
             ));
             continue;
         }
@@ -82,16 +79,16 @@ async fn assignments(
             Some(id) => id.clone(),
             None => match user_id(graph, upn).await {
                 Ok(id) => {
-                    ids.insert(upn.clone(), id.clone());
+                    ids.insert(upn.to_owned(), id.clone());
                     id
                 }
                 Err(e) => {
-                    problems.push(format!("{} line {line}: user {upn}: {e}", path.display()));
+                    problems.push(format!("{}: user {upn}: {e}", row.location()));
                     continue;
                 }
             },
         };
-        out.insert(serial.clone(), id);
+        out.insert(serial.to_owned(), id);
     }
     if !problems.is_empty() {
         return Err(anyhow!("{}; nothing was uploaded", problems.join("\n")).into());
