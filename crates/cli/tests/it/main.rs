@@ -1,0 +1,10 @@
+//! The integration tests of the `oathvault` binary, in one test binary (one
+//! link instead of one per file): each file beside this one is a module.
+
+mod cli;
+mod delivery;
+mod demo;
+mod directory;
+mod entra;
+mod portal;
+mod portal_crash;
