@@ -215,7 +215,13 @@ async fn drift_page(State(st): State<Arc<DeskState>>, op: Operator) -> Response 
             Ok(h) => h,
             Err(e) => return store_failed(&op, &e),
         };
-        let outlook = outlook(&d, drift, oathvault_otp::clock::unix_of(&d.last_used), &history, op.now);
+        let outlook = outlook(
+            &d,
+            drift,
+            oathvault_otp::clock::unix_of(&d.last_used),
+            &history,
+            op.now,
+        );
         let row = Row { d, drift, outlook };
         if row.outlook.warning.is_some() {
             at_risk.push(row);
@@ -248,9 +254,18 @@ mod tests {
 
     #[test]
     fn rfc3339_times() {
-        assert_eq!(oathvault_otp::clock::unix_of("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(oathvault_otp::clock::unix_of("2009-02-13T23:31:30Z"), Some(1_234_567_890));
-        assert_eq!(oathvault_otp::clock::unix_of("2026-11-27T09:45:07Z"), Some(1_795_772_707));
+        assert_eq!(
+            oathvault_otp::clock::unix_of("1970-01-01T00:00:00Z"),
+            Some(0)
+        );
+        assert_eq!(
+            oathvault_otp::clock::unix_of("2009-02-13T23:31:30Z"),
+            Some(1_234_567_890)
+        );
+        assert_eq!(
+            oathvault_otp::clock::unix_of("2026-11-27T09:45:07Z"),
+            Some(1_795_772_707)
+        );
         assert_eq!(
             oathvault_otp::clock::unix_of("2024-02-29T12:00:00.123Z"),
             Some(1_709_208_000)

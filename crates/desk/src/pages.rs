@@ -6,14 +6,14 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use oathvault_store::{DeskRole, DeskUser, Event, EventRow, Session};
 use oathvault_web::{
     SignInApp, SignInForm, SignInSteps, cookie, query_value, signin_routes, source_of,
 };
-use oathvault_store::{DeskRole, DeskUser, Event, EventRow, Session};
 
 use crate::DeskState;
 

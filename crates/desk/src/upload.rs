@@ -20,9 +20,9 @@ use axum::routing::{get, post};
 use oathvault_formats::Format;
 use oathvault_graph::preflight::{Finding, preflight};
 use oathvault_graph::push::{Job, Outcome, Progress, PushOptions, TokenResult, push, validate};
-use oathvault_web::upload::{SeedUpload, read_seed_upload};
 use oathvault_store::{DeskRole, Event};
 use oathvault_token::{Kind, Token};
+use oathvault_web::upload::{SeedUpload, read_seed_upload};
 
 use crate::DeskState;
 use crate::pages::{Frame, Operator, message, render, store_failed};
@@ -148,7 +148,7 @@ struct PreviewPage {
 
 fn new_id() -> String {
     let mut raw = [0u8; 16];
-    rand08::RngCore::fill_bytes(&mut rand08::rngs::OsRng, &mut raw);
+    rand08::RngCore::fill_bytes(&mut oathvault_vault::random::os(), &mut raw);
     data_encoding::BASE64URL_NOPAD.encode(&raw)
 }
 

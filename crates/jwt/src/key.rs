@@ -151,7 +151,7 @@ impl SigningKey {
         token.push_str(&BASE64URL_NOPAD.encode(&claims));
         let signature = self
             .signer
-            .try_sign_with_rng(&mut rand08::rngs::OsRng, token.as_bytes())
+            .try_sign_with_rng(&mut oathvault_vault::random::os(), token.as_bytes())
             .map_err(|_| JwtError::Key("RSA signing failed".to_owned()))?;
         token.push('.');
         token.push_str(&BASE64URL_NOPAD.encode(&signature.to_bytes()));

@@ -70,7 +70,8 @@ struct Reviewer {
 fn staff_password() -> zeroize::Zeroizing<String> {
     zeroize::Zeroizing::new(format!(
         "demo-{}",
-        data_encoding::BASE64URL_NOPAD.encode(&rand08::rngs::OsRng.next_u64().to_le_bytes())
+        data_encoding::BASE64URL_NOPAD
+            .encode(&oathvault_vault::random::os().next_u64().to_le_bytes())
     ))
 }
 
@@ -86,7 +87,7 @@ async fn add_staff(
     let password = staff_password();
     let (_, uri) = admin
         .add_staff(
-            &mut rand08::rngs::OsRng,
+            &mut oathvault_vault::random::os(),
             who,
             &NewStaff {
                 email,
@@ -151,7 +152,7 @@ async fn extras(
     if !dir.join("customer.asc").exists() {
         let pass = oathvault_packaging::Password::new("contoso demo key");
         let key = oathvault_packaging::pgp::SecretKey::generate(
-            &mut rand08::rngs::OsRng,
+            &mut oathvault_vault::random::os(),
             "Contoso IT (oathvault demo) <it@contoso.example>",
             &pass,
         )
@@ -200,7 +201,7 @@ async fn desk_data(
     ] {
         let password = staff_password();
         let uri = oathvault_desk::add_operator(
-            &mut rand08::rngs::OsRng,
+            &mut oathvault_vault::random::os(),
             &store,
             master,
             "oathvault demo desk",
@@ -303,7 +304,7 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
 }
 
 async fn setup(dir: &Path, store: &Store, master: &MasterKey) -> Result<Saved, Failure> {
-    let mut rng = rand08::rngs::OsRng;
+    let mut rng = oathvault_vault::random::os();
     let who = Actor {
         name: "demo".into(),
         source: "cli".into(),
@@ -386,7 +387,7 @@ async fn portal_data(dir: &Path) -> Result<DemoData, Failure> {
     if fresh {
         write_key(
             &master_file,
-            &MasterKey::generate(&mut rand08::rngs::OsRng),
+            &MasterKey::generate(&mut oathvault_vault::random::os()),
             true,
         )?;
     }
@@ -559,7 +560,7 @@ async fn open_directory(dir: &Path) -> Result<Arc<oathvault_directory::DirState>
         .await
         .map_err(|e| anyhow!("{e}"))?;
     let signing = oathvault_directory::Directory::new(&db, &dir_key)
-        .signing_key(&mut rand08::rngs::OsRng, now())
+        .signing_key(&mut oathvault_vault::random::os(), now())
         .await
         .map_err(|e| anyhow!("{e}"))?;
     Ok(Arc::new(oathvault_directory::DirState {

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use oathvault_desk::{DeskRole, DeskSettings, DeskState, NewOperator};
 use oathvault_desk::Actor;
+use oathvault_desk::{DeskRole, DeskSettings, DeskState, NewOperator};
 use oathvault_store::Store;
 use oathvault_vault::MasterKey;
 
@@ -70,7 +70,7 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
             } else {
                 write_key(
                     &p.key,
-                    &MasterKey::generate(&mut rand08::rngs::OsRng),
+                    &MasterKey::generate(&mut oathvault_vault::random::os()),
                     false,
                 )?;
                 say!("made the desk's master key {} (mode 0600)", p.key.display());
@@ -97,7 +97,7 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
                 now: now(),
             };
             let uri = oathvault_desk::add_operator(
-                &mut rand08::rngs::OsRng,
+                &mut oathvault_vault::random::os(),
                 &store,
                 &master,
                 ISSUER,
@@ -111,7 +111,10 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
             )
             .await
             .map_err(|e| match e {
-                oathvault_portal::Error::Invalid(why) => Failure::Usage(why),
+                oathvault_accounts::AccountError::Invalid(why) => Failure::Usage(why),
+                weak @ oathvault_accounts::AccountError::WeakPassword => {
+                    Failure::Usage(weak.to_string())
+                }
                 other => Failure::from(anyhow!("{other}")),
             })?;
             say!("added {} {email}", role.as_str());

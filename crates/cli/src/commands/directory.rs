@@ -28,7 +28,7 @@ fn master_key(path: &PathBuf) -> Result<MasterKey, Failure> {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let key = MasterKey::generate(&mut rand08::thread_rng());
+        let key = MasterKey::generate(&mut oathvault_vault::random::os());
         write_key(path, &key, false)?;
         eprintln!(
             "note: created the directory's master key {} (mode 0600)",
@@ -58,7 +58,7 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| anyhow!("{database}: {e}"))?;
     let dir = Directory::new(&db, &master);
-    let mut rng = rand08::thread_rng();
+    let mut rng = oathvault_vault::random::os();
     let fail = admin_failure;
     match &args.command {
         DirectoryCommand::Tenant(TenantCommand::Add { name, domain }) => {
@@ -128,7 +128,7 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
 #[allow(clippy::print_stdout, reason = "the command's report")]
 async fn app(
     dir: &Directory<'_>,
-    rng: &mut rand08::rngs::ThreadRng,
+    rng: &mut (impl rand08::RngCore + rand08::CryptoRng),
     command: &AppCommand,
 ) -> Result<(), Failure> {
     let fail = admin_failure;

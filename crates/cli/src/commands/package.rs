@@ -149,8 +149,14 @@ pub fn pack(args: &PackArgs) -> Result<(), Failure> {
     let dest = output.describe();
     let written = {
         let mut w = output.writer();
-        let m = package::pack_stream(&mut rand08::thread_rng(), sources, manifest, &seal, &mut w)
-            .map_err(|e| anyhow!("{e}"))?;
+        let m = package::pack_stream(
+            &mut oathvault_vault::random::os(),
+            sources,
+            manifest,
+            &seal,
+            &mut w,
+        )
+        .map_err(|e| anyhow!("{e}"))?;
         w.flush().with_context(|| format!("cannot write {dest}"))?;
         m
     };
@@ -364,7 +370,7 @@ pub fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
             "no --passphrase-file: the secret key is stored unprotected; keep OUT.sec safe",
         );
     }
-    let key = SecretKey::generate(&mut rand08::thread_rng(), &args.user_id, &pass)
+    let key = SecretKey::generate(&mut oathvault_vault::random::os(), &args.user_id, &pass)
         .map_err(|e| anyhow!("{e}"))?;
     let public = key.public();
     let base = args.output.to_string_lossy();

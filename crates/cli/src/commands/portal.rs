@@ -164,7 +164,7 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
     }
     let admin = Admin::new(&store, &master, &setup.config.issuer);
     let who = actor();
-    let mut rng = rand08::thread_rng();
+    let mut rng = oathvault_vault::random::os();
     let fail = |e: oathvault_portal::Error| match e {
         oathvault_portal::Error::Invalid(why) => Failure::Usage(why),
         other => Failure::from(anyhow!("{other}")),
@@ -270,7 +270,15 @@ async fn list(store: &Store, command: &PortalCommand) -> Result<(), Failure> {
         }
         PortalCommand::Staff(StaffCommand::List) => {
             for s in store.staff().await.map_err(|e| anyhow!("{e}"))? {
-                say!("{}\t{}\t{}", s.email, s.role.as_str(), s.name);
+                let roles = [
+                    s.role.map(|r| format!("portal:{}", r.as_str())),
+                    s.desk_role.map(|r| format!("desk:{}", r.as_str())),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(",");
+                say!("{}\t{}\t{}", s.email, roles, s.name);
             }
         }
         _ => {}
@@ -291,7 +299,7 @@ async fn staff_add(
     let role = Role::parse(role).ok_or_else(|| Failure::Usage(format!("unknown role {role}")))?;
     let (_, uri) = admin
         .add_staff(
-            &mut rand08::thread_rng(),
+            &mut oathvault_vault::random::os(),
             who,
             &NewStaff {
                 email,
@@ -395,7 +403,7 @@ async fn init(setup: &Setup) -> Result<(), Failure> {
             key.id()
         );
     } else {
-        let key = MasterKey::generate(&mut rand08::thread_rng());
+        let key = MasterKey::generate(&mut oathvault_vault::random::os());
         write_key(&setup.master_key_file, &key, false)?;
         say!(
             "created the master key {} (mode 0600, id {}) — back it up apart from the database: without it no seed can be read",
@@ -447,7 +455,7 @@ async fn import(admin: &Admin<'_>, who: &Actor, a: &ImportArgs) -> Result<(), Fa
     let tokens = read.tokens;
     let outcome = admin
         .import(
-            &mut rand08::thread_rng(),
+            &mut oathvault_vault::random::os(),
             who,
             &a.po,
             &a.shipment,
@@ -475,7 +483,7 @@ fn note(msg: &str) {
 
 #[allow(clippy::print_stdout, reason = "the command's report")]
 async fn rotate(setup: &Setup, admin: &Admin<'_>, who: &Actor) -> Result<(), Failure> {
-    let mut rng = rand08::thread_rng();
+    let mut rng = oathvault_vault::random::os();
     let new = MasterKey::generate(&mut rng);
     // The new key is on disk before the database depends on it.
     let staged = setup.master_key_file.with_extension("key.new");

@@ -22,7 +22,7 @@ use oathvault_graph::auth::{Auth, Credential, DEFAULT_SCOPE, Endpoints};
 use oathvault_graph::{Graph, RetryPolicy};
 use oathvault_otp::Otp;
 use oathvault_otp::clock::{Clock, SystemClock};
-use oathvault_portal::Actor;
+use oathvault_desk::Actor;
 use oathvault_store::Store;
 use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step, Token};
 use oathvault_vault::MasterKey;
