@@ -112,8 +112,14 @@ impl<'a> Auth<'a> {
                 .store
                 .rate_hit(&bucket, now, lockout.seconds, lockout.after)
                 .await?;
-            self.audit(now, &email, source, "refused", "unknown e-mail or no role here")
-                .await?;
+            self.audit(
+                now,
+                &email,
+                source,
+                "refused",
+                "unknown e-mail or no role here",
+            )
+            .await?;
             return Err(if within {
                 AuthError::Refused
             } else {

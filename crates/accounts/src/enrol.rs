@@ -71,7 +71,9 @@ pub async fn add_account<R: RngCore + CryptoRng>(
     let sealed = master.seal(rng, &totp::purpose(&email), secret.expose());
     let roles = [
         account.role.map(|r| format!("portal role {}", r.as_str())),
-        account.desk_role.map(|r| format!("desk role {}", r.as_str())),
+        account
+            .desk_role
+            .map(|r| format!("desk role {}", r.as_str())),
     ]
     .into_iter()
     .flatten()
@@ -123,6 +125,8 @@ pub fn check_email(e: &str) -> Result<String, AccountError> {
     if ok {
         Ok(e.to_ascii_lowercase())
     } else {
-        Err(AccountError::Invalid(format!("{e:?} is not an e-mail address")))
+        Err(AccountError::Invalid(format!(
+            "{e:?} is not an e-mail address"
+        )))
     }
 }

@@ -31,7 +31,11 @@ pub fn verify(password: &str, hash: &str) -> bool {
 /// password. Its salt is fixed: it guards no secret.
 static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     use rand08::SeedableRng as _;
-    hash(&mut rand08::rngs::StdRng::seed_from_u64(0), "not a password").unwrap_or_default()
+    hash(
+        &mut rand08::rngs::StdRng::seed_from_u64(0),
+        "not a password",
+    )
+    .unwrap_or_default()
 });
 
 /// Spends the time of checking a password, for an account that cannot sign in.

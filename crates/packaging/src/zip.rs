@@ -12,8 +12,8 @@ use zip::result::ZipError;
 use zip::write::{SimpleFileOptions, StreamWriter};
 use zip::{AesMode, CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
-use oathvault_otp::clock::civil;
 use crate::{Error, File, Password};
+use oathvault_otp::clock::civil;
 
 /// Largest entry [`read`] unpacks (seed files are far smaller).
 pub const MAX_ENTRY: u64 = 1 << 30;

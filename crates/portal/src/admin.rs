@@ -10,7 +10,6 @@ use oathvault_vault::{DataKey, MasterKey};
 use rand08::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
-
 /// Who acts, from where, when.
 #[derive(Debug, Clone)]
 pub struct Actor {
@@ -373,10 +372,15 @@ impl<'a> Admin<'a> {
             desk_role: None,
             password: staff.password,
         };
-        Ok(
-            oathvault_accounts::add_account(rng, self.store, self.master, self.issuer, &account, event)
-                .await?,
+        Ok(oathvault_accounts::add_account(
+            rng,
+            self.store,
+            self.master,
+            self.issuer,
+            &account,
+            event,
         )
+        .await?)
     }
 
     /// Switches a staff member's sign-in off (ending their sessions) or on.

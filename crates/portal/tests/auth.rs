@@ -256,7 +256,10 @@ async fn roles_belong_to_each_app(store: &Store, master: &MasterKey, rng: &mut S
     let portal = Auth::new(store, master, Policy::default(), App::Portal);
     let desk = Auth::new(store, master, Policy::default(), App::Desk);
     let t = T + 4000;
-    for (auth, email) in [(&portal, "op@vendor.example"), (&desk, "rev@vendor.example")] {
+    for (auth, email) in [
+        (&portal, "op@vendor.example"),
+        (&desk, "rev@vendor.example"),
+    ] {
         let e = auth
             .password(&mut rng, email, &pw, "10.0.0.9", t)
             .await

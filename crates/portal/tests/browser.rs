@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::{ADMIN, PW, T, code_at};
+use oathvault_accounts::Policy;
 use oathvault_portal::WebSettings;
 use oathvault_portal::web::{AppState, serve};
-use oathvault_accounts::Policy;
 use oathvault_portal::{Actor, Admin, NewStaff};
 use oathvault_store::{Role, Store};
 use oathvault_testkit::browser::{

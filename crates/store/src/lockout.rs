@@ -99,6 +99,13 @@ mod tests {
         assert_eq!(l.lock_end(9, 1000), 0);
         assert_eq!(l.lock_end(10, 1000), 1000 + 900);
         assert_eq!(l.lock_end(1, i64::MAX), 0);
-        assert_eq!(Lockout { after: 1, seconds: 5 }.lock_end(1, i64::MAX), i64::MAX);
+        assert_eq!(
+            Lockout {
+                after: 1,
+                seconds: 5
+            }
+            .lock_end(1, i64::MAX),
+            i64::MAX
+        );
     }
 }

@@ -178,9 +178,11 @@ impl Store {
 
     /// A staff account by e-mail.
     pub async fn staff_by_email(&self, email: &str) -> Result<Option<Staff>, Error> {
-        let row = sqlx::query(
-            concat!("SELECT ", staff_columns!(), " FROM staff WHERE email = $1 AND disabled = 0"),
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            staff_columns!(),
+            " FROM staff WHERE email = $1 AND disabled = 0"
+        ))
         .bind(email.to_ascii_lowercase())
         .fetch_optional(&self.pool)
         .await?;
@@ -189,9 +191,11 @@ impl Store {
 
     /// Every staff account, by e-mail.
     pub async fn staff(&self) -> Result<Vec<Staff>, Error> {
-        let rows = sqlx::query(
-            concat!("SELECT ", staff_columns!(), " FROM staff ORDER BY email"),
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            staff_columns!(),
+            " FROM staff ORDER BY email"
+        ))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(staff_row).collect()

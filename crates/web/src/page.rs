@@ -148,7 +148,10 @@ mod tests {
     #[test]
     fn cookies_and_queries() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; ov_session=xyz"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; ov_session=xyz"),
+        );
         assert_eq!(cookie(&h, "ov_session").as_deref(), Some("xyz"));
         assert_eq!(cookie(&h, "b"), None);
         assert_eq!(query_value("a b&c"), "a%20b%26c");

@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
-use oathvault_accounts::{Auth, AuthError};
 use crate::page::{OperationId, cookie, set_cookie};
+use oathvault_accounts::{Auth, AuthError};
 
 /// An app with staff sign-in pages (the portal, the help desk).
 pub trait SignInApp: Send + Sync + 'static {
@@ -102,7 +102,13 @@ impl SignInSteps<'_> {
         let source = peer.ip().to_string();
         match self
             .auth
-            .password(&mut oathvault_vault::random::os(), email, password, &source, now)
+            .password(
+                &mut oathvault_vault::random::os(),
+                email,
+                password,
+                &source,
+                now,
+            )
             .await
         {
             Ok(token) => (

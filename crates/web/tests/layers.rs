@@ -17,7 +17,13 @@ use std::process::Command;
 fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
@@ -47,25 +53,59 @@ fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
 #[test]
 fn no_crate_reaches_beside_or_above_itself() {
     let deps = dependencies();
-    assert!(deps.len() >= 15, "the workspace's crates: {:?}", deps.keys());
+    assert!(
+        deps.len() >= 15,
+        "the workspace's crates: {:?}",
+        deps.keys()
+    );
     let forbidden: &[(&str, &[&str])] = &[
-        ("oathvault-desk", &["oathvault-portal", "oathvault-directory", "oathvault"]),
-        ("oathvault-portal", &["oathvault-desk", "oathvault-directory", "oathvault"]),
-        ("oathvault-directory", &["oathvault-portal", "oathvault-desk", "oathvault"]),
+        (
+            "oathvault-desk",
+            &["oathvault-portal", "oathvault-directory", "oathvault"],
+        ),
+        (
+            "oathvault-portal",
+            &["oathvault-desk", "oathvault-directory", "oathvault"],
+        ),
+        (
+            "oathvault-directory",
+            &["oathvault-portal", "oathvault-desk", "oathvault"],
+        ),
         (
             "oathvault-web",
-            &["oathvault-portal", "oathvault-desk", "oathvault-directory", "oathvault"],
+            &[
+                "oathvault-portal",
+                "oathvault-desk",
+                "oathvault-directory",
+                "oathvault",
+            ],
         ),
         (
             "oathvault-accounts",
-            &["oathvault-web", "oathvault-portal", "oathvault-desk", "oathvault-directory"],
+            &[
+                "oathvault-web",
+                "oathvault-portal",
+                "oathvault-desk",
+                "oathvault-directory",
+            ],
         ),
         (
             "oathvault-store",
-            &["oathvault-accounts", "oathvault-web", "oathvault-portal", "oathvault-desk"],
+            &[
+                "oathvault-accounts",
+                "oathvault-web",
+                "oathvault-portal",
+                "oathvault-desk",
+            ],
         ),
-        ("oathvault-formats", &["oathvault-store", "oathvault-web", "oathvault-portal"]),
-        ("oathvault-token", &["oathvault-formats", "oathvault-otp", "oathvault-store"]),
+        (
+            "oathvault-formats",
+            &["oathvault-store", "oathvault-web", "oathvault-portal"],
+        ),
+        (
+            "oathvault-token",
+            &["oathvault-formats", "oathvault-otp", "oathvault-store"],
+        ),
     ];
     let mut wrong = Vec::new();
     for (krate, not) in forbidden {
