@@ -433,7 +433,7 @@ async fn without_user_read_all_the_inventory_still_syncs() {
         oathvault_store::Store::open(tmp.path().join("narrow.db").to_str().unwrap())
             .await
             .unwrap(),
-        oathvault_vault::MasterKey::generate(&mut rand08::rngs::OsRng),
+        oathvault_vault::MasterKey::generate(&mut oathvault_vault::random::os()),
         graph_as(&l.directory, &l.demo.tenant_id, &app.client_id, &secret),
         Box::new(now),
         oathvault_desk::DeskSettings::default(),

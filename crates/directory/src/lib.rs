@@ -166,7 +166,7 @@ impl From<DbError> for GraphError {
 
 impl IntoResponse for GraphError {
     fn into_response(self) -> Response {
-        let request_id = new_id(&mut rand08::rngs::OsRng);
+        let request_id = new_id(&mut oathvault_vault::random::os());
         let date = oathvault_otp::clock::rfc3339(now_for_errors());
         let body = json!({
             "error": {

@@ -56,8 +56,8 @@ impl OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let trace = new_id(&mut rand08::rngs::OsRng);
-        let correlation = new_id(&mut rand08::rngs::OsRng);
+        let trace = new_id(&mut oathvault_vault::random::os());
+        let correlation = new_id(&mut oathvault_vault::random::os());
         let body = json!({
             "error": self.error,
             "error_description": format!(
@@ -168,7 +168,7 @@ fn delegated_scopes(scope: &str) -> Result<(Vec<String>, bool), OAuthError> {
 
 fn random_token() -> zeroize::Zeroizing<String> {
     let mut raw = zeroize::Zeroizing::new([0u8; 32]);
-    rand08::RngCore::fill_bytes(&mut rand08::rngs::OsRng, &mut *raw);
+    rand08::RngCore::fill_bytes(&mut oathvault_vault::random::os(), &mut *raw);
     zeroize::Zeroizing::new(data_encoding::BASE64URL_NOPAD.encode(&*raw))
 }
 
@@ -198,7 +198,7 @@ async fn devicecode(
     delegated_scopes(&scope)?;
     let device_code = random_token();
     let mut raw = [0u8; 6];
-    rand08::RngCore::fill_bytes(&mut rand08::rngs::OsRng, &mut raw);
+    rand08::RngCore::fill_bytes(&mut oathvault_vault::random::os(), &mut raw);
     let user_code = data_encoding::BASE32_NOPAD
         .encode(&raw)
         .chars()
@@ -284,7 +284,7 @@ async fn user_tokens(
         "scp": scopes.join(" "),
         "tid": user.tenant_id,
         "wids": user.roles,
-        "uti": new_id(&mut rand08::rngs::OsRng),
+        "uti": new_id(&mut oathvault_vault::random::os()),
         "ver": "2.0",
     });
     let access = st.key.sign(&claims).map_err(|e| {
@@ -518,7 +518,7 @@ async fn token(
         "sub": app.client_id,
         "roles": app.permissions,
         "tid": t.id,
-        "uti": new_id(&mut rand08::rngs::OsRng),
+        "uti": new_id(&mut oathvault_vault::random::os()),
         "ver": "2.0",
     });
     let access = st.key.sign(&claims).map_err(|e| {

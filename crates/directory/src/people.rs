@@ -92,7 +92,7 @@ async fn start_session(
     ttl: i64,
 ) -> Result<HeaderValue, GraphError> {
     let mut raw = zeroize::Zeroizing::new([0u8; 32]);
-    rand08::RngCore::fill_bytes(&mut rand08::rngs::OsRng, &mut *raw);
+    rand08::RngCore::fill_bytes(&mut oathvault_vault::random::os(), &mut *raw);
     let token = data_encoding::BASE64URL_NOPAD.encode(&*raw);
     let now = st.now();
     st.db

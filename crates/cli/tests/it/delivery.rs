@@ -30,7 +30,7 @@ struct Setup {
 impl Setup {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut rng = rand08::thread_rng();
+        let mut rng = oathvault_vault::random::os();
         let pass = Password::new("key passphrase");
         for who in ["customer", "vendor", "stranger"] {
             let key = SecretKey::generate(&mut rng, &format!("{who} <{who}@example.com>"), &pass)

@@ -731,7 +731,7 @@ async fn killing_the_portal_mid_load_leaves_no_half_made_state() {
     let links = Arc::default();
     let mut portal = Portal::start(dir, smtp);
     let session = sign_in(&portal.base, &uri).await;
-    let mut rng = rand08::thread_rng();
+    let mut rng = oathvault_vault::random::os();
     for round in 1..=3 {
         let load = Arc::new(Load::new(
             client(),

@@ -16,13 +16,13 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
+use oathvault_desk::Actor;
 use oathvault_desk::{DeskRole, DeskSettings, DeskState, NewOperator};
 use oathvault_directory::{Db, Demo, DirState, Directory, Settings, SigningKey};
 use oathvault_graph::auth::{Auth, Credential, DEFAULT_SCOPE, Endpoints};
 use oathvault_graph::{Graph, RetryPolicy};
 use oathvault_otp::Otp;
 use oathvault_otp::clock::{Clock, SystemClock};
-use oathvault_desk::Actor;
 use oathvault_store::Store;
 use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step, Token};
 use oathvault_vault::MasterKey;

@@ -1,42 +1,31 @@
 //! The sign-in lockout: wrong passwords or codes in a row lock a user for
 //! a while.
 
+use oathvault_store::lockout::{Accounts, Lockout};
 use sqlx::Row;
 
 use super::{Db, DbError};
 
+/// The directory's users, for the lockout.
+const USERS: Accounts = Accounts {
+    table: "dir_user",
+    key: "id",
+};
+
 impl Db {
-    /// Counts a wrong password or code; after `lock_after` in a row the
-    /// user is locked until `now + lock_for`. Returns the lock end (0: none).
+    /// Counts a wrong password or code under `lockout` (the store's one
+    /// lockout implementation, over the directory's users). Returns the
+    /// lock end (0: none).
     pub async fn signin_failed(
         &self,
         user_id: &str,
         now: i64,
-        lock_after: i64,
-        lock_for: i64,
+        lockout: &Lockout,
     ) -> Result<i64, DbError> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE dir_user SET failed_signins = failed_signins + 1 WHERE id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
+        let until = lockout
+            .record_failure(&mut tx, USERS, user_id.to_owned(), now)
             .await?;
-        let failed: i64 = sqlx::query("SELECT failed_signins FROM dir_user WHERE id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("failed_signins")?;
-        let until = if failed >= lock_after {
-            now + lock_for
-        } else {
-            0
-        };
-        if until > 0 {
-            sqlx::query("UPDATE dir_user SET failed_signins = 0, locked_until = $1 WHERE id = $2")
-                .bind(until)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
         Ok(until)
     }

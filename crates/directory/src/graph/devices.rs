@@ -257,7 +257,7 @@ async fn create_device(
     who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
     let m: DeviceIn<'_> = wire_object(&body)?;
     let now = st.now();
-    let d = new_device(&st, &who, &m, (now, 0), &mut rand08::rngs::OsRng).await?;
+    let d = new_device(&st, &who, &m, (now, 0), &mut oathvault_vault::random::os()).await?;
     if let Some((user, _)) = &d.user {
         check_method_cap(&st, user).await?;
     }
@@ -299,14 +299,15 @@ async fn create_delta(
     }
     let now = st.now();
     // One draw from the OS for the whole request (ids and nonces).
-    let mut rng = <rand08::rngs::StdRng as rand08::SeedableRng>::from_rng(rand08::rngs::OsRng)
-        .map_err(|_| {
-            GraphError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "serviceNotAvailable",
-                "no randomness",
-            )
-        })?;
+    let mut rng =
+        <rand08::rngs::StdRng as rand08::SeedableRng>::from_rng(oathvault_vault::random::os())
+            .map_err(|_| {
+                GraphError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "serviceNotAvailable",
+                    "no randomness",
+                )
+            })?;
     let mut devices = Vec::with_capacity(items.len());
     let mut seen = std::collections::HashSet::new();
     for (i, item) in items.iter().enumerate() {

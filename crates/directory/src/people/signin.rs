@@ -106,9 +106,12 @@ struct PasswordForm {
 const WRONG_PASSWORD: &str = "Your account or password is incorrect.";
 const LOCKED: &str = "Your account is locked after too many wrong attempts. Try again later.";
 const WRONG_CODE: &str = "You didn't enter the expected verification code. Sign in again.";
-/// Wrong passwords or codes in a row that lock an account, and for how long.
-const LOCK_AFTER: i64 = 10;
-const LOCK_FOR: i64 = 15 * 60;
+/// Wrong passwords or codes in a row that lock an account, and for how
+/// long: the same rule as the portal's and the desk's staff.
+const LOCKOUT: oathvault_store::lockout::Lockout = oathvault_store::lockout::Lockout {
+    after: 10,
+    seconds: 15 * 60,
+};
 
 /// The lockout: counts a wrong password or code against the user and
 /// answers what to tell them: [`LOCKED`] when this one locked the account,
@@ -119,10 +122,7 @@ async fn record_failed_signin(
     now: i64,
     otherwise: &'static str,
 ) -> &'static str {
-    let locked = st
-        .db
-        .signin_failed(user_id, now, LOCK_AFTER, LOCK_FOR)
-        .await;
+    let locked = st.db.signin_failed(user_id, now, &LOCKOUT).await;
     if matches!(locked, Ok(t) if t > 0) {
         LOCKED
     } else {

@@ -85,7 +85,7 @@ impl Setup {
             "aud": self.audience(),
             "iss": self.client_id(),
             "sub": self.client_id(),
-            "jti": oathvault_directory::new_id(&mut rand08::rngs::OsRng),
+            "jti": oathvault_directory::new_id(&mut oathvault_vault::random::os()),
             "iat": now,
             "nbf": now,
             "exp": now + 600,

@@ -13,7 +13,6 @@ use oathvault_packaging::pgp::{
     self, KeyProblem, MessageProblem, PublicKey, SecretKey, SignatureProblem,
 };
 use oathvault_packaging::{Error, File, Password};
-use rand08::thread_rng;
 
 /// Unix time the tests treat as now (keys made by gpg moments ago are valid).
 fn now() -> i64 {
@@ -250,7 +249,7 @@ struct Parties {
 
 fn parties() -> Parties {
     let gpg = Gpg::new();
-    let mut rng = thread_rng();
+    let mut rng = <rand08::rngs::StdRng as rand08::SeedableRng>::seed_from_u64(line!().into());
     let customer = gpg.gen_key(
         "Customer <it@customer.example>",
         "future-default",
@@ -298,7 +297,7 @@ fn gpg_opens_our_delivery_and_verifies_its_manifest_signature() {
         vendor_pass,
         ..
     } = parties();
-    let mut rng = thread_rng();
+    let mut rng = <rand08::rngs::StdRng as rand08::SeedableRng>::seed_from_u64(line!().into());
     // Ours → gpg: password + PGP delivery; gpg decrypts the outer layer to a ZIP.
     let files = seed_files();
     let manifest = Manifest::new(&files, now);
@@ -375,7 +374,7 @@ fn we_decrypt_what_gpg_encrypts() {
         cust_pass,
         ..
     } = parties();
-    let mut rng = thread_rng();
+    let mut rng = <rand08::rngs::StdRng as rand08::SeedableRng>::seed_from_u64(line!().into());
     let plain = gpg.path("plain.csv");
     write(&plain, b"serial,secret\n1,JBSWY3DPEHPK3PXP\n");
     // gpg → ours: gpg encrypts a file to the customer key; we decrypt it.
@@ -516,7 +515,7 @@ fn detached_signatures_check_both_ways() {
     reason = "one table of failure cases, read top to bottom"
 )]
 fn each_failure_of_a_delivery_is_distinct() {
-    let mut rng = thread_rng();
+    let mut rng = <rand08::rngs::StdRng as rand08::SeedableRng>::seed_from_u64(line!().into());
     let now = now();
     let pass = Password::new("customer key passphrase");
     let customer = SecretKey::generate(&mut rng, "Customer <c@example.com>", &pass)
@@ -659,7 +658,7 @@ fn each_failure_of_a_delivery_is_distinct() {
 #[test]
 fn gpg_opens_a_password_only_openpgp_delivery() {
     let gpg = Gpg::new();
-    let mut rng = thread_rng();
+    let mut rng = <rand08::rngs::StdRng as rand08::SeedableRng>::seed_from_u64(line!().into());
     let files = seed_files();
     let now = now();
     let pw = Password::new("one password for gpg");

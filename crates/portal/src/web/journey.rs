@@ -134,8 +134,8 @@ async fn find(
 ) -> Response {
     // Every answer takes at least the floor, so a hit, an unknown number,
     // a wrong e-mail and a rate limit cannot be told apart by time.
-    let floor = tokio::time::Instant::now()
-        + std::time::Duration::from_millis(st.settings.requests.find_floor_ms);
+    let started = oathvault_otp::clock::Stopwatch::start();
+    let floor = std::time::Duration::from_millis(st.settings.requests.find_floor_ms);
     let source = parts.0.ip().to_string();
     let outcome = st
         .journey()
@@ -147,7 +147,7 @@ async fn find(
             &mut oathvault_vault::random::os(),
         )
         .await;
-    tokio::time::sleep_until(floor).await;
+    tokio::time::sleep(floor.saturating_sub(started.elapsed())).await;
     match outcome {
         Ok(Found::Started { cookie, .. }) => {
             let mut r = Redirect::to("/request/shipments").into_response();
