@@ -9,7 +9,7 @@
     reason = "tests: a failure is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 use common::{code_at, device_id, golden, now, sign_in, start, upload_and_push};
 use oathvault_testkit::golden::assert_no_secret;

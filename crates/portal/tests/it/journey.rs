@@ -11,7 +11,7 @@
     reason = "test helpers: a failure is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 use axum::http::{StatusCode, header};
 use common::{App, CUSTOMER_EMAIL, T, app_with, encode, fetch, form, req, request_inventory, send};

@@ -8,7 +8,7 @@
 )]
 
 use axum::http::{StatusCode, header};
-mod common;
+use crate::common;
 
 use common::{app, req, send, sign_in};
 

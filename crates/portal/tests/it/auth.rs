@@ -8,7 +8,7 @@
     reason = "test helpers: a failure is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 use common::code_at;
 use oathvault_accounts::{App, Auth, AuthError, NewAccount, Policy};

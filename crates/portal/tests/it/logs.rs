@@ -8,7 +8,7 @@
     reason = "tests: a failure is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{ADMIN, PW, app, fetch, req, sign_in, upload};
@@ -39,7 +39,7 @@ async fn logs_hold_events_and_no_secret() {
         let (s, _, _) = fetch(&app, req("POST", path, Some(&admin), Some(form.into()))).await;
         assert_eq!(s, StatusCode::SEE_OTHER, "{path}");
     }
-    let csv = include_bytes!("../../formats/testdata/golden.entra.csv");
+    let csv = include_bytes!("../../../formats/testdata/golden.entra.csv");
     let (s, _, _) = fetch(
         &app,
         upload(

@@ -13,7 +13,7 @@
     reason = "tests: a failure is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Cursor;

@@ -12,7 +12,7 @@
     reason = "tests: a failure is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 use common::{
     code_at, device_id, entra_csv, golden, graph_as, jsonl, now, sign_in, start, start_with,

@@ -19,7 +19,7 @@
     reason = "tests: a failure is a failed test; a journey reads best in one piece"
 )]
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;

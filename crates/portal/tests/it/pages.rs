@@ -10,14 +10,14 @@
     reason = "tests: a failure is a failed test"
 )]
 
-mod common;
+use crate::common;
 
 use axum::http::{StatusCode, header};
 use common::{ADMIN, App, T, app, app_with, code_at, fetch, req, send, sign_in, upload};
 use oathvault_portal::WebSettings;
 use oathvault_testkit::golden::assert_no_secret;
 
-const GOLDEN_CSV: &[u8] = include_bytes!("../../formats/testdata/golden.entra.csv");
+const GOLDEN_CSV: &[u8] = include_bytes!("../../../formats/testdata/golden.entra.csv");
 
 /// Every administration route, as (method, path).
 const ADMIN_ROUTES: &[(&str, &str)] = &[

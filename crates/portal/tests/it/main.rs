@@ -1,0 +1,12 @@
+//! The portal's integration tests, one binary: each module is one former
+//! test file; `common` holds what they share.
+
+mod common;
+mod auth;
+mod browser;
+mod delivery;
+mod journey;
+mod journey_browser;
+mod logs;
+mod pages;
+mod web;
