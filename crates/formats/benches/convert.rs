@@ -2,6 +2,7 @@
 //!
 //! Run: `cargo bench -p oathvault-formats --bench convert`
 #![allow(
+    missing_docs, // criterion_main! writes an undocumented `main`
     clippy::unwrap_used,
     reason = "bench setup: a failure is a broken bench"
 )]

@@ -1,4 +1,5 @@
 #![allow(
+    missing_docs, // criterion_main! writes an undocumented `main`
     clippy::unwrap_used,
     reason = "bench setup: a failure is a broken bench"
 )]
