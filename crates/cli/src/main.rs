@@ -16,6 +16,7 @@ mod args;
 mod commands;
 mod entra_args;
 mod io;
+mod server_args;
 
 use std::process::ExitCode;
 

@@ -310,7 +310,7 @@ pub(crate) async fn refresh_device(st: &DeskState, id: &str) -> Result<DeskDevic
 }
 
 /// The router, with security headers, request tracing and CSRF protection
-/// (the web kit's, see [`oathvault_web::harden`]).
+/// (the web kit's, see [`oathvault_web::harden()`]).
 pub fn router(state: Arc<DeskState>) -> Router {
     let hsts = state
         .settings

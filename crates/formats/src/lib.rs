@@ -39,6 +39,7 @@ pub mod named_csv;
 pub mod oath_csv;
 pub mod okta_csv;
 pub mod pskc;
+mod read_all;
 pub mod salesforce_csv;
 mod scan;
 mod serials;
@@ -57,6 +58,7 @@ pub use emit::{Encoder, TokenWriter, WriteSummary};
 pub use error::{Error, ErrorKind, Location};
 pub use limits::{BatchClass, Rule, Target, Violation};
 use oathvault_token::{SecretEncoding, Token};
+pub use read_all::{ReadAll, read_all};
 pub use serials::SerialSet;
 pub use write::{Framing, encoder, writer};
 

@@ -1,18 +1,17 @@
 //! The web kit of oathvault's three web apps — the vendor portal, the help
 //! desk and the directory — so that each is only its own pages:
 //!
-//! - [`harden`]: CSRF refusal of cross-site form posts, request tracing
+//! - [`mod@harden`]: CSRF refusal of cross-site form posts, request tracing
 //!   (bearer tokens in link paths masked), security headers, HSTS;
 //! - [`page`]: rendering a template, cookies, redirects with a notice, the
 //!   client's address, and [`page::OperationId`] — the number a failure
 //!   page shows and the log holds;
 //! - [`signin`]: the sign-in pages' steps and routes, generic over the app;
-//! - [`upload`] and [`read`]: a seed file sent with a form, read whole;
+//! - [`upload`]: a seed file sent with a form, read whole;
 //! - [`CSS`]: the one stylesheet, mobile first.
 
 pub mod harden;
 pub mod page;
-pub mod read;
 pub mod signin;
 pub mod upload;
 

@@ -10,7 +10,7 @@ use axum::extract::Multipart;
 use oathvault_formats::{Format, ReadOptions, detect};
 use zeroize::Zeroizing;
 
-use crate::read::ReadAll;
+use oathvault_formats::ReadAll;
 
 /// The form: the file, the keys a protected PSKC file needs, and the other
 /// (non-secret) fields by name.
@@ -88,7 +88,7 @@ impl SeedUpload {
         let name: Arc<str> = Arc::from(self.file_name.as_str());
         let file = self.file.clone();
         let read = tokio::task::spawn_blocking(move || {
-            crate::read::read_all(format, Cursor::new(file.as_slice()), &name, &opts)
+            oathvault_formats::read_all(format, Cursor::new(file.as_slice()), &name, &opts)
         })
         .await
         .map_err(|_| "reading the file failed".to_owned())?;

@@ -425,7 +425,7 @@ async fn import(admin: &Admin<'_>, who: &Actor, a: &ImportArgs) -> Result<(), Fa
     let options = input.options.clone();
     // Every token is read before anything is stored: a bad row anywhere
     // refuses the whole file.
-    let read = oathvault_web::read::read_all(
+    let read = oathvault_formats::read_all(
         format,
         std::io::BufReader::new(input.into_reader()),
         &name,

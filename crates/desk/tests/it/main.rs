@@ -1,7 +1,7 @@
 //! The desk's integration tests, one binary: each module is one former
 //! test file; `common` holds what they share.
 
-mod common;
 mod actions;
 mod browser;
+mod common;
 mod logs;

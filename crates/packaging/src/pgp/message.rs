@@ -1,7 +1,10 @@
 //! Messages: encrypting to a key or a password, recognising, decrypting,
 //! and detached signatures.
 
-#[allow(clippy::wildcard_imports, reason = "one OpenPGP module, split for size")]
+#[allow(
+    clippy::wildcard_imports,
+    reason = "one OpenPGP module, split for size"
+)]
 use super::*;
 
 /// Encrypts what `plain` yields to `key` (checked first at time `now`),

@@ -30,7 +30,9 @@ use crate::Password;
 mod message;
 mod secret;
 
-pub use message::{Opened, Signer, decrypt, encrypt_to, encrypt_with_password, is_pgp, verify_detached};
+pub use message::{
+    Opened, Signer, decrypt, encrypt_to, encrypt_with_password, is_pgp, verify_detached,
+};
 
 /// The smallest RSA (and `ElGamal`) modulus accepted for encryption.
 pub const MIN_RSA_BITS: u16 = 2048;

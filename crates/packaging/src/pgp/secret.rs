@@ -1,7 +1,10 @@
 //! Secret keys: generating, reading (with their passphrase), signing and
 //! decrypting with them.
 
-#[allow(clippy::wildcard_imports, reason = "one OpenPGP module, split for size")]
+#[allow(
+    clippy::wildcard_imports,
+    reason = "one OpenPGP module, split for size"
+)]
 use super::*;
 
 impl SecretKey {

@@ -1,7 +1,10 @@
 //! Steps 3 and 4 of the request: the protection (password, OpenPGP key,
 //! or both) and the format, with a preview.
 
-#[allow(clippy::wildcard_imports, reason = "the steps of one wizard, split for size")]
+#[allow(
+    clippy::wildcard_imports,
+    reason = "the steps of one wizard, split for size"
+)]
 use super::*;
 
 impl Journey<'_> {

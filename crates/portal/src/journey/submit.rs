@@ -2,7 +2,10 @@
 //! ZIP, OpenPGP) and sealed under a fresh data key, stored with the request
 //! in one transaction, the mail queued.
 
-#[allow(clippy::wildcard_imports, reason = "the steps of one wizard, split for size")]
+#[allow(
+    clippy::wildcard_imports,
+    reason = "the steps of one wizard, split for size"
+)]
 use super::*;
 
 impl Journey<'_> {
@@ -135,7 +138,6 @@ impl Journey<'_> {
         }
     }
 }
-
 
 /// The builds allowed at once: one per core.
 fn builders() -> &'static tokio::sync::Semaphore {
@@ -356,7 +358,11 @@ pub(super) fn write_options(
 }
 
 /// A stored token with its secret opened.
-pub(super) fn token_of(data: &DataKey, shipment: &str, r: &TokenRow) -> Result<Token, JourneyError> {
+pub(super) fn token_of(
+    data: &DataKey,
+    shipment: &str,
+    r: &TokenRow,
+) -> Result<Token, JourneyError> {
     let bad =
         |what: &str| JourneyError::Build(format!("token {}: stored {what} unreadable", r.serial));
     let plain = data.open(shipment, &r.serial, &r.sealed)?;

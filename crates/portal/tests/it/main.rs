@@ -1,9 +1,9 @@
 //! The portal's integration tests, one binary: each module is one former
 //! test file; `common` holds what they share.
 
-mod common;
 mod auth;
 mod browser;
+mod common;
 mod delivery;
 mod journey;
 mod journey_browser;

@@ -7,8 +7,8 @@
     reason = "test helpers: a failure is a failed test"
 )]
 
-use axum::http::{StatusCode, header};
 use crate::common;
+use axum::http::{StatusCode, header};
 
 use common::{app, req, send, sign_in};
 

@@ -4,7 +4,7 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
-use oathvault_formats::{Format, ReadOptions, reader_with};
+use crate::{Format, ReadOptions, reader_with};
 use oathvault_token::Token;
 
 /// A file read to the end.

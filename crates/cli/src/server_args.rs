@@ -1,0 +1,424 @@
+//! Command-line arguments of the servers: `portal`, `desk`, `directory`
+//! and `demo`, with their administration subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::args::InputArgs;
+
+/// `oathvault desk`.
+#[derive(Debug, Args)]
+pub struct DeskArgs {
+    /// Database: a SQLite file or `postgres://…` (default: `desk.db` in the data directory) [env: `OATHVAULT_DESK_DATABASE`].
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "OATHVAULT_DESK_DATABASE"
+    )]
+    pub database: Option<String>,
+    /// File holding the desk's master key (default: `desk.key` in the data directory; `oathvault desk init` makes it).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "OATHVAULT_DESK_KEY_FILE"
+    )]
+    pub master_key_file: Option<PathBuf>,
+    /// Data directory (default: `$XDG_DATA_HOME/oathvault` or `~/.local/share/oathvault`).
+    #[arg(long, global = true, value_name = "DIR", env = "OATHVAULT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: crate::entra_args::Connection,
+    #[command(subcommand)]
+    pub command: DeskCommand,
+}
+
+/// What `oathvault desk` does.
+#[derive(Debug, Subcommand)]
+pub enum DeskCommand {
+    /// Create the data directory, the desk's master key (mode 0600) and its database, if missing.
+    Init,
+    /// Add an operator; prints the otpauth:// URI to enrol their authenticator app.
+    AddOperator {
+        /// Sign-in e-mail.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// viewer, helpdesk or administrator.
+        #[arg(long, value_parser = ["viewer", "helpdesk", "administrator"])]
+        role: String,
+        /// File holding the password (at least 12 characters).
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
+    },
+    /// List operators and their roles.
+    Operators,
+    /// Serve the console (talks to Graph as the app given by --tenant,
+    /// --client-id and a secret or certificate).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8100")]
+        listen: String,
+        /// The address operators reach the desk at; `https://…` turns on HSTS.
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// Seconds between full refreshes of the inventory copy from Graph.
+        #[arg(long, value_name = "S", default_value_t = 300)]
+        sync_every: u64,
+        /// The two-person rule: deleting tokens needs a second
+        /// administrator's approval (Approvals page).
+        #[arg(long)]
+        two_person: bool,
+    },
+}
+
+/// `oathvault demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Demo directory (default: ./oathvault-demo).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Where the portal listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub portal_listen: String,
+    /// Where the directory listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
+    pub directory_listen: String,
+    /// Where the demo's SMTP sink listens (the portal's mail lands there).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2525")]
+    pub smtp_listen: String,
+    /// Where the help-desk console listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8100")]
+    pub desk_listen: String,
+}
+
+/// `oathvault directory`.
+#[derive(Debug, Args)]
+pub struct DirectoryArgs {
+    /// Database: a SQLite file or `postgres://…` (default: `directory.db` in the data directory).
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "OATHVAULT_DIRECTORY_DATABASE"
+    )]
+    pub database: Option<String>,
+    /// File holding the directory's master key (default: `directory.key` in the data directory; made on first use).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "OATHVAULT_DIRECTORY_KEY_FILE"
+    )]
+    pub master_key_file: Option<PathBuf>,
+    /// Data directory (default: `$XDG_DATA_HOME/oathvault` or `~/.local/share/oathvault`).
+    #[arg(long, global = true, value_name = "DIR", env = "OATHVAULT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: DirectoryCommand,
+}
+
+/// What `oathvault directory` does.
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// App registrations.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Create a demo tenant with users and an app granted every permission.
+    SeedDemo {
+        /// The demo tenant's domain.
+        #[arg(long, default_value = "contoso.example")]
+        domain: String,
+        /// Print JSON (keys `tenant_id`, `client_id`, `client_secret`, `users`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the OAuth and Graph endpoints.
+    Serve {
+        /// Address to listen on.
+        #[arg(
+            long,
+            default_value = "127.0.0.1:8090",
+            env = "OATHVAULT_DIRECTORY_LISTEN"
+        )]
+        listen: String,
+        /// The URL clients reach the directory at (default: from the Host header).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        /// Log lines as `text` or `json`.
+        #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"], default_value = "text")]
+        log_format: String,
+        /// Answer every N-th Graph request with 429 Too Many Requests (for testing clients).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        throttle: Option<u64>,
+        /// Seconds in the Retry-After header of throttled answers.
+        #[arg(long, value_name = "SECONDS", default_value_t = 1)]
+        retry_after: u64,
+        /// Hold every Graph answer MS milliseconds, as the round trip to
+        /// Microsoft's cloud would (for measuring clients; default 0).
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        latency: u64,
+    },
+}
+
+/// `oathvault directory tenant`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Add a tenant.
+    Add {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Its domain (user names end in @DOMAIN).
+        #[arg(long)]
+        domain: String,
+    },
+}
+
+/// `oathvault directory user`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user.
+    Add {
+        /// Tenant id or domain.
+        #[arg(long)]
+        tenant: String,
+        /// User principal name (name@domain).
+        #[arg(long)]
+        upn: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// File holding the password.
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
+        /// A directory role (repeatable): "Authentication Policy Administrator",
+        /// "Authentication Administrator", "Privileged Authentication Administrator",
+        /// "Global Reader", "Global Administrator".
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+    },
+    /// List a tenant's users.
+    List {
+        /// Tenant id or domain.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+/// `oathvault directory app`.
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Register an app with application permissions; prints its client id and secret.
+    Add {
+        /// Tenant id or domain.
+        #[arg(long)]
+        tenant: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// A granted permission (repeatable), e.g. Policy.ReadWrite.AuthenticationMethod.
+        #[arg(long = "permission", value_name = "P")]
+        permissions: Vec<String>,
+        /// Also register a certificate (PEM: its first certificate; a private key in the file is ignored).
+        #[arg(long, value_name = "CERT.pem")]
+        certificate: Option<PathBuf>,
+    },
+    /// An app's certificates: client assertions signed with their keys authenticate it.
+    #[command(subcommand)]
+    Certificate(AppCertificateCommand),
+}
+
+/// `oathvault directory app certificate`.
+#[derive(Debug, Subcommand)]
+pub enum AppCertificateCommand {
+    /// Register a certificate on an app; prints its thumbprints (x5t, x5t#S256).
+    Add {
+        /// Tenant id or domain.
+        #[arg(long)]
+        tenant: String,
+        /// The app's client id.
+        #[arg(long)]
+        client_id: String,
+        /// The certificate (PEM: its first certificate; a private key in the file is ignored).
+        #[arg(value_name = "CERT.pem")]
+        certificate: PathBuf,
+    },
+}
+
+/// `oathvault portal`.
+#[derive(Debug, Args)]
+pub struct PortalArgs {
+    /// Database: a SQLite file path or `sqlite://FILE`, or `postgres://…` (default: `portal.db` in the data directory) [env: `OATHVAULT_DATABASE`].
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// File holding the master key (default: master.key in the data directory) [env: `OATHVAULT_MASTER_KEY_FILE`].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Data directory (default: `$XDG_DATA_HOME/oathvault` or `~/.local/share/oathvault`).
+    #[arg(long, global = true, value_name = "DIR", env = "OATHVAULT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file (TOML; default: `portal.toml` in the data directory, if it exists).
+    #[arg(long, global = true, value_name = "FILE", env = "OATHVAULT_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: PortalCommand,
+}
+
+/// What `oathvault portal` does.
+#[derive(Debug, Subcommand)]
+pub enum PortalCommand {
+    /// Create the data directory, the master key (mode 0600) and the database, if missing.
+    Init,
+    /// Customers.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// Orders.
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// Shipments.
+    #[command(subcommand)]
+    Shipment(ShipmentCommand),
+    /// Import a factory seed file into a shipment: all or nothing, secrets sealed.
+    Import(ImportArgs),
+    /// Staff accounts.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+    /// Make a new master key and re-wrap every shipment's data key under it.
+    RotateKey,
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Serve the portal's pages (staff sign-in and administration so far).
+    Serve(ServeArgs),
+    /// Print the effective configuration (defaults, file, environment, flags).
+    Config,
+}
+
+/// `oathvault portal serve`.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080) [env: `OATHVAULT_LISTEN`].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The address people reach the portal at; `https://…` turns on HSTS [env: `OATHVAULT_BASE_URL`].
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Log lines as `text` or `json` [env: `OATHVAULT_LOG__FORMAT`].
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
+}
+
+/// `oathvault portal customer`.
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Add a customer.
+    Add {
+        /// Company name.
+        name: String,
+        /// Contact e-mail (repeatable).
+        #[arg(long = "email", value_name = "E")]
+        emails: Vec<String>,
+    },
+    /// List customers.
+    List,
+}
+
+/// `oathvault portal order`.
+#[derive(Debug, Subcommand)]
+pub enum OrderCommand {
+    /// Add an order.
+    Add {
+        /// The customer's name.
+        #[arg(long)]
+        customer: String,
+        /// PO number.
+        #[arg(long)]
+        po: String,
+        /// Invoice number (repeatable).
+        #[arg(long = "invoice", value_name = "INV")]
+        invoices: Vec<String>,
+    },
+    /// List orders.
+    List,
+}
+
+/// `oathvault portal shipment`.
+#[derive(Debug, Subcommand)]
+pub enum ShipmentCommand {
+    /// Add a shipment to an order.
+    Add {
+        /// The order's PO number.
+        #[arg(long = "order", value_name = "PO")]
+        po: String,
+        /// Shipment number.
+        #[arg(long)]
+        number: String,
+        /// Shipping date (YYYY-MM-DD).
+        #[arg(long, value_name = "D")]
+        date: Option<String>,
+    },
+    /// List shipments with token counts and models.
+    List,
+}
+
+/// `oathvault portal import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The order's PO number.
+    #[arg(long = "order", value_name = "PO")]
+    pub po: String,
+    /// The shipment number.
+    #[arg(long)]
+    pub shipment: String,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// `oathvault portal staff`.
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Add a staff member; prints the otpauth:// URI to enrol their authenticator app.
+    Add {
+        /// Sign-in e-mail.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// reviewer or administrator.
+        #[arg(long, value_parser = ["reviewer", "administrator"])]
+        role: String,
+        /// File holding the password (at least 12 characters).
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
+    },
+    /// List staff.
+    List,
+}
+
+/// `oathvault portal audit`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the whole log.
+    Verify,
+    /// Show the newest events.
+    List {
+        /// Only events whose actor, action or subject contains this.
+        #[arg(long)]
+        filter: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
