@@ -17,16 +17,20 @@ use oathvault_web::{
 
 use crate::DeskState;
 
+mod audit;
+mod signin;
+mod users;
+
 const PENDING: &str = "ovd_pending";
 const SESSION: &str = "ovd_session";
 
 pub(crate) fn routes() -> Router<Arc<DeskState>> {
     Router::new()
-        .route("/", get(home))
+        .route("/", get(signin::home))
         .merge(signin_routes::<DeskState>())
-        .route("/users", get(users))
-        .route("/audit", get(audit))
-        .route("/audit/verify", get(audit_verify))
+        .route("/users", get(users::users))
+        .route("/audit", get(audit::audit))
+        .route("/audit/verify", get(audit::audit_verify))
 }
 
 /// The signed-in operator, for the page header.
@@ -152,10 +156,7 @@ impl FromRequestParts<Arc<DeskState>> for Operator {
         let session = match st.auth().current(&token, now).await {
             Ok(Some(s)) => s,
             Ok(None) => return Err(Redirect::to("/signin").into_response()),
-            Err(e) => {
-                tracing::error!(error = %e, "session lookup failed");
-                return Err(unavailable());
-            }
+            Err(e) => return Err(unavailable("session lookup failed", &e)),
         };
         let role = match st.store.desk_role(session.staff.id).await {
             Ok(Some(r)) => r,
@@ -168,10 +169,7 @@ impl FromRequestParts<Arc<DeskState>> for Operator {
                     None,
                 ));
             }
-            Err(e) => {
-                tracing::error!(error = %e, "role lookup failed");
-                return Err(unavailable());
-            }
+            Err(e) => return Err(unavailable("role lookup failed", &e)),
         };
         Ok(Self {
             session,
@@ -213,24 +211,31 @@ pub(crate) fn message(
     )
 }
 
-pub(crate) fn unavailable() -> Response {
+/// The page for a database failure before the operator is known; the
+/// failure is logged under the operation id the page shows.
+pub(crate) fn unavailable(what: &str, e: &dyn std::fmt::Display) -> Response {
+    let id = oathvault_web::OperationId::log(what, e);
     message(
         StatusCode::INTERNAL_SERVER_ERROR,
         Frame::default(),
         "Database unavailable",
-        "The desk cannot reach its database. Try again in a moment.",
+        &format!(
+            "The desk cannot reach its database. Try again in a moment; if it goes on, quote operation {id}."
+        ),
         None,
     )
 }
 
 /// A database failure while showing a page to `op`.
 pub(crate) fn store_failed(op: &Operator, e: &oathvault_store::Error) -> Response {
-    tracing::error!(error = %e, "database failure");
+    let id = oathvault_web::OperationId::log("database failure", e);
     message(
         StatusCode::INTERNAL_SERVER_ERROR,
         op.frame(""),
         "Database unavailable",
-        "The desk cannot reach its database. Nothing was changed; try again in a moment.",
+        &format!(
+            "The desk cannot reach its database. Nothing was changed; try again in a moment. If it goes on, quote operation {id}."
+        ),
         None,
     )
 }
@@ -246,158 +251,9 @@ pub(crate) fn enc(s: &str) -> String {
     query_value(s)
 }
 
-async fn home(_op: Operator) -> Redirect {
-    Redirect::to("/tokens")
-}
-
-#[derive(Template)]
-#[template(path = "signin.html")]
-struct SigninPage {
-    frame: Frame,
-    step: &'static str,
-}
-
-fn signin_form(status: StatusCode, step: &'static str, problem: Option<String>) -> Response {
-    render(
-        status,
-        &SigninPage {
-            frame: Frame {
-                problem,
-                ..Frame::default()
-            },
-            step,
-        },
-    )
-}
-
-impl SignInApp for DeskState {
-    fn steps(&self) -> SignInSteps<'_> {
-        SignInSteps {
-            auth: self.auth(),
-            policy: self.policy,
-            pending: PENDING,
-            session: SESSION,
-            landing: "/tokens",
-            app: "desk",
-        }
-    }
-
-    fn unix_now(&self) -> i64 {
-        self.now()
-    }
-
-    const FORM: SignInForm = signin_form;
-}
-
 /// `?notice=…`: what a redirect after a change says on the page it lands on.
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct NoticeQuery {
     pub notice: Option<String>,
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct SearchQuery {
-    q: String,
-}
-
-#[derive(Template)]
-#[template(path = "users.html")]
-struct UsersPage {
-    frame: Frame,
-    q: String,
-    users: Vec<DeskUser>,
-}
-
-impl UsersPage {
-    #[allow(clippy::unused_self, reason = "called from the template")]
-    fn enc(&self, s: &str) -> String {
-        enc(s)
-    }
-}
-
-async fn users(
-    State(st): State<Arc<DeskState>>,
-    op: Operator,
-    Query(q): Query<SearchQuery>,
-) -> Response {
-    match st.store.desk_users(&q.q, 200).await {
-        Ok(users) => render(
-            StatusCode::OK,
-            &UsersPage {
-                frame: op.frame("users"),
-                q: q.q,
-                users,
-            },
-        ),
-        Err(e) => store_failed(&op, &e),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "audit.html")]
-struct AuditPage {
-    frame: Frame,
-    q: String,
-    events: Vec<EventRow>,
-}
-
-impl AuditPage {
-    #[allow(
-        clippy::unused_self,
-        clippy::trivially_copy_pass_by_ref,
-        reason = "called from the template, which passes a reference"
-    )]
-    fn when(&self, at: &i64) -> String {
-        oathvault_web::when(*at)
-    }
-}
-
-async fn audit(
-    State(st): State<Arc<DeskState>>,
-    op: Operator,
-    Query(q): Query<SearchQuery>,
-) -> Response {
-    let f = oathvault_store::AuditFilter {
-        text: Some(q.q.clone()).filter(|t| !t.trim().is_empty()),
-        ..oathvault_store::AuditFilter::default()
-    };
-    let events = match st.store.audit_search(&f, 500).await {
-        Ok(e) => e,
-        Err(e) => return store_failed(&op, &e),
-    };
-    render(
-        StatusCode::OK,
-        &AuditPage {
-            frame: op.frame("audit"),
-            q: q.q,
-            events,
-        },
-    )
-}
-
-/// Checks the whole hash chain (it reads every event: on demand, not on
-/// every view of the log).
-async fn audit_verify(State(st): State<Arc<DeskState>>, op: Operator) -> Response {
-    match st.store.audit_verify().await {
-        Ok(c) => message(
-            StatusCode::OK,
-            op.frame("audit"),
-            "Audit log verified",
-            &format!(
-                "{} events, every one chained to the one before; the head is {}.",
-                c.events, c.head
-            ),
-            Some("/audit"),
-        ),
-        Err(oathvault_store::Error::AuditBroken { seq, why }) => message(
-            StatusCode::CONFLICT,
-            op.frame("audit"),
-            "The audit log does not verify",
-            &format!("It is broken at event {seq}: {why}"),
-            Some("/audit"),
-        ),
-        Err(e) => store_failed(&op, &e),
-    }
 }
