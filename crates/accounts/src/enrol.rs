@@ -91,7 +91,8 @@ pub async fn add_account<R: RngCore + CryptoRng>(
             &event,
         )
         .await?;
-    Ok((id, totp::otpauth_uri(issuer, &email, &secret)))
+    // The authenticator shows the e-mail as it was typed.
+    Ok((id, totp::otpauth_uri(issuer, account.email.trim(), &secret)))
 }
 
 /// `value` trimmed, or an error naming `what` when it is empty or too long.

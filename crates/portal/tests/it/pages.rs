@@ -459,7 +459,7 @@ async fn hsts_only_when_the_portal_is_reached_over_https() {
             .unwrap()
             .starts_with("max-age=")
     );
-    let css = send(&tls, req("GET", "/static/portal.css", None, None)).await;
+    let css = send(&tls, req("GET", "/static/oathvault.css", None, None)).await;
     assert_eq!(
         css.headers().get(header::CONTENT_TYPE).unwrap(),
         "text/css; charset=utf-8"
