@@ -16,10 +16,9 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use sha2::{Digest, Sha256};
 
 use crate::db::User;
 use crate::{DirState, GraphError};
@@ -43,19 +42,14 @@ pub(crate) fn routes() -> Router<Arc<DirState>> {
         .route(oathvault_web::CSS_PATH, get(oathvault_web::serve_css))
 }
 
+/// The stored form of a session cookie (the accounts' session-token hash).
 fn hash(token: &str) -> String {
-    data_encoding::HEXLOWER.encode(&Sha256::digest(token.as_bytes()))
+    oathvault_accounts::session::token_hash(token)
 }
 
+/// The directory's session cookie, if the browser sent one.
 fn cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_owned())
+    oathvault_web::cookie(headers, COOKIE)
 }
 
 fn set_cookie(value: &str, max_age: i64) -> HeaderValue {

@@ -110,10 +110,12 @@ pub fn query_value(s: &str) -> String {
         .collect()
 }
 
-/// A redirect after a change, with a notice for the page it lands on.
+/// A redirect after a change, with a notice for the page it lands on
+/// (added to the query `path` may already have).
 #[must_use]
 pub fn see_other(path: &str, notice: &str) -> Response {
-    Redirect::to(&format!("{path}?notice={}", query_value(notice))).into_response()
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{path}{sep}notice={}", query_value(notice))).into_response()
 }
 
 /// Unix seconds as pages show them: `YYYY-MM-DD HH:MM UTC`.
@@ -155,6 +157,17 @@ mod tests {
         assert_eq!(cookie(&h, "ov_session").as_deref(), Some("xyz"));
         assert_eq!(cookie(&h, "b"), None);
         assert_eq!(query_value("a b&c"), "a%20b%26c");
+        let to = |r: Response| {
+            r.headers()[header::LOCATION]
+                .to_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(to(see_other("/tokens", "done")), "/tokens?notice=done");
+        assert_eq!(
+            to(see_other("/tokens?page=2", "a b")),
+            "/tokens?page=2&notice=a%20b"
+        );
         let c = set_cookie("s", "v", 60);
         assert_eq!(
             c.to_str().unwrap_or_default(),

@@ -240,11 +240,7 @@ pub(crate) fn store_failed(op: &Operator, e: &oathvault_store::Error) -> Respons
     )
 }
 
-/// A redirect after a change, with a notice for the page it lands on.
-pub(crate) fn see_other(path: &str, notice: &str) -> Response {
-    let sep = if path.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{path}{sep}notice={}", query_value(notice))).into_response()
-}
+pub(crate) use oathvault_web::see_other;
 
 /// Percent-encodes a path segment or query value (for templates).
 pub(crate) fn enc(s: &str) -> String {

@@ -114,19 +114,15 @@ pub enum JourneyError {
     Build(String),
 }
 
-/// A random token for a cookie or a link, and its SHA-256 (hex) to store.
-pub fn new_token(rng: &mut (impl RngCore + CryptoRng)) -> (String, String) {
-    let mut raw = [0u8; 32];
-    rng.fill_bytes(&mut raw);
-    let token = data_encoding::BASE64URL_NOPAD.encode(&raw);
-    let hash = token_hash(&token);
-    (token, hash)
-}
+/// The stored form of a cookie or link token (the accounts' session-token hash).
+pub use oathvault_accounts::session::token_hash;
 
-/// The stored form of a cookie or link token.
-#[must_use]
-pub fn token_hash(token: &str) -> String {
-    data_encoding::HEXLOWER.encode(&Sha256::digest(token.as_bytes()))
+/// A random token for a cookie or a link (the accounts' session token),
+/// and its SHA-256 (hex) to store.
+pub fn new_token(rng: &mut (impl RngCore + CryptoRng)) -> (String, String) {
+    let token = oathvault_accounts::session::new_token(rng);
+    let hash = token_hash(&token);
+    (token.as_str().to_owned(), hash)
 }
 
 /// A request reference people can read out: `R-XXXX-XXXX` (no 0/O, 1/I).
