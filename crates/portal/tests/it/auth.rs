@@ -293,4 +293,29 @@ async fn roles_belong_to_each_app(store: &Store, master: &MasterKey, rng: &mut S
             assert!(portal.current(&session, t).await.unwrap().is_none());
         }
     }
+    // One code, sent to the portal and the desk at once by an account with
+    // both roles: it is spent once, so exactly one of the two succeeds.
+    let t = t + 600;
+    let email = "both@vendor.example";
+    let pa = portal
+        .password(&mut rng, email, &pw, "10.0.0.9", t)
+        .await
+        .unwrap();
+    let pd = desk
+        .password(&mut rng, email, &pw, "10.0.0.9", t)
+        .await
+        .unwrap();
+    let code = code_at(&both_uri, t);
+    let (mut ra, mut rd) = (StdRng::seed_from_u64(21), StdRng::seed_from_u64(22));
+    let (a, d) = tokio::join!(
+        portal.code(&mut ra, &pa, &code, "10.0.0.9", t),
+        desk.code(&mut rd, &pd, &code, "10.0.0.9", t),
+    );
+    assert_eq!(
+        u8::from(a.is_ok()) + u8::from(d.is_ok()),
+        1,
+        "one code, one sign-in: {:?} / {:?}",
+        a.as_ref().err(),
+        d.as_ref().err()
+    );
 }
