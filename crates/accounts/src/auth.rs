@@ -10,7 +10,7 @@ use crate::{App, Policy, password, totp};
 use oathvault_otp::{Otp, Window};
 use oathvault_store::{Event, Session, Staff, Store};
 use oathvault_token::{Digits, Hash, Kind, Step};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::{CryptoRng, RngCore};
 
 /// Why a sign-in step was refused. The messages never say whether the
@@ -45,7 +45,7 @@ pub fn may_use(staff: &Staff, app: App) -> bool {
 #[derive(Debug)]
 pub struct Auth<'a> {
     store: &'a Store,
-    master: &'a MasterKey,
+    master: &'a Keyring,
     policy: Policy,
     app: App,
 }
@@ -54,7 +54,7 @@ impl<'a> Auth<'a> {
     /// Sign-in to `app` with `policy`: an account without a role in `app`
     /// is answered as an unknown one.
     #[must_use]
-    pub fn new(store: &'a Store, master: &'a MasterKey, policy: Policy, app: App) -> Self {
+    pub fn new(store: &'a Store, master: &'a Keyring, policy: Policy, app: App) -> Self {
         Self {
             store,
             master,

@@ -3,7 +3,7 @@
 
 use oathvault_store::{DeskRole, Event, Role, Store};
 use oathvault_token::Secret;
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
@@ -49,7 +49,7 @@ pub struct NewAccount<'a> {
 pub async fn add_account<R: RngCore + CryptoRng>(
     rng: &mut R,
     store: &Store,
-    master: &MasterKey,
+    master: &Keyring,
     issuer: &str,
     account: &NewAccount<'_>,
     event: Event,

@@ -64,7 +64,7 @@ pub fn qr_text(uri: &str) -> Option<Zeroizing<String>> {
 /// The purpose a staff member's TOTP secret is sealed for (binds it to the account).
 #[must_use]
 pub fn purpose(email: &str) -> String {
-    format!("staff-totp:{}", email.to_ascii_lowercase())
+    oathvault_store::custody::bind::staff_totp(email)
 }
 
 #[cfg(test)]

@@ -294,8 +294,12 @@ pub enum PortalCommand {
     /// Staff accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
-    /// Make a new master key and re-wrap every shipment's data key under it.
+    /// Add a master key, re-seal everything under it, retire the old key
+    /// (resumes a rotation that was stopped; safe while the portal serves).
     RotateKey,
+    /// The master keyring.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -405,6 +409,13 @@ pub enum StaffCommand {
     },
     /// List staff.
     List,
+}
+
+/// `oathvault portal key`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// The keys in the keyring and what is sealed under each.
+    Status,
 }
 
 /// `oathvault portal audit`.

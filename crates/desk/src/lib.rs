@@ -35,7 +35,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use oathvault_graph::{Device, Graph, TokenClock};
 use oathvault_store::{DeskDevice, DeskUser, DriftSample, Store};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 
 pub use oathvault_store::DeskRole;
 pub use operators::{Actor, NewOperator, add_operator};
@@ -73,7 +73,7 @@ pub struct DeskState {
     /// Operators, sessions, the audit chain and the inventory copy.
     pub store: Store,
     /// Opens operators' TOTP secrets.
-    pub master: MasterKey,
+    pub master: Keyring,
     /// Microsoft Graph (or the local directory).
     pub graph: Graph,
     /// Sign-in limits.
@@ -111,7 +111,7 @@ impl DeskState {
     #[must_use]
     pub fn new(
         store: Store,
-        master: MasterKey,
+        master: Keyring,
         graph: Graph,
         clock: Box<dyn Fn() -> i64 + Send + Sync>,
         settings: DeskSettings,

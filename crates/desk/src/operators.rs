@@ -4,7 +4,7 @@
 
 use oathvault_accounts::{AccountError, NewAccount};
 use oathvault_store::{DeskRole, Event, Store};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
@@ -41,7 +41,7 @@ pub struct Actor {
 pub async fn add_operator<R: RngCore + CryptoRng>(
     rng: &mut R,
     store: &Store,
-    master: &MasterKey,
+    master: &Keyring,
     issuer: &str,
     who: &Actor,
     op: &NewOperator<'_>,

@@ -1,7 +1,7 @@
 //! Administration: tenants, users, app registrations, the signing key,
 //! and the demo tenant. Used by `oathvault directory …` and the tests.
 
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -133,7 +133,7 @@ pub fn certificate(pem: &str, now: i64) -> Result<Certificate, AdminError> {
 #[derive(Debug)]
 pub struct Directory<'a> {
     db: &'a Db,
-    master: &'a MasterKey,
+    master: &'a Keyring,
 }
 
 fn random_text(rng: &mut (impl RngCore + CryptoRng), bytes: usize) -> String {
@@ -147,7 +147,7 @@ const KEY_PURPOSE: &str = "directory-signing-key";
 impl<'a> Directory<'a> {
     /// Administration of `db`, sealing with `master`.
     #[must_use]
-    pub fn new(db: &'a Db, master: &'a MasterKey) -> Self {
+    pub fn new(db: &'a Db, master: &'a Keyring) -> Self {
         Self { db, master }
     }
 

@@ -26,7 +26,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oathvault_token::Secret;
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::{CryptoRng, RngCore};
 use serde_json::json;
 
@@ -87,7 +87,7 @@ pub struct DirState {
     /// The database.
     pub db: Db,
     /// Seals token secrets and the signing key.
-    pub master: MasterKey,
+    pub master: Keyring,
     /// Signs access tokens.
     pub key: SigningKey,
     /// Now, in Unix seconds.

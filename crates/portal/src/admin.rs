@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use oathvault_accounts::{AccountError, NewAccount};
 use oathvault_store::{Event, ImportReport, NewToken, Role, Store};
 use oathvault_token::{Hash, Kind, Secret, Token};
-use oathvault_vault::{DataKey, MasterKey};
+use oathvault_vault::{DataKey, Keyring};
 use rand08::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
@@ -22,7 +22,9 @@ pub struct Actor {
 }
 
 impl Actor {
-    fn event(&self, action: &str, subject: &str) -> Event {
+    /// An event by this actor, now, with outcome `ok`.
+    #[must_use]
+    pub fn event(&self, action: &str, subject: &str) -> Event {
         Event::ok(self.now, &self.name, &self.source, action, subject)
     }
 }
@@ -105,7 +107,7 @@ pub struct ImportOutcome {
 #[derive(Debug)]
 pub struct Admin<'a> {
     store: &'a Store,
-    master: &'a MasterKey,
+    master: &'a Keyring,
     /// The issuer shown in authenticator apps for staff accounts.
     issuer: &'a str,
 }
@@ -126,7 +128,7 @@ impl<'a> Admin<'a> {
     /// Administration over `store`, sealing with `master`; `issuer` names the
     /// portal in staff members' authenticator apps.
     #[must_use]
-    pub fn new(store: &'a Store, master: &'a MasterKey, issuer: &'a str) -> Self {
+    pub fn new(store: &'a Store, master: &'a Keyring, issuer: &'a str) -> Self {
         Self {
             store,
             master,
@@ -215,10 +217,10 @@ impl<'a> Admin<'a> {
     }
 
     fn data_key(&self, shipment: &str, wrapped: &[u8], master_id: &str) -> Result<DataKey, Error> {
-        if master_id != self.master.id() {
+        if !self.master.ids().iter().any(|id| id == master_id) {
             return Err(Error::WrongMasterKey {
                 shipment: shipment.to_owned(),
-                have: self.master.id(),
+                have: self.master.ids().join(", "),
                 want: master_id.to_owned(),
             });
         }
@@ -414,31 +416,6 @@ impl<'a> Admin<'a> {
         let email = email.trim().to_ascii_lowercase();
         let event = who.event("staff.unlock", &format!("staff:{email}"));
         Ok(self.store.unlock_staff(&email, &event).await?)
-    }
-
-    /// Re-wraps every shipment's data key under `new`; returns how many.
-    /// Nothing changes unless every key unwraps with the current master key.
-    pub async fn rotate<R: RngCore + CryptoRng>(
-        &self,
-        rng: &mut R,
-        who: &Actor,
-        new: &MasterKey,
-    ) -> Result<usize, Error> {
-        let mut keys = self.store.shipment_keys().await?;
-        for k in &mut keys {
-            let data = self.data_key(&k.number, &k.wrapped_key, &k.master_key_id)?;
-            k.wrapped_key = new.wrap(rng, &data, &k.number);
-            k.master_key_id = new.id();
-        }
-        let event = who
-            .event("master-key.rotate", "all shipments")
-            .with_detail(format!(
-                "{} data keys re-wrapped; new key {}",
-                keys.len(),
-                new.id()
-            ));
-        self.store.rewrap(&keys, &event).await?;
-        Ok(keys.len())
     }
 }
 

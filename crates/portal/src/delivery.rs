@@ -6,7 +6,7 @@
 
 use oathvault_otp::clock::rfc3339;
 use oathvault_store::{DeliveryFile, Event, FileLinks, FileState, Request, RequestState, Store};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
@@ -61,7 +61,7 @@ impl std::fmt::Debug for Download {
 #[derive(Debug)]
 pub struct Delivery<'a> {
     store: &'a Store,
-    master: &'a MasterKey,
+    master: &'a Keyring,
     policy: &'a RequestPolicy,
     base_url: &'a str,
 }
@@ -72,7 +72,7 @@ impl<'a> Delivery<'a> {
     #[must_use]
     pub fn new(
         store: &'a Store,
-        master: &'a MasterKey,
+        master: &'a Keyring,
         policy: &'a RequestPolicy,
         base_url: &'a str,
     ) -> Self {
@@ -368,13 +368,13 @@ impl<'a> Delivery<'a> {
 
 /// The receipt's seal: an HMAC of the text under a key derived from the
 /// master key.
-fn receipt_tag(master: &MasterKey, body: &str) -> String {
+fn receipt_tag(master: &Keyring, body: &str) -> String {
     master.mac("deletion-receipt", body.as_bytes())
 }
 
 /// Whether a receipt's seal is the one this master key makes.
 #[must_use]
-pub fn verify_receipt(master: &MasterKey, receipt: &str) -> bool {
+pub fn verify_receipt(master: &Keyring, receipt: &str) -> bool {
     let Some((body, seal)) = receipt.rsplit_once("seal: ") else {
         return false;
     };
@@ -416,7 +416,7 @@ async fn mark_delivered(
 /// failed).
 pub async fn deliver_outbox<F, Fut>(
     store: &Store,
-    master: &MasterKey,
+    master: &Keyring,
     now: i64,
     mut send: F,
 ) -> Result<(u64, u64), oathvault_store::Error>

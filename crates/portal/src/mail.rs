@@ -5,14 +5,14 @@
 //! outbox over SMTP, retrying with back-off, deleting each once sent.
 
 use oathvault_store::{NewFile, Request};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::journey::RequestPolicy;
 
-const PURPOSE: &str = "mail-outbox";
+const PURPOSE: &str = oathvault_store::custody::bind::MAIL;
 
 /// A message to send. `Debug` shows recipients and subject only: a link
 /// mail's body carries bearer tokens.
@@ -44,7 +44,7 @@ impl std::fmt::Debug for Outgoing {
 
 /// Seals a message for the outbox.
 #[must_use]
-pub fn seal(master: &MasterKey, mail: &Outgoing) -> Vec<u8> {
+pub fn seal(master: &Keyring, mail: &Outgoing) -> Vec<u8> {
     let json = Zeroizing::new(serde_json::to_vec(mail).unwrap_or_default());
     master.seal(&mut oathvault_vault::random::os(), PURPOSE, &json)
 }
@@ -53,7 +53,7 @@ pub fn seal(master: &MasterKey, mail: &Outgoing) -> Vec<u8> {
 ///
 /// # Errors
 /// The seal does not open or the content does not parse.
-pub fn open(master: &MasterKey, sealed: &[u8]) -> Result<Outgoing, String> {
+pub fn open(master: &Keyring, sealed: &[u8]) -> Result<Outgoing, String> {
     let json = master.open(PURPOSE, sealed).map_err(|e| e.to_string())?;
     serde_json::from_slice(&json).map_err(|e| e.to_string())
 }
@@ -284,7 +284,7 @@ mod tests {
     #[test]
     fn sealed_mail_opens_only_with_its_key() {
         let mut rng = <rand08::rngs::StdRng as rand08::SeedableRng>::seed_from_u64(5);
-        let (a, b) = (MasterKey::generate(&mut rng), MasterKey::generate(&mut rng));
+        let (a, b) = (Keyring::generate(&mut rng), Keyring::generate(&mut rng));
         let m = compose(
             vec!["a@example.com".into()],
             "subject".into(),

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 
-use crate::audit::{Event, append};
+use crate::audit::Event;
 use crate::outbox::queue_mail;
 use crate::requests::{RequestState, move_request, quoted};
 use crate::{Error, Store};
@@ -265,7 +265,7 @@ impl Store {
             return Err(Error::Refused("the file no longer exists".into()));
         };
         move_file(&mut tx, file_id, FileState::Downloaded, audit.at).await?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(SealedContent {
             content_sealed,
@@ -311,7 +311,7 @@ impl Store {
             move_request(&mut tx, request_id, RequestState::Confirmed, audit.at).await?;
         }
         queue_mail(&mut tx, mail, audit.at).await?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         self.scrub().await?;
         Ok(())

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sqlx::{Any, AssertSqlSafe};
 
-use crate::audit::{Event, append};
+use crate::audit::Event;
 use crate::{Error, Store, is_unique_violation};
 
 /// A customer with its contact e-mails.
@@ -201,7 +201,7 @@ impl Store {
                 .await
                 .map_err(|e| exists(e, "contact", email))?;
         }
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -221,7 +221,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| exists(e, "contact", email))?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -284,7 +284,7 @@ impl Store {
                 .await
                 .map_err(|e| exists(e, "invoice", inv))?;
         }
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -338,7 +338,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| exists(e, "shipment", number))?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -423,7 +423,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -497,7 +497,7 @@ impl Store {
                 return Err(e.into());
             }
         }
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(ImportReport {
             imported: u64::try_from(tokens.len()).unwrap_or(u64::MAX),

@@ -11,6 +11,7 @@
 //! PostgreSQL database.
 
 mod audit;
+pub mod custody;
 mod decode;
 mod delivery_files;
 mod desk;
@@ -22,6 +23,8 @@ mod staff;
 
 use std::path::Path;
 
+use oathvault_vault::Keyring;
+use rand08::{CryptoRng, RngCore};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
@@ -136,6 +139,7 @@ fn list(serials: &[String]) -> String {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    chain: audit::Chain,
 }
 
 /// Turns a database setting into a URL: a plain path means a SQLite file.
@@ -215,10 +219,22 @@ pub async fn connect(
 }
 
 impl Store {
-    /// Opens (creating a SQLite file if needed) and migrates the database.
-    pub async fn open(database: &str) -> Result<Self, Error> {
+    /// Opens (creating a SQLite file if needed) and migrates the database,
+    /// and opens the audit chain's key with the master keyring (making one,
+    /// with `rng`, the first time).
+    pub async fn open(
+        database: &str,
+        keys: &Keyring,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Self, Error> {
         let (pool, backend) = connect(database, &SQLITE, &POSTGRES).await?;
-        Ok(Self { pool, backend })
+        let mut store = Self {
+            pool,
+            backend,
+            chain: audit::Chain::unkeyed(),
+        };
+        store.chain = store.key_chain(keys, rng).await?;
+        Ok(store)
     }
 
     /// Leaves no copy of destroyed content behind: on SQLite the

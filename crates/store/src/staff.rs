@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::audit::{Event, append};
+use crate::audit::Event;
 use crate::{DeskRole, Error, Store, is_unique_violation};
 
 /// What a staff member may do.
@@ -171,7 +171,7 @@ impl Store {
             }
         })?
         .try_get("id")?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -244,7 +244,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -263,7 +263,7 @@ impl Store {
                 name: email.to_owned(),
             });
         }
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

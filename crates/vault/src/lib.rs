@@ -6,14 +6,20 @@
 //! row does not open. Data keys are stored **wrapped** by the **master key**
 //! (AES-256-GCM again, bound to the shipment), and the master key lives
 //! outside the database — in a file named by `OATHVAULT_MASTER_KEY_FILE` —
-//! so a dump of the database reveals no seed. Rotating the master key
-//! re-wraps the data keys; the sealed seeds stay as they are.
+//! so a dump of the database reveals no seed. The file is a [`Keyring`]:
+//! during a rotation it holds the old and the new master key, every sealed
+//! value names the key it is under, and the old key is retired once nothing
+//! names it. Rotating re-wraps the data keys; the sealed seeds stay as they
+//! are.
 //!
 //! Randomness is the caller's; keys and plaintexts are wiped when dropped
 //! and never printed.
 
+mod keyring;
 pub mod password;
 pub mod random;
+
+pub use keyring::Keyring;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -41,6 +47,22 @@ pub enum Error {
     /// A sealed value that is too short to be one.
     #[error("a sealed value is damaged")]
     Damaged,
+    /// The key file cannot be read.
+    #[error("cannot read the master key file {path}: {reason}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// What the system said.
+        reason: String,
+    },
+    /// The key file can be read or written by the group or others.
+    #[error("{path} can be read or written by others (mode {mode:04o}); run `chmod 600 {path}`")]
+    Unprotected {
+        /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
 fn seal_with(
@@ -75,7 +97,7 @@ fn open_with(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<
         .map_err(|_| Error::Open)
 }
 
-/// The master key: wraps data keys. Kept in a file outside the database.
+/// One master key of the [`Keyring`]: wraps data keys.
 pub struct MasterKey(Zeroizing<[u8; 32]>);
 
 impl std::fmt::Debug for MasterKey {
@@ -136,12 +158,26 @@ impl MasterKey {
     /// beside each wrapped data key so a wrong master key is named as such.
     #[must_use]
     pub fn id(&self) -> String {
+        data_encoding::HEXLOWER.encode(&self.raw_id())
+    }
+
+    /// The identifier's 8 bytes (what a sealed value's header holds).
+    fn raw_id(&self) -> [u8; 8] {
+        let mut id = [0u8; 8];
         let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&*self.0) else {
-            return String::new();
+            return id;
         };
         mac.update(b"oathvault master key id v1");
         let tag = mac.finalize().into_bytes();
-        data_encoding::HEXLOWER.encode(tag.get(..8).unwrap_or_default())
+        if let Some(head) = tag.get(..8) {
+            id.copy_from_slice(head);
+        }
+        id
+    }
+
+    /// The same key (a ring made from another keeps its keys).
+    fn clone_key(&self) -> Self {
+        Self(self.0.clone())
     }
 
     /// Wraps `key` for the shipment `owner` (the binding is checked on unwrap).

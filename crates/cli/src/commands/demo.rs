@@ -26,7 +26,7 @@ use oathvault_desk::DeskRole;
 use oathvault_portal::{Actor, Admin, NewStaff};
 use oathvault_store::{Role, Store};
 use oathvault_token::{Secret, SecretEncoding, Serial, Step, Token};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
@@ -123,7 +123,7 @@ fn write_totp(dir: &Path, file: &str, email: &str, uri: &str) -> Result<(), Fail
 async fn extras(
     dir: &Path,
     store: &Store,
-    master: &MasterKey,
+    master: &Keyring,
     saved: &mut Saved,
 ) -> Result<bool, Failure> {
     let mut changed = false;
@@ -170,12 +170,16 @@ async fn extras(
 /// an administrator and a viewer, made once.
 async fn desk_data(
     dir: &Path,
-    master: &MasterKey,
+    master: &Keyring,
     saved: &mut Saved,
 ) -> Result<(Store, bool), Failure> {
-    let store = Store::open(&dir.join("desk.db").to_string_lossy())
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let store = Store::open(
+        &dir.join("desk.db").to_string_lossy(),
+        master,
+        &mut oathvault_vault::random::os(),
+    )
+    .await
+    .map_err(|e| anyhow!("{e}"))?;
     if saved.desk.is_some() {
         return Ok((store, false));
     }
@@ -303,7 +307,7 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     super::block_on(run_async(args))
 }
 
-async fn setup(dir: &Path, store: &Store, master: &MasterKey) -> Result<Saved, Failure> {
+async fn setup(dir: &Path, store: &Store, master: &Keyring) -> Result<Saved, Failure> {
     let mut rng = oathvault_vault::random::os();
     let who = Actor {
         name: "demo".into(),
@@ -354,7 +358,7 @@ async fn setup(dir: &Path, store: &Store, master: &MasterKey) -> Result<Saved, F
         .collect();
     write_private(&dir.join("tokens.csv"), &entra_csv(&rows))?;
 
-    let key = MasterKey::generate(&mut rng);
+    let key = Keyring::generate(&mut rng);
     write_key(&dir.join("directory.key"), &key, true)?;
     let db = oathvault_directory::Db::open(&dir.join("directory.db").to_string_lossy())
         .await
@@ -387,18 +391,18 @@ async fn portal_data(dir: &Path) -> Result<DemoData, Failure> {
     if fresh {
         write_key(
             &master_file,
-            &MasterKey::generate(&mut oathvault_vault::random::os()),
+            &Keyring::generate(&mut oathvault_vault::random::os()),
             true,
         )?;
     }
-    let master = MasterKey::from_file(&zeroize::Zeroizing::new(
-        std::fs::read(&master_file)
-            .with_context(|| format!("cannot read {}", master_file.display()))?,
-    ))
-    .map_err(|e| anyhow!("{}: {e}", master_file.display()))?;
-    let store = Store::open(&dir.join("portal.db").to_string_lossy())
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let master = Keyring::open_file(&master_file).map_err(|e| anyhow!("{e}"))?;
+    let store = Store::open(
+        &dir.join("portal.db").to_string_lossy(),
+        &master,
+        &mut oathvault_vault::random::os(),
+    )
+    .await
+    .map_err(|e| anyhow!("{e}"))?;
     let mut saved = if fresh {
         setup(dir, &store, &master).await?
     } else {
@@ -424,7 +428,7 @@ async fn portal_data(dir: &Path) -> Result<DemoData, Failure> {
 /// What the demo serves from.
 struct DemoData {
     store: Store,
-    master: MasterKey,
+    master: Keyring,
     saved: Saved,
     desk: Store,
 }
@@ -552,10 +556,7 @@ async fn mail(
 
 /// The demo directory's state: database, key, signing key.
 async fn open_directory(dir: &Path) -> Result<Arc<oathvault_directory::DirState>, Failure> {
-    let dir_key = MasterKey::from_file(&zeroize::Zeroizing::new(
-        std::fs::read(dir.join("directory.key")).context("cannot read directory.key")?,
-    ))
-    .map_err(|e| anyhow!("directory.key: {e}"))?;
+    let dir_key = Keyring::open_file(&dir.join("directory.key")).map_err(|e| anyhow!("{e}"))?;
     let db = oathvault_directory::Db::open(&dir.join("directory.db").to_string_lossy())
         .await
         .map_err(|e| anyhow!("{e}"))?;
@@ -588,10 +589,7 @@ fn desk_state(
     desk: std::net::SocketAddr,
 ) -> Result<Arc<oathvault_desk::DeskState>, Failure> {
     // The desk opens its operators' secrets with the demo's key (its own copy).
-    let key = MasterKey::from_file(&zeroize::Zeroizing::new(
-        std::fs::read(dir.join("master.key")).context("cannot read master.key")?,
-    ))
-    .map_err(|e| anyhow!("master.key: {e}"))?;
+    let key = Keyring::open_file(&dir.join("master.key")).map_err(|e| anyhow!("{e}"))?;
     Ok(Arc::new(oathvault_desk::DeskState::new(
         store,
         key,

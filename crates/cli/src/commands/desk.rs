@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 use oathvault_desk::Actor;
 use oathvault_desk::{DeskRole, DeskSettings, DeskState, NewOperator};
 use oathvault_store::Store;
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 
 use super::now;
 use super::portal::{default_data_dir, shutdown_signal, write_key};
@@ -38,18 +38,20 @@ fn paths(a: &DeskArgs) -> Paths {
     }
 }
 
-fn master_key(p: &Paths) -> Result<MasterKey, Failure> {
-    let bytes = zeroize::Zeroizing::new(std::fs::read(&p.key).with_context(|| {
-        format!(
-            "cannot read the desk's master key {} (run `oathvault desk init` first)",
+fn master_key(p: &Paths) -> Result<Keyring, Failure> {
+    if !p.key.exists() {
+        return Err(anyhow!(
+            "there is no desk master key at {} (run `oathvault desk init` first)",
             p.key.display()
         )
-    })?);
-    MasterKey::from_file(&bytes).map_err(|e| anyhow!("{}: {e}", p.key.display()).into())
+        .into());
+    }
+    Keyring::open_file(&p.key).map_err(|e| anyhow!("{e}").into())
 }
 
 async fn open(p: &Paths) -> Result<Store, Failure> {
-    Store::open(&p.database)
+    let keys = master_key(p)?;
+    Store::open(&p.database, &keys, &mut oathvault_vault::random::os())
         .await
         .map_err(|e| anyhow!("{}: {e}", p.database).into())
 }
@@ -70,7 +72,7 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
             } else {
                 write_key(
                     &p.key,
-                    &MasterKey::generate(&mut oathvault_vault::random::os()),
+                    &Keyring::generate(&mut oathvault_vault::random::os()),
                     false,
                 )?;
                 say!("made the desk's master key {} (mode 0600)", p.key.display());

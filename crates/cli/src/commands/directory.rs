@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use oathvault_directory::{Db, DirState, Directory, Settings};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 
 use super::now;
 use super::portal::{default_data_dir, init_logs, shutdown_signal, write_key};
@@ -22,13 +22,13 @@ pub fn run(args: &DirectoryArgs) -> Result<(), Failure> {
 
 /// The master key: read, or made (0600) on first use.
 #[allow(clippy::print_stderr, reason = "a note for the operator")]
-fn master_key(path: &PathBuf) -> Result<MasterKey, Failure> {
+fn master_key(path: &std::path::Path) -> Result<Keyring, Failure> {
     if !path.exists() {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let key = MasterKey::generate(&mut oathvault_vault::random::os());
+        let key = Keyring::generate(&mut oathvault_vault::random::os());
         write_key(path, &key, false)?;
         eprintln!(
             "note: created the directory's master key {} (mode 0600)",
@@ -36,10 +36,7 @@ fn master_key(path: &PathBuf) -> Result<MasterKey, Failure> {
         );
         return Ok(key);
     }
-    let bytes = zeroize::Zeroizing::new(
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
-    );
-    MasterKey::from_file(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()).into())
+    Keyring::open_file(path).map_err(|e| anyhow!("{}: {e}", path.display()).into())
 }
 
 #[allow(clippy::print_stdout, reason = "the command's report")]
@@ -189,7 +186,7 @@ fn admin_failure(e: oathvault_directory::admin::AdminError) -> Failure {
 
 async fn serve(
     db: Db,
-    master: MasterKey,
+    master: Keyring,
     key: oathvault_directory::SigningKey,
     listen: &str,
     settings: Settings,

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod convert;
+mod custody;
 pub mod demo;
 pub mod desk;
 pub mod directory;

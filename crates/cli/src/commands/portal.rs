@@ -7,11 +7,11 @@ use anyhow::{Context, anyhow};
 use oathvault_otp::clock::{Clock, SystemClock};
 use oathvault_portal::{Actor, Admin, Config, LogFormat, NewStaff};
 use oathvault_store::{Role, Store};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 
 use crate::Failure;
 use crate::args::{
-    AuditCommand, CustomerCommand, ImportArgs, OrderCommand, PortalArgs, PortalCommand,
+    AuditCommand, CustomerCommand, ImportArgs, KeyCommand, OrderCommand, PortalArgs, PortalCommand,
     ShipmentCommand, StaffCommand,
 };
 use crate::io::{Input, Output, secret_file};
@@ -95,16 +95,15 @@ impl Setup {
         })
     }
 
-    fn master_key(&self) -> Result<MasterKey, Failure> {
-        let bytes = std::fs::read(&self.master_key_file).with_context(|| {
-            format!(
-                "cannot read the master key {} (run `oathvault portal init` first, or set OATHVAULT_MASTER_KEY_FILE)",
+    fn master_key(&self) -> Result<Keyring, Failure> {
+        if !self.master_key_file.exists() {
+            return Err(anyhow!(
+                "there is no master key at {} (run `oathvault portal init` first, or set OATHVAULT_MASTER_KEY_FILE)",
                 self.master_key_file.display()
             )
-        })?;
-        let bytes = zeroize::Zeroizing::new(bytes);
-        MasterKey::from_file(&bytes)
-            .map_err(|e| anyhow!("{}: {e}", self.master_key_file.display()).into())
+            .into());
+        }
+        Keyring::open_file(&self.master_key_file).map_err(|e| anyhow!("{e}").into())
     }
 }
 
@@ -118,7 +117,7 @@ fn actor() -> Actor {
 }
 
 /// Writes a new key file (0600) without replacing an existing one.
-pub(crate) fn write_key(path: &Path, key: &MasterKey, force: bool) -> Result<(), Failure> {
+pub(crate) fn write_key(path: &Path, key: &Keyring, force: bool) -> Result<(), Failure> {
     let mut out = Output::create(Some(path), force)?;
     {
         let mut w = out.writer();
@@ -134,7 +133,8 @@ pub fn run(args: &PortalArgs) -> Result<(), Failure> {
 }
 
 async fn open(setup: &Setup) -> Result<Store, Failure> {
-    Store::open(&setup.database)
+    let keys = setup.master_key()?;
+    Store::open(&setup.database, &keys, &mut oathvault_vault::random::os())
         .await
         .map_err(|e| anyhow!("{}: {e}", setup.database).into())
 }
@@ -200,7 +200,12 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
             role,
             password_file,
         }) => staff_add(&admin, &who, email, name, role, password_file).await?,
-        PortalCommand::RotateKey => rotate(&setup, &admin, &who).await?,
+        PortalCommand::RotateKey => {
+            super::custody::rotate(&setup.master_key_file, &store, &who).await?;
+        }
+        PortalCommand::Key(KeyCommand::Status) => {
+            super::custody::status(&setup.master_key_file, &store).await?;
+        }
         PortalCommand::Customer(CustomerCommand::List)
         | PortalCommand::Order(OrderCommand::List)
         | PortalCommand::Shipment(ShipmentCommand::List)
@@ -353,7 +358,7 @@ pub(crate) async fn shutdown_signal() {
     tracing::info!("shutting down: finishing open requests");
 }
 
-async fn serve(store: Store, master: MasterKey, config: Config) -> Result<(), Failure> {
+async fn serve(store: Store, master: Keyring, config: Config) -> Result<(), Failure> {
     init_logs(&config);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -403,7 +408,7 @@ async fn init(setup: &Setup) -> Result<(), Failure> {
             key.id()
         );
     } else {
-        let key = MasterKey::generate(&mut oathvault_vault::random::os());
+        let key = Keyring::generate(&mut oathvault_vault::random::os());
         write_key(&setup.master_key_file, &key, false)?;
         say!(
             "created the master key {} (mode 0600, id {}) — back it up apart from the database: without it no seed can be read",
@@ -479,30 +484,4 @@ async fn import(admin: &Admin<'_>, who: &Actor, a: &ImportArgs) -> Result<(), Fa
 #[allow(clippy::print_stderr, reason = "notes go to stderr")]
 fn note(msg: &str) {
     eprintln!("note: {msg}");
-}
-
-#[allow(clippy::print_stdout, reason = "the command's report")]
-async fn rotate(setup: &Setup, admin: &Admin<'_>, who: &Actor) -> Result<(), Failure> {
-    let mut rng = oathvault_vault::random::os();
-    let new = MasterKey::generate(&mut rng);
-    // The new key is on disk before the database depends on it.
-    let staged = setup.master_key_file.with_extension("key.new");
-    write_key(&staged, &new, true)?;
-    let n = admin
-        .rotate(&mut rng, who, &new)
-        .await
-        .map_err(|e| anyhow!("{e}; the master key was not changed"))?;
-    std::fs::rename(&staged, &setup.master_key_file).with_context(|| {
-        format!(
-            "the data keys are re-wrapped under the key in {}, but it could not replace {}: move it there by hand",
-            staged.display(),
-            setup.master_key_file.display()
-        )
-    })?;
-    say!(
-        "re-wrapped {n} data key(s) under the new master key (id {}) in {}",
-        new.id(),
-        setup.master_key_file.display()
-    );
-    Ok(())
 }

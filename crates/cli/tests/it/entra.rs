@@ -26,7 +26,7 @@ use assert_cmd::cargo::cargo_bin;
 use oathvault_directory::{Db, DirState, Directory, Settings, SigningKey, Throttle};
 use oathvault_otp::clock::{Clock, SystemClock};
 use oathvault_token::{Secret, SecretEncoding};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
 use serde_json::Value;
@@ -56,7 +56,7 @@ fn start(dir: &Path, settings: Settings) -> Local {
     let (listener, demo, state) = runtime.block_on(async {
         let db = Db::open(db_path.to_str().unwrap()).await.unwrap();
         let mut rng = StdRng::seed_from_u64(3);
-        let master = MasterKey::generate(&mut rng);
+        let master = Keyring::generate(&mut rng);
         let demo = Directory::new(&db, &master)
             .seed_demo(&mut rng, "contoso.example", now())
             .await

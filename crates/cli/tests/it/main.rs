@@ -8,3 +8,4 @@ mod directory;
 mod entra;
 mod portal;
 mod portal_crash;
+mod rotation;

@@ -30,20 +30,20 @@ use rand08::Rng as _;
 use sqlx::Row as _;
 
 /// Orders of the one customer, each with shipments `SH-i-a` and `SH-i-b`.
-const ORDERS: usize = 4;
+pub(crate) const ORDERS: usize = 4;
 /// Customers walking the journey at once.
-const CUSTOMERS: usize = 6;
-const EMAIL: &str = "it@crash.example";
-const PASSWORD: &str = "Tulip-Orbit-42-river";
-const REVIEWER: &str = "rex@vendor.example";
-const STAFF_PASSWORD: &str = "Reviewer-pass-2026!";
+pub(crate) const CUSTOMERS: usize = 6;
+pub(crate) const EMAIL: &str = "it@crash.example";
+pub(crate) const PASSWORD: &str = "Tulip-Orbit-42-river";
+pub(crate) const REVIEWER: &str = "rex@vendor.example";
+pub(crate) const STAFF_PASSWORD: &str = "Reviewer-pass-2026!";
 
 /// The serial of token `t` of shipment `s` (0 = a, 1 = b) of order `o`.
-fn serial(o: usize, s: usize, t: usize) -> String {
+pub(crate) fn serial(o: usize, s: usize, t: usize) -> String {
     format!("{:010}", 7_000_000_000 + o * 100 + s * 10 + t)
 }
 
-fn ov(dir: &Path) -> Command {
+pub(crate) fn ov(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_oathvault"));
     c.arg("portal")
         .env("OATHVAULT_DATA_DIR", dir.join("data"))
@@ -53,7 +53,7 @@ fn ov(dir: &Path) -> Command {
     c
 }
 
-fn cli(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn cli(dir: &Path, args: &[&str]) -> String {
     let out = ov(dir).args(args).output().unwrap();
     assert!(
         out.status.success(),
@@ -64,7 +64,7 @@ fn cli(dir: &Path, args: &[&str]) -> String {
 }
 
 /// The inventory and a reviewer; returns the reviewer's `otpauth://` URI.
-fn inventory(dir: &Path) -> String {
+pub(crate) fn inventory(dir: &Path) -> String {
     cli(dir, &["init"]);
     cli(dir, &["customer", "add", "Crash Ltd", "--email", EMAIL]);
     for o in 0..ORDERS {
@@ -125,7 +125,7 @@ fn inventory(dir: &Path) -> String {
         .to_owned()
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -134,14 +134,14 @@ fn free_port() -> u16 {
 }
 
 /// A running `portal serve`; killed (SIGKILL) when dropped.
-struct Portal {
+pub(crate) struct Portal {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     log: PathBuf,
 }
 
 impl Portal {
-    fn start(dir: &Path, smtp_port: u16) -> Self {
+    pub(crate) fn start(dir: &Path, smtp_port: u16) -> Self {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let log = dir.join("serve.log");
@@ -180,12 +180,12 @@ impl Portal {
     }
 
     /// SIGKILL, and wait until the process is gone.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -198,49 +198,49 @@ impl Drop for Portal {
 }
 
 /// An answer: status, `Location`, the cookie set (name=value), body.
-struct Answer {
-    status: u16,
-    location: String,
-    cookie: Option<String>,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) location: String,
+    pub(crate) cookie: Option<String>,
+    pub(crate) body: String,
 }
 
 /// Why a client stopped: the connection failed (the portal was killed),
 /// or an answer was wrong (recorded as a fault).
 #[derive(Debug)]
-enum Stop {
+pub(crate) enum Stop {
     Died,
     Fault,
 }
 
 /// What the clients share in one round.
-struct Load {
+pub(crate) struct Load {
     http: reqwest::Client,
     base: String,
     /// The reviewer's session cookie (sessions live in the database).
     session: String,
     sink: PathBuf,
-    stop: AtomicBool,
-    faults: Mutex<Vec<String>>,
+    pub(crate) stop: AtomicBool,
+    pub(crate) faults: Mutex<Vec<String>>,
     /// Confirmation links already handled (across rounds).
     links: Arc<Mutex<HashSet<String>>>,
-    next: AtomicUsize,
-    done: [AtomicUsize; 6],
+    pub(crate) next: AtomicUsize,
+    pub(crate) done: [AtomicUsize; 6],
 }
 
-const SUBMITTED: usize = 0;
-const LOCKED: usize = 1;
-const APPROVED: usize = 2;
-const REJECTED: usize = 3;
-const DOWNLOADED: usize = 4;
-const CONFIRMED: usize = 5;
+pub(crate) const SUBMITTED: usize = 0;
+pub(crate) const LOCKED: usize = 1;
+pub(crate) const APPROVED: usize = 2;
+pub(crate) const REJECTED: usize = 3;
+pub(crate) const DOWNLOADED: usize = 4;
+pub(crate) const CONFIRMED: usize = 5;
 
 impl Load {
     fn count(&self, what: usize) {
         self.done[what].fetch_add(1, Ordering::SeqCst);
     }
 
-    fn counts(&self) -> String {
+    pub(crate) fn counts(&self) -> String {
         let n = |i: usize| self.done[i].load(Ordering::SeqCst);
         format!(
             "{} submitted, {} locked, {} approved, {} rejected, {} downloads, {} confirmed",
@@ -253,7 +253,7 @@ impl Load {
         )
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: &str,
         path: &str,
@@ -299,7 +299,7 @@ impl Load {
 
     /// Sends; an answer other than `want` (and a `Location` starting with
     /// `to`) is a fault.
-    async fn step(
+    pub(crate) async fn step(
         &self,
         method: &str,
         path: &str,
@@ -328,7 +328,7 @@ impl Load {
     }
 
     /// A form post answered by a redirect to `to`.
-    async fn post(
+    pub(crate) async fn post(
         &self,
         path: &str,
         cookie: Option<&str>,
@@ -340,7 +340,7 @@ impl Load {
 
     /// Finds order `o`: the wizard cookie and the ids of its shipments
     /// (listed by number: SH-o-a, then SH-o-b).
-    async fn find(&self, o: usize) -> Result<(String, Vec<String>), Stop> {
+    pub(crate) async fn find(&self, o: usize) -> Result<(String, Vec<String>), Stop> {
         let po = format!("PO-{o}");
         let form = [("identifier", po.as_str()), ("email", EMAIL)];
         let a = self
@@ -363,7 +363,7 @@ impl Load {
 
     /// One customer's journey; `n` varies it: locked by wrong serials,
     /// left as a draft, one file or one per shipment, the format.
-    async fn journey(&self, n: usize) -> Result<(), Stop> {
+    pub(crate) async fn journey(&self, n: usize) -> Result<(), Stop> {
         let o = n % ORDERS;
         let (cookie, ids) = self.find(o).await?;
         let c = Some(cookie.as_str());
@@ -424,7 +424,7 @@ impl Load {
         Ok(())
     }
 
-    async fn customer(self: Arc<Self>) {
+    pub(crate) async fn customer(self: Arc<Self>) {
         while !self.stop.load(Ordering::SeqCst) {
             let n = self.next.fetch_add(1, Ordering::SeqCst);
             if self.journey(n).await.is_err() {
@@ -434,7 +434,7 @@ impl Load {
     }
 
     /// Approves (or, every fourth, rejects) whatever waits in the queue.
-    async fn review_queue(&self) -> Result<(), Stop> {
+    pub(crate) async fn review_queue(&self) -> Result<(), Stop> {
         let s = Some(self.session.as_str());
         let page = self
             .step("GET", "/admin/requests?state=submitted", s, &[], &[200], "")
@@ -462,7 +462,7 @@ impl Load {
         Ok(())
     }
 
-    async fn reviewer(self: Arc<Self>) {
+    pub(crate) async fn reviewer(self: Arc<Self>) {
         while !self.stop.load(Ordering::SeqCst) {
             if self.review_queue().await.is_err() {
                 return;
@@ -474,7 +474,7 @@ impl Load {
     /// Downloads every file whose link mail reached the sink, and
     /// confirms every other one. A file confirmed in an earlier round
     /// (whose answer the kill cut off) is gone: 410.
-    async fn confirmer(self: Arc<Self>) {
+    pub(crate) async fn confirmer(self: Arc<Self>) {
         while !self.stop.load(Ordering::SeqCst) {
             let mails = oathvault_mail::outbox::list(&self.sink).unwrap_or_default();
             for m in mails.iter().filter(|m| m.subject.contains(" ready: ")) {
@@ -522,7 +522,7 @@ impl Load {
 }
 
 /// The code the reviewer's authenticator shows now.
-fn code_now(uri: &str) -> String {
+pub(crate) fn code_now(uri: &str) -> String {
     let b32 = uri
         .split("secret=")
         .nth(1)
@@ -545,7 +545,7 @@ fn code_now(uri: &str) -> String {
     otp.totp(now).unwrap().to_string()
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     oathvault_graph::client::install_tls_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -555,7 +555,15 @@ fn client() -> reqwest::Client {
 }
 
 /// Signs the reviewer in (password, then the code); the session cookie.
-async fn sign_in(base: &str, uri: &str) -> String {
+pub(crate) async fn sign_in(base: &str, uri: &str) -> String {
+    sign_in_as(base, REVIEWER, uri).await
+}
+
+/// The TOTP step each staff member last signed in with.
+static USED: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+
+/// Signs a staff member in (password `STAFF_PASSWORD`, then the code).
+pub(crate) async fn sign_in_as(base: &str, email: &str, uri: &str) -> String {
     let load = Load::new(
         client(),
         base,
@@ -563,7 +571,31 @@ async fn sign_in(base: &str, uri: &str) -> String {
         PathBuf::new(),
         Arc::default(),
     );
-    let form = [("email", REVIEWER), ("password", STAFF_PASSWORD)];
+    // A code is taken once: a second sign-in in the same 30-second step
+    // waits for the next code, as a person would.
+    loop {
+        let now = oathvault_otp::clock::Clock::now_unix(&oathvault_otp::clock::SystemClock);
+        let step = now / 30;
+        let fresh = {
+            let mut used = USED.lock().unwrap();
+            match used.iter_mut().find(|(u, _)| u == uri) {
+                Some((_, last)) if *last >= step => false,
+                Some((_, last)) => {
+                    *last = step;
+                    true
+                }
+                None => {
+                    used.push((uri.to_owned(), step));
+                    true
+                }
+            }
+        };
+        if fresh {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let form = [("email", email), ("password", STAFF_PASSWORD)];
     let a = load
         .step("POST", "/signin", None, &form, &[303], "/signin/code")
         .await
@@ -585,7 +617,7 @@ async fn sign_in(base: &str, uri: &str) -> String {
 }
 
 impl Load {
-    fn new(
+    pub(crate) fn new(
         http: reqwest::Client,
         base: &str,
         session: String,
@@ -607,7 +639,7 @@ impl Load {
 }
 
 /// Counts a query gives (its first column, as a number).
-async fn count(pool: &sqlx::AnyPool, sql: &str) -> i64 {
+pub(crate) async fn count(pool: &sqlx::AnyPool, sql: &str) -> i64 {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
         .fetch_one(pool)
         .await
@@ -672,11 +704,16 @@ const INVARIANTS: [(&str, &str); 9] = [
 ];
 
 /// Checks every invariant and the audit chain; returns the requests by state.
-async fn check(dir: &Path, when: &str) -> String {
+pub(crate) async fn check(dir: &Path, when: &str) -> String {
     let db = dir.join("data/portal.db");
-    let store = oathvault_store::Store::open(db.to_str().unwrap())
-        .await
-        .unwrap();
+    let keys = oathvault_vault::Keyring::open_file(&dir.join("data/master.key")).unwrap();
+    let store = oathvault_store::Store::open(
+        db.to_str().unwrap(),
+        &keys,
+        &mut oathvault_vault::random::os(),
+    )
+    .await
+    .unwrap();
     let pool = store.pool();
     let mut broken = Vec::new();
     for (what, sql) in INVARIANTS {

@@ -429,11 +429,16 @@ async fn without_user_read_all_the_inventory_still_syncs() {
         )
         .await
         .unwrap();
+    let narrow_key = oathvault_vault::Keyring::generate(&mut oathvault_vault::random::os());
     let narrow = oathvault_desk::DeskState::new(
-        oathvault_store::Store::open(tmp.path().join("narrow.db").to_str().unwrap())
-            .await
-            .unwrap(),
-        oathvault_vault::MasterKey::generate(&mut oathvault_vault::random::os()),
+        oathvault_store::Store::open(
+            tmp.path().join("narrow.db").to_str().unwrap(),
+            &narrow_key,
+            &mut oathvault_vault::random::os(),
+        )
+        .await
+        .unwrap(),
+        narrow_key,
         graph_as(&l.directory, &l.demo.tenant_id, &app.client_id, &secret),
         Box::new(now),
         oathvault_desk::DeskSettings::default(),

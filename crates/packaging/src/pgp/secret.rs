@@ -66,6 +66,31 @@ impl SecretKey {
         hex(self.0.primary_key.fingerprint())
     }
 
+    /// The subkey that signs for this key, or `None` when the primary key
+    /// may sign itself.
+    fn signing_subkey(&self) -> Result<Option<&pgp::composed::SignedSecretSubKey>, KeyProblem> {
+        let public = self.public();
+        if public
+            .self_signature()
+            .is_some_and(|s| s.key_flags().sign())
+        {
+            return Ok(None);
+        }
+        self.0
+            .secret_subkeys
+            .iter()
+            .filter(|sk| {
+                let p = sk.signed_public_key();
+                binding(&public.0.primary_key, &p).is_some_and(|b| b.key_flags().sign())
+                    && !subkey_revoked(&public.0.primary_key, &p)
+            })
+            .max_by_key(|sk| sk.key.created_at())
+            .map(Some)
+            .ok_or_else(|| KeyProblem::NoSigningKey {
+                fingerprint: self.fingerprint(),
+            })
+    }
+
     /// An armored detached signature over `data` by the primary key (or,
     /// when the primary may not sign, the newest signing subkey).
     pub fn sign_detached<R: Rng + CryptoRng>(
@@ -74,40 +99,44 @@ impl SecretKey {
         passphrase: &Password,
         data: &[u8],
     ) -> Result<String, KeyProblem> {
-        let fingerprint = self.fingerprint();
-        let public = self.public();
         let pw = PgpPassword::from(passphrase.expose());
-        let primary_signs = public
-            .self_signature()
-            .is_some_and(|s| s.key_flags().sign());
-        let result = if primary_signs {
-            DetachedSignature::sign_binary_data(
+        let result = match self.signing_subkey()? {
+            None => DetachedSignature::sign_binary_data(
                 rng,
                 &self.0.primary_key,
                 &pw,
                 HashAlgorithm::Sha256,
                 data,
-            )
-        } else {
-            let sub = self
-                .0
-                .secret_subkeys
-                .iter()
-                .filter(|sk| {
-                    let p = sk.signed_public_key();
-                    binding(&public.0.primary_key, &p).is_some_and(|b| b.key_flags().sign())
-                        && !subkey_revoked(&public.0.primary_key, &p)
-                })
-                .max_by_key(|sk| sk.key.created_at())
-                .ok_or_else(|| KeyProblem::NoSigningKey {
-                    fingerprint: fingerprint.clone(),
-                })?;
-            DetachedSignature::sign_binary_data(rng, &sub.key, &pw, HashAlgorithm::Sha256, data)
+            ),
+            Some(sub) => {
+                DetachedSignature::sign_binary_data(rng, &sub.key, &pw, HashAlgorithm::Sha256, data)
+            }
         };
         let sig = result.map_err(|_| KeyProblem::WrongPassphrase {
-            fingerprint: fingerprint.clone(),
+            fingerprint: self.fingerprint(),
         })?;
         sig.to_armored_string(ArmorOptions::default())
+            .map_err(|e| KeyProblem::Malformed(e.to_string()))
+    }
+
+    /// `text` as an OpenPGP cleartext-signed message (RFC 9580 §7), signed
+    /// like [`SecretKey::sign_detached`]; `gpg --verify` checks it.
+    pub fn clear_sign<R: Rng + CryptoRng>(
+        &self,
+        rng: &mut R,
+        passphrase: &Password,
+        text: &str,
+    ) -> Result<String, KeyProblem> {
+        use pgp::composed::CleartextSignedMessage;
+        let pw = PgpPassword::from(passphrase.expose());
+        let result = match self.signing_subkey()? {
+            None => CleartextSignedMessage::sign(rng, text, &self.0.primary_key, &pw),
+            Some(sub) => CleartextSignedMessage::sign(rng, text, &sub.key, &pw),
+        };
+        let msg = result.map_err(|_| KeyProblem::WrongPassphrase {
+            fingerprint: self.fingerprint(),
+        })?;
+        msg.to_armored_string(ArmorOptions::default())
             .map_err(|e| KeyProblem::Malformed(e.to_string()))
     }
 

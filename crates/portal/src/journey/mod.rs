@@ -21,7 +21,7 @@ use oathvault_packaging::pgp::{KeyInfo, PublicKey};
 use oathvault_packaging::{Password, manifest::Entry};
 use oathvault_store::{Event, NewDraft, NewFile, Request, Store, TokenRow};
 use oathvault_token::{Digits, Hash, Kind, Secret, SecretEncoding, Serial, Step, Token};
-use oathvault_vault::{DataKey, MasterKey};
+use oathvault_vault::{DataKey, Keyring};
 use rand08::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -260,14 +260,14 @@ impl Drop for WizardSecrets {
 }
 
 fn secrets_purpose(request_id: i64) -> String {
-    format!("request-secrets:{request_id}")
+    oathvault_store::custody::bind::request_secrets(request_id)
 }
 
 /// The customer side of the portal.
 #[derive(Debug)]
 pub struct Journey<'a> {
     store: &'a Store,
-    master: &'a MasterKey,
+    master: &'a Keyring,
     policy: &'a RequestPolicy,
 }
 
@@ -300,7 +300,7 @@ impl std::fmt::Debug for Found {
 impl<'a> Journey<'a> {
     /// Over a store, the master key and the vendor's rules.
     #[must_use]
-    pub fn new(store: &'a Store, master: &'a MasterKey, policy: &'a RequestPolicy) -> Self {
+    pub fn new(store: &'a Store, master: &'a Keyring, policy: &'a RequestPolicy) -> Self {
         Self {
             store,
             master,

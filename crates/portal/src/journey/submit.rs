@@ -251,7 +251,7 @@ impl PackJob {
 /// Whom a file's data key belongs to (binds the wrapped key to the file).
 #[must_use]
 pub fn file_key_owner(reference: &str, name: &str) -> String {
-    format!("delivery:{reference}:{name}")
+    oathvault_store::custody::bind::file_key(reference, name)
 }
 
 /// Every reason `format` cannot carry the groups' tokens (serial: why).

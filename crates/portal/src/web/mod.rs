@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use oathvault_accounts::{App, Auth, Policy};
 use oathvault_store::{Role, Session, Store};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 pub(crate) use oathvault_web::{
     OperationId, cookie, harden, query_value, render, see_other, set_cookie, source_of, when,
 };
@@ -43,7 +43,7 @@ pub struct AppState {
     /// The store.
     pub store: Store,
     /// The master key (opens staff TOTP secrets, seals imported seeds).
-    pub master: MasterKey,
+    pub master: Keyring,
     /// Sign-in limits.
     pub policy: Policy,
     /// Now, in Unix seconds (a real clock in production, a fixed one in tests).

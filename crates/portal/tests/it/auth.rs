@@ -9,13 +9,14 @@
 )]
 
 use crate::common;
+use crate::common::test_keys;
 
 use common::code_at;
 use oathvault_accounts::{App, Auth, AuthError, NewAccount, Policy};
 use oathvault_portal::{Actor, Admin, NewStaff};
 use oathvault_store::{DeskRole, Event, Role, Store};
 use oathvault_testkit::postgres::TempPostgres;
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
 use zeroize::Zeroizing;
@@ -24,7 +25,7 @@ const T: i64 = 1_795_696_620;
 
 async fn scenario(store: &Store) {
     let mut rng = StdRng::seed_from_u64(3);
-    let master = MasterKey::generate(&mut rng);
+    let master = Keyring::generate(&mut rng);
     let admin = Admin::new(store, &master, "Example Tokens");
     let who = Actor {
         name: "cli:test".into(),
@@ -211,16 +212,22 @@ async fn rate_limit(auth: &Auth<'_>, rng: &mut StdRng, pw: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("p.db").to_str().unwrap())
-        .await
-        .unwrap();
+    let store = Store::open(
+        dir.path().join("p.db").to_str().unwrap(),
+        &test_keys(),
+        &mut oathvault_vault::random::os(),
+    )
+    .await
+    .unwrap();
     scenario(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_on_postgres() {
     let pg = TempPostgres::start();
-    let store = Store::open(pg.url()).await.unwrap();
+    let store = Store::open(pg.url(), &test_keys(), &mut oathvault_vault::random::os())
+        .await
+        .unwrap();
     scenario(&store).await;
 }
 
@@ -228,7 +235,7 @@ async fn sign_in_on_postgres() {
 /// answers an unknown e-mail (after the same password work), and a session
 /// made on the desk opens nothing in the portal; a portal reviewer cannot
 /// sign in to the desk. An account with both roles signs in to both.
-async fn roles_belong_to_each_app(store: &Store, master: &MasterKey, rng: &mut StdRng) {
+async fn roles_belong_to_each_app(store: &Store, master: &Keyring, rng: &mut StdRng) {
     let pw = Zeroizing::new("operator password one".to_owned());
     let event = |who: &str| Event::ok(T, "cli:test", "cli", "staff.add", &format!("staff:{who}"));
     let mut add = async |email: &str, role, desk_role| {

@@ -25,7 +25,7 @@ use oathvault_store::{Role, Store};
 use oathvault_testkit::browser::{
     browser, fill, follow, run, screenshots, start_chromedriver, submit, wait_for_path,
 };
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
 use thirtyfour::prelude::*;
@@ -34,11 +34,11 @@ use zeroize::Zeroizing;
 /// The portal on a free loopback port, with one administrator; returns its
 /// address and the administrator's enrolment URI.
 async fn start_portal(dir: &Path) -> (SocketAddr, String) {
-    let store = Store::open(dir.join("portal.db").to_str().unwrap())
+    let mut rng = StdRng::seed_from_u64(11);
+    let master = Keyring::generate(&mut rng);
+    let store = Store::open(dir.join("portal.db").to_str().unwrap(), &master, &mut rng)
         .await
         .unwrap();
-    let mut rng = StdRng::seed_from_u64(11);
-    let master = MasterKey::generate(&mut rng);
     let who = Actor {
         name: "cli:test".into(),
         source: "cli".into(),

@@ -31,7 +31,7 @@ use oathvault_portal::mail::Outgoing;
 use oathvault_portal::web::{AppState, router};
 use oathvault_store::{DeliveryFile, FileState, Request, RequestState};
 use oathvault_testkit::golden;
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
 use sha2::{Digest, Sha256};
@@ -681,7 +681,7 @@ async fn the_review_pages_are_for_signed_in_staff_only() {
 
 /// The app over the same store and key, its clock at `now`.
 fn app_at(app: &App, now: i64) -> axum::Router {
-    let master = MasterKey::from_file(app.state.master.to_file().as_bytes()).unwrap();
+    let master = Keyring::from_file(app.state.master.to_file().as_bytes()).unwrap();
     router(Arc::new(AppState {
         store: app.state.store.clone(),
         master,

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
 
-use crate::audit::{Event, append};
+use crate::audit::Event;
 use crate::decode::Lines;
 use crate::{Error, Store};
 
@@ -63,7 +63,7 @@ impl Store {
         .bind(expires)
         .fetch_one(&mut *tx)
         .await?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -140,7 +140,7 @@ impl Store {
                 "request {id} was decided meanwhile"
             )));
         }
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Approval {
             state: state.into(),

@@ -1,6 +1,6 @@
 //! Operators' desk roles: a staff member with one may use the desk.
 
-use crate::audit::{Event, append};
+use crate::audit::Event;
 use crate::{Error, Store};
 use serde::Serialize;
 
@@ -69,7 +69,7 @@ impl Store {
                 name: email.to_owned(),
             });
         }
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

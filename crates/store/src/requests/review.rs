@@ -2,7 +2,7 @@
 //! approved (links made) or rejected (files withdrawn), then delivered.
 
 use super::{RequestState, move_request};
-use crate::audit::{Event, append};
+use crate::audit::Event;
 use crate::delivery_files::{FileLinks, FileState, NewFile, move_file};
 use crate::outbox::queue_mail;
 use crate::{Error, Store};
@@ -51,7 +51,7 @@ impl Store {
             .await?;
         }
         queue_mail(&mut tx, mail, audit.at).await?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -96,7 +96,7 @@ impl Store {
             }
         }
         queue_mail(&mut tx, mail, audit.at).await?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -132,7 +132,7 @@ impl Store {
             move_file(&mut tx, id, FileState::Withdrawn, audit.at).await?;
         }
         queue_mail(&mut tx, mail, audit.at).await?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         self.scrub().await?;
         Ok(())
@@ -142,7 +142,7 @@ impl Store {
     pub async fn mark_delivered(&self, request_id: i64, audit: &Event) -> Result<(), Error> {
         let mut tx = self.begin().await?;
         move_request(&mut tx, request_id, RequestState::Delivered, audit.at).await?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

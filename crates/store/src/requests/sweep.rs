@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{RequestState, move_request};
-use crate::audit::{Event, append};
+use crate::audit::Event;
 use crate::delivery_files::{FileState, move_file};
 use crate::{Error, Store};
 
@@ -42,18 +42,19 @@ impl Store {
             {
                 continue; // confirmed or swept by another process meanwhile
             }
-            append(
-                &mut tx,
-                &Event::ok(
-                    now,
-                    actor,
-                    "sweeper",
-                    "file.expire",
-                    &format!("request:{reference}"),
+            self.chain
+                .append(
+                    &mut tx,
+                    &Event::ok(
+                        now,
+                        actor,
+                        "sweeper",
+                        "file.expire",
+                        &format!("request:{reference}"),
+                    )
+                    .with_detail(format!("file {file_id}")),
                 )
-                .with_detail(format!("file {file_id}")),
-            )
-            .await?;
+                .await?;
             let open: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) AS n FROM delivery_file WHERE request_id = $1 \
                  AND state IN ('ready', 'downloaded')",
@@ -67,17 +68,18 @@ impl Store {
                     .is_ok()
             {
                 swept.requests += 1;
-                append(
-                    &mut tx,
-                    &Event::ok(
-                        now,
-                        actor,
-                        "sweeper",
-                        "request.expire",
-                        &format!("request:{reference}"),
-                    ),
-                )
-                .await?;
+                self.chain
+                    .append(
+                        &mut tx,
+                        &Event::ok(
+                            now,
+                            actor,
+                            "sweeper",
+                            "request.expire",
+                            &format!("request:{reference}"),
+                        ),
+                    )
+                    .await?;
             }
             tx.commit().await?;
             swept.files += 1;

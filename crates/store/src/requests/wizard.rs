@@ -4,7 +4,7 @@
 use sqlx::{Any, AssertSqlSafe, Transaction};
 
 use super::{NewDraft, REQUEST_COLUMNS, Request, RequestState, move_request};
-use crate::audit::{Event, append};
+use crate::audit::Event;
 use crate::{Error, Store};
 
 impl Store {
@@ -24,7 +24,7 @@ impl Store {
         .bind(d.expires)
         .fetch_one(&mut *tx)
         .await?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -68,7 +68,7 @@ impl Store {
             .bind(request_id)
             .execute(&mut *tx)
             .await?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -95,7 +95,7 @@ impl Store {
         .bind(request_id)
         .fetch_one(&mut *tx)
         .await?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         let locked = total >= limit;
         if locked {
             move_request(&mut tx, request_id, RequestState::Locked, audit.at).await?;
@@ -105,7 +105,7 @@ impl Store {
             .bind(request_id)
             .execute(&mut *tx)
             .await?;
-            append(&mut tx, lock_audit).await?;
+            self.chain.append(&mut tx, lock_audit).await?;
         }
         tx.commit().await?;
         Ok((total, locked))
@@ -139,7 +139,7 @@ impl Store {
         .bind(request_id)
         .execute(&mut *tx)
         .await?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -174,7 +174,7 @@ impl Store {
         .bind(request_id)
         .execute(&mut *tx)
         .await?;
-        append(&mut tx, audit).await?;
+        self.chain.append(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

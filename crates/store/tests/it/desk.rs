@@ -2,6 +2,7 @@
 //! the inventory copy (replace whole, search, filters, counts, pages, one
 //! row after an action, removal) and the users' copy.
 
+use crate::test_keys;
 use oathvault_store::{
     Backend, DeskDevice, DeskRole, DeskUser, DeviceQuery, DriftSample, Event, Role, Store,
     SyncState,
@@ -270,9 +271,13 @@ async fn suite(store: &Store) {
 #[tokio::test]
 async fn desk_tables_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("desk.db").to_str().unwrap())
-        .await
-        .unwrap();
+    let store = Store::open(
+        dir.path().join("desk.db").to_str().unwrap(),
+        &test_keys(),
+        &mut oathvault_vault::random::os(),
+    )
+    .await
+    .unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
     suite(&store).await;
     store.close().await;
@@ -281,7 +286,9 @@ async fn desk_tables_on_sqlite() {
 #[tokio::test]
 async fn desk_tables_on_postgres() {
     let pg = TempPostgres::start();
-    let store = Store::open(pg.url()).await.unwrap();
+    let store = Store::open(pg.url(), &test_keys(), &mut oathvault_vault::random::os())
+        .await
+        .unwrap();
     assert_eq!(store.backend(), Backend::Postgres);
     suite(&store).await;
     store.close().await;

@@ -13,3 +13,11 @@
 mod desk;
 mod requests;
 mod store;
+
+/// The master keyring of these tests: the same key on every call, so a
+/// store reopened in a test opens its audit key again.
+#[must_use]
+pub fn test_keys() -> oathvault_vault::Keyring {
+    use rand08::SeedableRng;
+    oathvault_vault::Keyring::generate(&mut rand08::rngs::StdRng::seed_from_u64(42))
+}

@@ -14,6 +14,7 @@ mod fixture;
 mod outbox;
 mod review;
 
+use crate::test_keys;
 use oathvault_store::{Backend, Store};
 use oathvault_testkit::postgres::TempPostgres;
 
@@ -47,7 +48,13 @@ async fn suite(store: &Store) {
 async fn sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("portal").join("oathvault.db");
-    let store = Store::open(file.to_str().unwrap()).await.unwrap();
+    let store = Store::open(
+        file.to_str().unwrap(),
+        &test_keys(),
+        &mut oathvault_vault::random::os(),
+    )
+    .await
+    .unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
     suite(&store).await;
     no_trace_in_the_file(&store, &file).await;
@@ -100,7 +107,9 @@ async fn no_trace_in_the_file(store: &Store, file: &std::path::Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres() {
     let pg = TempPostgres::start();
-    let store = Store::open(pg.url()).await.unwrap();
+    let store = Store::open(pg.url(), &test_keys(), &mut oathvault_vault::random::os())
+        .await
+        .unwrap();
     assert_eq!(store.backend(), Backend::Postgres);
     suite(&store).await;
     store.close().await;

@@ -1,11 +1,12 @@
 //! The store's behaviour, the same on SQLite and on a real PostgreSQL
 //! (a throwaway cluster; `scripts/test` installs the server).
 
+use crate::test_keys;
 use oathvault_store::{Backend, Error, Event, NewToken, Role, Store};
 use oathvault_testkit::golden;
 use oathvault_testkit::golden::assert_no_secret;
 use oathvault_testkit::postgres::TempPostgres;
-use oathvault_vault::{DataKey, MasterKey};
+use oathvault_vault::{DataKey, Keyring};
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
 
@@ -36,14 +37,14 @@ fn sealed_tokens(key: &DataKey, rng: &mut StdRng, shipment: &str) -> Vec<NewToke
 /// Every behaviour, on one backend.
 async fn suite(store: &Store) {
     let mut rng = StdRng::seed_from_u64(1);
-    let master = MasterKey::generate(&mut rng);
+    let master = Keyring::generate(&mut rng);
     inventory(store, &master, &mut rng).await;
     rotation(store, &master, &mut rng).await;
     staff_and_audit(store).await;
 }
 
 /// Customers, orders, shipments, an import and its refusal, sealed secrets.
-async fn inventory(store: &Store, master: &MasterKey, rng: &mut StdRng) {
+async fn inventory(store: &Store, master: &Keyring, rng: &mut StdRng) {
     store
         .add_customer(
             "Example Ltd",
@@ -147,8 +148,8 @@ async fn inventory(store: &Store, master: &MasterKey, rng: &mut StdRng) {
 }
 
 /// Rotation: re-wrapped under a new master key, the old one no longer opens.
-async fn rotation(store: &Store, master: &MasterKey, rng: &mut StdRng) {
-    let new_master = MasterKey::generate(rng);
+async fn rotation(store: &Store, master: &Keyring, rng: &mut StdRng) {
+    let new_master = Keyring::generate(rng);
     let mut keys = store.shipment_keys().await.unwrap();
     for k in &mut keys {
         let dk = master.unwrap(&k.wrapped_key, &k.number).unwrap();
@@ -225,7 +226,13 @@ async fn staff_and_audit(store: &Store) {
 async fn sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("portal").join("oathvault.db");
-    let store = Store::open(file.to_str().unwrap()).await.unwrap();
+    let store = Store::open(
+        file.to_str().unwrap(),
+        &test_keys(),
+        &mut oathvault_vault::random::os(),
+    )
+    .await
+    .unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
     suite(&store).await;
     store.close().await;
@@ -239,14 +246,22 @@ async fn sqlite() {
     assert!(bytes.len() > 4096);
     assert_no_secret(&bytes, "the SQLite file");
     // Reopening applies no migration twice and keeps the data.
-    let store = Store::open(file.to_str().unwrap()).await.unwrap();
+    let store = Store::open(
+        file.to_str().unwrap(),
+        &test_keys(),
+        &mut oathvault_vault::random::os(),
+    )
+    .await
+    .unwrap();
     assert_eq!(store.customers().await.unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres() {
     let pg = TempPostgres::start();
-    let store = Store::open(pg.url()).await.unwrap();
+    let store = Store::open(pg.url(), &test_keys(), &mut oathvault_vault::random::os())
+        .await
+        .unwrap();
     assert_eq!(store.backend(), Backend::Postgres);
     suite(&store).await;
     store.close().await;

@@ -25,7 +25,7 @@ use oathvault_otp::Otp;
 use oathvault_otp::clock::{Clock, SystemClock};
 use oathvault_store::Store;
 use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step, Token};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
 use reqwest::StatusCode;
@@ -145,7 +145,7 @@ pub async fn start_with(dir: &Path, settings: DeskSettings) -> Local {
         .await
         .unwrap();
     let mut rng = StdRng::seed_from_u64(3);
-    let dir_key = MasterKey::generate(&mut rng);
+    let dir_key = Keyring::generate(&mut rng);
     let demo = Directory::new(&db, &dir_key)
         .seed_demo(&mut rng, "contoso.example", now())
         .await
@@ -165,12 +165,13 @@ pub async fn start_with(dir: &Path, settings: DeskSettings) -> Local {
         std::future::pending(),
     ));
 
-    let store = Store::open(dir.join("desk.db").to_str().unwrap())
+    let desk_key = Keyring::generate(&mut rng);
+    let store = Store::open(dir.join("desk.db").to_str().unwrap(), &desk_key, &mut rng)
         .await
         .unwrap();
     let state = Arc::new(DeskState::new(
         store,
-        MasterKey::generate(&mut rng),
+        desk_key,
         graph(&directory, &demo),
         Box::new(now),
         DeskSettings {

@@ -19,7 +19,7 @@ use axum::http::{Request, StatusCode, header};
 use oathvault_directory::{Db, Demo, DirState, Directory, Settings, SigningKey, router};
 use oathvault_otp::Otp;
 use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
 use serde_json::Value;
@@ -59,7 +59,7 @@ pub async fn directory_at(
 ) -> Dir {
     let db = Db::open(database).await.unwrap();
     let mut rng = StdRng::seed_from_u64(7);
-    let master = MasterKey::generate(&mut rng);
+    let master = Keyring::generate(&mut rng);
     let demo = Directory::new(&db, &master)
         .seed_demo(&mut rng, "contoso.example", clock())
         .await

@@ -24,7 +24,7 @@ use oathvault_portal::web::{AppState, router};
 use oathvault_portal::{Actor, Admin, NewStaff};
 use oathvault_store::{Role, Store};
 use oathvault_token::{Digits, Hash, Kind, SecretEncoding, Step};
-use oathvault_vault::MasterKey;
+use oathvault_vault::Keyring;
 use rand08::SeedableRng;
 use rand08::rngs::StdRng;
 use tower::ServiceExt;
@@ -74,11 +74,11 @@ pub async fn app() -> App {
 
 pub async fn app_with(settings: WebSettings) -> App {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("p.db").to_str().unwrap())
+    let mut rng = StdRng::seed_from_u64(9);
+    let master = Keyring::generate(&mut rng);
+    let store = Store::open(dir.path().join("p.db").to_str().unwrap(), &master, &mut rng)
         .await
         .unwrap();
-    let mut rng = StdRng::seed_from_u64(9);
-    let master = MasterKey::generate(&mut rng);
     let who = Actor {
         name: "cli:test".into(),
         source: "cli".into(),
@@ -313,4 +313,11 @@ pub fn encode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A master keyring that is the same on every call (for opening a store
+/// twice in one test).
+#[must_use]
+pub fn test_keys() -> Keyring {
+    Keyring::generate(&mut StdRng::seed_from_u64(42))
 }

@@ -1,5 +1,6 @@
 //! The mail outbox: retries, and one sender per mail.
 
+use crate::test_keys;
 use oathvault_store::Store;
 
 use super::fixture::{DELIVERY, HOUR, NOW, mail};
@@ -51,9 +52,13 @@ pub(super) async fn outbox(store: &Store) {
 #[tokio::test]
 async fn claimed_mail_goes_to_one_sender_only() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("p.db").to_str().unwrap())
-        .await
-        .unwrap();
+    let store = Store::open(
+        dir.path().join("p.db").to_str().unwrap(),
+        &test_keys(),
+        &mut oathvault_vault::random::os(),
+    )
+    .await
+    .unwrap();
     store
         .queue_mail(&[mail("one"), mail("two"), mail("three")], NOW)
         .await
