@@ -73,6 +73,15 @@ pub enum DeskCommand {
         /// administrator's approval (Approvals page).
         #[arg(long)]
         two_person: bool,
+        /// Reverse proxies (addresses or CIDR blocks, comma-separated)
+        /// whose `Forwarded` / `X-Forwarded-For` name the client.
+        #[arg(
+            long,
+            value_name = "LIST",
+            env = "OATHVAULT_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<String>,
     },
 }
 

@@ -38,6 +38,7 @@ use oathvault_store::{DeskDevice, DeskUser, DriftSample, Store};
 use oathvault_vault::Keyring;
 
 pub use oathvault_store::DeskRole;
+pub use oathvault_web::TrustedProxies;
 pub use operators::{Actor, NewOperator, add_operator};
 
 /// Settings of the console that are not the store, the key, Graph or the clock.
@@ -54,6 +55,8 @@ pub struct DeskSettings {
     /// The two-person rule: deleting tokens needs a second administrator's
     /// approval.
     pub two_person: bool,
+    /// Reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: oathvault_web::TrustedProxies,
 }
 
 impl Default for DeskSettings {
@@ -64,6 +67,7 @@ impl Default for DeskSettings {
             base_url: None,
             graph_url: oathvault_graph::GRAPH_URL.into(),
             two_person: false,
+            trusted_proxies: oathvault_web::TrustedProxies::default(),
         }
     }
 }
@@ -318,6 +322,7 @@ pub fn router(state: Arc<DeskState>) -> Router {
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
     let max_upload = state.settings.max_upload;
+    let proxies = state.settings.trusted_proxies.clone();
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(oathvault_web::CSS_PATH, get(oathvault_web::serve_css))
@@ -327,7 +332,7 @@ pub fn router(state: Arc<DeskState>) -> Router {
         .merge(approvals::routes())
         .merge(upload::routes().layer(DefaultBodyLimit::max(max_upload)))
         .with_state(state);
-    oathvault_web::harden(app, hsts)
+    oathvault_web::with_client_addr(oathvault_web::harden(app, hsts), proxies)
 }
 
 /// Serves the console on `listener` until `shutdown` completes; refreshes

@@ -43,6 +43,12 @@ pub struct Config {
     pub requests: Requests,
     /// The SMTP server mail goes through.
     pub smtp: Smtp,
+    /// How long the vendor keeps a shipment's seeds.
+    pub retention: Retention,
+    /// Reverse proxies (addresses or CIDR blocks) whose `Forwarded` /
+    /// `X-Forwarded-For` headers name the client; from anyone else those
+    /// headers are ignored. `OATHVAULT_TRUSTED_PROXIES`: comma-separated.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The SMTP server (see `oathvault_mail::SmtpConfig`); its password comes
@@ -64,6 +70,9 @@ pub struct Smtp {
     pub from: String,
     /// Seconds for connecting and for each command.
     pub timeout_seconds: u64,
+    /// Allow `security = "none"` to a server that is not on this machine
+    /// (the link mail would cross the network in clear).
+    pub allow_plaintext: bool,
 }
 
 impl Default for Smtp {
@@ -76,6 +85,7 @@ impl Default for Smtp {
             password_file: None,
             from: "Seed delivery <delivery@vendor.example>".into(),
             timeout_seconds: 30,
+            allow_plaintext: false,
         }
     }
 }
@@ -190,6 +200,48 @@ impl Requests {
             contact_hint: self.contact_hint.clone(),
             vendor: self.vendor.clone(),
             four_eyes: self.four_eyes,
+            shred_after: RequestPolicy::default().shred_after,
+        }
+    }
+}
+
+/// What happens to a shipment's seeds once they were delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeedsRule {
+    /// Kept sealed until someone shreds them (`portal shred`).
+    Keep,
+    /// Shredded `shred_after_days` after every file covering the shipment
+    /// was confirmed or expired.
+    ShredAfterDelivery,
+}
+
+/// The retention rule for seeds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// `keep` or `shred-after-delivery`.
+    pub seeds: SeedsRule,
+    /// Days after delivery before the seeds are shredded (0: at once).
+    pub shred_after_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            seeds: SeedsRule::ShredAfterDelivery,
+            shred_after_days: 30,
+        }
+    }
+}
+
+impl Retention {
+    /// Seconds after delivery before seeds are shredded; `None`: kept.
+    #[must_use]
+    pub fn shred_after(&self) -> Option<i64> {
+        match self.seeds {
+            SeedsRule::Keep => None,
+            SeedsRule::ShredAfterDelivery => Some(i64::from(self.shred_after_days) * 86_400),
         }
     }
 }
@@ -242,6 +294,8 @@ impl Default for Config {
             signin: Signin::default(),
             requests: Requests::default(),
             smtp: Smtp::default(),
+            retention: Retention::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -304,7 +358,32 @@ const ENV_KEYS: &[&str] = &[
     "smtp__password_file",
     "smtp__from",
     "smtp__timeout_seconds",
+    "smtp__allow_plaintext",
+    "retention__seeds",
+    "retention__shred_after_days",
 ];
+
+/// `OATHVAULT_TRUSTED_PROXIES` (comma-separated), as a layer.
+fn trusted_proxies_from_env() -> Serialized<std::collections::BTreeMap<&'static str, Vec<String>>> {
+    let mut m = std::collections::BTreeMap::new();
+    if let Ok(v) = std::env::var("OATHVAULT_TRUSTED_PROXIES") {
+        let list: Vec<String> = v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        m.insert("trusted_proxies", list);
+    }
+    Serialized::defaults(m)
+}
+
+/// Whether `host` names this machine.
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+}
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -325,6 +404,7 @@ impl Config {
                 .filter(|k| ENV_KEYS.contains(&k.as_str().to_ascii_lowercase().as_str()))
                 .split("__"),
         )
+        .merge(trusted_proxies_from_env())
         .merge(Serialized::globals(flags))
     }
 
@@ -377,6 +457,19 @@ impl Config {
                 self.smtp.security
             )));
         }
+        if self.smtp.security == "none"
+            && !self.smtp.allow_plaintext
+            && !is_loopback(&self.smtp.host)
+        {
+            return Err(ConfigError(format!(
+                "smtp.security is \"none\" but smtp.host {:?} is not this machine: download links would cross the network in clear. Use starttls or tls, or set smtp.allow_plaintext = true if the network is trusted",
+                self.smtp.host
+            )));
+        }
+        for p in &self.trusted_proxies {
+            oathvault_web::TrustedProxies::parse(std::slice::from_ref(p))
+                .map_err(|e| ConfigError(format!("trusted_proxies: {e}")))?;
+        }
         if self.max_upload_mib == 0 {
             return Err(ConfigError("max_upload_mib must be at least 1".into()));
         }
@@ -406,8 +499,13 @@ impl Config {
             max_upload: usize::try_from(self.max_upload_mib)
                 .unwrap_or(usize::MAX)
                 .saturating_mul(1 << 20),
-            requests: self.requests.policy(),
+            requests: crate::journey::RequestPolicy {
+                shred_after: self.retention.shred_after(),
+                ..self.requests.policy()
+            },
             demo_outbox: None,
+            trusted_proxies: oathvault_web::TrustedProxies::parse(&self.trusted_proxies)
+                .unwrap_or_default(),
         }
     }
 
@@ -432,6 +530,8 @@ pub struct WebSettings {
     /// `oathvault demo` only: the local SMTP sink's directory, shown at
     /// `/demo/outbox` so the demo's mail can be read in the browser.
     pub demo_outbox: Option<std::path::PathBuf>,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: oathvault_web::TrustedProxies,
 }
 
 impl Default for WebSettings {
@@ -442,6 +542,7 @@ impl Default for WebSettings {
             max_upload: 256 << 20,
             requests: crate::journey::RequestPolicy::default(),
             demo_outbox: None,
+            trusted_proxies: oathvault_web::TrustedProxies::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod delivery;
 pub mod journey;
 pub mod mail;
+pub mod signing;
 pub mod web;
 
 pub use admin::{Actor, Admin, Error, ImportOutcome, NewStaff};

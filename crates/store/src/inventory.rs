@@ -61,6 +61,8 @@ pub struct Shipment {
     pub models: Vec<String>,
     /// When added.
     pub created: i64,
+    /// When its seeds were shredded (data key and ciphertexts destroyed).
+    pub shredded_at: Option<i64>,
 }
 
 /// How much the inventory holds.
@@ -362,7 +364,7 @@ impl Store {
             None => ("", ""),
         };
         let shipments = format!(
-            "SELECT s.id, s.number, s.shipped_on, s.created, o.po, \
+            "SELECT s.id, s.number, s.shipped_on, s.created, s.shredded_at, o.po, \
              (SELECT COUNT(*) FROM token t WHERE t.shipment_id = s.id) AS tokens \
              FROM shipment s JOIN purchase_order o ON o.id = s.order_id{only} ORDER BY s.id DESC"
         );

@@ -19,6 +19,7 @@ mod inventory;
 pub mod lockout;
 mod outbox;
 mod requests;
+mod shred;
 mod staff;
 
 use std::path::Path;
@@ -27,7 +28,7 @@ use oathvault_vault::Keyring;
 use rand08::{CryptoRng, RngCore};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, AssertSqlSafe, Executor};
 
 pub use audit::{AuditCheck, AuditFilter, Event, EventRow};
 pub use delivery_files::{DeliveryFile, FileLinks, FileState, NewFile, SealedContent};
@@ -39,6 +40,7 @@ pub use inventory::{
 };
 pub use outbox::OutboxMail;
 pub use requests::{NewDraft, OrderMatch, PickedShipment, Request, RequestState, Swept};
+pub use shred::{DoneShipment, Shredded};
 pub use staff::{Role, Session, Staff};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -240,14 +242,43 @@ impl Store {
     /// Leaves no copy of destroyed content behind: on SQLite the
     /// write-ahead log (which still holds the pages as they were) is
     /// checkpointed into the file (where `secure_delete` zeroed them) and
-    /// truncated. On PostgreSQL old row versions go with (auto)vacuum.
+    /// truncated — tried again while readers keep it busy, and an error if
+    /// it never completes. On PostgreSQL the tables that held sealed content
+    /// are vacuumed (old row versions go; their bytes may stay in free
+    /// space, WAL and backups until overwritten — which is why shredding
+    /// destroys the key: see `docs/security.md`).
     pub async fn scrub(&self) -> Result<(), Error> {
-        if self.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&self.pool)
-                .await?;
+        match self.backend {
+            Backend::Sqlite => {
+                for _ in 0..50 {
+                    let (busy, log, done): (i64, i64, i64) =
+                        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                            .fetch_one(&self.pool)
+                            .await?;
+                    if busy == 0 && (log == done || log <= 0) {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(Error::Refused(
+                    "the database's write-ahead log could not be checkpointed (readers kept it busy for 5 s); destroyed content may remain in it until the next checkpoint".into(),
+                ))
+            }
+            Backend::Postgres => {
+                for table in [
+                    "token",
+                    "shipment",
+                    "delivery_file",
+                    "seed_request",
+                    "mail_outbox",
+                ] {
+                    sqlx::query(AssertSqlSafe(format!("VACUUM {table}")))
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// Starts a transaction that writes. On SQLite it takes the write lock

@@ -10,11 +10,13 @@
 //! - [`upload`]: a seed file sent with a form, read whole;
 //! - [`CSS`]: the one stylesheet, mobile first.
 
+pub mod client;
 pub mod harden;
 pub mod page;
 pub mod signin;
 pub mod upload;
 
+pub use client::{ClientAddr, TrustedProxies, with_client_addr};
 pub use harden::harden;
 pub use page::{
     OperationId, cookie, query_value, render, see_other, serve_css, set_cookie, source_of, when,

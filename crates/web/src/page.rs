@@ -124,9 +124,14 @@ pub fn when(unix: i64) -> String {
     oathvault_otp::clock::display(unix)
 }
 
-/// The address a request came from (`unknown` without connection info).
+/// The address a request came from: the client named by a trusted proxy
+/// ([`crate::with_client_addr`]), else the peer (`unknown` without
+/// connection info).
 #[must_use]
 pub fn source_of(parts: &Parts) -> String {
+    if let Some(c) = parts.extensions.get::<crate::ClientAddr>() {
+        return c.0.to_string();
+    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -193,11 +193,17 @@ impl SignInSteps<'_> {
 
 async fn signin<S: SignInApp>(
     State(st): State<Arc<S>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    crate::ClientAddr(client): crate::ClientAddr,
     Form(f): Form<SigninForm>,
 ) -> Response {
     st.steps()
-        .password(&f.email, &f.password, peer, st.unix_now(), S::FORM)
+        .password(
+            &f.email,
+            &f.password,
+            SocketAddr::new(client, 0),
+            st.unix_now(),
+            S::FORM,
+        )
         .await
 }
 
@@ -212,12 +218,18 @@ struct CodeForm {
 
 async fn code<S: SignInApp>(
     State(st): State<Arc<S>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    crate::ClientAddr(client): crate::ClientAddr,
     headers: HeaderMap,
     Form(f): Form<CodeForm>,
 ) -> Response {
     st.steps()
-        .code(&headers, &f.code, peer, st.unix_now(), S::FORM)
+        .code(
+            &headers,
+            &f.code,
+            SocketAddr::new(client, 0),
+            st.unix_now(),
+            S::FORM,
+        )
         .await
 }
 

@@ -139,11 +139,14 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
             base_url,
             sync_every,
             two_person,
+            trusted_proxies,
         } => {
             let settings = DeskSettings {
                 base_url: base_url.clone(),
                 graph_url: a.connection.graph_url.clone(),
                 two_person: *two_person,
+                trusted_proxies: oathvault_desk::TrustedProxies::parse(trusted_proxies)
+                    .map_err(|e| Failure::Usage(format!("--trusted-proxies: {e}")))?,
                 ..DeskSettings::default()
             };
             serve(a, &p, listen, settings, *sync_every).await

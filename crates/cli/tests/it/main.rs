@@ -8,4 +8,5 @@ mod directory;
 mod entra;
 mod portal;
 mod portal_crash;
+mod proxy;
 mod rotation;

@@ -245,9 +245,16 @@ fn staff_rotation_and_audit(p: &Portal) {
     .stdout(predicate::str::contains(
         "otpauth://totp/oathvault%20portal:Ada@Vendor.example?secret=",
     ));
+    // Two shipment data keys, the staff member's TOTP secret and the audit
+    // chain's key move to the new key; the old one is retired.
     p.run(&["rotate-key"])
         .success()
-        .stdout(predicate::str::contains("re-wrapped 2 data key(s)"));
+        .stdout(predicate::str::contains("4 re-sealed"))
+        .stdout(predicate::str::contains("retired master key(s)"));
+    p.run(&["key", "status"])
+        .success()
+        .stdout(predicate::str::contains("1 key(s)"))
+        .stdout(predicate::str::contains("shipment data keys"));
     // The rotated key still opens the shipments: importing into SHP-2 works.
     let more = p.file(
         "more.csv",
@@ -257,7 +264,7 @@ fn staff_rotation_and_audit(p: &Portal) {
         .success();
     p.run(&["audit", "verify"])
         .success()
-        .stdout(predicate::str::contains("audit log intact: 11 events"));
+        .stdout(predicate::str::contains("audit log intact: 12 events"));
     p.run(&["audit", "list", "--filter", "import"])
         .success()
         .stdout(predicate::str::contains("refused"));

@@ -245,3 +245,26 @@ pub fn verify_detached(
         })
     }
 }
+
+/// Checks a cleartext-signed message (what `gpg --clearsign` makes) against
+/// `key`'s primary key and its validly bound signing subkeys; returns the
+/// signed text.
+pub fn verify_cleartext(key: &PublicKey, armored: &str) -> Result<String, SignatureProblem> {
+    let (msg, _) = pgp::composed::CleartextSignedMessage::from_string(armored)
+        .map_err(|e| SignatureProblem::NotASignature(e.to_string()))?;
+    let fingerprint = key.fingerprint();
+    if key.revoked() {
+        return Err(SignatureProblem::Revoked { fingerprint });
+    }
+    let cert = &key.0;
+    if msg.verify(&cert.primary_key).is_ok() {
+        return Ok(msg.signed_text());
+    }
+    for sub in &cert.public_subkeys {
+        let signs = binding(&cert.primary_key, sub).is_some_and(|b| b.key_flags().sign());
+        if signs && !subkey_revoked(&cert.primary_key, sub) && msg.verify(&sub.key).is_ok() {
+            return Ok(msg.signed_text());
+        }
+    }
+    Err(SignatureProblem::Bad { fingerprint })
+}

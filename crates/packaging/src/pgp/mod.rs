@@ -31,7 +31,8 @@ mod message;
 mod secret;
 
 pub use message::{
-    Opened, Signer, decrypt, encrypt_to, encrypt_with_password, is_pgp, verify_detached,
+    Opened, Signer, decrypt, encrypt_to, encrypt_with_password, is_pgp, verify_cleartext,
+    verify_detached,
 };
 
 /// The smallest RSA (and `ElGamal`) modulus accepted for encryption.

@@ -68,6 +68,9 @@ pub struct RequestPolicy {
     /// Four eyes: a reviewer who last changed the request's customer or
     /// order data cannot approve it.
     pub four_eyes: bool,
+    /// Seconds after delivery before a shipment's seeds are shredded;
+    /// `None`: they are kept until someone shreds them.
+    pub shred_after: Option<i64>,
 }
 
 impl Default for RequestPolicy {
@@ -89,6 +92,7 @@ impl Default for RequestPolicy {
                 .into(),
             vendor: "oathvault demo vendor".into(),
             four_eyes: false,
+            shred_after: Some(30 * 86_400),
         }
     }
 }

@@ -57,9 +57,11 @@ impl Journey<'_> {
                 groups.into_iter().flat_map(|(_, ts)| ts).collect(),
             )]
         };
+        let signer = self.vendor_key(now, rng).await?;
         // Rendering, zipping, OpenPGP and Argon2id take CPU for a while:
         // on the blocking pool, so the other pages keep answering.
         let job = PackJob {
+            signer,
             reference: request.reference.clone(),
             po: request.po.clone(),
             vendor: self.policy.vendor.clone(),
@@ -113,6 +115,30 @@ impl Journey<'_> {
         Ok(())
     }
 
+    /// The vendor's signing key (every delivery's MANIFEST is signed); one
+    /// is made the first time.
+    async fn vendor_key(
+        &self,
+        now: i64,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<crate::signing::VendorKey, JourneyError> {
+        crate::signing::VendorKey::load_or_generate(
+            self.store,
+            self.master,
+            rng,
+            &format!("{} deliveries", self.policy.vendor),
+            Event::ok(
+                now,
+                "portal",
+                "portal",
+                "signing-key.generate",
+                "vendor-signing-key",
+            ),
+        )
+        .await
+        .map_err(|e| JourneyError::Build(e.to_string()))
+    }
+
     /// Seals a packed file under a fresh data key wrapped by the master key.
     fn seal_file(
         &self,
@@ -150,6 +176,7 @@ fn builders() -> &'static tokio::sync::Semaphore {
 /// What building a request's files needs, owned (it runs on the blocking
 /// pool).
 struct PackJob {
+    signer: crate::signing::VendorKey,
     reference: String,
     po: String,
     vendor: String,
@@ -179,7 +206,7 @@ impl PackJob {
             password: self.password.as_ref(),
             recipient: self.recipient.as_ref(),
             pgp_password: None,
-            signer: None,
+            signer: Some(self.signer.signer()),
             now: self.now,
         };
         let packed = parts

@@ -129,14 +129,14 @@ struct FindForm {
 
 async fn find(
     State(st): State<Arc<AppState>>,
-    parts: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    oathvault_web::ClientAddr(client): oathvault_web::ClientAddr,
     Form(f): Form<FindForm>,
 ) -> Response {
     // Every answer takes at least the floor, so a hit, an unknown number,
     // a wrong e-mail and a rate limit cannot be told apart by time.
     let started = oathvault_otp::clock::Stopwatch::start();
     let floor = std::time::Duration::from_millis(st.settings.requests.find_floor_ms);
-    let source = parts.0.ip().to_string();
+    let source = client.to_string();
     let outcome = st
         .journey()
         .find(

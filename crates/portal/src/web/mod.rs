@@ -298,6 +298,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
     let max_upload = state.settings.max_upload;
+    let proxies = state.settings.trusted_proxies.clone();
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(oathvault_web::CSS_PATH, get(oathvault_web::serve_css))
@@ -316,7 +317,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(review::routes())
         .merge(delivery::routes())
         .with_state(state);
-    harden(app, hsts)
+    oathvault_web::with_client_addr(harden(app, hsts), proxies)
 }
 
 /// Every `every`, removes expired sessions and rate-limit windows older
