@@ -309,6 +309,19 @@ pub enum PortalCommand {
     /// The master keyring.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Destroy a shipment's seeds for good: its data key and every sealed
+    /// seed (the serials stay). Requests for it are refused afterwards.
+    Shred {
+        /// The shipment number.
+        #[arg(long)]
+        shipment: String,
+        /// Why (recorded in the audit log).
+        #[arg(long, default_value = "shredded by hand")]
+        reason: String,
+    },
+    /// The vendor's OpenPGP signing key (signs deliveries and receipts).
+    #[command(subcommand)]
+    SigningKey(SigningKeyCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -420,6 +433,31 @@ pub enum StaffCommand {
     List,
 }
 
+/// `oathvault portal signing-key`.
+#[derive(Debug, Subcommand)]
+pub enum SigningKeyCommand {
+    /// Make a new Ed25519 signing key (replacing the portal's).
+    Generate {
+        /// The key's user id.
+        #[arg(long, value_name = "UID")]
+        uid: Option<String>,
+    },
+    /// Use an existing secret key (armored or binary) as the portal's.
+    Import {
+        /// The secret key file.
+        file: PathBuf,
+        /// A file holding the key's passphrase.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: PathBuf,
+    },
+    /// Print (or write) the public key customers verify against.
+    Export {
+        /// Write it to this file instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
 /// `oathvault portal key`.
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
@@ -430,8 +468,19 @@ pub enum KeyCommand {
 /// `oathvault portal audit`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain of the whole log.
-    Verify,
+    /// Check the keyed hash chain of the whole log (and, with
+    /// `--checkpoint`, that it still holds a signed checkpoint's head).
+    Verify {
+        /// A checkpoint made by `audit checkpoint`.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Write a checkpoint of the chain's head, signed with the vendor key.
+    Checkpoint {
+        /// Where to write it.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Show the newest events.
     List {
         /// Only events whose actor, action or subject contains this.

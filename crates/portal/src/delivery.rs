@@ -12,6 +12,8 @@ use zeroize::Zeroizing;
 
 use crate::journey::{RequestPolicy, file_key_owner, new_token, token_hash};
 use crate::mail::{self, FileMail};
+use crate::signing::{SigningError, VendorKey};
+use oathvault_packaging::pgp::PublicKey;
 
 /// Why a delivery step was refused.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,9 @@ pub enum DeliveryError {
     /// A seal did not open.
     #[error(transparent)]
     Vault(#[from] oathvault_vault::Error),
+    /// The vendor's signing key.
+    #[error(transparent)]
+    Signing(#[from] SigningError),
 }
 
 /// A downloaded file.
@@ -117,6 +122,20 @@ impl<'a> Delivery<'a> {
             }
         }
         let files = self.store.files_of(request_id).await?;
+        let vendor = VendorKey::load_or_generate(
+            self.store,
+            self.master,
+            rng,
+            &format!("{} deliveries", self.policy.vendor),
+            Event::ok(
+                now,
+                reviewer,
+                source,
+                "signing-key.generate",
+                "vendor-signing-key",
+            ),
+        )
+        .await?;
         let expires = now + self.policy.file_ttl;
         let mut links = Vec::new();
         let mut mails = Vec::new();
@@ -135,6 +154,8 @@ impl<'a> Delivery<'a> {
                 sha256: f.sha256.clone(),
                 download_url: format!("{}/d/{download}", self.base_url),
                 confirm_url: format!("{}/c/{confirm}", self.base_url),
+                vendor_fingerprint: vendor.fingerprint(),
+                vendor_key_url: format!("{}/vendor-key.asc", self.base_url),
             };
             mails.push(mail::seal(
                 self.master,
@@ -294,7 +315,7 @@ impl<'a> Delivery<'a> {
         let r = self.store.request(f.request_id).await?;
         let m = mail::seal(
             self.master,
-            &mail::confirmed(self.policy, &r, &f.name, &rfc3339(now)),
+            &mail::confirmed(self.policy, &r, &f.name, &f.shipments, &rfc3339(now)),
         );
         self.store
             .confirm(
@@ -315,7 +336,8 @@ impl<'a> Delivery<'a> {
                 e => DeliveryError::Store(e),
             })?;
         let f = self.file_for_confirm(token).await?;
-        Ok(self.receipt(&r, &f))
+        self.receipt(&r, &f, &mut oathvault_vault::random::os())
+            .await
     }
 
     /// A file past its expiry is gone even before the sweeper reaches
@@ -329,10 +351,39 @@ impl<'a> Delivery<'a> {
     }
 
     /// The deletion receipt of a confirmed file: what was destroyed, when,
-    /// with an HMAC seal over the text keyed by the master key (the
-    /// vendor can check it with `portal receipt verify`).
-    #[must_use]
-    pub fn receipt(&self, r: &Request, f: &DeliveryFile) -> String {
+    /// and what the vendor still holds (and until when), as an OpenPGP
+    /// cleartext-signed statement by the vendor's signing key — anyone with
+    /// the key from `/vendor-key.asc` checks it with `gpg --verify`.
+    pub async fn receipt(
+        &self,
+        r: &Request,
+        f: &DeliveryFile,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<String, DeliveryError> {
+        let mut remains = Vec::new();
+        for number in f
+            .shipments
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            let line = match self.store.shredded_at(number).await? {
+                Some(at) => format!(
+                    "shipment {number}: its seeds were shredded at {}",
+                    rfc3339(at)
+                ),
+                None => match self.policy.shred_after {
+                    None => format!(
+                        "shipment {number}: its seeds stay sealed in the vendor's vault (the vendor keeps them)"
+                    ),
+                    Some(after) => format!(
+                        "shipment {number}: its seeds stay sealed in the vendor's vault until {} days after every file with them was confirmed or expired; then they are shredded",
+                        after / 86_400
+                    ),
+                },
+            };
+            remains.push(line);
+        }
         let body = format!(
             "oathvault deletion receipt\n\
              vendor: {}\n\
@@ -344,7 +395,8 @@ impl<'a> Delivery<'a> {
              tokens: {}\n\
              sha256: {}\n\
              state: {}\n\
-             destroyed: {}\n",
+             destroyed: the file's content and its key, at {}\n\
+             {}",
             self.policy.vendor,
             r.reference,
             r.po,
@@ -355,9 +407,17 @@ impl<'a> Delivery<'a> {
             f.sha256,
             f.state.as_str(),
             f.destroyed.map_or_else(|| "-".to_owned(), rfc3339),
+            remains.iter().fold(String::new(), |mut out, l| {
+                out.push_str("remains: ");
+                out.push_str(l);
+                out.push('\n');
+                out
+            }),
         );
-        let tag = receipt_tag(self.master, &body);
-        format!("{body}seal: {tag}\n")
+        let key = VendorKey::load(self.store, self.master)
+            .await?
+            .ok_or(SigningError::Missing)?;
+        Ok(key.clear_sign(rng, &body)?)
     }
 
     /// Expires files and forgets drafts past their time.
@@ -366,19 +426,10 @@ impl<'a> Delivery<'a> {
     }
 }
 
-/// The receipt's seal: an HMAC of the text under a key derived from the
-/// master key.
-fn receipt_tag(master: &Keyring, body: &str) -> String {
-    master.mac("deletion-receipt", body.as_bytes())
-}
-
-/// Whether a receipt's seal is the one this master key makes.
+/// The statement a receipt signs, if it is signed by `vendor`'s key.
 #[must_use]
-pub fn verify_receipt(master: &Keyring, receipt: &str) -> bool {
-    let Some((body, seal)) = receipt.rsplit_once("seal: ") else {
-        return false;
-    };
-    receipt_tag(master, body) == seal.trim()
+pub fn verify_receipt(vendor: &PublicKey, receipt: &str) -> Option<String> {
+    oathvault_packaging::pgp::verify_cleartext(vendor, receipt).ok()
 }
 
 /// Mails one round of [`deliver_outbox`] claims at most.

@@ -7,10 +7,12 @@
 //! Time and randomness come from the caller ([`Actor::now`], an RNG).
 
 pub mod admin;
+pub mod checkpoint;
 pub mod config;
 pub mod delivery;
 pub mod journey;
 pub mod mail;
+pub mod retention;
 pub mod signing;
 pub mod web;
 

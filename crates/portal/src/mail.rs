@@ -192,6 +192,10 @@ pub struct FileMail {
     pub download_url: String,
     /// The confirmation page.
     pub confirm_url: String,
+    /// The vendor's signing key's fingerprint.
+    pub vendor_fingerprint: String,
+    /// Where the vendor's public signing key is published.
+    pub vendor_key_url: String,
 }
 
 /// To the requester: one file of an approved request, with its links.
@@ -223,6 +227,10 @@ pub fn approved(
             open.into(),
             format!("SHA-256 of the file: {}", f.sha256),
             format!(
+                "Inside, MANIFEST lists every file with its SHA-256, and MANIFEST.asc is our signature over it. Our signing key is at {} (fingerprint {}). To check: oathvault open FILE --vendor-key vendor-key.asc; or after unzipping, gpg --import vendor-key.asc, then gpg --verify MANIFEST.asc MANIFEST.",
+                f.vendor_key_url, f.vendor_fingerprint
+            ),
+            format!(
                 "When your tokens are loaded, confirm receipt here and the file is deleted from our systems at once: {}",
                 f.confirm_url
             ),
@@ -249,18 +257,42 @@ pub fn rejected(p: &RequestPolicy, r: &Request, reason: &str) -> Outgoing {
     )
 }
 
+/// What the vendor still holds of `shipments` after a file with them was
+/// deleted (the retention rule, in words).
+#[must_use]
+pub fn retention_note(p: &RequestPolicy, shipments: &str) -> String {
+    match p.shred_after {
+        None => format!(
+            "Our sealed copy of the seeds of shipments {shipments} stays in our vault until you ask us to shred it."
+        ),
+        Some(after) => format!(
+            "Our sealed copy of the seeds of shipments {shipments} stays in our vault until {} days after every file with them was confirmed or expired; then it is shredded (key and ciphertext destroyed).",
+            after / 86_400
+        ),
+    }
+}
+
 /// To the requester and the delivery team: a file was confirmed and deleted.
 #[must_use]
-pub fn confirmed(p: &RequestPolicy, r: &Request, name: &str, at: &str) -> Outgoing {
+pub fn confirmed(
+    p: &RequestPolicy,
+    r: &Request,
+    name: &str,
+    shipments: &str,
+    at: &str,
+) -> Outgoing {
     let mut to = vec![r.email.clone()];
     to.extend(p.delivery_team.iter().cloned());
     compose(
         to,
         format!("Seed file {} confirmed and deleted: {name}", r.reference),
-        &[format!(
-            "The file {name} of request {} (order {}) was confirmed by the customer on {at}; its content and key were destroyed.",
-            r.reference, r.po
-        )],
+        &[
+            format!(
+                "The file {name} of request {} (order {}) was confirmed by the customer on {at}; its content and its key were destroyed.",
+                r.reference, r.po
+            ),
+            retention_note(p, shipments),
+        ],
     )
 }
 

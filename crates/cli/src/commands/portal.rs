@@ -11,7 +11,7 @@ use oathvault_vault::Keyring;
 
 use crate::Failure;
 use crate::args::{
-    AuditCommand, CustomerCommand, ImportArgs, KeyCommand, OrderCommand, PortalArgs, PortalCommand,
+    AuditCommand, CustomerCommand, ImportArgs, OrderCommand, PortalArgs, PortalCommand,
     ShipmentCommand, StaffCommand,
 };
 use crate::io::{Input, Output, secret_file};
@@ -144,23 +144,14 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
     let mut setup = Setup::load(args)?;
     match args.command {
         PortalCommand::Init => return init(&setup).await,
-        PortalCommand::Config => {
-            let mut effective = setup.config.clone();
-            effective.data_dir = Some(setup.data_dir.clone());
-            effective.database = Some(setup.database.clone());
-            effective.master_key_file = Some(setup.master_key_file.clone());
-            say!(
-                "{}",
-                effective.to_toml().map_err(|e| anyhow!("{e}"))?.trim_end()
-            );
-            return Ok(());
-        }
+        PortalCommand::Config => return show_config(&setup),
         _ => {}
     }
     let store = open(&setup).await?;
     let master = setup.master_key()?;
     if let PortalCommand::Serve(_) = &args.command {
-        return serve(store, master, std::mem::take(&mut setup.config)).await;
+        let data_dir = setup.data_dir.clone();
+        return serve(store, master, std::mem::take(&mut setup.config), &data_dir).await;
     }
     let admin = Admin::new(&store, &master, &setup.config.issuer);
     let who = actor();
@@ -200,23 +191,24 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
             role,
             password_file,
         }) => staff_add(&admin, &who, email, name, role, password_file).await?,
-        PortalCommand::RotateKey => {
-            super::custody::rotate(&setup.master_key_file, &store, &who).await?;
-        }
-        PortalCommand::Key(KeyCommand::Status) => {
-            super::custody::status(&setup.master_key_file, &store).await?;
-        }
         PortalCommand::Customer(CustomerCommand::List)
         | PortalCommand::Order(OrderCommand::List)
         | PortalCommand::Shipment(ShipmentCommand::List)
         | PortalCommand::Staff(StaffCommand::List) => list(&store, &args.command).await?,
-        PortalCommand::Audit(AuditCommand::Verify) => {
-            let check = store.audit_verify().await.map_err(|e| anyhow!("{e}"))?;
-            say!(
-                "audit log intact: {} events, head {}",
-                check.events,
-                check.head
-            );
+        PortalCommand::RotateKey
+        | PortalCommand::Key(_)
+        | PortalCommand::Shred { .. }
+        | PortalCommand::SigningKey(_)
+        | PortalCommand::Audit(AuditCommand::Verify { .. } | AuditCommand::Checkpoint { .. }) => {
+            super::custody::run(
+                &args.command,
+                &store,
+                &master,
+                &setup.master_key_file,
+                &setup.config,
+                &who,
+            )
+            .await?;
         }
         PortalCommand::Audit(AuditCommand::List { filter, limit }) => {
             for e in store
@@ -358,7 +350,12 @@ pub(crate) async fn shutdown_signal() {
     tracing::info!("shutting down: finishing open requests");
 }
 
-async fn serve(store: Store, master: Keyring, config: Config) -> Result<(), Failure> {
+async fn serve(
+    store: Store,
+    master: Keyring,
+    config: Config,
+    data_dir: &Path,
+) -> Result<(), Failure> {
     init_logs(&config);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -382,9 +379,28 @@ async fn serve(store: Store, master: Keyring, config: Config) -> Result<(), Fail
         mailer,
         std::time::Duration::from_secs(5),
     ));
+    let checkpoints = tokio::spawn(super::custody::checkpoint_daily(
+        std::sync::Arc::clone(&state),
+        data_dir.join("audit-checkpoints"),
+    ));
     let served = oathvault_portal::web::serve(listener, state, shutdown_signal()).await;
     sender.abort();
+    checkpoints.abort();
     served.context("the portal stopped")?;
+    Ok(())
+}
+
+/// `portal config`: the effective configuration.
+#[allow(clippy::print_stdout, reason = "the command's report")]
+fn show_config(setup: &Setup) -> Result<(), Failure> {
+    let mut effective = setup.config.clone();
+    effective.data_dir = Some(setup.data_dir.clone());
+    effective.database = Some(setup.database.clone());
+    effective.master_key_file = Some(setup.master_key_file.clone());
+    say!(
+        "{}",
+        effective.to_toml().map_err(|e| anyhow!("{e}"))?.trim_end()
+    );
     Ok(())
 }
 
@@ -418,6 +434,20 @@ async fn init(setup: &Setup) -> Result<(), Failure> {
     }
     let store = open(setup).await?;
     say!("database {} ready ({:?})", setup.database, store.backend());
+    let keys = setup.master_key()?;
+    let vendor = oathvault_portal::signing::VendorKey::load_or_generate(
+        &store,
+        &keys,
+        &mut oathvault_vault::random::os(),
+        &format!("{} deliveries", setup.config.requests.vendor),
+        actor().event("signing-key.generate", "vendor-signing-key"),
+    )
+    .await
+    .map_err(|e| anyhow!("{e}"))?;
+    say!(
+        "the vendor signing key (signs deliveries and receipts): fingerprint {}",
+        vendor.fingerprint()
+    );
     store.close().await;
     Ok(())
 }

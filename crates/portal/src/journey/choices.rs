@@ -101,6 +101,9 @@ impl Journey<'_> {
     ) -> Result<Vec<(String, Vec<Token>)>, JourneyError> {
         let mut out = Vec::new();
         for p in self.store.picked(request.id).await? {
+            if let Some(at) = self.store.shredded_at(&p.number).await? {
+                return Err(self.shredded(&p.number, at));
+            }
             out.push((
                 p.number.clone(),
                 self.tokens(&request.po, &p.number, p.shipment_id).await?,

@@ -426,6 +426,9 @@ impl<'a> Journey<'a> {
                     "that shipment is not in this order".into(),
                 ));
             };
+            if let Some(at) = s.shredded_at {
+                return Err(self.shredded(&s.number, at));
+            }
             let serial = pick.serial.trim();
             if serial.is_empty() {
                 return Err(JourneyError::Invalid(format!(
@@ -496,6 +499,17 @@ impl<'a> Journey<'a> {
             )
             .await?;
         Ok(Verified::Proved)
+    }
+
+    /// The refusal for a shipment whose seeds were shredded: no file can
+    /// be made for it; whom to contact.
+    fn shredded(&self, number: &str, at: i64) -> JourneyError {
+        JourneyError::Invalid(format!(
+            "shipment {number}: its seeds were destroyed on {} under {}'s retention rule, so no file can be made for it any more. Contact {} if you need the tokens replaced",
+            oathvault_otp::clock::display(at),
+            self.policy.vendor,
+            self.policy.contact_hint
+        ))
     }
 
     async fn code_matches(

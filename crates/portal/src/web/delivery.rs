@@ -28,6 +28,39 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/d/{token}", get(download_page).post(download))
         .route("/c/{token}", get(confirm_page).post(confirm))
         .route("/c/{token}/receipt", get(receipt))
+        .route("/vendor-key.asc", get(vendor_key))
+}
+
+/// `GET /vendor-key.asc`: the vendor's public signing key (deliveries'
+/// `MANIFEST.asc` and deletion receipts verify against it).
+async fn vendor_key(State(st): State<Arc<AppState>>) -> Response {
+    let key = crate::signing::VendorKey::load_or_generate(
+        &st.store,
+        &st.master,
+        &mut oathvault_vault::random::os(),
+        &format!("{} deliveries", st.settings.requests.vendor),
+        oathvault_store::Event::ok(
+            st.now(),
+            "portal",
+            "portal",
+            "signing-key.generate",
+            "vendor-signing-key",
+        ),
+    )
+    .await
+    .map_err(DeliveryError::from)
+    .and_then(|k| k.public_armored().map_err(DeliveryError::from));
+    match key {
+        Ok(armored) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pgp-keys"),
+            )],
+            armored,
+        )
+            .into_response(),
+        Err(e) => failure(&e),
+    }
 }
 
 /// Where a request came from (the audit log's source).
@@ -266,13 +299,22 @@ struct ConfirmPage<'a> {
     token: &'a str,
     /// Deleted (confirmed) on this date; empty while it still exists.
     destroyed: String,
+    /// What the vendor still holds of the file's shipments, in words.
+    remains: String,
 }
 
-fn confirm_view(status: StatusCode, frame: Frame, f: &DeliveryFile, token: &str) -> Response {
+fn confirm_view(
+    st: &AppState,
+    status: StatusCode,
+    frame: Frame,
+    f: &DeliveryFile,
+    token: &str,
+) -> Response {
     render(
         status,
         &ConfirmPage {
             frame,
+            remains: crate::mail::retention_note(&st.settings.requests, &f.shipments),
             destroyed: if f.state == FileState::Confirmed {
                 f.destroyed.map_or_else(|| "-".to_owned(), when)
             } else {
@@ -294,7 +336,7 @@ async fn confirm_page(State(st): State<Arc<AppState>>, Path(token): Path<String>
     };
     match shown_state(&f, st.now()) {
         FileState::Ready | FileState::Downloaded | FileState::Confirmed => {
-            confirm_view(StatusCode::OK, Frame::default(), &f, &token)
+            confirm_view(&st, StatusCode::OK, Frame::default(), &f, &token)
         }
         state => gone(&st, state, f.destroyed),
     }
@@ -311,8 +353,8 @@ async fn confirm(
         Ok(_) => (
             StatusCode::OK,
             Frame::default().notice(Some(
-                "Thank you. The file was deleted from our systems: its content and key no longer \
-                 exist."
+                "Thank you. The file was deleted from our systems: its content and its key were \
+                 destroyed."
                     .to_owned(),
             )),
         ),
@@ -338,7 +380,7 @@ async fn confirm(
         Err(e) => return failure(&e),
     };
     match st.delivery().file_for_confirm(&token).await {
-        Ok(f) => confirm_view(status, frame, &f, &token),
+        Ok(f) => confirm_view(&st, status, frame, &f, &token),
         Err(DeliveryError::UnknownLink) => unknown_link(&st),
         Err(e) => failure(&e),
     }
@@ -357,7 +399,10 @@ async fn receipt(State(st): State<Arc<AppState>>, Path(token): Path<String>) -> 
         Ok(r) => r,
         Err(e) => return failure(&DeliveryError::Store(e)),
     };
-    let text = d.receipt(&r, &f);
+    let text = match d.receipt(&r, &f, &mut oathvault_vault::random::os()).await {
+        Ok(t) => t,
+        Err(e) => return failure(&e),
+    };
     (
         [
             (

@@ -340,6 +340,14 @@ pub async fn sweep_forever(state: Arc<AppState>, every: std::time::Duration) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "request sweep failed; next try later"),
         }
+        match crate::retention::shred_due(&state.store, &state.settings.requests, now).await {
+            Ok(done) => {
+                for (number, seeds) in done {
+                    tracing::info!(shipment = %number, seeds, "shredded a delivered shipment's seeds (retention rule)");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "retention shredding failed; next try later"),
+        }
     }
 }
 

@@ -461,14 +461,24 @@ async fn a_reviewer_approves_and_the_customer_downloads_confirms_and_gets_a_rece
         receipt.contains(&first.name) && receipt.contains(&first.sha256),
         "{receipt}"
     );
-    assert!(oathvault_portal::delivery::verify_receipt(
-        &app.state.master,
-        &receipt
-    ));
-    assert!(!oathvault_portal::delivery::verify_receipt(
-        &app.state.master,
-        &receipt.replace("state: confirmed", "state: ready")
-    ));
+    let vendor = oathvault_portal::signing::VendorKey::load(&app.state.store, &app.state.master)
+        .await
+        .unwrap()
+        .unwrap()
+        .public();
+    let signed = oathvault_portal::delivery::verify_receipt(&vendor, &receipt)
+        .expect("the receipt is signed by the vendor's key");
+    assert!(
+        signed.contains("destroyed: the file's content and its key"),
+        "{signed}"
+    );
+    assert_eq!(
+        oathvault_portal::delivery::verify_receipt(
+            &vendor,
+            &receipt.replace("state: confirmed", "state: ready")
+        ),
+        None
+    );
 
     // The other file is untouched; its receipt does not exist yet.
     let second = &files[1];

@@ -441,6 +441,51 @@ fn open_with_real_tools(bytes: &[u8], name: &str, key: &SecretKey) -> BTreeMap<S
         .collect()
 }
 
+/// `gpg --verify` in a fresh home holding only the vendor's public key
+/// (fetched from the portal's `/vendor-key.asc`): a detached signature over
+/// `data`, or a cleartext-signed message when `data` is `None`. Returns
+/// GnuPG's report.
+fn gpg_verify(vendor_key: &str, signed: &[u8], data: Option<&[u8]>) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("gnupg");
+    std::fs::create_dir(&home).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let _agent = Agent(home.clone());
+    let key = tmp.path().join("vendor-key.asc");
+    std::fs::write(&key, vendor_key).unwrap();
+    let gpg = || {
+        let mut c = Command::new("gpg");
+        c.args(["--batch", "--homedir"]).arg(&home);
+        c
+    };
+    let out = gpg().args(["--import"]).arg(&key).output().unwrap();
+    assert!(
+        out.status.success(),
+        "gpg --import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sig = tmp.path().join("signed.asc");
+    std::fs::write(&sig, signed).unwrap();
+    let mut verify = gpg();
+    verify.arg("--verify").arg(&sig);
+    if let Some(d) = data {
+        let file = tmp.path().join("data");
+        std::fs::write(&file, d).unwrap();
+        verify.arg(&file);
+    }
+    let out = verify.output().unwrap();
+    let report = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success() && report.contains("Good signature"),
+        "gpg --verify: {report}"
+    );
+    report
+}
+
 /// The CSV's rows as serial → secret (header `Serial,Seed,Vendor`, the
 /// seed in Base64, the vendor the fixed value).
 fn tokens_in_csv(csv: &str) -> BTreeMap<String, Vec<u8>> {
@@ -479,6 +524,26 @@ async fn status_of(base: &str, path: &str) -> u16 {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"))
+}
+
+/// The body of a GET (the answer has a Content-Length).
+async fn body_of(base: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.strip_prefix("http://").unwrap();
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
 }
 
 /// The database file and its write-ahead log, as bytes on disk.
@@ -559,8 +624,17 @@ async fn journey(customer: WebDriver, reviewer: WebDriver, w: World) {
     );
     // The ZIP holds the CSV and the MANIFEST that describes it.
     let mut inside = open_with_real_tools(&bytes, &f.name, &key);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&inside.remove("MANIFEST").expect("a MANIFEST")).unwrap();
+    let manifest_bytes = inside.remove("MANIFEST").expect("a MANIFEST");
+    // The MANIFEST is signed by the vendor: GnuPG checks MANIFEST.asc with
+    // the key the portal publishes.
+    let vendor_key = body_of(&w.base, "/vendor-key.asc").await;
+    assert!(
+        vendor_key.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----"),
+        "{vendor_key}"
+    );
+    let signature = inside.remove("MANIFEST.asc").expect("a MANIFEST.asc");
+    gpg_verify(&vendor_key, &signature, Some(&manifest_bytes));
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest_bytes).unwrap();
     assert_eq!(inside.len(), 1, "one seed file: {:?}", inside.keys());
     let (inner, csv) = inside.pop_first().unwrap();
     assert!(
@@ -631,10 +705,9 @@ async fn journey(customer: WebDriver, reviewer: WebDriver, w: World) {
         receipt.contains(&f.name) && receipt.contains(&f.sha256),
         "{receipt}"
     );
-    assert!(oathvault_portal::delivery::verify_receipt(
-        &w.state.master,
-        &receipt
-    ));
+    // The receipt is a cleartext-signed statement GnuPG checks.
+    gpg_verify(&vendor_key, receipt.as_bytes(), None);
+    assert!(receipt.contains("remains: shipment"), "{receipt}");
 
     // The download link now says the file is gone.
     d.goto(&download).await.unwrap();
