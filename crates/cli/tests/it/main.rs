@@ -2,6 +2,7 @@
 //! link instead of one per file): each file beside this one is a module.
 
 mod cli;
+mod custody;
 mod delivery;
 mod demo;
 mod directory;

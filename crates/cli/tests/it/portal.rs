@@ -245,11 +245,12 @@ fn staff_rotation_and_audit(p: &Portal) {
     .stdout(predicate::str::contains(
         "otpauth://totp/oathvault%20portal:Ada@Vendor.example?secret=",
     ));
-    // Two shipment data keys, the staff member's TOTP secret and the audit
-    // chain's key move to the new key; the old one is retired.
+    // Two shipment data keys, the staff member's TOTP secret, the audit
+    // chain's key and the vendor's signing key move to the new key; the old
+    // one is retired.
     p.run(&["rotate-key"])
         .success()
-        .stdout(predicate::str::contains("4 re-sealed"))
+        .stdout(predicate::str::contains("5 re-sealed"))
         .stdout(predicate::str::contains("retired master key(s)"));
     p.run(&["key", "status"])
         .success()
@@ -264,7 +265,7 @@ fn staff_rotation_and_audit(p: &Portal) {
         .success();
     p.run(&["audit", "verify"])
         .success()
-        .stdout(predicate::str::contains("audit log intact: 12 events"));
+        .stdout(predicate::str::contains("audit log intact: 13 events"));
     p.run(&["audit", "list", "--filter", "import"])
         .success()
         .stdout(predicate::str::contains("refused"));
