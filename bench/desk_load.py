@@ -55,10 +55,10 @@ def main():
     r = post("/signin", {"email": email, "password": password})
     if r.status != 303:
         sys.exit(f"sign-in: {r.status}")
-    r = post("/signin/code", {"code": totp(secret)}, cookie(r, "ovd_pending"))
+    r = post("/signin/code", {"code": totp(secret)}, cookie(r, "__Host-ovd_pending"))
     if r.status != 303:
         sys.exit(f"code: {r.status}")
-    jar = cookie(r, "ovd_session")
+    jar = cookie(r, "__Host-ovd_session")
 
     def get(path):
         t = time.perf_counter()

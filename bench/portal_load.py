@@ -156,7 +156,7 @@ def review(servers, email, password, uri, approvers, errors):
     b = Browser(servers[0])
     b.expect("POST", "/signin", 303, {"email": email, "password": password}, "/signin/code")
     b.expect("POST", "/signin/code", 303, {"code": totp(uri, time.time())}, "/")
-    session = b.cookies["ov_session"]
+    session = b.cookies["__Host-ov_session"]
     latencies, approved = [], 0
     for _ in range(1000):
         _, page = b.expect("GET", "/admin/requests?state=submitted", 200)
@@ -167,7 +167,7 @@ def review(servers, email, password, uri, approvers, errors):
 
         def approve(k):
             c = Browser(servers[k % len(servers)])
-            c.cookies["ov_session"] = session
+            c.cookies["__Host-ov_session"] = session
             try:
                 for rid in ids[k::approvers]:
                     t = time.perf_counter()

@@ -200,6 +200,9 @@ impl<'a> Auth<'a> {
             None => false,
         };
         if !fresh {
+            // A refused code ends the pending sign-in: the next try starts
+            // again from the password.
+            self.store.delete_session(&pending_hash).await?;
             let until = self
                 .store
                 .signin_failed(staff.id, now, &self.policy.lockout)

@@ -43,6 +43,14 @@ pub enum Error {
         /// The limit in bytes.
         limit: u64,
     },
+    /// More entries than any delivery holds.
+    #[error("the ZIP holds {entries} entries; more than {limit} is refused (a ZIP bomb?)")]
+    TooManyEntries {
+        /// Entries in the archive.
+        entries: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A ZIP method this tool does not read.
     #[error("{entry}: {what} is not supported")]
     Unsupported {

@@ -17,6 +17,10 @@ use oathvault_otp::clock::civil;
 
 /// Largest entry [`read`] unpacks (seed files are far smaller).
 pub const MAX_ENTRY: u64 = 1 << 30;
+/// Largest total [`read`] unpacks, all entries together.
+pub const MAX_TOTAL: u64 = 2 << 30;
+/// Most entries [`read`] accepts (a delivery holds a handful).
+pub const MAX_ENTRIES: usize = 1000;
 
 /// True when `bytes` start like a ZIP (local file header or empty archive).
 #[must_use]
@@ -150,7 +154,14 @@ pub struct Unzipped {
 pub fn read(bytes: &[u8], password: Option<&Password>) -> Result<Unzipped, Error> {
     let mut any_encrypted = false;
     let mut archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| open_err(bytes, &e))?;
+    if archive.len() > MAX_ENTRIES {
+        return Err(Error::TooManyEntries {
+            entries: archive.len(),
+            limit: MAX_ENTRIES,
+        });
+    }
     let mut files: Vec<File> = Vec::new();
+    let mut total: u64 = 0;
     for i in 0..archive.len() {
         let (name, encrypted, is_dir) = {
             let raw = archive.by_index_raw(i).map_err(|e| open_err(bytes, &e))?;
@@ -190,8 +201,9 @@ pub fn read(bytes: &[u8], password: Option<&Password>) -> Result<Unzipped, Error
             other => open_err(bytes, &other),
         })?;
         let mut data = Zeroizing::new(Vec::new());
+        let room = MAX_ENTRY.min(MAX_TOTAL.saturating_sub(total));
         let read = (&mut entry)
-            .take(MAX_ENTRY + 1)
+            .take(room + 1)
             .read_to_end(&mut data)
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::UnexpectedEof => Error::Truncated(format!("{name} ends early")),
@@ -199,12 +211,18 @@ pub fn read(bytes: &[u8], password: Option<&Password>) -> Result<Unzipped, Error
                     entry: name.clone(),
                 },
             })?;
-        if u64::try_from(read).unwrap_or(u64::MAX) > MAX_ENTRY {
+        let read = u64::try_from(read).unwrap_or(u64::MAX);
+        if read > room {
             return Err(Error::TooLarge {
                 entry: name,
-                limit: MAX_ENTRY,
+                limit: if room < MAX_ENTRY {
+                    MAX_TOTAL
+                } else {
+                    MAX_ENTRY
+                },
             });
         }
+        total = total.saturating_add(read);
         files.push(File { name: base, data });
     }
     Ok(Unzipped {
@@ -268,6 +286,22 @@ mod tests {
         let result = read(&changed, Some(&pw));
         assert!(matches!(result, Err(Error::Tampered { .. })), "{result:?}");
         assert!(matches!(read(b"hello", None), Err(Error::BadZip(_))));
+    }
+
+    #[test]
+    fn too_many_entries_are_refused_before_any_is_read() {
+        let many: Vec<File> = (0..=MAX_ENTRIES)
+            .map(|i| File::new(&format!("f{i}.txt"), vec![b'x']))
+            .collect();
+        let zip = write(&many, None, 0).unwrap_or_default();
+        assert!(
+            matches!(
+                read(&zip, None),
+                Err(Error::TooManyEntries { entries, limit }) if entries == MAX_ENTRIES + 1 && limit == MAX_ENTRIES
+            ),
+            "{:?}",
+            read(&zip, None).map(|u| u.files.len())
+        );
     }
 
     #[test]

@@ -258,15 +258,27 @@ impl<'a> Delivery<'a> {
         self.refuse_lapsed(&f, now).await?;
         let subject = format!("request:{}", f.reference);
         if let Some(hash) = &f.password_hash {
-            // Only wrong passwords count against the limit.
+            // Every attempt is counted before the password is checked (so
+            // guesses sent in parallel cannot all pass the limit), and a
+            // right one is taken back: only wrong passwords count.
             let bucket = format!("download:{}", f.id);
-            if self.store.rate_peek(&bucket, now, 3600).await? >= self.policy.download_tries {
+            if !self
+                .store
+                .rate_hit(&bucket, now, 3600, self.policy.download_tries)
+                .await?
+            {
+                self.store.rate_refund(&bucket, now, 3600).await?;
                 return Err(DeliveryError::Limited);
             }
-            if !crate::admin::verify_password(password, hash) {
-                self.store
-                    .rate_hit(&bucket, now, 3600, self.policy.download_tries)
-                    .await?;
+            // Argon2id takes a core for a while: on the blocking pool.
+            let (typed, stored) = (Zeroizing::new(password.to_owned()), hash.clone());
+            let right =
+                tokio::task::spawn_blocking(move || crate::admin::verify_password(&typed, &stored))
+                    .await
+                    .unwrap_or(false);
+            if right {
+                self.store.rate_refund(&bucket, now, 3600).await?;
+            } else {
                 self.store
                     .audit(
                         &Event::ok(now, "anonymous", source, "file.download", &subject)

@@ -410,6 +410,20 @@ impl Store {
         })
     }
 
+    /// Takes back one hit of the current window (an attempt that was
+    /// counted before it was checked, and turned out right).
+    pub async fn rate_refund(&self, bucket: &str, now: i64, window: i64) -> Result<(), Error> {
+        let start = now - now.rem_euclid(window.max(1));
+        sqlx::query(
+            "UPDATE rate_limit SET hits = hits - 1 WHERE bucket = $1 AND window_start = $2 AND hits > 0",
+        )
+        .bind(bucket)
+        .bind(start)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Counts a hit on a rate-limit bucket (fixed windows of `window`
     /// seconds); true while the bucket has had at most `limit` hits in the
     /// current window. Shared by every process using the database.

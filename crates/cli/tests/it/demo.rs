@@ -224,7 +224,7 @@ async fn desk_signs_in_and_lists_the_demo_tokens(guide: &str, dir: &Path) {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
-    let pending = set_cookie(&r, "ovd_pending");
+    let pending = set_cookie(&r, "__Host-ovd_pending");
     let otp = Command::new(env!("CARGO_BIN_EXE_oathvault"))
         .arg("otp")
         .arg(dir.join("desk-totp.csv"))
@@ -239,7 +239,7 @@ async fn desk_signs_in_and_lists_the_demo_tokens(guide: &str, dir: &Path) {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
-    let session = set_cookie(&r, "ovd_session");
+    let session = set_cookie(&r, "__Host-ovd_session");
     // The first sync runs as the desk starts.
     for _ in 0..100 {
         let page = http

@@ -21,8 +21,8 @@ mod audit;
 mod signin;
 mod users;
 
-const PENDING: &str = "ovd_pending";
-const SESSION: &str = "ovd_session";
+const PENDING: &str = "__Host-ovd_pending";
+const SESSION: &str = "__Host-ovd_session";
 
 pub(crate) fn routes() -> Router<Arc<DeskState>> {
     Router::new()

@@ -284,7 +284,7 @@ async fn viewer_journey(d: WebDriver, l: std::sync::Arc<Local>, shots: PathBuf) 
     shot(&d, &shots, "14-viewer-refused.png").await;
 
     // Posted by hand, with the viewer's own session: every action refused.
-    let cookie = d.get_named_cookie("ovd_session").await.unwrap();
+    let cookie = d.get_named_cookie("__Host-ovd_session").await.unwrap();
     let id = l
         .state
         .store
@@ -313,7 +313,7 @@ async fn viewer_journey(d: WebDriver, l: std::sync::Arc<Local>, shots: PathBuf) 
     ] {
         let r = http
             .post(format!("{base}{path}"))
-            .header("cookie", format!("ovd_session={}", cookie.value))
+            .header("cookie", format!("__Host-ovd_session={}", cookie.value))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
             .send()

@@ -21,7 +21,7 @@ use oathvault_store::{PickedShipment, Request, Shipment};
 use super::{AppState, Frame, cookie, message, render, set_cookie};
 use crate::journey::{FormatChoice, Found, JourneyError, Pick, Verified};
 
-const WIZARD: &str = "ov_wizard";
+const WIZARD: &str = "__Host-ov_wizard";
 /// Custom CSV rows on the form.
 const COLUMNS: usize = 8;
 

@@ -96,8 +96,8 @@ impl AppState {
     }
 }
 
-pub(crate) const PENDING: &str = "ov_pending";
-pub(crate) const SESSION: &str = "ov_session";
+pub(crate) const PENDING: &str = "__Host-ov_pending";
+pub(crate) const SESSION: &str = "__Host-ov_session";
 
 /// The parts every page shares: who is signed in (for the navigation), a
 /// notice after a change, a problem with what was sent.

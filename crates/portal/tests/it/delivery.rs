@@ -845,6 +845,41 @@ async fn only_wrong_passwords_count_against_the_download_limit() {
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{body}");
 }
 
+/// An attacker sends many guesses at once: each is counted before Argon2
+/// runs, so no more than the limit are ever checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_password_guesses_cannot_pass_the_download_limit() {
+    let app = setup().await;
+    let st = &app.state;
+    let _ = approved_with_password(&app, 23).await;
+    let mail = outbox(&app).await;
+    let d = link(&mail.last().unwrap().text, "/d/");
+    let token = d.trim_start_matches("/d/").to_owned();
+    let tries = usize::try_from(st.settings.requests.download_tries).unwrap();
+    let guesses: Vec<_> = (0..tries * 3)
+        .map(|n| {
+            let state = std::sync::Arc::clone(&app.state);
+            let token = token.clone();
+            tokio::spawn(async move {
+                state
+                    .delivery()
+                    .download(&token, &format!("guess number {n}"), SOURCE, T)
+                    .await
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    let mut limited = 0;
+    for g in guesses {
+        match g.await.unwrap() {
+            Err(oathvault_portal::delivery::DeliveryError::WrongPassword) => checked += 1,
+            Err(oathvault_portal::delivery::DeliveryError::Limited) => limited += 1,
+            other => panic!("{:?}", other.map(|d| d.name)),
+        }
+    }
+    assert_eq!((checked, limited), (tries, tries * 2));
+}
+
 #[tokio::test]
 async fn with_four_eyes_whoever_last_changed_the_customer_cannot_approve() {
     let mut settings = oathvault_portal::WebSettings::default();

@@ -50,7 +50,7 @@ async fn app() -> App {
     app
 }
 
-/// Finds the order; returns the wizard cookie (`ov_wizard=…`).
+/// Finds the order; returns the wizard cookie (`__Host-ov_wizard=…`).
 async fn start(app: &App, identifier: &str) -> String {
     let r = send(
         app,

@@ -342,7 +342,7 @@ async fn staff_are_added_with_a_qr_enrolment_and_can_sign_in_with_it() {
         ),
     )
     .await;
-    let pending = common::cookie_of(&r, "ov_pending");
+    let pending = common::cookie_of(&r, "__Host-ov_pending");
     let (s, loc, _) = fetch(
         &app,
         req(

@@ -35,7 +35,11 @@ async fn admin_pages_refuse_anonymous_users_and_reviewers() {
     let r = send(&app, req("GET", "/admin/", None, None)).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers().get(header::LOCATION).unwrap(), "/signin");
-    let r = send(&app, req("GET", "/admin/", Some("ov_session=forged"), None)).await;
+    let r = send(
+        &app,
+        req("GET", "/admin/", Some("__Host-ov_session=forged"), None),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
     let reviewer = sign_in(&app, "rex@vendor.example", &app.reviewer_uri.clone()).await;
@@ -109,4 +113,61 @@ async fn ten_wrong_passwords_lock_sign_in() {
         StatusCode::UNAUTHORIZED,
         "locked even with the right password"
     );
+}
+
+/// An attacker who has the password cannot try codes on one pending
+/// sign-in: a refused code ends it, and the right code on the same
+/// pending cookie is refused too.
+#[tokio::test]
+async fn a_refused_code_ends_the_pending_sign_in() {
+    let app = app().await;
+    let r = send(
+        &app,
+        req(
+            "POST",
+            "/signin",
+            None,
+            Some(format!(
+                "email={}&password=correct+horse+battery",
+                common::REVIEWER
+            )),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let pending = common::cookie_of(&r, "__Host-ov_pending");
+    let wrong = send(
+        &app,
+        req(
+            "POST",
+            "/signin/code",
+            Some(&pending),
+            Some("code=000000".into()),
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let right = common::code_at(&app.reviewer_uri, common::T);
+    let again = send(
+        &app,
+        req(
+            "POST",
+            "/signin/code",
+            Some(&pending),
+            Some(format!("code={right}")),
+        ),
+    )
+    .await;
+    assert_ne!(
+        again.status(),
+        StatusCode::SEE_OTHER,
+        "the old pending sign-in still worked"
+    );
+    assert!(again.headers().get_all(header::SET_COOKIE).iter().all(|c| {
+        !c.to_str()
+            .unwrap_or_default()
+            .starts_with("__Host-ov_session=")
+    }));
+    // From the password again, the right code signs in.
+    sign_in(&app, common::REVIEWER, &app.reviewer_uri).await;
 }

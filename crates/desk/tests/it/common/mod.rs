@@ -253,7 +253,7 @@ pub async fn sign_in(l: &Local, op: &Op) -> Session {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let pending = set_cookie(&r, "ovd_pending");
+    let pending = set_cookie(&r, "__Host-ovd_pending");
     let r = http
         .post(format!("{}/signin/code", l.desk))
         .header("cookie", pending)
@@ -263,7 +263,7 @@ pub async fn sign_in(l: &Local, op: &Op) -> Session {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     Session {
-        cookie: set_cookie(&r, "ovd_session"),
+        cookie: set_cookie(&r, "__Host-ovd_session"),
         http,
         base: l.desk.clone(),
     }

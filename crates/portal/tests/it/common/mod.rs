@@ -230,7 +230,7 @@ pub async fn sign_in(app: &App, email: &str, uri: &str) -> String {
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let pending = cookie_of(&r, "ov_pending");
+    let pending = cookie_of(&r, "__Host-ov_pending");
     let set = r
         .headers()
         .get(header::SET_COOKIE)
@@ -252,7 +252,7 @@ pub async fn sign_in(app: &App, email: &str, uri: &str) -> String {
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    cookie_of(&r, "ov_session")
+    cookie_of(&r, "__Host-ov_session")
 }
 
 /// The requester of the seed-request tests.
