@@ -291,7 +291,7 @@ mod tests {
     #[test]
     fn too_many_entries_are_refused_before_any_is_read() {
         let many: Vec<File> = (0..=MAX_ENTRIES)
-            .map(|i| File::new(&format!("f{i}.txt"), vec![b'x']))
+            .map(|i| File::new(format!("f{i}.txt"), vec![b'x']))
             .collect();
         let zip = write(&many, None, 0).unwrap_or_default();
         assert!(
