@@ -157,6 +157,70 @@ impl<'a> Auth<'a> {
         Ok(token)
     }
 
+    /// A signed-in staff member changes their own password: the current one
+    /// checked, the new one strong enough, typed twice and different. Every
+    /// problem is returned at once; on success the account's other sessions
+    /// end. `session` is the token of the session making the change.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one form's fields and its context"
+    )]
+    pub async fn change_password<R: RngCore + CryptoRng>(
+        &self,
+        rng: &mut R,
+        staff: &Staff,
+        session: &str,
+        current: &str,
+        new: &str,
+        repeat: &str,
+        source: &str,
+        now: i64,
+    ) -> Result<Result<(), Vec<String>>, AuthError> {
+        let mut problems = Vec::new();
+        if !password::verify(current, &staff.password_hash) {
+            problems.push("the current password is not right".to_owned());
+        }
+        if !password::strong_enough(new) {
+            problems.push(format!(
+                "the new password is too short: at least {} characters",
+                password::MIN_LEN
+            ));
+        }
+        if new != repeat {
+            problems.push("the new password and its repetition differ".to_owned());
+        }
+        if new == current {
+            problems.push("the new password is the current one".to_owned());
+        }
+        if !problems.is_empty() {
+            let e = Event::ok(
+                now,
+                &staff.email,
+                source,
+                "staff.password",
+                &format!("staff:{}", staff.email),
+            )
+            .with_outcome("refused")
+            .with_detail(problems.join("; "));
+            self.store.audit(&e).await?;
+            return Ok(Err(problems));
+        }
+        let hash = password::hash(rng, new)
+            .map_err(|e| AuthError::Store(oathvault_store::Error::Refused(e.to_string())))?;
+        let event = Event::ok(
+            now,
+            &staff.email,
+            source,
+            "staff.password",
+            &format!("staff:{}", staff.email),
+        )
+        .with_detail("changed their own password; their other sessions ended");
+        self.store
+            .set_staff_password(staff.id, &hash, &token_hash(session), &event)
+            .await?;
+        Ok(Ok(()))
+    }
+
     /// Second step: the code from the authenticator app. Returns the session token.
     pub async fn code<R: RngCore + CryptoRng>(
         &self,

@@ -291,6 +291,31 @@ pub struct Session {
 }
 
 impl Store {
+    /// Replaces a staff member's password hash and ends every other session
+    /// of theirs (`keep` is the session that made the change).
+    pub async fn set_staff_password(
+        &self,
+        staff_id: i64,
+        password_hash: &str,
+        keep: &str,
+        audit: &Event,
+    ) -> Result<(), Error> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(staff_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM session WHERE staff_id = $1 AND id_hash <> $2")
+            .bind(staff_id)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?;
+        self.chain.append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Counts a wrong sign-in; `lockout` says when it locks the account.
     /// Returns the lock end (0: not locked).
     pub async fn signin_failed(

@@ -171,3 +171,93 @@ async fn a_refused_code_ends_the_pending_sign_in() {
     // From the password again, the right code signs in.
     sign_in(&app, common::REVIEWER, &app.reviewer_uri).await;
 }
+
+/// A staff member changes their own password: every problem at once; on
+/// success their other sessions end and only the new password signs in.
+#[tokio::test]
+async fn staff_change_their_own_password() {
+    let app = app().await;
+    let one = sign_in(&app, common::REVIEWER, &app.reviewer_uri).await;
+    let two = {
+        // A second session, at the next code.
+        let r = send(
+            &app,
+            req(
+                "POST",
+                "/signin",
+                None,
+                Some(format!(
+                    "email={}&password=correct+horse+battery",
+                    common::REVIEWER
+                )),
+            ),
+        )
+        .await;
+        let pending = common::cookie_of(&r, "__Host-ov_pending");
+        let code = common::code_at(&app.reviewer_uri, common::T + 30);
+        let r = send(
+            &app,
+            req(
+                "POST",
+                "/signin/code",
+                Some(&pending),
+                Some(format!("code={code}")),
+            ),
+        )
+        .await;
+        common::cookie_of(&r, "__Host-ov_session")
+    };
+    let (status, _, body) = common::fetch(
+        &app,
+        req(
+            "POST",
+            "/account/password",
+            Some(&one),
+            Some("current=nope&password=short&repeat=other".into()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for p in ["current password is not right", "too short", "differ"] {
+        assert!(body.contains(p), "{p}: {body}");
+    }
+    let (status, _, body) = common::fetch(
+        &app,
+        req(
+            "POST",
+            "/account/password",
+            Some(&one),
+            Some("current=correct+horse+battery&password=a+new+long+passphrase&repeat=a+new+long+passphrase".into()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Your password was changed"), "{body}");
+    // This session goes on; the other one ended.
+    assert_eq!(
+        send(&app, req("GET", "/account", Some(&one), None))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, req("GET", "/account", Some(&two), None))
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let old = send(
+        &app,
+        req(
+            "POST",
+            "/signin",
+            None,
+            Some(format!(
+                "email={}&password=correct+horse+battery",
+                common::REVIEWER
+            )),
+        ),
+    )
+    .await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+}
