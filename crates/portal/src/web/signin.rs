@@ -153,7 +153,7 @@ async fn change_password(
             account_view(
                 &signed,
                 StatusCode::INTERNAL_SERVER_ERROR,
-                frame.problem(&format!(
+                frame.problem(format!(
                     "The password could not be changed; try again (operation {op})."
                 )),
                 Vec::new(),
