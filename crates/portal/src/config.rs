@@ -609,4 +609,37 @@ mod tests {
         let missing = Config::load(Some(&dir.path().join("nope.toml")), &NoFlags {});
         assert!(missing.is_err());
     }
+
+    #[test]
+    fn plaintext_mail_to_another_machine_is_refused_unless_allowed() {
+        let remote = "[smtp]\nhost = \"mail.example.com\"\nsecurity = \"none\"\n";
+        let refused = Config::from_toml(remote).err().map(|e| e.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|e| e.contains("would cross the network in clear")),
+            "{refused:?}"
+        );
+        let allowed = format!("{remote}allow_plaintext = true\n");
+        assert!(Config::from_toml(&allowed).is_ok());
+        let local = "[smtp]\nhost = \"localhost\"\nsecurity = \"none\"\n";
+        assert!(Config::from_toml(local).is_ok());
+        let tls = "[smtp]\nhost = \"mail.example.com\"\nsecurity = \"tls\"\n";
+        assert!(Config::from_toml(tls).is_ok());
+    }
+
+    #[test]
+    fn retention_and_trusted_proxies_read_and_are_checked() {
+        let c = Config::from_toml(
+            "trusted_proxies = [\"10.0.0.0/8\"]\n[retention]\nseeds = \"keep\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.web().requests.shred_after, None);
+        assert!(!c.web().trusted_proxies.is_empty());
+        assert_eq!(
+            Config::default().web().requests.shred_after,
+            Some(30 * 86_400)
+        );
+        assert!(Config::from_toml("trusted_proxies = [\"proxy.example\"]\n").is_err());
+    }
 }
