@@ -411,6 +411,22 @@ impl<'a> Admin<'a> {
             .await?)
     }
 
+    /// Shreds shipment `number`'s seeds: its data key and every sealed seed
+    /// destroyed for good (audited as `shipment.shred` with the reason).
+    pub async fn shred(
+        &self,
+        who: &Actor,
+        number: &str,
+        reason: &str,
+    ) -> Result<oathvault_store::Shredded, Error> {
+        let number = required(number, "the shipment number")?;
+        let reason = required(reason, "the reason")?;
+        let event = who
+            .event("shipment.shred", &format!("shipment:{number}"))
+            .with_detail(reason.to_owned());
+        Ok(self.store.shred_shipment(number, reason, &event).await?)
+    }
+
     /// Lifts a staff member's sign-in lock.
     pub async fn unlock_staff(&self, who: &Actor, email: &str) -> Result<(), Error> {
         let email = email.trim().to_ascii_lowercase();

@@ -24,6 +24,59 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/admin/customers/contact", post(add_contact))
         .route("/admin/orders", get(orders_page).post(add_order))
         .route("/admin/shipments", get(shipments_page).post(add_shipment))
+        .route("/admin/shipments/shred", post(shred))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct ShredForm {
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    confirm: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /admin/shipments/shred`: destroys a shipment's seeds, once the
+/// administrator typed its number again.
+async fn shred(
+    State(st): State<Arc<AppState>>,
+    Administrator(me): Administrator,
+    Form(f): Form<ShredForm>,
+) -> Response {
+    if f.confirm.trim() != f.number.trim() {
+        let frame = Frame::for_staff(&me, "shipments").problem(format!(
+            "Nothing was shredded: type the shipment number {} in the box to confirm.",
+            f.number.trim()
+        ));
+        return shipments_view(
+            &st,
+            frame,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ShipmentForm::default(),
+        )
+        .await;
+    }
+    let reason = if f.reason.trim().is_empty() {
+        "shredded from the shipments page"
+    } else {
+        f.reason.trim()
+    };
+    match st.admin().shred(&me.actor(), &f.number, reason).await {
+        Ok(done) => see_other(
+            "/admin/shipments",
+            &format!(
+                "Shredded shipment {}: its data key and {} sealed seed(s) were destroyed; the serials stay. Rotate the master key so older backups cannot recover them.",
+                f.number.trim(),
+                done.seeds
+            ),
+        ),
+        Err(e) => {
+            let (status, why) = refusal(&e);
+            let frame = Frame::for_staff(&me, "shipments").problem(why);
+            shipments_view(&st, frame, status, ShipmentForm::default()).await
+        }
+    }
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -280,6 +333,14 @@ struct ShipmentsPage {
     shipments: Vec<Shipment>,
     orders: Vec<String>,
     draft: ShipmentForm,
+}
+
+impl ShipmentsPage {
+    /// A time for the page.
+    #[allow(clippy::unused_self, reason = "askama calls it as a method")]
+    fn when(&self, unix: &i64) -> String {
+        when(*unix)
+    }
 }
 
 async fn shipments_view(

@@ -261,3 +261,50 @@ async fn staff_change_their_own_password() {
     .await;
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// An administrator shreds a shipment from the shipments page once its
+/// number is typed again; a reviewer cannot; the page then says so.
+#[tokio::test]
+async fn an_administrator_shreds_a_shipment_from_the_page() {
+    let app = app().await;
+    common::request_inventory(&app).await;
+    let reviewer = sign_in(&app, common::REVIEWER, &app.reviewer_uri).await;
+    let admin = sign_in(&app, common::ADMIN, &app.admin_uri).await;
+    let shred = |cookie: &str, confirm: &str| {
+        req(
+            "POST",
+            "/admin/shipments/shred",
+            Some(cookie),
+            Some(common::form(&[
+                ("number", "SH-1"),
+                ("confirm", confirm),
+                ("reason", "customer loaded the tokens"),
+            ])),
+        )
+    };
+    let r = send(&app, shred(&reviewer, "SH-1")).await;
+    assert_ne!(r.status(), StatusCode::SEE_OTHER, "a reviewer shredded");
+    let (status, _, body) = common::fetch(&app, shred(&admin, "SH-2")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("Nothing was shredded"), "{body}");
+    assert_eq!(app.state.store.shredded_at("SH-1").await.unwrap(), None);
+    let (status, location, _) = common::fetch(&app, shred(&admin, "SH-1")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        location.contains("Shredded%20shipment%20SH-1"),
+        "{location}"
+    );
+    assert!(app.state.store.shredded_at("SH-1").await.unwrap().is_some());
+    let (_, _, page) =
+        common::fetch(&app, req("GET", "/admin/shipments", Some(&admin), None)).await;
+    assert!(page.contains("seeds shredded"), "{page}");
+    let events = app
+        .state
+        .store
+        .audit_events(Some("shipment.shred"), 5)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event.actor, common::ADMIN);
+    assert_eq!(events[0].event.detail, "customer loaded the tokens");
+}
