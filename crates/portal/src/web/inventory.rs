@@ -337,7 +337,11 @@ struct ShipmentsPage {
 
 impl ShipmentsPage {
     /// A time for the page.
-    #[allow(clippy::unused_self, reason = "askama calls it as a method")]
+    #[allow(
+        clippy::unused_self,
+        clippy::trivially_copy_pass_by_ref,
+        reason = "askama calls it as a method, with a reference"
+    )]
     fn when(&self, unix: &i64) -> String {
         when(*unix)
     }
