@@ -10,6 +10,7 @@ pub mod admin;
 pub mod checkpoint;
 pub mod config;
 pub mod delivery;
+pub mod enrolment;
 pub mod journey;
 pub mod mail;
 pub mod retention;

@@ -257,6 +257,27 @@ pub fn rejected(p: &RequestPolicy, r: &Request, reason: &str) -> Outgoing {
     )
 }
 
+/// To a staff member: the link to set their password and authenticator.
+#[must_use]
+pub fn enrolment(email: &str, name: &str, link: &str, expires: &str, reset: bool) -> Outgoing {
+    let why = if reset {
+        format!(
+            "{name}, an administrator reset your sign-in to the vendor portal: your old password and authenticator no longer work."
+        )
+    } else {
+        format!("{name}, an administrator added you to the vendor portal.")
+    };
+    compose(
+        vec![email.to_owned()],
+        "Set your password and authenticator for the vendor portal".into(),
+        &[
+            why,
+            format!("Open this link, choose your password and scan the code with an authenticator app (it works once, until {expires}): {link}"),
+            "Nobody else sees your password or your authenticator's secret. If you did not expect this mail, tell your administrator.".into(),
+        ],
+    )
+}
+
 /// What the vendor still holds of `shipments` after a file with them was
 /// deleted (the retention rule, in words).
 #[must_use]

@@ -57,13 +57,16 @@ pub enum SealedKind {
     Mail,
     /// One of the store's own secrets (audit key, signing key).
     StoreSecret,
+    /// An authenticator secret offered on an enrolment page.
+    EnrolmentTotp,
 }
 
 impl SealedKind {
     /// Every kind, in the order a rotation takes them.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::StoreSecret,
         Self::StaffTotp,
+        Self::EnrolmentTotp,
         Self::ShipmentKey,
         Self::FileKey,
         Self::DraftPassword,
@@ -80,6 +83,7 @@ impl SealedKind {
             Self::DraftPassword => "draft passwords",
             Self::Mail => "queued mail",
             Self::StoreSecret => "store secrets (audit key, signing key)",
+            Self::EnrolmentTotp => "authenticators offered by enrolment links",
         }
     }
 
@@ -108,6 +112,11 @@ impl SealedKind {
             Self::StoreSecret => {
                 "SELECT id, name AS a, '' AS b, sealed AS blob FROM vault_secret WHERE id > $1 ORDER BY id LIMIT $2"
             }
+            Self::EnrolmentTotp => {
+                "SELECT e.id, s.email AS a, '' AS b, e.pending_sealed AS blob FROM staff_enrolment e \
+                 JOIN staff s ON s.id = e.staff_id \
+                 WHERE e.id > $1 AND e.pending_sealed IS NOT NULL ORDER BY e.id LIMIT $2"
+            }
         }
     }
 
@@ -134,6 +143,9 @@ impl SealedKind {
             Self::StoreSecret => {
                 "UPDATE vault_secret SET sealed = $1 WHERE id = $2 AND sealed = $3"
             }
+            Self::EnrolmentTotp => {
+                "UPDATE staff_enrolment SET pending_sealed = $1 WHERE id = $2 AND pending_sealed = $3"
+            }
         }
     }
 
@@ -152,7 +164,10 @@ impl SealedKind {
         match self {
             Self::ShipmentKey => keys.rewrap(rng, &row.a, &row.blob),
             Self::FileKey => keys.rewrap(rng, &bind::file_key(&row.a, &row.b), &row.blob),
-            Self::StaffTotp => keys.reseal(rng, &bind::staff_totp(&row.a), &row.blob),
+            // An offered authenticator is bound like the enrolled one.
+            Self::StaffTotp | Self::EnrolmentTotp => {
+                keys.reseal(rng, &bind::staff_totp(&row.a), &row.blob)
+            }
             Self::DraftPassword => keys.reseal(rng, &bind::request_secrets(row.id), &row.blob),
             Self::Mail => keys.reseal(rng, bind::MAIL, &row.blob),
             Self::StoreSecret => keys.reseal(rng, &bind::store_secret(&row.a), &row.blob),

@@ -15,6 +15,7 @@ pub mod custody;
 mod decode;
 mod delivery_files;
 mod desk;
+mod enrolment;
 mod inventory;
 pub mod lockout;
 mod outbox;
@@ -35,6 +36,7 @@ pub use delivery_files::{DeliveryFile, FileLinks, FileState, NewFile, SealedCont
 pub use desk::{
     Approval, DeskDevice, DeskRole, DeskUser, DevicePage, DeviceQuery, DriftSample, SyncState,
 };
+pub use enrolment::Enrolment;
 pub use inventory::{
     Counts, Customer, ImportReport, NewToken, Order, Shipment, ShipmentKey, TokenRow,
 };

@@ -51,7 +51,7 @@ pub fn harden(app: Router, hsts: bool) -> Router {
 /// never logged.
 #[must_use]
 pub fn log_path(path: &str) -> String {
-    for prefix in ["/d/", "/c/"] {
+    for prefix in ["/d/", "/c/", "/enrol/"] {
         if let Some(rest) = path.strip_prefix(prefix) {
             let tail = rest.split_once('/').map_or("", |(_, t)| t);
             return if tail.is_empty() {
@@ -64,6 +64,23 @@ pub fn log_path(path: &str) -> String {
     path.to_owned()
 }
 
+/// Log targets that print request URIs (which hold link tokens) and the
+/// level they are capped at whatever the configured level:
+/// tower-http's CSRF layer traces every request's full URI.
+pub const QUIET_TARGETS: &[&str] = &["tower_http::csrf=debug"];
+
+/// A log filter for `level` (a tracing filter such as `info` or
+/// `oathvault_portal=debug,info`) with [`QUIET_TARGETS`] capped, so no
+/// level shows a link token; `None` when `level` does not parse.
+#[must_use]
+pub fn log_filter(level: &str) -> Option<tracing_subscriber::EnvFilter> {
+    let mut filter = tracing_subscriber::EnvFilter::try_new(level).ok()?;
+    for d in QUIET_TARGETS {
+        filter = filter.add_directive(d.parse().ok()?);
+    }
+    Some(filter)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -73,6 +90,7 @@ mod tests {
             super::log_path("/c/AbC-123_x/receipt"),
             "/c/[token]/receipt"
         );
+        assert_eq!(super::log_path("/enrol/AbC-123_x"), "/enrol/[token]");
         assert_eq!(super::log_path("/admin/requests/7"), "/admin/requests/7");
     }
 }

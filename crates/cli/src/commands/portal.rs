@@ -318,9 +318,11 @@ async fn staff_add(
 
 /// Logs to standard error, as text or JSON; `RUST_LOG` wins over the configured level.
 pub(crate) fn init_logs(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // RUST_LOG wins; every level keeps link tokens out (web kit's caps).
+    let level = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.level.clone());
+    let filter = oathvault_web::harden::log_filter(&level)
+        .or_else(|| oathvault_web::harden::log_filter("info"))
+        .unwrap_or_default();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

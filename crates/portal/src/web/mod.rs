@@ -12,6 +12,7 @@
 mod audit;
 mod delivery;
 mod demo;
+mod enrol;
 mod inventory;
 mod journey;
 mod review;
@@ -63,6 +64,18 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     fn auth(&self) -> Auth<'_> {
         Auth::new(&self.store, &self.master, self.policy, App::Portal)
+    }
+
+    fn enrolments(&self) -> crate::enrolment::Enrolments<'_> {
+        crate::enrolment::Enrolments::new(
+            &self.store,
+            &self.master,
+            &self.settings.issuer,
+            self.settings
+                .base_url
+                .as_deref()
+                .unwrap_or("http://127.0.0.1:8080"),
+        )
     }
 
     fn admin(&self) -> crate::Admin<'_> {
@@ -313,6 +326,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .layer(DefaultBodyLimit::max(max_upload)),
         )
         .merge(staff::routes())
+        .merge(enrol::routes())
         .merge(audit::routes())
         .merge(review::routes())
         .merge(delivery::routes())

@@ -78,7 +78,7 @@ struct AccountPage {
     problems: Vec<String>,
 }
 
-fn account_view(
+pub(super) fn account_view(
     signed: &Signed,
     status: StatusCode,
     frame: Frame,

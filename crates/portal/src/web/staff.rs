@@ -10,11 +10,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use oathvault_store::{Role, Staff};
-use zeroize::Zeroizing;
 
 use super::inventory::Notice;
 use super::{Administrator, AppState, Frame, refusal, render, see_other, unavailable, when};
-use crate::NewStaff;
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -39,17 +37,6 @@ struct StaffPage {
     me: String,
 }
 
-#[derive(Template)]
-#[template(path = "enrol.html")]
-struct EnrolPage {
-    frame: Frame,
-    email: String,
-    name: String,
-    uri: Zeroizing<String>,
-    qr: Zeroizing<String>,
-    secret: Zeroizing<String>,
-}
-
 #[derive(Debug, Default, serde::Deserialize)]
 pub(super) struct StaffForm {
     #[serde(default)]
@@ -58,10 +45,6 @@ pub(super) struct StaffForm {
     name: String,
     #[serde(default)]
     role: String,
-    #[serde(default, skip_serializing)]
-    password: Zeroizing<String>,
-    #[serde(default, skip_serializing)]
-    repeat: Zeroizing<String>,
 }
 
 async fn staff_view(
@@ -124,72 +107,35 @@ async fn staff_page(
 async fn add_staff(
     State(st): State<Arc<AppState>>,
     Administrator(me): Administrator,
-    Form(mut f): Form<StaffForm>,
+    Form(f): Form<StaffForm>,
 ) -> Response {
-    let refuse = |why: String, status: StatusCode, f: StaffForm| {
-        let frame = Frame::for_staff(&me, "staff").problem(why);
-        let st = Arc::clone(&st);
-        let me = &me;
-        async move { staff_view(&st, me, frame, status, f).await }
-    };
     let Some(role) = Role::parse(&f.role) else {
-        return refuse("choose a role".into(), StatusCode::UNPROCESSABLE_ENTITY, f).await;
+        let frame = Frame::for_staff(&me, "staff").problem("choose a role".to_owned());
+        return staff_view(&st, &me, frame, StatusCode::UNPROCESSABLE_ENTITY, f).await;
     };
-    if f.password != f.repeat {
-        f.password = Zeroizing::default();
-        f.repeat = Zeroizing::default();
-        return refuse(
-            "the two passwords differ".into(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            f,
-        )
-        .await;
-    }
-    let added = st
-        .admin()
-        .add_staff(
+    let invited = st
+        .enrolments()
+        .invite(
             &mut oathvault_vault::random::os(),
             &me.actor(),
-            &NewStaff {
-                email: &f.email,
-                name: &f.name,
-                role,
-                password: &f.password,
-            },
+            &f.email,
+            &f.name,
+            role,
         )
         .await;
-    match added {
-        Ok((_, uri)) => {
-            let secret = Zeroizing::new(
-                uri.split("secret=")
-                    .nth(1)
-                    .and_then(|s| s.split('&').next())
-                    .unwrap_or_default()
-                    .to_owned(),
-            );
-            let qr = oathvault_accounts::totp::qr_svg(&uri).unwrap_or_default();
-            let frame = Frame::for_staff(&me, "staff").notice(Some(format!(
-                "Added {} as {}.",
+    match invited {
+        Ok(()) => see_other(
+            "/admin/staff",
+            &format!(
+                "Added {} as {}. An enrolment link went to them by mail (it works once, for 24 hours): they choose their own password and authenticator.",
                 f.email.trim(),
                 role.as_str()
-            )));
-            render(
-                StatusCode::OK,
-                &EnrolPage {
-                    frame,
-                    email: f.email.trim().to_ascii_lowercase(),
-                    name: f.name.trim().to_owned(),
-                    uri,
-                    qr,
-                    secret,
-                },
-            )
-        }
+            ),
+        ),
         Err(e) => {
             let (status, why) = refusal(&e);
-            f.password = Zeroizing::default();
-            f.repeat = Zeroizing::default();
-            refuse(why, status, f).await
+            let frame = Frame::for_staff(&me, "staff").problem(why);
+            staff_view(&st, &me, frame, status, f).await
         }
     }
 }
@@ -197,7 +143,7 @@ async fn add_staff(
 #[derive(Debug, serde::Deserialize)]
 struct AccessForm {
     email: String,
-    /// `disable`, `enable` or `unlock`.
+    /// `disable`, `enable`, `unlock` or `reset`.
     change: String,
 }
 
@@ -220,6 +166,15 @@ async fn access(
         "unlock" => (
             admin.unlock_staff(&who, &f.email).await,
             format!("Lifted the sign-in lock of {}.", f.email),
+        ),
+        "reset" => (
+            st.enrolments()
+                .reset(&mut oathvault_vault::random::os(), &who, &f.email)
+                .await,
+            format!(
+                "Reset {}: their password and authenticator no longer work, their sessions ended, and an enrolment link went to them by mail.",
+                f.email
+            ),
         ),
         _ => (
             Err(crate::Error::Invalid("unknown change".into())),

@@ -16,12 +16,17 @@ use oathvault_testkit::golden::assert_no_secret;
 use oathvault_testkit::logs::LogSink;
 
 #[tokio::test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario: every kind of secret, then the log"
+)]
 async fn logs_hold_events_and_no_secret() {
     let sink = LogSink::default();
     let writer = sink.clone();
+    // The most verbose level the portal can be configured with.
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_max_level(tracing::Level::TRACE)
+        .with_env_filter(oathvault_web::harden::log_filter("trace").unwrap())
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
@@ -51,16 +56,34 @@ async fn logs_hold_events_and_no_secret() {
     )
     .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
-    let (s, _, page) = fetch(
+    let (s, _, _) = fetch(
         &app,
         req(
             "POST",
             "/admin/staff",
             Some(&admin),
-            Some("email=bo%40vendor.example&name=Bo&role=reviewer&password=a+long+first+password&repeat=a+long+first+password".into()),
+            Some("email=bo%40vendor.example&name=Bo&role=reviewer".into()),
         ),
     )
     .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    // Bo opens the enrolment link and sets a password.
+    let (sealed,): (Vec<u8>,) =
+        sqlx::query_as("SELECT sealed FROM mail_outbox ORDER BY id DESC LIMIT 1")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    let mail = oathvault_portal::mail::open(&app.state.master, &sealed).unwrap();
+    let token: String = mail
+        .text
+        .split("/enrol/")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
+        .collect();
+    let link = format!("/enrol/{token}");
+    let (s, _, page) = fetch(&app, req("GET", &link, None, None)).await;
     assert_eq!(s, StatusCode::OK);
     let new_secret = page
         .split("<code class=\"secret\">")
@@ -70,6 +93,17 @@ async fn logs_hold_events_and_no_secret() {
         .next()
         .unwrap()
         .to_owned();
+    let (s, _, _) = fetch(
+        &app,
+        req(
+            "POST",
+            &link,
+            None,
+            Some("password=a+long+first+password&repeat=a+long+first+password&code=000000".into()),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
     let logs = sink.contents();
     let text = String::from_utf8_lossy(&logs);
@@ -86,10 +120,15 @@ async fn logs_hold_events_and_no_secret() {
         ("the new staff password", "a long first password"),
         ("the session cookie", cookie_value),
         ("the new TOTP secret", new_secret.as_str()),
+        ("the enrolment link's token", token.as_str()),
     ] {
         assert!(
             secret.len() > 8 && !text.contains(secret),
-            "{what} is in the log"
+            "{what} is in the log: {}",
+            text.lines()
+                .filter(|l| l.contains(secret))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }

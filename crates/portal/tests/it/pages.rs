@@ -309,51 +309,155 @@ async fn an_uploaded_file_is_imported_all_or_nothing_and_no_page_shows_a_secret(
     assert_no_secret(pages.as_bytes(), "the administration pages");
 }
 
+/// The enrolment links in the mail waiting in the outbox, newest last.
+async fn enrolment_links(app: &common::App) -> Vec<String> {
+    let rows: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT sealed FROM mail_outbox ORDER BY id")
+        .fetch_all(app.state.store.pool())
+        .await
+        .unwrap();
+    rows.iter()
+        .filter_map(|(sealed,)| oathvault_portal::mail::open(&app.state.master, sealed).ok())
+        .filter_map(|m| {
+            let token: String = m
+                .text
+                .split("/enrol/")
+                .nth(1)?
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
+                .collect();
+            Some(format!("/enrol/{token}"))
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn staff_are_added_with_a_qr_enrolment_and_can_sign_in_with_it() {
+#[allow(
+    clippy::too_many_lines,
+    reason = "one person's whole enrolment, then switched off"
+)]
+async fn staff_are_invited_by_a_link_and_choose_their_own_password_and_authenticator() {
     let app = app().await;
     let admin = sign_in(&app, ADMIN, &app.admin_uri.clone()).await;
-    let (s, _, body) = post(&app, "/admin/staff", &admin, "email=Bo%40vendor.example&name=Bo&role=reviewer&password=a+long+first+password&repeat=another+one+entirely").await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body.contains("the two passwords differ") && !body.contains("a long first password"));
+    // The administrator never types or sees the new person's secrets.
+    let (s, loc, _) = post(
+        &app,
+        "/admin/staff",
+        &admin,
+        "email=Bo%40vendor.example&name=Bo&role=reviewer",
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{loc}");
+    assert!(loc.contains("enrolment%20link"), "{loc}");
+    let links = enrolment_links(&app).await;
+    assert_eq!(links.len(), 1, "{links:?}");
+    let link = links[0].clone();
 
-    let (s, _, body) = post(&app, "/admin/staff", &admin, "email=Bo%40vendor.example&name=Bo&role=reviewer&password=a+long+first+password&repeat=a+long+first+password").await;
+    // The link's page offers an authenticator; every problem at once.
+    let (s, _, page) = fetch(&app, req("GET", &link, None, None)).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(
-        body.contains("<svg") && body.contains("otpauth://totp/"),
-        "{body}"
-    );
-    let uri = body
-        .split("<code class=\"uri\">")
+    assert!(page.contains("<svg"), "{page}");
+    let secret = page
+        .split("<code class=\"secret\">")
         .nth(1)
         .unwrap()
         .split("</code>")
         .next()
         .unwrap()
-        .replace("&amp;", "&");
-    // The new reviewer signs in with the enrolled code.
-    let r = send(
+        .to_owned();
+    let uri = format!("otpauth://totp/x?secret={secret}");
+    let (s, _, body) = fetch(
         &app,
         req(
             "POST",
-            "/signin",
+            &link,
             None,
-            Some("email=bo%40vendor.example&password=a+long+first+password".into()),
+            Some("password=short&repeat=shorter&code=000000".into()),
         ),
     )
     .await;
-    let pending = common::cookie_of(&r, "__Host-ov_pending");
-    let (s, loc, _) = fetch(
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    for p in ["too short", "differ", "not the code"] {
+        assert!(body.contains(p), "{p}: {body}");
+    }
+    // The same secret is offered again (not a new one per visit).
+    assert!(body.contains(&secret));
+    let (s, _, body) = fetch(
         &app,
         req(
             "POST",
-            "/signin/code",
-            Some(&pending),
-            Some(format!("code={}", code_at(&uri, T))),
+            &link,
+            None,
+            Some(format!(
+                "password=a+long+first+password&repeat=a+long+first+password&code={}",
+                code_at(&uri, T)
+            )),
         ),
     )
     .await;
-    assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, "/"));
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.contains("You are set up"), "{body}");
+    let (s, _, _) = fetch(&app, req("GET", &link, None, None)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "a link works once");
+
+    // The new reviewer signs in with their password and authenticator.
+    let sign_in_bo = |password: &'static str, at: i64| {
+        let app = &app;
+        let uri = uri.clone();
+        async move {
+            let r = send(
+                app,
+                req(
+                    "POST",
+                    "/signin",
+                    None,
+                    Some(format!("email=bo%40vendor.example&password={password}")),
+                ),
+            )
+            .await;
+            if r.status() != StatusCode::SEE_OTHER {
+                return r.status();
+            }
+            let pending = common::cookie_of(&r, "__Host-ov_pending");
+            let (s, _, _) = fetch(
+                app,
+                req(
+                    "POST",
+                    "/signin/code",
+                    Some(&pending),
+                    Some(format!("code={}", code_at(&uri, at))),
+                ),
+            )
+            .await;
+            s
+        }
+    };
+    assert_eq!(
+        sign_in_bo("a+long+first+password", T + 30).await,
+        StatusCode::SEE_OTHER
+    );
+
+    // A reset takes the password and authenticator away at once and sends
+    // a new link.
+    let (s, _, _) = post(
+        &app,
+        "/admin/staff/access",
+        &admin,
+        "email=bo%40vendor.example&change=reset",
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(
+        sign_in_bo("a+long+first+password", T + 60).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(enrolment_links(&app).await.len(), 2);
+    let resets = app
+        .state
+        .store
+        .audit_events(Some("staff.reset"), 5)
+        .await
+        .unwrap();
+    assert_eq!(resets.len(), 1);
 
     // Switched off: refused; nobody switches themselves off.
     let (s, _, _) = post(

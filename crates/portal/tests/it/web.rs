@@ -308,3 +308,87 @@ async fn an_administrator_shreds_a_shipment_from_the_page() {
     assert_eq!(events[0].event.actor, common::ADMIN);
     assert_eq!(events[0].event.detail, "customer loaded the tokens");
 }
+
+/// A staff member replaces their own authenticator: the password first;
+/// the old authenticator works until the new one is set.
+#[tokio::test]
+async fn staff_replace_their_own_authenticator() {
+    let app = app().await;
+    let me = sign_in(&app, common::REVIEWER, &app.reviewer_uri).await;
+    let (status, _, body) = common::fetch(
+        &app,
+        req(
+            "POST",
+            "/account/authenticator",
+            Some(&me),
+            Some("current=wrong".into()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("current password is not right"), "{body}");
+    let (status, link, _) = common::fetch(
+        &app,
+        req(
+            "POST",
+            "/account/authenticator",
+            Some(&me),
+            Some("current=correct+horse+battery".into()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(link.starts_with("/enrol/"), "{link}");
+    let (status, _, page) = common::fetch(&app, req("GET", &link, None, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let secret = page
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .unwrap()
+        .split("</code>")
+        .next()
+        .unwrap()
+        .to_owned();
+    let new_uri = format!("otpauth://totp/x?secret={secret}");
+    let (status, _, body) = common::fetch(
+        &app,
+        req(
+            "POST",
+            &link,
+            None,
+            Some(format!(
+                "password=a+new+long+passphrase&repeat=a+new+long+passphrase&code={}",
+                common::code_at(&new_uri, common::T)
+            )),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The old authenticator's next code no longer signs in; the new one does.
+    let r = send(
+        &app,
+        req(
+            "POST",
+            "/signin",
+            None,
+            Some(format!(
+                "email={}&password=a+new+long+passphrase",
+                common::REVIEWER
+            )),
+        ),
+    )
+    .await;
+    let pending = common::cookie_of(&r, "__Host-ov_pending");
+    let old = common::code_at(&app.reviewer_uri, common::T + 30);
+    let r = send(
+        &app,
+        req(
+            "POST",
+            "/signin/code",
+            Some(&pending),
+            Some(format!("code={old}")),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
