@@ -144,7 +144,7 @@ pub(crate) async fn status(key_file: &std::path::Path, store: &Store) -> Result<
     for kind in SealedKind::ALL {
         let of_kind: Vec<&KeyUse> = usage.iter().filter(|u| u.kind == kind).collect();
         if of_kind.is_empty() {
-            say!("  {:<40} none", kind.label());
+            say!("  {:<44} none", kind.label());
         }
         for u in of_kind {
             let key = match &u.key {
@@ -152,7 +152,7 @@ pub(crate) async fn status(key_file: &std::path::Path, store: &Store) -> Result<
                 Some(k) => format!("{k} (NOT IN THE KEYRING: these do not open)"),
                 None => "no key id (sealed before keyrings; the next rotation labels them)".into(),
             };
-            say!("  {:<40} {:>6} under {key}", u.kind.label(), u.count);
+            say!("  {:<44} {:>6} under {key}", u.kind.label(), u.count);
         }
     }
     Ok(())
