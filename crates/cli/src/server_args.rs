@@ -57,6 +57,12 @@ pub enum DeskCommand {
     },
     /// List operators and their roles.
     Operators,
+    /// Add a master key, re-seal the operators' secrets and the audit key
+    /// under it, retire the old key (resumable; safe while the desk serves).
+    RotateKey,
+    /// The desk's master keyring.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Serve the console (talks to Graph as the app given by --tenant,
     /// --client-id and a secret or certificate).
     Serve {

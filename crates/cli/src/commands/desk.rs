@@ -127,6 +127,14 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
             say!("{}", uri.as_str());
             Ok(())
         }
+        DeskCommand::RotateKey => {
+            let store = open(&p).await?;
+            super::custody::rotate(&p.key, &store, &super::portal::actor()).await
+        }
+        DeskCommand::Key(crate::args::KeyCommand::Status) => {
+            let store = open(&p).await?;
+            super::custody::status(&p.key, &store).await
+        }
         DeskCommand::Operators => {
             let store = open(&p).await?;
             for (email, name, role) in store.desk_operators().await.map_err(|e| anyhow!("{e}"))? {

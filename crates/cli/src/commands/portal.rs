@@ -107,7 +107,8 @@ impl Setup {
     }
 }
 
-fn actor() -> Actor {
+/// The person running the command, for the audit.
+pub(crate) fn actor() -> Actor {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     Actor {
         name: format!("cli:{user}"),

@@ -339,3 +339,53 @@ async fn a_rewritten_event_is_named_and_a_cut_log_fails_its_checkpoint() {
     assert!(!ok && out.contains("was rewritten"), "{out}");
     assert!(out.contains(&format!("event {events}")), "{out}");
 }
+
+/// The desk's keyring rotates the same way: its operators still sign in
+/// (their TOTP secrets re-sealed), and the old key is retired.
+#[test]
+fn the_desk_rotates_its_key_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let desk = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_oathvault"))
+            .arg("desk")
+            .arg("--data-dir")
+            .arg(dir.join("desk"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, out) = desk(&["init"]);
+    assert!(ok, "{out}");
+    let pw = dir.join("pw");
+    std::fs::write(&pw, "operator password long\n").unwrap();
+    let (ok, out) = desk(&[
+        "add-operator",
+        "--email",
+        "op@desk.example",
+        "--name",
+        "Op",
+        "--role",
+        "helpdesk",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = desk(&["rotate-key"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("retired master key(s)"), "{out}");
+    let (ok, status) = desk(&["key", "status"]);
+    assert!(ok && status.contains("1 key(s)"), "{status}");
+    assert!(
+        status.contains("staff TOTP secrets") && !status.contains("no key id"),
+        "{status}"
+    );
+}
