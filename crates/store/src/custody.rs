@@ -351,3 +351,112 @@ impl Store {
         Ok(())
     }
 }
+
+/// What [`Store::verify_sealed`] opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SealedCheck {
+    /// Values opened, by kind.
+    pub opened: Vec<(SealedKind, usize)>,
+    /// Token seeds opened with their shipment's data key.
+    pub seeds: usize,
+}
+
+impl Store {
+    /// Opens every sealed value with `keys` — each kind with its binding,
+    /// and every token seed with its shipment's data key — and names the
+    /// first that does not open. Nothing is changed or kept.
+    pub async fn verify_sealed(&self, keys: &Keyring) -> Result<SealedCheck, Error> {
+        let mut check = SealedCheck::default();
+        for kind in SealedKind::ALL {
+            let mut n = 0;
+            let mut after = 0;
+            loop {
+                let rows = self.sealed_rows(kind, after, 500).await?;
+                let Some(last) = rows.last() else { break };
+                after = last.id;
+                for row in &rows {
+                    let opened = match kind {
+                        SealedKind::ShipmentKey => keys.unwrap(&row.blob, &row.a).map(|_| ()),
+                        SealedKind::FileKey => keys
+                            .unwrap(&row.blob, &bind::file_key(&row.a, &row.b))
+                            .map(|_| ()),
+                        SealedKind::StaffTotp | SealedKind::EnrolmentTotp => {
+                            keys.open(&bind::staff_totp(&row.a), &row.blob).map(|_| ())
+                        }
+                        SealedKind::DraftPassword => keys
+                            .open(&bind::request_secrets(row.id), &row.blob)
+                            .map(|_| ()),
+                        SealedKind::Mail => keys.open(bind::MAIL, &row.blob).map(|_| ()),
+                        SealedKind::StoreSecret => keys
+                            .open(&bind::store_secret(&row.a), &row.blob)
+                            .map(|_| ()),
+                    };
+                    opened.map_err(|e| unopened(kind, row, &e))?;
+                    n += 1;
+                }
+            }
+            check.opened.push((kind, n));
+        }
+        let shipments: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
+            "SELECT id, number, wrapped_key FROM shipment WHERE shredded_at IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for (id, number, wrapped) in shipments {
+            let data = keys.unwrap(&wrapped, &number).map_err(|e| {
+                Error::Refused(format!("shipment {number}'s data key does not open ({e})"))
+            })?;
+            let tokens: Vec<(String, Vec<u8>)> =
+                sqlx::query_as("SELECT serial, sealed FROM token WHERE shipment_id = $1")
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?;
+            for (serial, sealed) in tokens {
+                data.open(&number, &serial, &sealed).map_err(|e| {
+                    Error::Refused(format!(
+                        "the seed of token {serial} (shipment {number}) does not open ({e})"
+                    ))
+                })?;
+                check.seeds += 1;
+            }
+        }
+        Ok(check)
+    }
+
+    /// The newest migration applied to this database, and the newest this
+    /// program knows.
+    pub async fn schema_version(&self) -> Result<(i64, i64), Error> {
+        let (applied,): (i64,) =
+            sqlx::query_as("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
+        let known = match self.backend {
+            crate::Backend::Sqlite => &crate::SQLITE,
+            crate::Backend::Postgres => &crate::POSTGRES,
+        }
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0);
+        Ok((applied, known))
+    }
+
+    /// A consistent copy of a SQLite database in `path` (which must not
+    /// exist), taken while other connections keep working (`VACUUM INTO`).
+    /// Secrets stay sealed in it; the master key is never in it.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), Error> {
+        if self.backend != crate::Backend::Sqlite {
+            return Err(Error::Refused(
+                "this database is PostgreSQL: back it up with pg_dump (docs/operations.md gives the recipe and the checks)".into(),
+            ));
+        }
+        let path = path
+            .to_str()
+            .ok_or_else(|| Error::Io(format!("{} is not a UTF-8 path", path.display())))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
