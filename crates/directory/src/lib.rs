@@ -10,6 +10,7 @@
 //! to the administration functions).
 
 pub mod admin;
+mod codes;
 pub mod db;
 mod graph;
 mod oauth;

@@ -17,9 +17,10 @@ use axum::routing::post;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::codes::{self, Outcome};
 use crate::db::{Cond, Device};
 use crate::graph::Principal;
-use crate::rules::{self, Purpose, status};
+use crate::rules::{Purpose, status};
 use crate::{DirState, GraphError};
 
 pub(crate) fn routes() -> Router<Arc<DirState>> {
@@ -205,19 +206,14 @@ pub(crate) async fn spend_code(
     candidates: Vec<Device>,
     code: &str,
 ) -> Result<Option<Device>, GraphError> {
-    let now = st.now();
-    for mut d in candidates
+    let active: Vec<Device> = candidates
         .into_iter()
         .filter(|d| d.status == status::ACTIVATED)
-    {
-        let secret = crate::open_secret(st, &d)?;
-        if let Some(ok) = rules::check(&d, &secret, code, now, Purpose::SignIn) {
-            d.drift = ok.drift;
-            d.last_counter = Some(ok.counter);
-            d.last_used = Some(now);
-            st.db.save_device(&d).await?;
-            return Ok(Some(d));
-        }
-    }
-    Ok(None)
+        .collect();
+    Ok(
+        match codes::try_code(st, &active, code, Purpose::SignIn, &|_| {}).await? {
+            Outcome::Accepted(d) => Some(d),
+            Outcome::Refused => None,
+        },
+    )
 }

@@ -396,7 +396,11 @@ async fn update_device(
             .map_err(|e| bad_request(e.0))?
             .to_owned();
     }
-    st.db.save_device(&d).await?;
+    if !st.db.save_device(&d, None).await? {
+        return Err(bad_request(
+            "The token needs to be unassigned before it can be updated.",
+        ));
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -413,6 +417,10 @@ async fn delete_device(
             "The token needs to be unassigned before it can be deleted.",
         ));
     }
-    st.db.delete_device(&d.id).await?;
+    if !st.db.delete_device(&d.id).await? {
+        return Err(bad_request(
+            "The token needs to be unassigned before it can be deleted.",
+        ));
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

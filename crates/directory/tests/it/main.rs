@@ -8,6 +8,7 @@ mod common;
 
 mod assertion;
 mod browser;
+mod codes;
 mod conformance;
 mod msgraph_sdk;
 mod people;
