@@ -9,10 +9,12 @@
 //! Time and randomness come from the caller (the state's clock; RNGs passed
 //! to the administration functions).
 
+mod access;
 pub mod admin;
 mod codes;
 pub mod db;
 mod graph;
+mod locks_api;
 mod oauth;
 pub mod odata;
 mod otp_api;
@@ -59,6 +61,10 @@ pub struct Settings {
     /// Microsoft's cloud, which loopback does not have (for measuring
     /// clients as they would behave against Graph).
     pub latency_ms: u64,
+    /// Attempt limits on codes: wrong codes in a row against a token or a
+    /// user (activation, sign-in, the OTP check API) that lock it, and for
+    /// how long.
+    pub code_lockout: oathvault_store::lockout::Lockout,
 }
 
 /// Throttling for testing clients: every `every`-th Graph request gets
@@ -79,6 +85,10 @@ impl Default for Settings {
             token_ttl: 3600,
             throttle: None,
             latency_ms: 0,
+            code_lockout: oathvault_store::lockout::Lockout {
+                after: 5,
+                seconds: 15 * 60,
+            },
         }
     }
 }
@@ -267,6 +277,7 @@ pub fn router(state: Arc<DirState>) -> Router {
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .merge(oauth::routes())
         .merge(otp_api::routes())
+        .merge(locks_api::routes())
         .merge(people::routes())
         .merge(delayed(
             throttled(graph::routes(), state.settings.throttle),

@@ -15,10 +15,9 @@ use super::devices::find_device;
 use super::shapes::{method_json, rfc3339};
 use super::users::{find_user, me_needs_user};
 use super::{
-    METHOD_TYPE, Principal, bad_request, base_url, body_json, entity, not_found, ok_json, perm,
-    str_field,
+    METHOD_TYPE, Principal, bad_request, base_url, body_json, entity, not_found, ok_json, str_field,
 };
-use crate::admin::role;
+use crate::access::Operation;
 use crate::codes::{self, Outcome};
 use crate::db::{Cond, Device, User};
 use crate::rules::{self, Purpose, status};
@@ -59,43 +58,30 @@ pub(super) fn routes() -> Router<Arc<DirState>> {
     r
 }
 
-/// The user a `/users/{user}/…` or `/me/…` path names, checked against the
-/// caller's grants (`write`: changing methods).
+/// The user a `/users/{user}/…` or `/me/…` path names (under `/me`, the
+/// caller), if the caller may read (or, with `write`, change) their
+/// methods.
 async fn target(
     st: &DirState,
     who: &Principal,
     user: Option<&str>,
     write: bool,
 ) -> Result<User, GraphError> {
-    if let Some(u) = user {
-        if write {
-            who.require(&[perm::UAM_RW_ALL])?;
-            who.admin(&[
-                role::AUTHENTICATION_ADMINISTRATOR,
-                role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
-            ])?;
-        } else {
-            who.require(&[perm::UAM_READ_ALL, perm::UAM_RW_ALL])?;
-            who.admin(&[
-                role::GLOBAL_READER,
-                role::AUTHENTICATION_ADMINISTRATOR,
-                role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
-            ])?;
-        }
-        return find_user(st, &who.tenant, u).await;
-    }
-    let me = who.user.clone().ok_or_else(me_needs_user)?;
-    if write {
-        who.require(&[perm::UAM_RW, perm::UAM_RW_ALL])?;
+    let op = if write {
+        Operation::WriteMethods
     } else {
-        who.require(&[
-            perm::UAM_READ,
-            perm::UAM_RW,
-            perm::UAM_READ_ALL,
-            perm::UAM_RW_ALL,
-        ])?;
-    }
-    find_user(st, &who.tenant, &me).await
+        Operation::ReadMethods
+    };
+    who.may_try(op)?;
+    let u = match user {
+        Some(u) => find_user(st, &who.tenant, u).await?,
+        None => {
+            let me = who.user.clone().ok_or_else(me_needs_user)?;
+            find_user(st, &who.tenant, &me).await?
+        }
+    };
+    who.allow(op, Some(&u))?;
+    Ok(u)
 }
 
 /// Path parameters of the per-user routes (`user` is absent under `/me`).
@@ -319,6 +305,7 @@ async fn activate_with(
     };
     match codes::try_code(
         st,
+        Some(user),
         std::slice::from_ref(before),
         &code,
         Purpose::Activation,
@@ -327,6 +314,11 @@ async fn activate_with(
     .await?
     {
         Outcome::Accepted(_) => Ok(()),
+        Outcome::Locked(until) => Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "TooManyAttempts",
+            codes::locked_message(until),
+        )),
         Outcome::Refused => {
             if before.user.as_ref().is_some_and(|u| u.0 == user.id) {
                 let mut d = before.clone();

@@ -292,6 +292,7 @@ async fn token_code(
     };
     let outcome = codes::try_code(
         &st,
+        Some(&user),
         std::slice::from_ref(&d),
         &f.code,
         Purpose::Activation,
@@ -302,6 +303,10 @@ async fn token_code(
         Ok(Outcome::Accepted(d)) => {
             tracing::info!(user = %user.id, device = %d.id, "hardware token registered in Security info");
             token_step(user, "done", &f, d.interval, None)
+        }
+        Ok(Outcome::Locked(until)) => {
+            let problem = codes::locked_message(until);
+            token_step(user, "code", &f, d.interval, Some(problem))
         }
         Ok(Outcome::Refused) => token_step(
             user,

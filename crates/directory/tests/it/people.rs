@@ -21,7 +21,7 @@ use crate::common::{Dir, SECRET_1, T, code, directory, graph};
 const DEVICES: &str = "/beta/directory/authenticationMethodDevices/hardwareOathDevices";
 
 /// A browser-like request: same-origin, with the session cookie if any.
-async fn page(
+pub(crate) async fn page(
     dir: &Dir,
     method: &str,
     path: &str,
@@ -72,7 +72,7 @@ async fn page(
     )
 }
 
-async fn sign_in(dir: &Dir, upn: &str, password: &str) -> (StatusCode, String, String) {
+pub(crate) async fn sign_in(dir: &Dir, upn: &str, password: &str) -> (StatusCode, String, String) {
     let (s, _, _, body) = page(dir, "POST", "/login", "", &format!("upn={upn}")).await;
     assert_eq!(s, StatusCode::OK);
     assert!(body.contains("Enter password"));
@@ -124,7 +124,21 @@ async fn self_enrolment_and_sign_in_with_a_hardware_token() {
     }
     let (s, cookie, body) = sign_in(&dir, &ben.upn, &ben.password).await;
     assert_eq!((s, cookie.as_str()), (StatusCode::UNAUTHORIZED, ""));
-    assert!(body.contains("locked"), "{body}");
+    // The locked account gets the answer an unknown one gets: nothing
+    // tells which accounts exist.
+    let problem = |page: &str| {
+        page.split("role=\"alert\">")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (_, _, unknown) = sign_in(&dir, "nobody@contoso.example", &ben.password).await;
+    assert_eq!(problem(&body), problem(&unknown), "{body}");
+    assert!(
+        problem(&body).starts_with("Your account or password is incorrect."),
+        "{body}"
+    );
     // No token yet: the password is enough.
     let (s, cookie, _) = sign_in(&dir, &amy.upn, &amy.password).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
