@@ -37,6 +37,10 @@ pub(crate) mod perm {
     pub const DIRECTORY_READ_ALL: &str = "Directory.Read.All";
 }
 
+/// Delegated scopes a user may consent to for themselves (the others need
+/// an administrator's consent, as Microsoft marks them).
+pub(crate) const USER_CONSENTABLE: &[&str] = &[perm::USER_READ, perm::USER_READBASIC_ALL];
+
 use perm::{
     DIRECTORY_READ_ALL, POLICY_READ_ALL, POLICY_RW_AUTH, UAM_READ, UAM_READ_ALL, UAM_RW,
     UAM_RW_ALL, USER_READ_ALL, USER_READBASIC_ALL,
@@ -206,31 +210,22 @@ pub(crate) fn may_manage(actor: &[String], target: &[String]) -> bool {
 /// others need a role of an operation they serve.
 #[must_use]
 pub(crate) fn scope_allowed(scope: &str, roles: &[String]) -> bool {
-    const OTHERS: &[Operation] = &[
-        Operation::ReadDevices,
-        Operation::WriteDevices,
-        Operation::ReadMethods,
-        Operation::WriteMethods,
-        Operation::CheckCode,
-        Operation::ReadTokenStates,
-        Operation::ClearLock,
-    ];
-    let for_self = [
-        Operation::ReadUsers,
-        Operation::ReadMethods,
-        Operation::WriteMethods,
-    ]
-    .iter()
-    .map(|op| rule(*op, true))
-    .any(|r| r.roles.is_empty() && r.grants.contains(&scope));
-    if for_self || scope == perm::USER_READ {
+    // For oneself (the `.All` scopes reach oneself too, but hold nothing a
+    // user without a role could use that these do not) and reading users.
+    if [UAM_READ, UAM_RW, perm::USER_READ].contains(&scope) || READ_USERS.grants.contains(&scope) {
         return true;
     }
-    let global = roles.iter().any(|r| r == role::GLOBAL_ADMINISTRATOR);
-    OTHERS.iter().map(|op| rule(*op, false)).any(|r| {
-        r.grants.contains(&scope)
-            && (global || r.roles.iter().any(|x| roles.iter().any(|h| h == x)))
-    })
+    // The least-privileged roles the operations name for each scope.
+    let needs: &[&str] = match scope {
+        POLICY_READ_ALL => READ_DEVICES.roles,
+        POLICY_RW_AUTH => WRITE_DEVICES.roles,
+        UAM_READ_ALL => READ_METHODS.roles,
+        UAM_RW_ALL => WRITE_METHODS.roles,
+        _ => return false,
+    };
+    roles
+        .iter()
+        .any(|r| r == role::GLOBAL_ADMINISTRATOR || needs.contains(&r.as_str()))
 }
 
 fn denied(message: &str) -> GraphError {

@@ -16,7 +16,7 @@ use sqlx::{AnyPool, AssertSqlSafe};
 pub use apps::App;
 pub use credentials::AppCertificate;
 pub use devices::Device;
-pub use grants::DeviceCodeGrant;
+pub use grants::{DeviceCodeGrant, Refresh, RefreshGrant};
 pub use locks::{AuditEvent, CodeLock, device_subject, user_subject};
 pub use oathvault_store::Backend;
 pub use tenants::Tenant;

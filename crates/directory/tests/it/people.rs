@@ -491,3 +491,111 @@ async fn device_code_flow_with_refresh_and_directory_roles() {
         (StatusCode::BAD_REQUEST, Some("invalid_scope"))
     );
 }
+
+/// Signs `who` in with a device code for `scope` (form-encoded); the token
+/// response.
+async fn device_sign_in(dir: &Dir, who: usize, scope: &str) -> serde_json::Value {
+    let client = dir.demo.client_id.clone();
+    let (s, dc) = oauth(
+        dir,
+        "devicecode",
+        &format!("client_id={client}&scope={scope}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{dc}");
+    approve(dir, who, dc["user_code"].as_str().unwrap(), "approve").await;
+    let poll = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id={client}&device_code={}",
+        dc["device_code"].as_str().unwrap()
+    );
+    let (s, tokens) = oauth(dir, "token", &poll).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    tokens
+}
+
+async fn refresh(dir: &Dir, token: &str, scope: Option<&str>) -> (StatusCode, serde_json::Value) {
+    let mut form = format!(
+        "grant_type=refresh_token&client_id={}&refresh_token={token}",
+        dir.demo.client_id
+    );
+    if let Some(s) = scope {
+        form.push_str(&format!("&scope={s}"));
+    }
+    oauth(dir, "token", &form).await
+}
+
+#[tokio::test]
+async fn a_refresh_never_widens_and_a_reused_refresh_token_revokes_its_family() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = directory(tmp.path().join("d.db").to_str().unwrap()).await;
+    // Ben (no directory role) asks for reading his own methods only.
+    let tokens = device_sign_in(&dir, 1, "UserAuthenticationMethod.Read%20offline_access").await;
+    assert_eq!(tokens["scope"], "UserAuthenticationMethod.Read");
+    let r1 = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    // More than the sign-in granted: refused, and the token stays usable.
+    for more in [
+        "UserAuthenticationMethod.ReadWrite",
+        "User.Read.All%20UserAuthenticationMethod.Read",
+    ] {
+        let (s, body) = refresh(&dir, &r1, Some(more)).await;
+        assert_eq!(
+            (s, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_scope")),
+            "{more}: {body}"
+        );
+    }
+    // `.default` on a refresh is what the sign-in granted, no more.
+    let (s, body) = refresh(
+        &dir,
+        &r1,
+        Some("https%3A%2F%2Fgraph.microsoft.com%2F.default"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["scope"], "UserAuthenticationMethod.Read");
+    let r2 = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r2, "rotated");
+
+    // A role-less user is never given what only a role could use, even
+    // when the app asks for it and it is consented.
+    let tokens = device_sign_in(
+        &dir,
+        1,
+        "https%3A%2F%2Fgraph.microsoft.com%2F.default%20offline_access",
+    )
+    .await;
+    let scope = tokens["scope"].as_str().unwrap();
+    assert!(
+        scope
+            .split(' ')
+            .any(|s| s == "UserAuthenticationMethod.ReadWrite"),
+        "{scope}"
+    );
+    for admin in [
+        "Policy.Read.All",
+        "Policy.ReadWrite.AuthenticationMethod",
+        "UserAuthenticationMethod.Read.All",
+        "UserAuthenticationMethod.ReadWrite.All",
+    ] {
+        assert!(!scope.split(' ').any(|s| s == admin), "{admin} in {scope}");
+    }
+
+    // The spent r1 used again: refused, and r2 (its family) dies with it.
+    let (s, body) = refresh(&dir, &r1, None).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{body}"
+    );
+    let (s, body) = refresh(&dir, &r2, None).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "the family is revoked: {body}"
+    );
+    // Another sign-in's tokens are not touched.
+    let other = tokens["refresh_token"].as_str().unwrap();
+    let (s, body) = refresh(&dir, other, None).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
