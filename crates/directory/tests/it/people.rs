@@ -599,3 +599,48 @@ async fn a_refresh_never_widens_and_a_reused_refresh_token_revokes_its_family() 
     let (s, body) = refresh(&dir, other, None).await;
     assert_eq!(s, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn the_pages_carry_the_web_kits_security_headers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = oathvault_directory::Settings {
+        public_url: Some("https://login.contoso.example".into()),
+        ..oathvault_directory::Settings::default()
+    };
+    let dir =
+        crate::common::directory_with(tmp.path().join("d.db").to_str().unwrap(), settings).await;
+    for path in ["/login", "/security-info", "/devicelogin"] {
+        let r = Request::get(path).body(Body::empty()).unwrap();
+        let resp = oathvault_directory::router(dir.state.clone())
+            .oneshot(r)
+            .await
+            .unwrap();
+        let h = resp.headers();
+        assert!(
+            h[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        assert_eq!(h[header::CACHE_CONTROL], "no-store", "{path}");
+        assert!(
+            h[header::STRICT_TRANSPORT_SECURITY]
+                .to_str()
+                .unwrap()
+                .starts_with("max-age="),
+            "{path}"
+        );
+    }
+    // Without a public URL, only a loopback address may be listened on.
+    let plain = oathvault_directory::Settings::default();
+    assert!(oathvault_directory::check_listen("127.0.0.1:8090".parse().unwrap(), &plain).is_ok());
+    assert!(oathvault_directory::check_listen("[::1]:8090".parse().unwrap(), &plain).is_ok());
+    let e = oathvault_directory::check_listen("0.0.0.0:8090".parse().unwrap(), &plain).unwrap_err();
+    assert!(e.contains("--public-url"), "{e}");
+    assert!(
+        oathvault_directory::check_listen("0.0.0.0:8090".parse().unwrap(), &dir.state.settings)
+            .is_ok()
+    );
+}
