@@ -72,9 +72,11 @@ async fn target(
     } else {
         Operation::ReadMethods
     };
-    who.may_try(op)?;
     let u = match user {
-        Some(u) => find_user(st, &who.tenant, u).await?,
+        Some(u) => {
+            who.may_try(op)?;
+            find_user(st, &who.tenant, u).await?
+        }
         None => {
             let me = who.user.clone().ok_or_else(me_needs_user)?;
             find_user(st, &who.tenant, &me).await?

@@ -10,5 +10,6 @@ mod assertion;
 mod browser;
 mod codes;
 mod conformance;
+mod matrix;
 mod msgraph_sdk;
 mod people;
