@@ -73,6 +73,13 @@ pub enum DeskCommand {
         /// administrator's approval (Approvals page).
         #[arg(long)]
         two_person: bool,
+        /// The two-person rule for unassigning or deactivating more than
+        /// one token at once.
+        #[arg(long)]
+        two_person_bulk: bool,
+        /// The two-person rule for any action on more than N tokens at once.
+        #[arg(long, value_name = "N")]
+        two_person_above: Option<usize>,
         /// Reverse proxies (addresses or CIDR blocks, comma-separated)
         /// whose `Forwarded` / `X-Forwarded-For` name the client.
         #[arg(

@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 
 use crate::DeskState;
 
-pub(crate) use actions::Action;
+pub(crate) use actions::{Action, holds, holds_by_email};
 pub(crate) use bulk::{ResultRow, ResultsPage, execute};
 
 const PAGE: i64 = 50;
