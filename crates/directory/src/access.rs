@@ -74,7 +74,7 @@ struct Rule {
     /// empty: none needed.
     roles: &'static [&'static str],
     /// Whether Microsoft's target rule applies (changing another's methods).
-    target_rule: bool,
+    targets: bool,
 }
 
 const READ_DEVICES: Rule = Rule {
@@ -83,17 +83,17 @@ const READ_DEVICES: Rule = Rule {
         role::GLOBAL_READER,
         role::AUTHENTICATION_POLICY_ADMINISTRATOR,
     ],
-    target_rule: false,
+    targets: false,
 };
 const WRITE_DEVICES: Rule = Rule {
     grants: &[POLICY_RW_AUTH],
     roles: &[role::AUTHENTICATION_POLICY_ADMINISTRATOR],
-    target_rule: false,
+    targets: false,
 };
 const READ_USERS: Rule = Rule {
     grants: &[USER_READ_ALL, USER_READBASIC_ALL, DIRECTORY_READ_ALL],
     roles: &[],
-    target_rule: false,
+    targets: false,
 };
 const READ_OWN_USER: Rule = Rule {
     grants: &[
@@ -103,12 +103,12 @@ const READ_OWN_USER: Rule = Rule {
         DIRECTORY_READ_ALL,
     ],
     roles: &[],
-    target_rule: false,
+    targets: false,
 };
 const READ_OWN_METHODS: Rule = Rule {
     grants: &[UAM_READ, UAM_RW, UAM_READ_ALL, UAM_RW_ALL],
     roles: &[],
-    target_rule: false,
+    targets: false,
 };
 const READ_METHODS: Rule = Rule {
     grants: &[UAM_READ_ALL, UAM_RW_ALL],
@@ -117,12 +117,12 @@ const READ_METHODS: Rule = Rule {
         role::AUTHENTICATION_ADMINISTRATOR,
         role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
     ],
-    target_rule: false,
+    targets: false,
 };
 const WRITE_OWN_METHODS: Rule = Rule {
     grants: &[UAM_RW, UAM_RW_ALL],
     roles: &[],
-    target_rule: false,
+    targets: false,
 };
 const WRITE_METHODS: Rule = Rule {
     grants: &[UAM_RW_ALL],
@@ -130,7 +130,7 @@ const WRITE_METHODS: Rule = Rule {
         role::AUTHENTICATION_ADMINISTRATOR,
         role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
     ],
-    target_rule: true,
+    targets: true,
 };
 const CHECK_CODE: Rule = Rule {
     grants: &[UAM_READ_ALL, UAM_RW_ALL],
@@ -138,7 +138,7 @@ const CHECK_CODE: Rule = Rule {
         role::AUTHENTICATION_ADMINISTRATOR,
         role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
     ],
-    target_rule: true,
+    targets: true,
 };
 const READ_TOKEN_STATES: Rule = Rule {
     grants: &[POLICY_READ_ALL, POLICY_RW_AUTH, UAM_READ_ALL, UAM_RW_ALL],
@@ -148,7 +148,7 @@ const READ_TOKEN_STATES: Rule = Rule {
         role::AUTHENTICATION_ADMINISTRATOR,
         role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
     ],
-    target_rule: false,
+    targets: false,
 };
 const CLEAR_LOCK: Rule = Rule {
     grants: &[UAM_RW_ALL],
@@ -156,7 +156,7 @@ const CLEAR_LOCK: Rule = Rule {
         role::AUTHENTICATION_ADMINISTRATOR,
         role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
     ],
-    target_rule: true,
+    targets: true,
 };
 
 /// The rule of `op`; `own`: a signed-in user acting on themselves.
@@ -269,7 +269,7 @@ impl Principal {
                 "Insufficient privileges to complete the operation: the signed-in user needs a directory role for it.",
             ));
         }
-        if r.target_rule
+        if r.targets
             && let Some(t) = target
             && !may_manage(&self.wids, &t.roles)
         {

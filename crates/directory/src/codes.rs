@@ -18,7 +18,7 @@ use crate::{DirState, GraphError};
 #[derive(Debug)]
 pub(crate) enum Outcome {
     /// Accepted and spent: the token as written.
-    Accepted(Device),
+    Accepted(Box<Device>),
     /// Wrong, already used, or spent by a request that raced this one.
     Refused,
     /// Not tried: the user or every token is locked until then (Unix
@@ -74,7 +74,7 @@ pub(crate) async fn try_code(
             let mut reset = vec![device_subject(&d.id)];
             reset.extend(user_lock);
             st.db.code_succeeded(&reset).await?;
-            return Ok(Outcome::Accepted(d));
+            return Ok(Outcome::Accepted(Box::new(d)));
         }
         tracing::info!(device = %before.id, "a code was spent by another request first");
     }

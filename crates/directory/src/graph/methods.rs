@@ -72,15 +72,12 @@ async fn target(
     } else {
         Operation::ReadMethods
     };
-    let u = match user {
-        Some(u) => {
-            who.may_try(op)?;
-            find_user(st, &who.tenant, u).await?
-        }
-        None => {
-            let me = who.user.clone().ok_or_else(me_needs_user)?;
-            find_user(st, &who.tenant, &me).await?
-        }
+    let u = if let Some(u) = user {
+        who.may_try(op)?;
+        find_user(st, &who.tenant, u).await?
+    } else {
+        let me = who.user.clone().ok_or_else(me_needs_user)?;
+        find_user(st, &who.tenant, &me).await?
     };
     who.allow(op, Some(&u))?;
     Ok(u)

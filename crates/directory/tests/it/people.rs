@@ -514,13 +514,11 @@ async fn device_sign_in(dir: &Dir, who: usize, scope: &str) -> serde_json::Value
 }
 
 async fn refresh(dir: &Dir, token: &str, scope: Option<&str>) -> (StatusCode, serde_json::Value) {
-    let mut form = format!(
-        "grant_type=refresh_token&client_id={}&refresh_token={token}",
+    let scope = scope.map(|s| format!("&scope={s}")).unwrap_or_default();
+    let form = format!(
+        "grant_type=refresh_token&client_id={}&refresh_token={token}{scope}",
         dir.demo.client_id
     );
-    if let Some(s) = scope {
-        form.push_str(&format!("&scope={s}"));
-    }
     oauth(dir, "token", &form).await
 }
 
