@@ -378,6 +378,16 @@ pub(super) async fn redeem_refresh(
         .await
         .map_err(|_| unavailable())?
         .ok_or_else(invalid)?;
+    if grant.spent != 0 {
+        // Used before: whatever else the request says, its family goes.
+        st.db
+            .use_refresh(&hash, st.now())
+            .await
+            .map_err(|_| unavailable())?;
+        tracing::warn!(user = %grant.user_id, client = %grant.client_id,
+            "a spent refresh token was used again: every token of its sign-in is revoked");
+        return Err(invalid());
+    }
     if Some(grant.client_id.as_str()) != f.client_id.as_deref() {
         return Err(invalid());
     }

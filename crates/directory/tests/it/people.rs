@@ -579,8 +579,9 @@ async fn a_refresh_never_widens_and_a_reused_refresh_token_revokes_its_family() 
         assert!(!scope.split(' ').any(|s| s == admin), "{admin} in {scope}");
     }
 
-    // The spent r1 used again: refused, and r2 (its family) dies with it.
-    let (s, body) = refresh(&dir, &r1, None).await;
+    // The spent r1 used again — even asking for more — is refused, and r2
+    // (its family) dies with it.
+    let (s, body) = refresh(&dir, &r1, Some("Directory.Read.All")).await;
     assert_eq!(
         (s, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant")),
