@@ -128,7 +128,7 @@ pub struct DeskState {
 
 const CLOCKS_UNKNOWN: u8 = 0;
 const CLOCKS_REPORTED: u8 = 1;
-const CLOCKS_ABSENT: u8 = 2;
+pub(crate) const CLOCKS_ABSENT: u8 = 2;
 
 impl std::fmt::Debug for DeskState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

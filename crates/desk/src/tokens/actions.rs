@@ -447,3 +447,26 @@ pub(super) async fn replace(
     .await;
     finish(&st, &op, &old, "replace", detail, result).await
 }
+
+/// Clears the directory's code locks on a token and its user (beyond
+/// Entra: the local directory locks both after too many wrong codes).
+pub(super) async fn unlock(
+    State(st): State<Arc<DeskState>>,
+    op: Operator,
+    Path(id): Path<String>,
+) -> Response {
+    let d = match allowed(&st, &op, &id, DeskRole::Helpdesk, "unlock").await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let result = async {
+        holds(&st, op.session.staff.id, op.email(), DeskRole::Helpdesk).await?;
+        st.graph.clear_token_lock(&d.serial).await?;
+        if let Some(user) = d.user_id.as_deref() {
+            st.graph.clear_user_lock(user).await?;
+        }
+        Ok(Some(refresh_device(&st, &d.id).await?))
+    }
+    .await;
+    finish(&st, &op, &d, "unlock", "code lock cleared".into(), result).await
+}

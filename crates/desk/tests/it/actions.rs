@@ -497,6 +497,61 @@ async fn the_two_person_rule_covers_bulk_unassign_and_the_asker_is_checked_again
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_codes_lock_a_token_and_the_desk_shows_and_clears_the_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = start(tmp.path()).await;
+    let s = sign_in(&l, &l.admin).await;
+    let tokens = golden();
+    upload_and_push(&s, &tokens).await;
+    let id = device_id(&l, "10001001").await;
+    let user = l.demo.users[2].upn.clone();
+    let (st, page) = s
+        .post(
+            &format!("/tokens/{id}/assign"),
+            &format!("upn={user}&code="),
+        )
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
+    let wrong = wrong_code(&tokens[0], now());
+    for _ in 0..5 {
+        let (st, page) = s
+            .post(&format!("/tokens/{id}/activate"), &format!("code={wrong}"))
+            .await;
+        assert_eq!(st, StatusCode::BAD_GATEWAY, "{page}");
+    }
+    let lock = |page: &str| {
+        page.split("<dd id=\"lock\">")
+            .nth(1)
+            .and_then(|r| r.split("</dd>").next())
+            .map(str::to_owned)
+    };
+    let (_, page) = s.get(&format!("/tokens/{id}")).await;
+    assert!(
+        lock(&page).is_some_and(|l| l.contains("locked until")),
+        "{page}"
+    );
+    let right = code_at(&tokens[0], now());
+    let (st, page) = s
+        .post(&format!("/tokens/{id}/activate"), &format!("code={right}"))
+        .await;
+    assert_eq!(st, StatusCode::BAD_GATEWAY, "locked: {page}");
+    assert!(page.contains("TooManyAttempts"), "{page}");
+    // A viewer cannot clear it; the help desk can.
+    let viewer = sign_in(&l, &l.viewer).await;
+    let (st, _) = viewer.post(&format!("/tokens/{id}/unlock"), "").await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, page) = s.post(&format!("/tokens/{id}/unlock"), "").await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
+    let (_, page) = s.get(&format!("/tokens/{id}")).await;
+    assert_eq!(lock(&page), None, "{page}");
+    let (st, page) = s
+        .post(&format!("/tokens/{id}/activate"), &format!("code={right}"))
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "cleared: {page}");
+    assert_eq!(status(&l, "10001001").await.unwrap().0, "activated");
+}
+
 /// An app without `User.Read.All` (only the token permissions) still gets
 /// the inventory: the sync says so in the log and goes on without users.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
