@@ -125,12 +125,22 @@ fn wrong_code(at: i64) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_codes_lock_tokens_and_users_until_the_lock_ends_or_is_cleared() {
+async fn wrong_codes_lock_tokens_and_users_until_the_lock_ends_or_is_cleared_on_sqlite() {
     let tmp = tempfile::tempdir().unwrap();
+    wrong_codes_lock(tmp.path().join("d.db").to_str().unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_codes_lock_tokens_and_users_until_the_lock_ends_or_is_cleared_on_postgres() {
+    let pg = TempPostgres::start();
+    wrong_codes_lock(pg.url()).await;
+}
+
+async fn wrong_codes_lock(database: &str) {
     let now = Arc::new(AtomicI64::new(T));
     let clock = Arc::clone(&now);
     let dir = directory_at(
-        tmp.path().join("d.db").to_str().unwrap(),
+        database,
         oathvault_directory::Settings::default(),
         Box::new(move || clock.load(Ordering::SeqCst)),
     )
