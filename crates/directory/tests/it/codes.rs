@@ -335,4 +335,60 @@ async fn wrong_codes_lock(database: &str) {
     .await;
     assert_eq!(s, StatusCode::SEE_OTHER, "cleared by the help desk");
     assert!(!full.is_empty());
+
+    // Security info: wrong codes for an available token lock it and the
+    // user, and never make it theirs.
+    let mut rng = <rand08::rngs::StdRng as rand08::SeedableRng>::seed_from_u64(21);
+    oathvault_directory::Directory::new(&dir.state.db, &dir.state.master)
+        .add_user(
+            &mut rng,
+            &dir.demo.tenant_id,
+            "zoe@contoso.example",
+            "Zoe",
+            "zoe's long password",
+            t(),
+        )
+        .await
+        .unwrap();
+    graph(
+        &dir,
+        "POST",
+        DEVICES,
+        Some(json!({
+            "serialNumber": "LOCK-D", "manufacturer": "C", "model": "M",
+            "secretKey": SECRET_1, "timeIntervalInSeconds": 30
+        })),
+    )
+    .await;
+    let (_, zoe, _) = sign_in(&dir, "zoe@contoso.example", "zoe's%20long%20password").await;
+    assert!(!zoe.is_empty());
+    let step = |code: String| {
+        let (dir, zoe) = (&dir, &zoe);
+        async move {
+            let form = format!("serial=LOCK-D&name=Mine&code={code}");
+            let (_, _, _, body) = page(
+                dir,
+                "POST",
+                "/security-info/hardware-token/code",
+                zoe,
+                &form,
+            )
+            .await;
+            body
+        }
+    };
+    for _ in 0..5 {
+        assert!(step(wrong_code(t())).await.contains("That code didn"));
+    }
+    let body = step(code(SECRET_1, t() + 60)).await;
+    assert!(body.contains("Too many wrong codes"), "{body}");
+    let (_, d) = graph(
+        &dir,
+        "GET",
+        &format!("{DEVICES}?$filter=serialNumber%20eq%20'LOCK-D'"),
+        None,
+    )
+    .await;
+    assert_eq!(d["value"][0]["status"], "available", "{d}");
+    assert!(d["value"][0]["assignedTo"].is_null(), "{d}");
 }
