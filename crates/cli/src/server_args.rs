@@ -79,6 +79,13 @@ pub enum DeskCommand {
         /// administrator's approval (Approvals page).
         #[arg(long)]
         two_person: bool,
+        /// The two-person rule for unassigning or deactivating more than
+        /// one token at once.
+        #[arg(long)]
+        two_person_bulk: bool,
+        /// The two-person rule for any action on more than N tokens at once.
+        #[arg(long, value_name = "N")]
+        two_person_above: Option<usize>,
         /// Reverse proxies (addresses or CIDR blocks, comma-separated)
         /// whose `Forwarded` / `X-Forwarded-For` name the client.
         #[arg(
@@ -183,6 +190,13 @@ pub enum DirectoryCommand {
         /// Microsoft's cloud would (for measuring clients; default 0).
         #[arg(long, value_name = "MS", default_value_t = 0)]
         latency: u64,
+        /// Wrong codes in a row (activation, sign-in, the OTP check API)
+        /// that lock a token and its user.
+        #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(i64).range(1..))]
+        code_attempts: i64,
+        /// How long such a lock lasts (minutes).
+        #[arg(long, value_name = "MINUTES", default_value_t = 15, value_parser = clap::value_parser!(i64).range(1..))]
+        code_lock_minutes: i64,
     },
 }
 
@@ -252,6 +266,22 @@ pub enum AppCommand {
     /// An app's certificates: client assertions signed with their keys authenticate it.
     #[command(subcommand)]
     Certificate(AppCertificateCommand),
+    /// Consent to delegated permissions for an app: for every user of the
+    /// tenant (an administrator's consent), or for one user.
+    Consent {
+        /// Tenant id or domain.
+        #[arg(long)]
+        tenant: String,
+        /// The app's client id.
+        #[arg(long)]
+        client_id: String,
+        /// A delegated permission (repeatable), e.g. UserAuthenticationMethod.ReadWrite.
+        #[arg(long = "scope", value_name = "SCOPE", required = true)]
+        scopes: Vec<String>,
+        /// Consent for this user (UPN or id) only.
+        #[arg(long, value_name = "UPN")]
+        user: Option<String>,
+    },
 }
 
 /// `oathvault directory app certificate`.

@@ -1,8 +1,12 @@
-//! The two-person rule (`DeskSettings::two_person`): deleting tokens, one
-//! or in bulk, is filed as a request that a second administrator approves
-//! (then it is carried out, token by token, with results) or rejects.
-//! Whoever asked cannot decide; a request not approved within a day
-//! expires. Every step is audited.
+//! The two-person rule (`DeskSettings::two_person`, see [`TwoPerson`]):
+//! deleting tokens, bulk unassign or deactivate, or any action on more than
+//! N tokens — as configured — is filed as a request that a second
+//! administrator approves (then it is carried out, token by token, with
+//! results) or rejects. Whoever asked cannot decide; a request not approved
+//! within a day expires; one whose asker no longer holds the role the
+//! action needs is refused when approved. Every step is audited.
+//!
+//! [`TwoPerson`]: crate::TwoPerson
 
 use std::sync::Arc;
 
@@ -128,7 +132,7 @@ async fn list(
             frame: op.frame("approvals").notice(q.notice),
             pending: pending.into_iter().map(row).collect(),
             decided: decided.into_iter().map(row).collect(),
-            two_person: st.settings.two_person,
+            two_person: st.settings.two_person.is_on(),
         },
     )
 }
@@ -193,6 +197,28 @@ async fn approve(State(st): State<Arc<DeskState>>, op: Operator, Path(id): Path<
             Some("/approvals"),
         );
     };
+    // The asker's role, read again now that it is carried out: a request
+    // from someone who has since lost the role is not.
+    if let Err(e) = crate::tokens::holds_by_email(&st, &a.requested_by, action.needs()).await {
+        let refused = op
+            .event("approval.approve", &format!("approval:{id}"))
+            .with_outcome("refused")
+            .with_detail(e.to_string());
+        let summary = format!("not carried out: {e}");
+        if let Err(e) = st.store.audit(&refused).await {
+            return store_failed(&op, &e);
+        }
+        if let Err(e) = st.store.desk_approval_outcome(id, &summary).await {
+            return store_failed(&op, &e);
+        }
+        return message(
+            StatusCode::CONFLICT,
+            op.frame("approvals"),
+            "Not carried out",
+            &format!("Request {id}: {e}. Nothing was changed."),
+            Some("/approvals"),
+        );
+    }
     let note = format!("approved request {id} of {}", a.requested_by);
     let (results, ok) = match execute(&st, &op, &a.device_ids, action, &note).await {
         Ok(x) => x,

@@ -52,11 +52,39 @@ pub struct DeskSettings {
     pub base_url: Option<String>,
     /// Where Graph is (shown on the pages, so operators know which tenant).
     pub graph_url: String,
-    /// The two-person rule: deleting tokens needs a second administrator's
-    /// approval.
-    pub two_person: bool,
+    /// The two-person rule: which actions a second administrator approves
+    /// before they are carried out.
+    pub two_person: TwoPerson,
     /// Reverse proxies whose forwarding headers name the client.
     pub trusted_proxies: oathvault_web::TrustedProxies,
+}
+
+/// The two-person rule: actions on tokens filed as a request that a second
+/// administrator approves (then they are carried out) or rejects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TwoPerson {
+    /// Deleting tokens, one or many.
+    pub delete: bool,
+    /// Unassigning or deactivating more than one token at once.
+    pub bulk: bool,
+    /// Any action (deactivate, unassign, delete) on more than this many
+    /// tokens at once.
+    pub above: Option<usize>,
+}
+
+impl TwoPerson {
+    /// Whether the rule is on at all.
+    #[must_use]
+    pub fn is_on(&self) -> bool {
+        self.delete || self.bulk || self.above.is_some()
+    }
+
+    /// Whether `action` on `tokens` tokens needs a second administrator.
+    pub(crate) fn needs_approval(&self, action: tokens::Action, tokens: usize) -> bool {
+        (self.delete && action == tokens::Action::Delete)
+            || (self.bulk && tokens > 1 && action != tokens::Action::Delete)
+            || self.above.is_some_and(|n| tokens > n)
+    }
 }
 
 impl Default for DeskSettings {
@@ -66,7 +94,7 @@ impl Default for DeskSettings {
             max_upload: 64 << 20,
             base_url: None,
             graph_url: oathvault_graph::GRAPH_URL.into(),
-            two_person: false,
+            two_person: TwoPerson::default(),
             trusted_proxies: oathvault_web::TrustedProxies::default(),
         }
     }
@@ -100,7 +128,7 @@ pub struct DeskState {
 
 const CLOCKS_UNKNOWN: u8 = 0;
 const CLOCKS_REPORTED: u8 = 1;
-const CLOCKS_ABSENT: u8 = 2;
+pub(crate) const CLOCKS_ABSENT: u8 = 2;
 
 impl std::fmt::Debug for DeskState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -363,5 +391,40 @@ async fn sync_forever(state: Arc<DeskState>, every: std::time::Duration) {
         }
         upload::sweep(&state);
         tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TwoPerson;
+    use crate::tokens::Action;
+
+    #[test]
+    fn the_two_person_rule_as_configured() {
+        let off = TwoPerson::default();
+        assert!(!off.is_on() && !off.needs_approval(Action::Delete, 1000));
+        let delete = TwoPerson {
+            delete: true,
+            ..TwoPerson::default()
+        };
+        assert!(delete.needs_approval(Action::Delete, 1));
+        assert!(!delete.needs_approval(Action::Unassign, 1000));
+        let bulk = TwoPerson {
+            bulk: true,
+            ..TwoPerson::default()
+        };
+        assert!(!bulk.needs_approval(Action::Unassign, 1));
+        assert!(bulk.needs_approval(Action::Unassign, 2));
+        assert!(bulk.needs_approval(Action::Deactivate, 2));
+        assert!(
+            !bulk.needs_approval(Action::Delete, 2),
+            "deletion is its own switch"
+        );
+        let above = TwoPerson {
+            above: Some(10),
+            ..TwoPerson::default()
+        };
+        assert!(!above.needs_approval(Action::Delete, 10));
+        assert!(above.needs_approval(Action::Deactivate, 11));
     }
 }

@@ -332,7 +332,11 @@ async fn push_file(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(job_id.clone(), Arc::clone(&job));
-    let who = (op.email().to_owned(), op.source.clone());
+    let who = (
+        op.email().to_owned(),
+        op.source.clone(),
+        op.session.staff.id,
+    );
     tokio::spawn(run_job(Arc::clone(&st), job, pending, who));
     Redirect::to(&format!("/upload/jobs/{job_id}")).into_response()
 }
@@ -402,8 +406,31 @@ fn sweep_jobs(st: &DeskState) {
 }
 
 /// Pushes the file, then audits, refreshes the copy and records the end.
-async fn run_job(st: Arc<DeskState>, job: Arc<UploadJob>, pending: Pending, who: (String, String)) {
+async fn run_job(
+    st: Arc<DeskState>,
+    job: Arc<UploadJob>,
+    pending: Pending,
+    who: (String, String, i64),
+) {
     let subject = format!("file:{}", pending.file_name);
+    // The operator's role, read again where the upload is carried out.
+    if let Err(e) = crate::tokens::holds(&st, who.2, &who.0, DeskRole::Administrator).await {
+        let event = Event::ok(st.now(), &who.0, &who.1, "upload", &subject)
+            .with_outcome("refused")
+            .with_detail(e.to_string());
+        if let Err(e) = st.store.audit(&event).await {
+            tracing::error!(error = %e, "the refused upload could not be audited");
+        }
+        *job.end
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(JobEnd {
+            at: st.now(),
+            title: format!("{} was not uploaded", job.file_name),
+            summary: format!("{e}. Nothing was uploaded."),
+            rows: Vec::new(),
+        });
+        return;
+    }
     let assign = HashMap::new();
     let done = HashMap::new();
     let work = Job {

@@ -22,7 +22,8 @@ pub const ALL_PERMISSIONS: &[&str] = &[
     "Directory.Read.All",
 ];
 
-/// Delegated permissions (scopes) a signed-in user may be given.
+/// Delegated permissions (scopes) a signed-in user may be given (what
+/// `seed-demo` consents to for its app, for every user).
 pub const DELEGATED_SCOPES: &[&str] = &[
     "Policy.Read.All",
     "Policy.ReadWrite.AuthenticationMethod",
@@ -344,7 +345,54 @@ impl<'a> Directory<'a> {
             permissions: permissions.to_vec(),
         };
         self.db.add_app(&app, now).await?;
+        // Registered in its own tenant by an administrator there: what it
+        // asks for is granted (admin consent) at once.
+        self.db
+            .grant_app(&app.tenant_id, &app.client_id, permissions, now)
+            .await?;
         Ok((app, secret))
+    }
+
+    /// Consents to delegated `scopes` for the app `client_id` in `tenant`:
+    /// for every user of the tenant (`user` `None`: an administrator's
+    /// consent), or for one user (UPN or id) themselves.
+    pub async fn consent(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        user: Option<&str>,
+        scopes: &[String],
+        now: i64,
+    ) -> Result<(), AdminError> {
+        let t = self.tenant(tenant).await?;
+        if let Some(s) = scopes
+            .iter()
+            .find(|s| !DELEGATED_SCOPES.contains(&s.as_str()))
+        {
+            return Err(AdminError::Invalid(format!(
+                "unknown delegated permission {s}; known: {}",
+                DELEGATED_SCOPES.join(", ")
+            )));
+        }
+        let app = self
+            .db
+            .app(client_id)
+            .await?
+            .ok_or_else(|| AdminError::Invalid(format!("no app {client_id:?}")))?;
+        let principal = match user {
+            Some(u) => Some(
+                self.db
+                    .user(&t.id, u)
+                    .await?
+                    .ok_or_else(|| AdminError::Invalid(format!("no user {u:?} in {}", t.domain)))?
+                    .id,
+            ),
+            None => None,
+        };
+        Ok(self
+            .db
+            .consent(&t.id, &app.client_id, principal.as_deref(), scopes, now)
+            .await?)
     }
 
     /// Registers a certificate (the first `BEGIN CERTIFICATE` block of
@@ -424,6 +472,12 @@ impl<'a> Directory<'a> {
         let all: Vec<String> = ALL_PERMISSIONS.iter().map(|p| (*p).to_owned()).collect();
         let (app, secret) = self
             .add_app(rng, &t.id, "oathvault demo client", &all, now)
+            .await?;
+        // An administrator consented for every user to what the app may do
+        // on their behalf (each token still carries only what the user's
+        // roles allow).
+        let scopes: Vec<String> = DELEGATED_SCOPES.iter().map(|s| (*s).to_owned()).collect();
+        self.consent(&t.id, &app.client_id, None, &scopes, now)
             .await?;
         Ok(Demo {
             tenant_id: t.id,

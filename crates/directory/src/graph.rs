@@ -35,19 +35,6 @@ const DEVICES: &str = "/beta/directory/authenticationMethodDevices/hardwareOathD
 /// The default and largest page.
 const PAGE: usize = 1000;
 
-/// Application permissions and delegated scopes, as Graph names them.
-mod perm {
-    pub const POLICY_READ_ALL: &str = "Policy.Read.All";
-    pub const POLICY_RW_AUTH: &str = "Policy.ReadWrite.AuthenticationMethod";
-    pub const UAM_READ_ALL: &str = "UserAuthenticationMethod.Read.All";
-    pub const UAM_RW_ALL: &str = "UserAuthenticationMethod.ReadWrite.All";
-    pub const UAM_RW: &str = "UserAuthenticationMethod.ReadWrite";
-    pub const UAM_READ: &str = "UserAuthenticationMethod.Read";
-    pub const USER_READ_ALL: &str = "User.Read.All";
-    pub const USER_READBASIC_ALL: &str = "User.ReadBasic.All";
-    pub const DIRECTORY_READ_ALL: &str = "Directory.Read.All";
-}
-
 pub(crate) fn routes() -> Router<Arc<DirState>> {
     Router::new()
         .merge(devices::routes())

@@ -9,9 +9,12 @@
 //! Time and randomness come from the caller (the state's clock; RNGs passed
 //! to the administration functions).
 
+mod access;
 pub mod admin;
+mod codes;
 pub mod db;
 mod graph;
+mod locks_api;
 mod oauth;
 pub mod odata;
 mod otp_api;
@@ -58,6 +61,10 @@ pub struct Settings {
     /// Microsoft's cloud, which loopback does not have (for measuring
     /// clients as they would behave against Graph).
     pub latency_ms: u64,
+    /// Attempt limits on codes: wrong codes in a row against a token or a
+    /// user (activation, sign-in, the OTP check API) that lock it, and for
+    /// how long.
+    pub code_lockout: oathvault_store::lockout::Lockout,
 }
 
 /// Throttling for testing clients: every `every`-th Graph request gets
@@ -78,6 +85,10 @@ impl Default for Settings {
             token_ttl: 3600,
             throttle: None,
             latency_ms: 0,
+            code_lockout: oathvault_store::lockout::Lockout {
+                after: 5,
+                seconds: 15 * 60,
+            },
         }
     }
 }
@@ -260,12 +271,22 @@ pub(crate) fn open_secret(st: &DirState, d: &Device) -> Result<Secret, GraphErro
     })
 }
 
-/// The whole directory: OAuth endpoints and the Graph subset.
+/// The whole directory: OAuth endpoints, the Graph subset and the people
+/// pages, wrapped in the web kit's layers like the portal and the desk
+/// (cross-site form posts refused, request tracing, a strict content
+/// security policy, no framing, no caching; HSTS when the public URL is
+/// `https://`).
 pub fn router(state: Arc<DirState>) -> Router {
-    Router::new()
+    let hsts = state
+        .settings
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    let app = Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .merge(oauth::routes())
         .merge(otp_api::routes())
+        .merge(locks_api::routes())
         .merge(people::routes())
         .merge(delayed(
             throttled(graph::routes(), state.settings.throttle),
@@ -278,13 +299,24 @@ pub fn router(state: Arc<DirState>) -> Router {
                 "Resource not found for the segment.",
             )
         })
-        .with_state(state)
-        .layer(tower_http::csrf::CsrfLayer::new())
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
+        .with_state(state);
+    oathvault_web::harden(app, hsts)
+}
+
+/// Why the directory may not listen on `listen` with `settings`: without a
+/// public URL, its issuer, the audience of client assertions and its links
+/// come from the `Host` header a client sends, which only a loopback
+/// address keeps to local clients.
+///
+/// # Errors
+/// A message naming the address and what to add.
+pub fn check_listen(listen: SocketAddr, settings: &Settings) -> Result<(), String> {
+    if settings.public_url.is_none() && !listen.ip().is_loopback() {
+        return Err(format!(
+            "listening on {listen} needs --public-url (the URL clients reach the directory at, e.g. https://login.example.com): without it the token issuer, the audience of client assertions and every link would come from the Host header a client sends"
+        ));
+    }
+    Ok(())
 }
 
 /// The Graph routes, each answer held `ms` milliseconds (0: not at all).

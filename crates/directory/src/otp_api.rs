@@ -17,9 +17,11 @@ use axum::routing::post;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::db::{Cond, Device};
+use crate::access::Operation;
+use crate::codes::{self, Outcome};
+use crate::db::{Cond, Device, User, device_subject};
 use crate::graph::Principal;
-use crate::rules::{self, Purpose, status};
+use crate::rules::{Purpose, status};
 use crate::{DirState, GraphError};
 
 pub(crate) fn routes() -> Router<Arc<DirState>> {
@@ -28,14 +30,6 @@ pub(crate) fn routes() -> Router<Arc<DirState>> {
         .route("/api/tokens", axum::routing::get(token_states))
         .route("/api/tokens/{serial}", axum::routing::get(token_state))
 }
-
-/// Who may read token clocks: a token granting any of these.
-const READ_CLOCKS: &[&str] = &[
-    "Policy.Read.All",
-    "Policy.ReadWrite.AuthenticationMethod",
-    "UserAuthenticationMethod.Read.All",
-    "UserAuthenticationMethod.ReadWrite.All",
-];
 
 /// A token's clock as the directory measured it (beyond Entra, for the help desk).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -51,6 +45,14 @@ pub struct TokenState {
     pub drift_seconds: i64,
     /// When a code was last accepted.
     pub last_used_date_time: Option<String>,
+    /// Wrong codes in a row since the last right one (`GET
+    /// /api/tokens/{serial}` only; absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_attempts: Option<i64>,
+    /// Until when the token is locked after too many wrong codes (RFC
+    /// 3339; `GET /api/tokens/{serial}` only, absent when it is not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked_until: Option<String>,
 }
 
 async fn token_state(
@@ -58,7 +60,7 @@ async fn token_state(
     who: Principal,
     axum::extract::Path(serial): axum::extract::Path<String>,
 ) -> Result<Json<TokenState>, GraphError> {
-    who.require(READ_CLOCKS)?;
+    who.allow(Operation::ReadTokenStates, None)?;
     let d = st
         .db
         .device_by_serial(&who.tenant, &serial)
@@ -70,7 +72,15 @@ async fn token_state(
                 format!("No hardware OATH token with serial number {serial}."),
             )
         })?;
-    Ok(Json(state_of(d)))
+    let lock = st.db.code_lock(&device_subject(&d.id)).await?;
+    let now = st.now();
+    let mut state = state_of(d);
+    if let Some(l) = lock {
+        state.failed_attempts = Some(l.failed).filter(|&n| n > 0);
+        state.locked_until =
+            (l.locked_until > now).then(|| oathvault_otp::clock::rfc3339(l.locked_until));
+    }
+    Ok(Json(state))
 }
 
 /// A page of `GET /api/tokens`.
@@ -100,7 +110,7 @@ async fn token_states(
     who: Principal,
     axum::extract::Query(q): axum::extract::Query<After>,
 ) -> Result<Json<TokenStates>, GraphError> {
-    who.require(READ_CLOCKS)?;
+    who.allow(Operation::ReadTokenStates, None)?;
     let devices = st
         .db
         .devices(
@@ -129,6 +139,8 @@ fn state_of(d: Device) -> TokenState {
         last_used_date_time: d.last_used.map(oathvault_otp::clock::rfc3339),
         serial_number: d.serial,
         status: d.status,
+        failed_attempts: None,
+        locked_until: None,
     }
 }
 
@@ -144,6 +156,21 @@ pub struct CheckResult {
     /// The token's drift from our clock, in seconds (positive: it runs fast).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift_seconds: Option<i64>,
+    /// Not tried: the user or the token is locked after too many wrong
+    /// codes, until then (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked_until: Option<String>,
+}
+
+impl CheckResult {
+    fn refused(locked_until: Option<i64>) -> Self {
+        Self {
+            accepted: false,
+            serial_number: None,
+            drift_seconds: None,
+            locked_until: locked_until.map(oathvault_otp::clock::rfc3339),
+        }
+    }
 }
 
 fn bad(message: &str) -> GraphError {
@@ -155,69 +182,66 @@ async fn check(
     who: Principal,
     body: Bytes,
 ) -> Result<Json<CheckResult>, GraphError> {
-    who.require(&[
-        "UserAuthenticationMethod.Read.All",
-        "UserAuthenticationMethod.ReadWrite.All",
-    ])?;
+    who.may_try(Operation::CheckCode)?;
     let m: Value =
         serde_json::from_slice(&body).map_err(|_| bad("The body must be a JSON object."))?;
     let code = match m.get("code") {
         Some(Value::String(s)) => s.clone(),
         _ => return Err(bad("code is required (a string of digits)")),
     };
-    let candidates: Vec<Device> =
+    let (user, candidates): (Option<User>, Vec<Device>) =
         if let Some(serial) = m.get("serialNumber").and_then(Value::as_str) {
-            st.db
-                .device_by_serial(&who.tenant, serial)
-                .await?
-                .into_iter()
-                .collect()
+            let d = st.db.device_by_serial(&who.tenant, serial).await?;
+            let owner = match d.as_ref().and_then(|d| d.user.as_ref()) {
+                Some((id, _)) => st.db.user(&who.tenant, id).await?,
+                None => None,
+            };
+            (owner, d.into_iter().collect())
         } else if let Some(user) = m.get("user").and_then(Value::as_str) {
             match st.db.user(&who.tenant, user).await? {
                 Some(u) => {
-                    st.db
-                        .devices(&who.tenant, &[Cond::Text("d.user_id", u.id)], None, 10)
-                        .await?
+                    let devices = st
+                        .db
+                        .devices(
+                            &who.tenant,
+                            &[Cond::Text("d.user_id", u.id.clone())],
+                            None,
+                            10,
+                        )
+                        .await?;
+                    (Some(u), devices)
                 }
-                None => Vec::new(),
+                None => (None, Vec::new()),
             }
         } else {
             return Err(bad("name a user (UPN or id) or a serialNumber"));
         };
-    Ok(Json(match spend_code(&st, candidates, &code).await? {
-        Some(d) => CheckResult {
-            accepted: true,
-            drift_seconds: Some(d.drift * d.interval),
-            serial_number: Some(d.serial),
+    who.allow(Operation::CheckCode, user.as_ref())?;
+    Ok(Json(
+        match spend_code(&st, user.as_ref(), candidates, &code).await? {
+            Outcome::Accepted(d) => CheckResult {
+                accepted: true,
+                drift_seconds: Some(d.drift * d.interval),
+                serial_number: Some(d.serial),
+                locked_until: None,
+            },
+            Outcome::Refused => CheckResult::refused(None),
+            Outcome::Locked(until) => CheckResult::refused(Some(until)),
         },
-        None => CheckResult {
-            accepted: false,
-            serial_number: None,
-            drift_seconds: None,
-        },
-    }))
+    ))
 }
 
-/// Tries `code` at sign-in on the activated ones of `candidates`; the token
-/// that takes it is updated (drift, last step, last use) and returned.
+/// Tries `code` of `user` (when known) at sign-in on the activated ones of
+/// `candidates`, under the attempt limits.
 pub(crate) async fn spend_code(
     st: &DirState,
+    user: Option<&User>,
     candidates: Vec<Device>,
     code: &str,
-) -> Result<Option<Device>, GraphError> {
-    let now = st.now();
-    for mut d in candidates
+) -> Result<Outcome, GraphError> {
+    let active: Vec<Device> = candidates
         .into_iter()
         .filter(|d| d.status == status::ACTIVATED)
-    {
-        let secret = crate::open_secret(st, &d)?;
-        if let Some(ok) = rules::check(&d, &secret, code, now, Purpose::SignIn) {
-            d.drift = ok.drift;
-            d.last_counter = Some(ok.counter);
-            d.last_used = Some(now);
-            st.db.save_device(&d).await?;
-            return Ok(Some(d));
-        }
-    }
-    Ok(None)
+        .collect();
+    codes::try_code(st, user, &active, code, Purpose::SignIn, &|_| {}).await
 }

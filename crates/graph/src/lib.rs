@@ -21,7 +21,7 @@ pub mod retry;
 pub use auth::{Auth, Credential, Endpoints};
 pub use client::{AUTHORITY, GRAPH_URL, Graph, Reply};
 pub use error::{Error, GraphError};
-pub use model::{Device, Identity, TokenClock, User};
+pub use model::{Device, Identity, TokenClock, TokenLock, User};
 pub use retry::RetryPolicy;
 
 /// `v[key]`, or `null` (no indexing that could panic).

@@ -67,6 +67,19 @@ pub struct TokenClock {
     pub last_used_date_time: Option<String>,
 }
 
+/// A token's code lock at the local directory (beyond Entra): wrong codes
+/// in a row, and until when it is locked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenLock {
+    /// Wrong codes in a row since the last right one.
+    #[serde(default)]
+    pub failed_attempts: Option<i64>,
+    /// Until when it is locked (RFC 3339); `None`: not locked.
+    #[serde(default)]
+    pub locked_until: Option<String>,
+}
+
 /// A user (the fields the commands need).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::Error;
 use crate::client::Graph;
-use crate::model::{Device, TokenClock, User, WireDevice, WirePage};
+use crate::model::{Device, TokenClock, TokenLock, User, WireDevice, WirePage};
 
 /// The inventory collection.
 pub const DEVICES: &str = "/directory/authenticationMethodDevices/hardwareOathDevices";
@@ -324,6 +324,50 @@ impl Graph {
             Err(e) if not_reported(&e) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// A token's code lock at the local directory (`GET
+    /// /api/tokens/{serial}`, beyond Entra); `None` where it is not
+    /// reported (a real tenant) or no wrong code is counted.
+    ///
+    /// # Errors
+    /// Any other failure.
+    pub async fn token_lock(&self, serial: &str) -> Result<Option<TokenLock>, Error> {
+        let url = format!("{}/api/tokens/{}", self.origin(), path_segment(serial));
+        match self.call(Method::GET, &url, None).await {
+            Ok(r) => {
+                let l: TokenLock = r.json()?;
+                Ok((l.failed_attempts.is_some() || l.locked_until.is_some()).then_some(l))
+            }
+            Err(e) if not_reported(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Clears a token's code lock at the local directory (`DELETE
+    /// /api/locks/tokens/{serial}`, beyond Entra).
+    ///
+    /// # Errors
+    /// As [`Graph::call`].
+    pub async fn clear_token_lock(&self, serial: &str) -> Result<(), Error> {
+        let url = format!(
+            "{}/api/locks/tokens/{}",
+            self.origin(),
+            path_segment(serial)
+        );
+        self.call(Method::DELETE, &url, None).await?;
+        Ok(())
+    }
+
+    /// Clears a user's code lock at the local directory (`DELETE
+    /// /api/locks/users/{user}`, beyond Entra).
+    ///
+    /// # Errors
+    /// As [`Graph::call`].
+    pub async fn clear_user_lock(&self, user: &str) -> Result<(), Error> {
+        let url = format!("{}/api/locks/users/{}", self.origin(), path_segment(user));
+        self.call(Method::DELETE, &url, None).await?;
+        Ok(())
     }
 
     /// A user by object id or user principal name.

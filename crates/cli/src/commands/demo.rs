@@ -460,6 +460,8 @@ async fn run_async(args: &DemoArgs) -> Result<(), Failure> {
     let portal_addr = portal_listener.local_addr().context("no address")?;
     let directory_addr = directory_listener.local_addr().context("no address")?;
     let desk_addr = desk_listener.local_addr().context("no address")?;
+    oathvault_directory::check_listen(directory_addr, &oathvault_directory::Settings::default())
+        .map_err(|e| Failure::Usage(format!("--directory-listen: {e}")))?;
     let outbox = dir.join("outbox");
     let (sink, mailer) = mail(&outbox, &args.smtp_listen).await?;
     print_guide(

@@ -147,12 +147,18 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
             base_url,
             sync_every,
             two_person,
+            two_person_bulk,
+            two_person_above,
             trusted_proxies,
         } => {
             let settings = DeskSettings {
                 base_url: base_url.clone(),
                 graph_url: a.connection.graph_url.clone(),
-                two_person: *two_person,
+                two_person: oathvault_desk::TwoPerson {
+                    delete: *two_person,
+                    bulk: *two_person_bulk,
+                    above: *two_person_above,
+                },
                 trusted_proxies: oathvault_desk::TrustedProxies::parse(trusted_proxies)
                     .map_err(|e| Failure::Usage(format!("--trusted-proxies: {e}")))?,
                 ..DeskSettings::default()

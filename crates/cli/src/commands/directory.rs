@@ -100,6 +100,8 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
             throttle,
             retry_after,
             latency,
+            code_attempts,
+            code_lock_minutes,
         } => {
             let key = dir
                 .signing_key(&mut rng, now())
@@ -112,6 +114,10 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
                     retry_after: *retry_after,
                 }),
                 latency_ms: *latency,
+                code_lockout: oathvault_store::lockout::Lockout {
+                    after: *code_attempts,
+                    seconds: code_lock_minutes.saturating_mul(60),
+                },
                 ..Settings::default()
             };
             return serve(db, master, key, listen, settings, log_format).await;
@@ -160,6 +166,21 @@ async fn app(
                 print_certificate(&c);
             }
         }
+        AppCommand::Consent {
+            tenant,
+            client_id,
+            scopes,
+            user,
+        } => {
+            dir.consent(tenant, client_id, user.as_deref(), scopes, now())
+                .await
+                .map_err(fail)?;
+            say!(
+                "consented to {} for {}",
+                scopes.join(", "),
+                user.as_deref().unwrap_or("every user of the tenant")
+            );
+        }
         AppCommand::Certificate(AppCertificateCommand::Add {
             tenant,
             client_id,
@@ -197,10 +218,16 @@ async fn serve(
         config.log.format = oathvault_portal::LogFormat::Json;
     }
     init_logs(&config);
+    // Refused before anything listens (an address that is a host name is
+    // checked once bound).
+    if let Ok(addr) = listen.parse() {
+        oathvault_directory::check_listen(addr, &settings).map_err(Failure::Usage)?;
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr().context("no local address")?;
+    oathvault_directory::check_listen(addr, &settings).map_err(Failure::Usage)?;
     say!(
         "oathvault directory on http://{addr}/ (token endpoint /{{tenant}}/oauth2/v2.0/token, Graph at /beta)"
     );

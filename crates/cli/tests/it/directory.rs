@@ -111,6 +111,25 @@ fn seed_serve_and_use_the_directory() {
     run(&["seed-demo"])
         .code(1)
         .stderr(predicate::str::contains("already exists"));
+    // Beyond loopback, the issuer and links must not come from the Host
+    // header: a public URL is required (refused before anything listens).
+    run(&["serve", "--listen", "0.0.0.0:0"])
+        .code(2)
+        .stderr(predicate::str::contains("needs --public-url"));
+    run(&[
+        "app",
+        "consent",
+        "--tenant",
+        "contoso.example",
+        "--client-id",
+        demo["client_id"].as_str().unwrap(),
+        "--scope",
+        "Mail.Read",
+    ])
+    .code(2)
+    .stderr(predicate::str::contains(
+        "unknown delegated permission Mail.Read",
+    ));
     run(&[
         "app",
         "add",

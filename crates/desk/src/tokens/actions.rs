@@ -16,7 +16,7 @@ use super::detail::{allowed, subject};
 
 /// Why an action failed, in words for the page and the audit log.
 #[derive(Debug)]
-pub(super) enum ActionError {
+pub(crate) enum ActionError {
     Graph(oathvault_graph::Error),
     Store(oathvault_store::Error),
     Refused(String),
@@ -133,7 +133,7 @@ impl Action {
         }
     }
 
-    pub(super) fn needs(self) -> DeskRole {
+    pub(crate) fn needs(self) -> DeskRole {
         match self {
             Self::Delete => DeskRole::Administrator,
             _ => DeskRole::Helpdesk,
@@ -141,12 +141,47 @@ impl Action {
     }
 }
 
-/// Runs `action` on `d`; the token's state afterwards (`None`: deleted).
+/// `Ok` when the staff member `staff_id` (`who`, for the message) holds
+/// `needed` now: read again where an action is carried out, since a role
+/// taken away after the request began must stop it.
+pub(crate) async fn holds(
+    st: &DeskState,
+    staff_id: i64,
+    who: &str,
+    needed: DeskRole,
+) -> Result<(), ActionError> {
+    match st.store.desk_role(staff_id).await? {
+        Some(r) if r >= needed => Ok(()),
+        _ => Err(ActionError::Refused(format!(
+            "{who} no longer holds the {} role",
+            needed.as_str()
+        ))),
+    }
+}
+
+/// As [`holds`], for the staff member with this e-mail.
+pub(crate) async fn holds_by_email(
+    st: &DeskState,
+    email: &str,
+    needed: DeskRole,
+) -> Result<(), ActionError> {
+    match st.store.staff_by_email(email).await? {
+        Some(s) => holds(st, s.id, email, needed).await,
+        None => Err(ActionError::Refused(format!(
+            "{email} is no longer an operator"
+        ))),
+    }
+}
+
+/// Runs `action` on `d` for `op`, whose role is checked again first; the
+/// token's state afterwards (`None`: deleted).
 pub(super) async fn run(
     st: &DeskState,
+    op: &Operator,
     d: &DeskDevice,
     action: Action,
 ) -> Result<Option<DeskDevice>, ActionError> {
+    holds(st, op.session.staff.id, op.email(), action.needs()).await?;
     match action {
         Action::Deactivate => {
             if d.status != "activated" {
@@ -246,6 +281,7 @@ pub(super) async fn assign(
     };
     let mut detail = format!("to {}", f.upn.trim());
     let result = async {
+        holds(&st, op.session.staff.id, op.email(), DeskRole::Helpdesk).await?;
         if d.status != "available" {
             return Err(ActionError::Refused(format!(
                 "token {} is {} (to {}), not available",
@@ -286,6 +322,7 @@ pub(super) async fn activate(
         Err(r) => return r,
     };
     let result = async {
+        holds(&st, op.session.staff.id, op.email(), DeskRole::Helpdesk).await?;
         let code = six_digits(&f.code)?;
         st.graph.activate(assignee(&d)?, &d.id, code).await?;
         Ok(Some(refresh_device(&st, &d.id).await?))
@@ -305,7 +342,10 @@ pub(super) async fn one(st: Arc<DeskState>, op: Operator, id: String, action: Ac
     } else {
         format!("was {} for {}", d.status, d.user_name)
     };
-    let result = run(&st, &d, action).await;
+    if st.settings.two_person.needs_approval(action, 1) {
+        return crate::approvals::ask(&st, &op, action, &[d]).await;
+    }
+    let result = run(&st, &op, &d, action).await;
     finish(&st, &op, &d, action.as_str(), detail, result).await
 }
 
@@ -346,13 +386,6 @@ pub(super) async fn delete(
             Some(&format!("/tokens/{}", enc(&id))),
         );
     }
-    if st.settings.two_person {
-        let d = match allowed(&st, &op, &id, DeskRole::Administrator, "delete").await {
-            Ok(d) => d,
-            Err(r) => return r,
-        };
-        return crate::approvals::ask(&st, &op, Action::Delete, &[d]).await;
-    }
     one(st, op, id, Action::Delete).await
 }
 
@@ -376,6 +409,7 @@ pub(super) async fn replace(
     let serial = f.serial.trim().to_owned();
     let mut detail = format!("by {serial} for {}", old.user_name);
     let result = async {
+        holds(&st, op.session.staff.id, op.email(), DeskRole::Helpdesk).await?;
         let user = assignee(&old)?.to_owned();
         let code = if f.code.trim().is_empty() {
             None
@@ -412,4 +446,27 @@ pub(super) async fn replace(
     }
     .await;
     finish(&st, &op, &old, "replace", detail, result).await
+}
+
+/// Clears the directory's code locks on a token and its user (beyond
+/// Entra: the local directory locks both after too many wrong codes).
+pub(super) async fn unlock(
+    State(st): State<Arc<DeskState>>,
+    op: Operator,
+    Path(id): Path<String>,
+) -> Response {
+    let d = match allowed(&st, &op, &id, DeskRole::Helpdesk, "unlock").await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let result = async {
+        holds(&st, op.session.staff.id, op.email(), DeskRole::Helpdesk).await?;
+        st.graph.clear_token_lock(&d.serial).await?;
+        if let Some(user) = d.user_id.as_deref() {
+            st.graph.clear_user_lock(user).await?;
+        }
+        Ok(Some(refresh_device(&st, &d.id).await?))
+    }
+    .await;
+    finish(&st, &op, &d, "unlock", "code lock cleared".into(), result).await
 }

@@ -189,7 +189,7 @@ pub(super) async fn bulk_confirm(
     {
         return r;
     }
-    if action == Action::Delete && st.settings.two_person {
+    if st.settings.two_person.needs_approval(action, ids.len()) {
         let rows = match selected(&st, &ids).await {
             Ok(r) => r,
             Err(e) => return store_failed(&op, &e),
@@ -238,7 +238,7 @@ pub(crate) async fn execute(
                 continue;
             }
         };
-        let result = run(st, &d, action).await;
+        let result = run(st, op, &d, action).await;
         let event = op.event(action.as_str(), &subject(&d));
         let event = match &result {
             Ok(_) => event.with_detail(format!("{note}; was {}", d.status)),

@@ -23,6 +23,8 @@ pub(super) struct TokenPage {
     chart: Option<String>,
     can_change: bool,
     admin: bool,
+    /// The directory's code lock on the token (wrong codes in a row).
+    lock: Option<oathvault_graph::TokenLock>,
 }
 
 impl TokenPage {
@@ -118,9 +120,19 @@ pub(super) async fn detail(
         )
         .warning
     });
+    // Beyond Entra: the local directory counts wrong codes and locks.
+    let lock = if st.clocks.load(std::sync::atomic::Ordering::Relaxed) == crate::CLOCKS_ABSENT {
+        None
+    } else {
+        st.graph.token_lock(&d.serial).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the token's lock could not be read");
+            None
+        })
+    };
     render(
         StatusCode::OK,
         &TokenPage {
+            lock,
             frame,
             chart: crate::drift::chart(&clock),
             warning,

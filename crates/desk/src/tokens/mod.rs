@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 
 use crate::DeskState;
 
-pub(crate) use actions::Action;
+pub(crate) use actions::{Action, holds, holds_by_email};
 pub(crate) use bulk::{ResultRow, ResultsPage, execute};
 
 const PAGE: i64 = 50;
@@ -36,6 +36,7 @@ pub(crate) fn routes() -> Router<Arc<DeskState>> {
         .route("/tokens/{id}/unassign", post(actions::unassign))
         .route("/tokens/{id}/replace", post(actions::replace))
         .route("/tokens/{id}/delete", post(actions::delete))
+        .route("/tokens/{id}/unlock", post(actions::unlock))
         .route("/tokens/bulk", post(bulk::bulk))
         .route("/tokens/bulk/confirm", post(bulk::bulk_confirm))
         .route("/sync", post(bulk::sync_now))

@@ -18,6 +18,7 @@ use common::{
     code_at, device_id, entra_csv, golden, graph_as, jsonl, now, sign_in, start, start_with,
     status, upload_and_push, wrong_code,
 };
+use oathvault_desk::DeskRole;
 use reqwest::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,7 +340,10 @@ async fn with_the_two_person_rule_a_second_administrator_approves_deletions() {
     let l = start_with(
         tmp.path(),
         oathvault_desk::DeskSettings {
-            two_person: true,
+            two_person: oathvault_desk::TwoPerson {
+                delete: true,
+                ..oathvault_desk::TwoPerson::default()
+            },
             ..oathvault_desk::DeskSettings::default()
         },
     )
@@ -406,6 +410,146 @@ async fn with_the_two_person_rule_a_second_administrator_approves_deletions() {
     let viewer = sign_in(&l, &l.viewer).await;
     let (st, _) = viewer.get("/approvals").await;
     assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_two_person_rule_covers_bulk_unassign_and_the_asker_is_checked_again_when_approved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = start_with(
+        tmp.path(),
+        oathvault_desk::DeskSettings {
+            two_person: oathvault_desk::TwoPerson {
+                bulk: true,
+                ..oathvault_desk::TwoPerson::default()
+            },
+            ..oathvault_desk::DeskSettings::default()
+        },
+    )
+    .await;
+    let admin = sign_in(&l, &l.admin).await;
+    upload_and_push(&admin, &golden()).await;
+    let user = l.demo.users[0].upn.clone();
+    let ids = [
+        device_id(&l, "10001001").await,
+        device_id(&l, "10001002").await,
+    ];
+    for id in &ids {
+        let (st, page) = admin
+            .post(
+                &format!("/tokens/{id}/assign"),
+                &format!("upn={user}&code="),
+            )
+            .await;
+        assert_eq!(
+            st,
+            StatusCode::SEE_OTHER,
+            "one token at a time needs no approval: {page}"
+        );
+    }
+    let form = format!("action=unassign&id={}&id={}", ids[0], ids[1]);
+
+    // A help desk operator's bulk unassign waits for an administrator.
+    let hana = common::operator(
+        &l.state,
+        "help@contoso.example",
+        "Hana Help",
+        DeskRole::Helpdesk,
+    )
+    .await;
+    let help = sign_in(&l, &hana).await;
+    let (st, page) = help.post("/tokens/bulk/confirm", &form).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{page}");
+    assert_eq!(status(&l, "10001001").await.unwrap().0, "assigned");
+
+    // Hana loses her role before the approval: it is not carried out.
+    let e = oathvault_store::Event::ok(
+        now(),
+        "test",
+        "test",
+        "operator.role",
+        "staff:help@contoso.example",
+    );
+    l.state
+        .store
+        .set_desk_role("help@contoso.example", Some(DeskRole::Viewer), &e)
+        .await
+        .unwrap();
+    let otto = sign_in(&l, &l.admin2).await;
+    let (st, page) = otto.post("/approvals/1/approve", "").await;
+    assert_eq!(st, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("no longer holds the helpdesk role"), "{page}");
+    for serial in ["10001001", "10001002"] {
+        assert_eq!(
+            status(&l, serial).await.unwrap().0,
+            "assigned",
+            "nothing changed"
+        );
+    }
+
+    // The same from an administrator, approved by a second one: done.
+    let (st, page) = admin.post("/tokens/bulk/confirm", &form).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{page}");
+    let (st, page) = otto.post("/approvals/2/approve", "").await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert!(page.contains("2 done, 0 failed."), "{page}");
+    for serial in ["10001001", "10001002"] {
+        assert_eq!(status(&l, serial).await, Some(("available".into(), None)));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_codes_lock_a_token_and_the_desk_shows_and_clears_the_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = start(tmp.path()).await;
+    let s = sign_in(&l, &l.admin).await;
+    let tokens = golden();
+    upload_and_push(&s, &tokens).await;
+    let id = device_id(&l, "10001001").await;
+    let user = l.demo.users[2].upn.clone();
+    let (st, page) = s
+        .post(
+            &format!("/tokens/{id}/assign"),
+            &format!("upn={user}&code="),
+        )
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
+    let wrong = wrong_code(&tokens[0], now());
+    for _ in 0..5 {
+        let (st, page) = s
+            .post(&format!("/tokens/{id}/activate"), &format!("code={wrong}"))
+            .await;
+        assert_eq!(st, StatusCode::BAD_GATEWAY, "{page}");
+    }
+    let lock = |page: &str| {
+        page.split("<dd id=\"lock\">")
+            .nth(1)
+            .and_then(|r| r.split("</dd>").next())
+            .map(str::to_owned)
+    };
+    let (_, page) = s.get(&format!("/tokens/{id}")).await;
+    assert!(
+        lock(&page).is_some_and(|l| l.contains("locked until")),
+        "{page}"
+    );
+    let right = code_at(&tokens[0], now());
+    let (st, page) = s
+        .post(&format!("/tokens/{id}/activate"), &format!("code={right}"))
+        .await;
+    assert_eq!(st, StatusCode::BAD_GATEWAY, "locked: {page}");
+    assert!(page.contains("TooManyAttempts"), "{page}");
+    // A viewer cannot clear it; the help desk can.
+    let viewer = sign_in(&l, &l.viewer).await;
+    let (st, _) = viewer.post(&format!("/tokens/{id}/unlock"), "").await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, page) = s.post(&format!("/tokens/{id}/unlock"), "").await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "{page}");
+    let (_, page) = s.get(&format!("/tokens/{id}")).await;
+    assert_eq!(lock(&page), None, "{page}");
+    let (st, page) = s
+        .post(&format!("/tokens/{id}/activate"), &format!("code={right}"))
+        .await;
+    assert_eq!(st, StatusCode::SEE_OTHER, "cleared: {page}");
+    assert_eq!(status(&l, "10001001").await.unwrap().0, "activated");
 }
 
 /// An app without `User.Read.All` (only the token permissions) still gets

@@ -15,7 +15,9 @@ pub struct App {
     pub name: String,
     /// Argon2id hash of the client secret.
     pub secret_hash: String,
-    /// Granted application permissions.
+    /// The application permissions it asks for (Entra's
+    /// `requiredResourceAccess`); what it holds in a tenant is what was
+    /// granted there ([`Db::app_grants`]).
     pub permissions: Vec<String>,
 }
 
@@ -67,5 +69,94 @@ impl Db {
                 })
             })
             .transpose()?)
+    }
+
+    /// Grants `permissions` (application permissions) to the app
+    /// `client_id` in `tenant` (Entra's app role assignments).
+    pub async fn grant_app(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        permissions: &[String],
+        now: i64,
+    ) -> Result<(), DbError> {
+        for p in permissions {
+            sqlx::query(
+                "INSERT INTO dir_app_grant (tenant_id, client_id, permission, created) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(tenant)
+            .bind(client_id)
+            .bind(p)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The application permissions granted to `client_id` in `tenant`.
+    pub async fn app_grants(&self, tenant: &str, client_id: &str) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT permission FROM dir_app_grant WHERE tenant_id = $1 AND client_id = $2 ORDER BY permission",
+        )
+        .bind(tenant)
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("permission"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Consents to delegated `scopes` for `client_id` in `tenant`: for every
+    /// user (`principal` `None`: an administrator's consent for the
+    /// tenant) or for one user themselves.
+    pub async fn consent(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        principal: Option<&str>,
+        scopes: &[String],
+        now: i64,
+    ) -> Result<(), DbError> {
+        for s in scopes {
+            sqlx::query(
+                "INSERT INTO dir_consent (tenant_id, client_id, principal_id, scope, created) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(tenant)
+            .bind(client_id)
+            .bind(principal.unwrap_or_default())
+            .bind(s)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The delegated scopes consented for `client_id` in `tenant` that
+    /// `user` may be given: for every user, or by that user themselves.
+    pub async fn consented(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        user: &str,
+    ) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT scope FROM dir_consent WHERE tenant_id = $1 AND client_id = $2 \
+             AND (principal_id = '' OR principal_id = $3) ORDER BY scope",
+        )
+        .bind(tenant)
+        .bind(client_id)
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("scope"))
+            .collect::<Result<_, _>>()?)
     }
 }

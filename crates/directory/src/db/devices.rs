@@ -224,12 +224,20 @@ impl Db {
     }
 
     /// Writes a device's changeable fields (names, model data, state,
-    /// assignment, drift, last use).
-    pub async fn save_device(&self, d: &Device) -> Result<(), DbError> {
-        sqlx::query(
+    /// assignment, drift) if its owner is still `owner_before` (the one read
+    /// before the change: `None` for nobody's). False: someone changed the
+    /// assignment meanwhile, and nothing was written. The code fields
+    /// (`last_counter`, `last_used`) are only ever written by
+    /// [`Db::spend_code`].
+    pub async fn save_device(
+        &self,
+        d: &Device,
+        owner_before: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
             "UPDATE dir_device SET display_name = $1, manufacturer = $2, model = $3, interval = $4, \
-             hash = $5, status = $6, user_id = $7, assigned_at = $8, last_used = $9, drift = $10, \
-             last_counter = $11 WHERE id = $12",
+             hash = $5, status = $6, user_id = $7, assigned_at = $8, drift = $9 \
+             WHERE id = $10 AND COALESCE(user_id, '') = $11",
         )
         .bind(d.display_name.clone())
         .bind(&d.manufacturer)
@@ -239,22 +247,55 @@ impl Db {
         .bind(&d.status)
         .bind(d.user.as_ref().map(|u| u.0.clone()))
         .bind(d.assigned_at)
-        .bind(d.last_used)
         .bind(d.drift)
-        .bind(d.last_counter)
         .bind(&d.id)
+        .bind(owner_before.unwrap_or_default())
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Deletes a device.
-    pub async fn delete_device(&self, id: &str) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM dir_device WHERE id = $1")
+    /// Spends a code: writes `d` — whose `last_counter` is the time step of
+    /// the code just accepted, with its drift, last use, and the state the
+    /// code leads to — only if no code of that step or a later one was
+    /// accepted meanwhile and the owner is still `owner_before`. One
+    /// conditional `UPDATE`: of two requests racing with one code, exactly
+    /// one gets `true`.
+    pub async fn spend_code(
+        &self,
+        d: &Device,
+        owner_before: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let Some(counter) = d.last_counter else {
+            return Ok(false);
+        };
+        let done = sqlx::query(
+            "UPDATE dir_device SET display_name = $1, status = $2, user_id = $3, assigned_at = $4, \
+             drift = $5, last_counter = $6, last_used = $7 \
+             WHERE id = $8 AND COALESCE(user_id, '') = $9 \
+             AND (last_counter IS NULL OR last_counter < $6)",
+        )
+        .bind(d.display_name.clone())
+        .bind(&d.status)
+        .bind(d.user.as_ref().map(|u| u.0.clone()))
+        .bind(d.assigned_at)
+        .bind(d.drift)
+        .bind(counter)
+        .bind(d.last_used)
+        .bind(&d.id)
+        .bind(owner_before.unwrap_or_default())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes a device that is nobody's; false when it is assigned (or gone).
+    pub async fn delete_device(&self, id: &str) -> Result<bool, DbError> {
+        let done = sqlx::query("DELETE FROM dir_device WHERE id = $1 AND user_id IS NULL")
             .bind(id)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Devices assigned to a user.

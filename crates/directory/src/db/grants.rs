@@ -87,20 +87,33 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Stores a refresh token (as a hash).
+    /// Stores a refresh token (as a hash) of `family` (the hash of the
+    /// first token of a sign-in; each refresh adds the next), granting
+    /// `scope`; expired ones are dropped on the way.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one row's columns, each a plain value"
+    )]
     pub async fn add_refresh(
         &self,
         token_hash: &str,
+        family: &str,
         user_id: &str,
         client_id: &str,
         scope: &str,
         expires: i64,
         now: i64,
     ) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM dir_refresh WHERE expires <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         sqlx::query(
-            "INSERT INTO dir_refresh (token_hash, user_id, client_id, scope, expires, created) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO dir_refresh (token_hash, family, user_id, client_id, scope, expires, created) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(token_hash)
+        .bind(family)
         .bind(user_id)
         .bind(client_id)
         .bind(scope)
@@ -111,24 +124,84 @@ impl Db {
         Ok(())
     }
 
-    /// Redeems a refresh token (it is removed: each is used once): its
-    /// user id, client id and scope.
-    pub async fn take_refresh(
+    /// A refresh token's grant, without using it (unknown or expired:
+    /// `None`).
+    pub async fn peek_refresh(
         &self,
         token_hash: &str,
         now: i64,
-    ) -> Result<Option<(String, String, String)>, DbError> {
-        let mut tx = self.begin().await?;
-        let row = sqlx::query_as("SELECT user_id, client_id, scope FROM dir_refresh WHERE token_hash = $1 AND expires > $2")
-            .bind(token_hash)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM dir_refresh WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(row)
+    ) -> Result<Option<RefreshGrant>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT user_id, client_id, scope, family, spent FROM dir_refresh \
+             WHERE token_hash = $1 AND expires > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
     }
+
+    /// Uses a refresh token: each is good once. A spent one used again
+    /// revokes its whole family (every token of that sign-in, the newest
+    /// included), as does a use that loses a race with another.
+    pub async fn use_refresh(&self, token_hash: &str, now: i64) -> Result<Refresh, DbError> {
+        let mut tx = self.begin().await?;
+        let row: Option<RefreshGrant> = sqlx::query_as(
+            "SELECT user_id, client_id, scope, family, spent FROM dir_refresh \
+             WHERE token_hash = $1 AND expires > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(grant) = row else {
+            return Ok(Refresh::Unknown);
+        };
+        let fresh = grant.spent == 0
+            && sqlx::query("UPDATE dir_refresh SET spent = 1 WHERE token_hash = $1 AND spent = 0")
+                .bind(token_hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+        if !fresh {
+            sqlx::query("DELETE FROM dir_refresh WHERE family = $1")
+                .bind(&grant.family)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(if fresh {
+            Refresh::Valid(grant)
+        } else {
+            Refresh::Reused(grant)
+        })
+    }
+}
+
+/// A refresh token's grant.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RefreshGrant {
+    /// The signed-in user.
+    pub user_id: String,
+    /// The app it was issued to.
+    pub client_id: String,
+    /// The delegated scopes granted at sign-in (space-separated): a refresh
+    /// never gets more.
+    pub scope: String,
+    /// The hash of the first token of the sign-in.
+    pub family: String,
+    /// 1 once used.
+    pub spent: i64,
+}
+
+/// What came of using a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// Unknown or expired.
+    Unknown,
+    /// Used before: its family is now revoked.
+    Reused(RefreshGrant),
+    /// Good, and now spent.
+    Valid(RefreshGrant),
 }

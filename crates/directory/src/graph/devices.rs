@@ -15,10 +15,10 @@ use super::list::{Listing, list};
 use super::methods::check_method_cap;
 use super::shapes::{MethodOut, device_json};
 use super::{
-    DEVICES, PAGE, Principal, bad_request, base_url, body_json, entity, not_found, ok_json, perm,
+    DEVICES, PAGE, Principal, bad_request, base_url, body_json, entity, not_found, ok_json,
     str_field, wire_object,
 };
-use crate::admin::role;
+use crate::access::Operation;
 use crate::db::{Cond, Db, DbError, Device};
 use crate::odata::{Allowed, Literal, Query};
 use crate::rules::{self, status};
@@ -108,11 +108,7 @@ impl Listing for Devices {
     const CONTEXT: &'static str = "directory/authenticationMethodDevices/hardwareOathDevices";
 
     fn authorize(who: &Principal) -> Result<(), GraphError> {
-        who.require(&[perm::POLICY_READ_ALL, perm::POLICY_RW_AUTH])?;
-        who.admin(&[
-            role::GLOBAL_READER,
-            role::AUTHENTICATION_POLICY_ADMINISTRATOR,
-        ])
+        who.allow(Operation::ReadDevices, None)
     }
 
     fn conditions(q: &Query) -> Result<Vec<Cond>, GraphError> {
@@ -152,11 +148,7 @@ async fn get_device(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, GraphError> {
-    who.require(&[perm::POLICY_READ_ALL, perm::POLICY_RW_AUTH])?;
-    who.admin(&[
-        role::GLOBAL_READER,
-        role::AUTHENTICATION_POLICY_ADMINISTRATOR,
-    ])?;
+    who.allow(Operation::ReadDevices, None)?;
     let d = find_device(&st, &who.tenant, &id).await?;
     let base = base_url(&st, &headers);
     Ok(entity(
@@ -205,16 +197,13 @@ async fn new_device(
     };
     let user = match assign {
         Some(id) => {
-            who.require(&[perm::UAM_RW_ALL])?;
-            who.admin(&[
-                role::AUTHENTICATION_ADMINISTRATOR,
-                role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
-            ])?;
+            who.may_try(Operation::WriteMethods)?;
             let u = st
                 .db
                 .user(&who.tenant, id)
                 .await?
                 .ok_or_else(|| not_found(id))?;
+            who.allow(Operation::WriteMethods, Some(&u))?;
             Some((u.id, u.display_name))
         }
         None => None,
@@ -253,8 +242,7 @@ async fn create_device(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    who.require(&[perm::POLICY_RW_AUTH])?;
-    who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
+    who.allow(Operation::WriteDevices, None)?;
     let m: DeviceIn<'_> = wire_object(&body)?;
     let now = st.now();
     let d = new_device(&st, &who, &m, (now, 0), &mut oathvault_vault::random::os()).await?;
@@ -285,8 +273,7 @@ async fn create_delta(
     who: Principal,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    who.require(&[perm::POLICY_RW_AUTH])?;
-    who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
+    who.allow(Operation::WriteDevices, None)?;
     let delta: DeltaIn<'_> = wire_object(&body)?;
     let items = delta
         .value
@@ -352,8 +339,7 @@ async fn update_device(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    who.require(&[perm::POLICY_RW_AUTH])?;
-    who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
+    who.allow(Operation::WriteDevices, None)?;
     let m = body_json(&body)?;
     let mut d = find_device(&st, &who.tenant, &id).await?;
     if d.user.is_some() {
@@ -396,7 +382,11 @@ async fn update_device(
             .map_err(|e| bad_request(e.0))?
             .to_owned();
     }
-    st.db.save_device(&d).await?;
+    if !st.db.save_device(&d, None).await? {
+        return Err(bad_request(
+            "The token needs to be unassigned before it can be updated.",
+        ));
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -405,14 +395,17 @@ async fn delete_device(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, GraphError> {
-    who.require(&[perm::POLICY_RW_AUTH])?;
-    who.admin(&[role::AUTHENTICATION_POLICY_ADMINISTRATOR])?;
+    who.allow(Operation::WriteDevices, None)?;
     let d = find_device(&st, &who.tenant, &id).await?;
     if d.user.is_some() {
         return Err(bad_request(
             "The token needs to be unassigned before it can be deleted.",
         ));
     }
-    st.db.delete_device(&d.id).await?;
+    if !st.db.delete_device(&d.id).await? {
+        return Err(bad_request(
+            "The token needs to be unassigned before it can be deleted.",
+        ));
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -15,10 +15,10 @@ use super::devices::find_device;
 use super::shapes::{method_json, rfc3339};
 use super::users::{find_user, me_needs_user};
 use super::{
-    METHOD_TYPE, Principal, bad_request, base_url, body_json, entity, not_found, ok_json, perm,
-    str_field,
+    METHOD_TYPE, Principal, bad_request, base_url, body_json, entity, not_found, ok_json, str_field,
 };
-use crate::admin::role;
+use crate::access::Operation;
+use crate::codes::{self, Outcome};
 use crate::db::{Cond, Device, User};
 use crate::rules::{self, Purpose, status};
 use crate::{DirState, GraphError};
@@ -58,43 +58,29 @@ pub(super) fn routes() -> Router<Arc<DirState>> {
     r
 }
 
-/// The user a `/users/{user}/…` or `/me/…` path names, checked against the
-/// caller's grants (`write`: changing methods).
+/// The user a `/users/{user}/…` or `/me/…` path names (under `/me`, the
+/// caller), if the caller may read (or, with `write`, change) their
+/// methods.
 async fn target(
     st: &DirState,
     who: &Principal,
     user: Option<&str>,
     write: bool,
 ) -> Result<User, GraphError> {
-    if let Some(u) = user {
-        if write {
-            who.require(&[perm::UAM_RW_ALL])?;
-            who.admin(&[
-                role::AUTHENTICATION_ADMINISTRATOR,
-                role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
-            ])?;
-        } else {
-            who.require(&[perm::UAM_READ_ALL, perm::UAM_RW_ALL])?;
-            who.admin(&[
-                role::GLOBAL_READER,
-                role::AUTHENTICATION_ADMINISTRATOR,
-                role::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
-            ])?;
-        }
-        return find_user(st, &who.tenant, u).await;
-    }
-    let me = who.user.clone().ok_or_else(me_needs_user)?;
-    if write {
-        who.require(&[perm::UAM_RW, perm::UAM_RW_ALL])?;
+    let op = if write {
+        Operation::WriteMethods
     } else {
-        who.require(&[
-            perm::UAM_READ,
-            perm::UAM_RW,
-            perm::UAM_READ_ALL,
-            perm::UAM_RW_ALL,
-        ])?;
-    }
-    find_user(st, &who.tenant, &me).await
+        Operation::ReadMethods
+    };
+    let u = if let Some(u) = user {
+        who.may_try(op)?;
+        find_user(st, &who.tenant, u).await?
+    } else {
+        let me = who.user.clone().ok_or_else(me_needs_user)?;
+        find_user(st, &who.tenant, &me).await?
+    };
+    who.allow(op, Some(&u))?;
+    Ok(u)
 }
 
 /// Path parameters of the per-user routes (`user` is absent under `/me`).
@@ -178,24 +164,56 @@ pub(super) async fn check_method_cap(st: &DirState, user_id: &str) -> Result<(),
     Ok(())
 }
 
-/// Gives `d` to `user` (it must be available, or already theirs).
-async fn give(st: &DirState, d: &mut Device, user: &User, now: i64) -> Result<(), GraphError> {
+/// Whether `user` may be given `d`: it is nobody's (and the user has room
+/// for another method), or already theirs.
+async fn may_give(st: &DirState, d: &Device, user: &User) -> Result<(), GraphError> {
     match &d.user {
-        Some((owner, _)) if *owner == user.id => return Ok(()),
-        Some(_) => {
-            return Err(GraphError::new(
-                StatusCode::CONFLICT,
-                "Request_BadRequest",
-                "The hardware OATH token is assigned to another user.",
-            ));
-        }
-        None => {}
+        Some((owner, _)) if *owner == user.id => Ok(()),
+        Some(_) => Err(GraphError::new(
+            StatusCode::CONFLICT,
+            "Request_BadRequest",
+            "The hardware OATH token is assigned to another user.",
+        )),
+        None => check_method_cap(st, &user.id).await,
     }
-    check_method_cap(st, &user.id).await?;
-    d.user = Some((user.id.clone(), user.display_name.clone()));
-    d.assigned_at = Some(now);
-    d.status = status::ASSIGNED.into();
-    Ok(())
+}
+
+/// Makes a nobody's `d` the user's (`assigned`); a token already theirs
+/// keeps its state.
+fn assign_to(d: &mut Device, user: &User, now: i64) {
+    if d.user.is_none() {
+        d.user = Some((user.id.clone(), user.display_name.clone()));
+        d.assigned_at = Some(now);
+        d.status = status::ASSIGNED.into();
+    }
+}
+
+fn changed_meanwhile() -> GraphError {
+    GraphError::new(
+        StatusCode::CONFLICT,
+        "Request_BadRequest",
+        "The hardware OATH token was changed by another request meanwhile; read it again and retry.",
+    )
+}
+
+/// Writes `d` if its owner is still `owner_before`; `409` otherwise.
+async fn save(st: &DirState, d: &Device, owner_before: Option<&str>) -> Result<(), GraphError> {
+    if st.db.save_device(d, owner_before).await? {
+        Ok(())
+    } else {
+        Err(changed_meanwhile())
+    }
+}
+
+/// Gives `before` to `user` (see [`may_give`]) and writes it.
+async fn give(st: &DirState, before: &Device, user: &User) -> Result<Device, GraphError> {
+    may_give(st, before, user).await?;
+    let mut d = before.clone();
+    if d.user.is_none() {
+        assign_to(&mut d, user, st.now());
+        save(st, &d, None).await?;
+    }
+    Ok(d)
 }
 
 fn device_id(m: &Map<String, Value>) -> Result<String, GraphError> {
@@ -215,10 +233,8 @@ async fn assign(
 ) -> Result<Response, GraphError> {
     let user = target(&st, &who, p.user.as_deref(), true).await?;
     let m = body_json(&body)?;
-    let mut d = find_device(&st, &who.tenant, &device_id(&m)?).await?;
-    let now = st.now();
-    give(&st, &mut d, &user, now).await?;
-    st.db.save_device(&d).await?;
+    let before = find_device(&st, &who.tenant, &device_id(&m)?).await?;
+    let d = give(&st, &before, &user).await?;
     let base = base_url(&st, &headers);
     let mut out = Map::new();
     out.insert("@odata.type".into(), METHOD_TYPE.into());
@@ -247,19 +263,29 @@ async fn assign_ref(
     let m = body_json(&body)?;
     let reference =
         str_field(&m, "@odata.id").ok_or_else(|| bad_request("@odata.id is required"))?;
+    // The reference names the user the path is about (under `/me`, the
+    // caller): it cannot hand the token to someone else.
     let named = reference.rsplit('/').next().unwrap_or_default();
     let to = find_user(&st, &who.tenant, named).await?;
-    let mut d = find_device(&st, &who.tenant, p.method.as_deref().unwrap_or_default()).await?;
-    let _ = user;
-    give(&st, &mut d, &to, st.now()).await?;
-    st.db.save_device(&d).await?;
+    if to.id != user.id {
+        return Err(bad_request(
+            "@odata.id must name the user of the request path.",
+        ));
+    }
+    let before = find_device(&st, &who.tenant, p.method.as_deref().unwrap_or_default()).await?;
+    give(&st, &before, &user).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Checks an activation code; a wrong one leaves the token `failedActivation`.
+/// Checks an activation code for `user` on `before` (the token as read:
+/// theirs, or nobody's when assigning and activating at once). The right
+/// code activates it (and assigns it, names it) in one write; a wrong one
+/// leaves the user's token `failedActivation` and a nobody's token as it
+/// was — never assigned to anyone.
 async fn activate_with(
     st: &DirState,
-    d: &mut Device,
+    user: &User,
+    before: &Device,
     m: &Map<String, Value>,
 ) -> Result<(), GraphError> {
     let code = match m.get("verificationCode") {
@@ -267,24 +293,42 @@ async fn activate_with(
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err(bad_request("verificationCode is required")),
     };
-    if let Some(name) = str_field(m, "displayName") {
-        d.display_name = Some(name.to_owned());
-    }
+    let name = str_field(m, "displayName");
     let now = st.now();
-    let secret = crate::open_secret(st, d)?;
-    let Some(ok) = rules::check(d, &secret, &code, now, Purpose::Activation) else {
-        d.status = status::FAILED_ACTIVATION.into();
-        st.db.save_device(d).await?;
-        return Err(bad_request(
-            "The verification code is not valid for this token.",
-        ));
+    let accept = |d: &mut Device| {
+        assign_to(d, user, now);
+        d.status = status::ACTIVATED.into();
+        if let Some(name) = name {
+            d.display_name = Some(name.to_owned());
+        }
     };
-    d.status = status::ACTIVATED.into();
-    d.drift = ok.drift;
-    d.last_counter = Some(ok.counter);
-    d.last_used = Some(now);
-    st.db.save_device(d).await?;
-    Ok(())
+    match codes::try_code(
+        st,
+        Some(user),
+        std::slice::from_ref(before),
+        &code,
+        Purpose::Activation,
+        &accept,
+    )
+    .await?
+    {
+        Outcome::Accepted(_) => Ok(()),
+        Outcome::Locked(until) => Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "TooManyAttempts",
+            codes::locked_message(until),
+        )),
+        Outcome::Refused => {
+            if before.user.as_ref().is_some_and(|u| u.0 == user.id) {
+                let mut d = before.clone();
+                d.status = status::FAILED_ACTIVATION.into();
+                save(st, &d, Some(&user.id)).await?;
+            }
+            Err(bad_request(
+                "The verification code is not valid for this token.",
+            ))
+        }
+    }
 }
 
 async fn activate(
@@ -295,8 +339,8 @@ async fn activate(
 ) -> Result<Response, GraphError> {
     let user = target(&st, &who, p.user.as_deref(), true).await?;
     let m = body_json(&body)?;
-    let mut d = users_device(&st, &who, &user, p.method.as_deref()).await?;
-    activate_with(&st, &mut d, &m).await?;
+    let d = users_device(&st, &who, &user, p.method.as_deref()).await?;
+    activate_with(&st, &user, &d, &m).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -308,7 +352,7 @@ async fn deactivate(
     let user = target(&st, &who, p.user.as_deref(), true).await?;
     let mut d = users_device(&st, &who, &user, p.method.as_deref()).await?;
     d.status = status::ASSIGNED.into();
-    st.db.save_device(&d).await?;
+    save(&st, &d, Some(&user.id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -320,9 +364,9 @@ async fn assign_and_activate(
 ) -> Result<Response, GraphError> {
     let user = target(&st, &who, p.user.as_deref(), true).await?;
     let m = body_json(&body)?;
-    let mut d = find_device(&st, &who.tenant, &device_id(&m)?).await?;
-    give(&st, &mut d, &user, st.now()).await?;
-    activate_with(&st, &mut d, &m).await?;
+    let d = find_device(&st, &who.tenant, &device_id(&m)?).await?;
+    may_give(&st, &d, &user).await?;
+    activate_with(&st, &user, &d, &m).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -336,13 +380,13 @@ async fn assign_and_activate_by_serial(
     let m = body_json(&body)?;
     let serial =
         str_field(&m, "serialNumber").ok_or_else(|| bad_request("serialNumber is required"))?;
-    let mut d = st
+    let d = st
         .db
         .device_by_serial(&who.tenant, serial)
         .await?
         .ok_or_else(|| not_found(serial))?;
-    give(&st, &mut d, &user, st.now()).await?;
-    activate_with(&st, &mut d, &m).await?;
+    may_give(&st, &d, &user).await?;
+    activate_with(&st, &user, &d, &m).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -357,6 +401,6 @@ async fn unassign(
     d.assigned_at = None;
     d.status = status::AVAILABLE.into();
     d.drift = 0;
-    st.db.save_device(&d).await?;
+    save(&st, &d, Some(&user.id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

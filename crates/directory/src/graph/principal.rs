@@ -22,38 +22,8 @@ pub struct Principal {
     pub app: String,
     /// The signed-in user's directory roles (`wids`; delegated tokens).
     pub wids: Vec<String>,
-}
-
-impl Principal {
-    /// For a delegated caller, one of `roles` (or Global Administrator) is
-    /// needed too, as in Entra; an application needs only its permission.
-    pub(super) fn admin(&self, roles: &[&str]) -> Result<(), GraphError> {
-        if self.user.is_none()
-            || self.wids.iter().any(|w| {
-                w == crate::admin::role::GLOBAL_ADMINISTRATOR || roles.contains(&w.as_str())
-            })
-        {
-            return Ok(());
-        }
-        Err(GraphError::new(
-            StatusCode::FORBIDDEN,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation: the signed-in user needs a directory role for it.",
-        ))
-    }
-
-    /// One of `any_of` among the token's permissions or scopes, or 403.
-    pub(crate) fn require(&self, any_of: &[&str]) -> Result<(), GraphError> {
-        if self.grants.iter().any(|g| any_of.contains(&g.as_str())) {
-            Ok(())
-        } else {
-            Err(GraphError::new(
-                StatusCode::FORBIDDEN,
-                "Authorization_RequestDenied",
-                "Insufficient privileges to complete the operation.",
-            ))
-        }
-    }
+    /// The signed-in user's UPN (delegated tokens).
+    pub upn: Option<String>,
 }
 
 impl FromRequestParts<Arc<DirState>> for Principal {
@@ -117,6 +87,7 @@ impl FromRequestParts<Arc<DirState>> for Principal {
             user: text("oid").filter(|_| claims.contains_key("scp")),
             grants,
             app: text("appid").unwrap_or_default(),
+            upn: text("upn"),
             wids,
         })
     }

@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use super::list::{Listing, list};
 use super::shapes::user_json;
-use super::{Principal, bad_request, base_url, entity, not_found, perm, query_error};
+use super::{Principal, bad_request, base_url, entity, not_found, query_error};
+use crate::access::Operation;
 use crate::db::{Cond, Db, DbError, User};
 use crate::odata::{self, Allowed, Literal, Query};
 use crate::{DirState, GraphError};
@@ -47,11 +48,7 @@ impl Listing for Users {
     const CONTEXT: &'static str = "users";
 
     fn authorize(who: &Principal) -> Result<(), GraphError> {
-        who.require(&[
-            perm::USER_READ_ALL,
-            perm::USER_READBASIC_ALL,
-            perm::DIRECTORY_READ_ALL,
-        ])
+        who.allow(Operation::ReadUsers, None)
     }
 
     fn conditions(q: &Query) -> Result<Vec<Cond>, GraphError> {
@@ -109,11 +106,7 @@ async fn get_user(
     Path(user): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, GraphError> {
-    who.require(&[
-        perm::USER_READ_ALL,
-        perm::USER_READBASIC_ALL,
-        perm::DIRECTORY_READ_ALL,
-    ])?;
+    who.may_try(Operation::ReadUsers)?;
     let q = odata::parse(
         raw.as_deref().unwrap_or(""),
         Allowed {
@@ -124,6 +117,7 @@ async fn get_user(
     )
     .map_err(query_error)?;
     let u = find_user(&st, &who.tenant, &user).await?;
+    who.allow(Operation::ReadUsers, Some(&u))?;
     let mut m = user_json(&u);
     odata::apply_select(&mut m, q.select.as_deref());
     let base = base_url(&st, &headers);
@@ -141,6 +135,7 @@ async fn get_me(
 ) -> Result<Response, GraphError> {
     let id = who.user.clone().ok_or_else(me_needs_user)?;
     let u = find_user(&st, &who.tenant, &id).await?;
+    who.allow(Operation::ReadUsers, Some(&u))?;
     let base = base_url(&st, &headers);
     Ok(entity(
         StatusCode::OK,

@@ -69,12 +69,13 @@ struct DeviceCodeForm {
 
 const UNKNOWN_CODE: &str = "That code didn't work. Check the code and try again.";
 
-/// The pending grant with this user code in the user's tenant, and its app's name.
+/// The pending grant with this user code in the user's tenant: its app's
+/// name, its app and the scopes asked.
 async fn pending_grant(
     st: &DirState,
     user: &User,
     user_code: &str,
-) -> Result<Option<String>, GraphError> {
+) -> Result<Option<(String, String, String)>, GraphError> {
     let code = user_code.trim().replace(['-', ' '], "");
     let grant = st.db.device_code(None, Some(&code)).await?;
     let Some(g) = grant
@@ -83,7 +84,8 @@ async fn pending_grant(
         return Ok(None);
     };
     let app = st.db.app(&g.client_id).await?;
-    Ok(Some(app.map_or(g.client_id, |a| a.name)))
+    let name = app.map_or_else(|| g.client_id.clone(), |a| a.name);
+    Ok(Some((name, g.client_id, g.scope)))
 }
 
 async fn devicelogin(
@@ -95,7 +97,7 @@ async fn devicelogin(
         return Redirect::to("/login?next=devicelogin").into_response();
     };
     match pending_grant(&st, &user, &f.user_code).await {
-        Ok(Some(app)) => device_page(user, "confirm", f.user_code.trim(), &app, None),
+        Ok(Some((app, _, _))) => device_page(user, "confirm", f.user_code.trim(), &app, None),
         Ok(None) => device_page(user, "code", &f.user_code, "", Some(UNKNOWN_CODE)),
         Err(e) => failed(&e),
     }
@@ -109,8 +111,8 @@ async fn devicelogin_confirm(
     let Ok(user) = signed_in(&st, &headers).await else {
         return Redirect::to("/login?next=devicelogin").into_response();
     };
-    let app = match pending_grant(&st, &user, &f.user_code).await {
-        Ok(Some(app)) => app,
+    let (app, client_id, scope) = match pending_grant(&st, &user, &f.user_code).await {
+        Ok(Some(x)) => x,
         Ok(None) => return device_page(user, "code", &f.user_code, "", Some(UNKNOWN_CODE)),
         Err(e) => return failed(&e),
     };
@@ -121,6 +123,18 @@ async fn devicelogin_confirm(
         .replace(['-', ' '], "")
         .to_ascii_uppercase();
     let status = if approve { "approved" } else { "declined" };
+    if approve {
+        // Approving is the user's consent, for themselves, to what they
+        // may consent to; the rest needs an administrator's.
+        let own = crate::oauth::self_consentable(&scope);
+        if let Err(e) = st
+            .db
+            .consent(&user.tenant_id, &client_id, Some(&user.id), &own, st.now())
+            .await
+        {
+            return failed(&e.into());
+        }
+    }
     match st.db.set_device_code(&code, status, Some(&user.id)).await {
         Ok(true) => {
             tracing::info!(user = %user.id, %status, "device code sign-in");

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use super::{failed, render, signed_in};
+use crate::codes::{self, Outcome};
 use crate::db::{Device, User};
 use crate::rules::{self, Purpose, status};
 use crate::{DirState, GraphError};
@@ -106,10 +107,11 @@ async fn delete_method(
             d.assigned_at = None;
             d.status = status::AVAILABLE.into();
             d.drift = 0;
-            if let Err(e) = st.db.save_device(&d).await {
-                return failed(&e.into());
+            match st.db.save_device(&d, Some(&user.id)).await {
+                Ok(true) => Redirect::to("/security-info?notice=deleted").into_response(),
+                Ok(false) => Redirect::to("/security-info").into_response(),
+                Err(e) => failed(&e.into()),
             }
-            Redirect::to("/security-info?notice=deleted").into_response()
         }
         Ok(_) => Redirect::to("/security-info").into_response(),
         Err(e) => failed(&e.into()),
@@ -255,7 +257,7 @@ async fn token_code(
         Ok(u) => u,
         Err(r) => return r,
     };
-    let mut d = match enrollable(&st, &user, &f.serial).await {
+    let d = match enrollable(&st, &user, &f.serial).await {
         Ok(Some(d)) => d,
         Ok(None) => return token_step(user, "serial", &f, 30, Some(NOT_FOUND.into())),
         Err(e) => return failed(&e),
@@ -278,32 +280,41 @@ async fn token_code(
             Err(e) => return failed(&e.into()),
         }
     }
-    let secret = match crate::open_secret(&st, &d) {
-        Ok(s) => s,
-        Err(e) => return failed(&e),
-    };
     let now = st.now();
-    let Some(ok) = rules::check(&d, &secret, &f.code, now, Purpose::Activation) else {
-        return token_step(
+    let name = f.name.trim().to_owned();
+    let accept = |d: &mut Device| {
+        if d.user.is_none() {
+            d.user = Some((user.id.clone(), user.display_name.clone()));
+            d.assigned_at = Some(now);
+        }
+        d.display_name = Some(name.clone());
+        d.status = status::ACTIVATED.into();
+    };
+    let outcome = codes::try_code(
+        &st,
+        Some(&user),
+        std::slice::from_ref(&d),
+        &f.code,
+        Purpose::Activation,
+        &accept,
+    )
+    .await;
+    match outcome {
+        Ok(Outcome::Accepted(d)) => {
+            tracing::info!(user = %user.id, device = %d.id, "hardware token registered in Security info");
+            token_step(user, "done", &f, d.interval, None)
+        }
+        Ok(Outcome::Locked(until)) => {
+            let problem = codes::locked_message(until);
+            token_step(user, "code", &f, d.interval, Some(problem))
+        }
+        Ok(Outcome::Refused) => token_step(
             user,
             "code",
             &f,
             d.interval,
             Some("That code didn't work. Enter the code shown on the token now.".into()),
-        );
-    };
-    if d.user.is_none() {
-        d.user = Some((user.id.clone(), user.display_name.clone()));
-        d.assigned_at = Some(now);
+        ),
+        Err(e) => failed(&e),
     }
-    d.display_name = Some(f.name.trim().to_owned());
-    d.status = status::ACTIVATED.into();
-    d.drift = ok.drift;
-    d.last_counter = Some(ok.counter);
-    d.last_used = Some(now);
-    if let Err(e) = st.db.save_device(&d).await {
-        return failed(&e.into());
-    }
-    tracing::info!(user = %user.id, device = %d.id, "hardware token registered in Security info");
-    token_step(user, "done", &f, d.interval, None)
 }

@@ -13,6 +13,7 @@ use axum::routing::post;
 
 use super::{PENDING_TTL, SESSION_TTL, cookie, failed, hash, render, set_cookie, start_session};
 use crate::DirState;
+use crate::codes::Outcome;
 use crate::rules::status;
 
 pub(super) fn routes() -> Router<Arc<DirState>> {
@@ -28,7 +29,7 @@ pub(super) fn routes() -> Router<Arc<DirState>> {
 struct LoginPage {
     step: &'static str,
     upn: String,
-    problem: Option<&'static str>,
+    problem: Option<String>,
     next: &'static str,
 }
 
@@ -45,7 +46,7 @@ fn login(
     status: StatusCode,
     step: &'static str,
     upn: &str,
-    problem: Option<&'static str>,
+    problem: Option<String>,
     next: &'static str,
 ) -> Response {
     render(
@@ -89,7 +90,7 @@ async fn login_user(Form(f): Form<UserForm>) -> Response {
             StatusCode::UNPROCESSABLE_ENTITY,
             "user",
             upn,
-            Some("Enter a valid email address, phone number, or Skype name."),
+            Some("Enter a valid email address, phone number, or Skype name.".into()),
             next,
         );
     }
@@ -103,8 +104,9 @@ struct PasswordForm {
     next: Option<String>,
 }
 
-const WRONG_PASSWORD: &str = "Your account or password is incorrect.";
-const LOCKED: &str = "Your account is locked after too many wrong attempts. Try again later.";
+/// The one answer to a wrong password, an unknown account and a locked
+/// one: which of them it was is not told (accounts cannot be enumerated).
+const WRONG_PASSWORD: &str = "Your account or password is incorrect. After too many wrong attempts an account is locked for a while: try again later, or ask your administrator.";
 const WRONG_CODE: &str = "You didn't enter the expected verification code. Sign in again.";
 /// Wrong passwords or codes in a row that lock an account, and for how
 /// long: the same rule as the portal's and the desk's staff.
@@ -113,20 +115,10 @@ const LOCKOUT: oathvault_store::lockout::Lockout = oathvault_store::lockout::Loc
     seconds: 15 * 60,
 };
 
-/// The lockout: counts a wrong password or code against the user and
-/// answers what to tell them: [`LOCKED`] when this one locked the account,
-/// `otherwise` when it did not.
-async fn record_failed_signin(
-    st: &DirState,
-    user_id: &str,
-    now: i64,
-    otherwise: &'static str,
-) -> &'static str {
-    let locked = st.db.signin_failed(user_id, now, &LOCKOUT).await;
-    if matches!(locked, Ok(t) if t > 0) {
-        LOCKED
-    } else {
-        otherwise
+/// The lockout: counts a wrong password or code against the user.
+async fn record_failed_signin(st: &DirState, user_id: &str, now: i64) {
+    if let Err(e) = st.db.signin_failed(user_id, now, &LOCKOUT).await {
+        tracing::error!(error = %e, "a failed sign-in could not be counted");
     }
 }
 
@@ -145,31 +137,22 @@ async fn login_password(State(st): State<Arc<DirState>>, Form(f): Form<PasswordF
         .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
     let ok = oathvault_vault::password::verify(&f.password, hash) && user.is_some();
     let now = st.now();
-    if let Some(u) = &user {
-        match st.db.locked_until(&u.id).await {
-            Ok(until) if until > now => {
-                return login(
-                    StatusCode::UNAUTHORIZED,
-                    "password",
-                    &upn,
-                    Some(LOCKED),
-                    next,
-                );
-            }
-            Ok(_) => {}
+    let locked = match &user {
+        Some(u) => match st.db.locked_until(&u.id).await {
+            Ok(until) => until > now,
             Err(e) => return failed(&e.into()),
+        },
+        None => false,
+    };
+    let Some(user) = user.clone().filter(|_| ok && !locked) else {
+        if let Some(u) = user.filter(|_| !locked) {
+            record_failed_signin(&st, &u.id, now).await;
         }
-        if !ok {
-            let msg = record_failed_signin(&st, &u.id, now, WRONG_PASSWORD).await;
-            return login(StatusCode::UNAUTHORIZED, "password", &upn, Some(msg), next);
-        }
-    }
-    let Some(user) = user.filter(|_| ok) else {
         return login(
             StatusCode::UNAUTHORIZED,
             "password",
             &upn,
-            Some(WRONG_PASSWORD),
+            Some(WRONG_PASSWORD.into()),
             next,
         );
     };
@@ -232,17 +215,26 @@ async fn login_code(
     // One code per password: a wrong code ends the pending session and
     // counts towards the lock.
     let _ = st.db.delete_session(&hash(&token)).await;
-    match crate::otp_api::spend_code(&st, devices, &f.code).await {
-        Ok(Some(_)) => {
+    match crate::otp_api::spend_code(&st, Some(&user), devices, &f.code).await {
+        Ok(Outcome::Accepted(_)) => {
             let _ = st.db.signin_succeeded(&user.id).await;
         }
-        Ok(None) => {
-            let msg = record_failed_signin(&st, &user.id, st.now(), WRONG_CODE).await;
+        Ok(Outcome::Refused) => {
+            record_failed_signin(&st, &user.id, st.now()).await;
             return login(
                 StatusCode::UNAUTHORIZED,
                 "password",
                 &user.upn,
-                Some(msg),
+                Some(WRONG_CODE.into()),
+                next,
+            );
+        }
+        Ok(Outcome::Locked(until)) => {
+            return login(
+                StatusCode::UNAUTHORIZED,
+                "password",
+                &user.upn,
+                Some(crate::codes::locked_message(until)),
                 next,
             );
         }

@@ -8,6 +8,8 @@ mod common;
 
 mod assertion;
 mod browser;
+mod codes;
 mod conformance;
+mod matrix;
 mod msgraph_sdk;
 mod people;

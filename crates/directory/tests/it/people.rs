@@ -21,7 +21,7 @@ use crate::common::{Dir, SECRET_1, T, code, directory, graph};
 const DEVICES: &str = "/beta/directory/authenticationMethodDevices/hardwareOathDevices";
 
 /// A browser-like request: same-origin, with the session cookie if any.
-async fn page(
+pub(crate) async fn page(
     dir: &Dir,
     method: &str,
     path: &str,
@@ -72,7 +72,7 @@ async fn page(
     )
 }
 
-async fn sign_in(dir: &Dir, upn: &str, password: &str) -> (StatusCode, String, String) {
+pub(crate) async fn sign_in(dir: &Dir, upn: &str, password: &str) -> (StatusCode, String, String) {
     let (s, _, _, body) = page(dir, "POST", "/login", "", &format!("upn={upn}")).await;
     assert_eq!(s, StatusCode::OK);
     assert!(body.contains("Enter password"));
@@ -124,7 +124,21 @@ async fn self_enrolment_and_sign_in_with_a_hardware_token() {
     }
     let (s, cookie, body) = sign_in(&dir, &ben.upn, &ben.password).await;
     assert_eq!((s, cookie.as_str()), (StatusCode::UNAUTHORIZED, ""));
-    assert!(body.contains("locked"), "{body}");
+    // The locked account gets the answer an unknown one gets: nothing
+    // tells which accounts exist.
+    let problem = |page: &str| {
+        page.split("role=\"alert\">")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (_, _, unknown) = sign_in(&dir, "nobody@contoso.example", &ben.password).await;
+    assert_eq!(problem(&body), problem(&unknown), "{body}");
+    assert!(
+        problem(&body).starts_with("Your account or password is incorrect."),
+        "{body}"
+    );
     // No token yet: the password is enough.
     let (s, cookie, _) = sign_in(&dir, &amy.upn, &amy.password).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
@@ -475,5 +489,157 @@ async fn device_code_flow_with_refresh_and_directory_roles() {
     assert_eq!(
         (s, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+}
+
+/// Signs `who` in with a device code for `scope` (form-encoded); the token
+/// response.
+async fn device_sign_in(dir: &Dir, who: usize, scope: &str) -> serde_json::Value {
+    let client = dir.demo.client_id.clone();
+    let (s, dc) = oauth(
+        dir,
+        "devicecode",
+        &format!("client_id={client}&scope={scope}"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{dc}");
+    approve(dir, who, dc["user_code"].as_str().unwrap(), "approve").await;
+    let poll = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id={client}&device_code={}",
+        dc["device_code"].as_str().unwrap()
+    );
+    let (s, tokens) = oauth(dir, "token", &poll).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    tokens
+}
+
+async fn refresh(dir: &Dir, token: &str, scope: Option<&str>) -> (StatusCode, serde_json::Value) {
+    let scope = scope.map(|s| format!("&scope={s}")).unwrap_or_default();
+    let form = format!(
+        "grant_type=refresh_token&client_id={}&refresh_token={token}{scope}",
+        dir.demo.client_id
+    );
+    oauth(dir, "token", &form).await
+}
+
+#[tokio::test]
+async fn a_refresh_never_widens_and_a_reused_refresh_token_revokes_its_family() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = directory(tmp.path().join("d.db").to_str().unwrap()).await;
+    // Ben (no directory role) asks for reading his own methods only.
+    let tokens = device_sign_in(&dir, 1, "UserAuthenticationMethod.Read%20offline_access").await;
+    assert_eq!(tokens["scope"], "UserAuthenticationMethod.Read");
+    let r1 = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    // More than the sign-in granted: refused, and the token stays usable.
+    for more in [
+        "UserAuthenticationMethod.ReadWrite",
+        "User.Read.All%20UserAuthenticationMethod.Read",
+    ] {
+        let (s, body) = refresh(&dir, &r1, Some(more)).await;
+        assert_eq!(
+            (s, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_scope")),
+            "{more}: {body}"
+        );
+    }
+    // `.default` on a refresh is what the sign-in granted, no more.
+    let (s, body) = refresh(
+        &dir,
+        &r1,
+        Some("https%3A%2F%2Fgraph.microsoft.com%2F.default"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["scope"], "UserAuthenticationMethod.Read");
+    let r2 = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r2, "rotated");
+
+    // A role-less user is never given what only a role could use, even
+    // when the app asks for it and it is consented.
+    let tokens = device_sign_in(
+        &dir,
+        1,
+        "https%3A%2F%2Fgraph.microsoft.com%2F.default%20offline_access",
+    )
+    .await;
+    let scope = tokens["scope"].as_str().unwrap();
+    assert!(
+        scope
+            .split(' ')
+            .any(|s| s == "UserAuthenticationMethod.ReadWrite"),
+        "{scope}"
+    );
+    for admin in [
+        "Policy.Read.All",
+        "Policy.ReadWrite.AuthenticationMethod",
+        "UserAuthenticationMethod.Read.All",
+        "UserAuthenticationMethod.ReadWrite.All",
+    ] {
+        assert!(!scope.split(' ').any(|s| s == admin), "{admin} in {scope}");
+    }
+
+    // The spent r1 used again — even asking for more — is refused, and r2
+    // (its family) dies with it.
+    let (s, body) = refresh(&dir, &r1, Some("Directory.Read.All")).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{body}"
+    );
+    let (s, body) = refresh(&dir, &r2, None).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "the family is revoked: {body}"
+    );
+    // Another sign-in's tokens are not touched.
+    let other = tokens["refresh_token"].as_str().unwrap();
+    let (s, body) = refresh(&dir, other, None).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn the_pages_carry_the_web_kits_security_headers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = oathvault_directory::Settings {
+        public_url: Some("https://login.contoso.example".into()),
+        ..oathvault_directory::Settings::default()
+    };
+    let dir =
+        crate::common::directory_with(tmp.path().join("d.db").to_str().unwrap(), settings).await;
+    for path in ["/login", "/security-info", "/devicelogin"] {
+        let r = Request::get(path).body(Body::empty()).unwrap();
+        let resp = oathvault_directory::router(dir.state.clone())
+            .oneshot(r)
+            .await
+            .unwrap();
+        let h = resp.headers();
+        assert!(
+            h[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        assert_eq!(h[header::CACHE_CONTROL], "no-store", "{path}");
+        assert!(
+            h[header::STRICT_TRANSPORT_SECURITY]
+                .to_str()
+                .unwrap()
+                .starts_with("max-age="),
+            "{path}"
+        );
+    }
+    // Without a public URL, only a loopback address may be listened on.
+    let plain = oathvault_directory::Settings::default();
+    assert!(oathvault_directory::check_listen("127.0.0.1:8090".parse().unwrap(), &plain).is_ok());
+    assert!(oathvault_directory::check_listen("[::1]:8090".parse().unwrap(), &plain).is_ok());
+    let e = oathvault_directory::check_listen("0.0.0.0:8090".parse().unwrap(), &plain).unwrap_err();
+    assert!(e.contains("--public-url"), "{e}");
+    assert!(
+        oathvault_directory::check_listen("0.0.0.0:8090".parse().unwrap(), &dir.state.settings)
+            .is_ok()
     );
 }

@@ -70,7 +70,7 @@ pub struct Local {
     pub viewer: Op,
 }
 
-async fn operator(st: &DeskState, email: &str, name: &str, role: DeskRole) -> Op {
+pub async fn operator(st: &DeskState, email: &str, name: &str, role: DeskRole) -> Op {
     let password = zeroize::Zeroizing::new(format!("pw-{email}-long-enough"));
     let who = Actor {
         name: "test".into(),
