@@ -63,6 +63,19 @@ pub enum DeskCommand {
     /// The desk's master keyring.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// A consistent copy of the desk's database (SQLite; no key in it).
+    Backup {
+        /// The backup file to write (must not exist).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Put a backup into an empty data directory (then `verify`).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
+    /// Check the schema, the audit chain and every sealed value.
+    Verify,
     /// Serve the console (talks to Graph as the app given by --tenant,
     /// --client-id and a secret or certificate).
     Serve {
@@ -345,6 +358,21 @@ pub enum PortalCommand {
     /// The master keyring.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// A consistent copy of the database, taken while the portal serves
+    /// (SQLite; the master key is never in it).
+    Backup {
+        /// The backup file to write (must not exist).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Put a backup into an empty data directory (then `verify`).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
+    /// Check the schema version, the audit chain, and that every sealed
+    /// value and seed opens with the keyring.
+    Verify,
     /// Destroy a shipment's seeds for good: its data key and every sealed
     /// seed (the serials stay). Requests for it are refused afterwards.
     Shred {

@@ -64,23 +64,7 @@ pub fn run(args: &DeskArgs) -> Result<(), Failure> {
 async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
     let p = paths(a);
     match &a.command {
-        DeskCommand::Init => {
-            std::fs::create_dir_all(&p.data_dir)
-                .with_context(|| format!("cannot create {}", p.data_dir.display()))?;
-            if p.key.exists() {
-                say!("{} exists; kept", p.key.display());
-            } else {
-                write_key(
-                    &p.key,
-                    &Keyring::generate(&mut oathvault_vault::random::os()),
-                    false,
-                )?;
-                say!("made the desk's master key {} (mode 0600)", p.key.display());
-            }
-            open(&p).await?.close().await;
-            say!("database {} ready", p.database);
-            Ok(())
-        }
+        DeskCommand::Init => init(&p).await,
         DeskCommand::AddOperator {
             email,
             name,
@@ -127,14 +111,11 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
             say!("{}", uri.as_str());
             Ok(())
         }
-        DeskCommand::RotateKey => {
-            let store = open(&p).await?;
-            super::custody::rotate(&p.key, &store, &super::portal::actor()).await
-        }
-        DeskCommand::Key(crate::args::KeyCommand::Status) => {
-            let store = open(&p).await?;
-            super::custody::status(&p.key, &store).await
-        }
+        DeskCommand::Backup { .. }
+        | DeskCommand::Restore { .. }
+        | DeskCommand::Verify
+        | DeskCommand::RotateKey
+        | DeskCommand::Key(_) => custody(&a.command, &p).await,
         DeskCommand::Operators => {
             let store = open(&p).await?;
             for (email, name, role) in store.desk_operators().await.map_err(|e| anyhow!("{e}"))? {
@@ -203,5 +184,41 @@ async fn serve(
     )
     .await
     .context("the desk stopped")?;
+    Ok(())
+}
+
+/// The desk's keyring and database care: backup, restore, verify, rotation.
+async fn custody(command: &DeskCommand, p: &Paths) -> Result<(), Failure> {
+    match command {
+        DeskCommand::Restore { file } => super::backup::restore(file, &p.database),
+        DeskCommand::Backup { output } => super::backup::backup(&open(p).await?, output).await,
+        DeskCommand::Verify => super::backup::verify(&open(p).await?, &master_key(p)?).await,
+        DeskCommand::RotateKey => {
+            super::custody::rotate(&p.key, &open(p).await?, &super::portal::actor()).await
+        }
+        DeskCommand::Key(crate::args::KeyCommand::Status) => {
+            super::custody::status(&p.key, &open(p).await?).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `desk init`: the data directory, the key (0600) and the database.
+#[allow(clippy::print_stdout, reason = "the command's report")]
+async fn init(p: &Paths) -> Result<(), Failure> {
+    std::fs::create_dir_all(&p.data_dir)
+        .with_context(|| format!("cannot create {}", p.data_dir.display()))?;
+    if p.key.exists() {
+        say!("{} exists; kept", p.key.display());
+    } else {
+        write_key(
+            &p.key,
+            &Keyring::generate(&mut oathvault_vault::random::os()),
+            false,
+        )?;
+        say!("made the desk's master key {} (mode 0600)", p.key.display());
+    }
+    open(p).await?.close().await;
+    say!("database {} ready", p.database);
     Ok(())
 }

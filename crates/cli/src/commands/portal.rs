@@ -145,6 +145,9 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
     let mut setup = Setup::load(args)?;
     match args.command {
         PortalCommand::Init => return init(&setup).await,
+        PortalCommand::Restore { ref file } => {
+            return super::backup::restore(file, &setup.database);
+        }
         PortalCommand::Config => return show_config(&setup),
         _ => {}
     }
@@ -162,7 +165,10 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
         other => Failure::from(anyhow!("{other}")),
     };
     match &args.command {
-        PortalCommand::Init | PortalCommand::Config | PortalCommand::Serve(_) => {}
+        PortalCommand::Init
+        | PortalCommand::Config
+        | PortalCommand::Serve(_)
+        | PortalCommand::Restore { .. } => {}
         PortalCommand::Customer(CustomerCommand::Add { name, emails }) => {
             admin.add_customer(&who, name, emails).await.map_err(fail)?;
             say!("added customer {name} ({} contact(s))", emails.len());
@@ -196,6 +202,8 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
         | PortalCommand::Order(OrderCommand::List)
         | PortalCommand::Shipment(ShipmentCommand::List)
         | PortalCommand::Staff(StaffCommand::List) => list(&store, &args.command).await?,
+        PortalCommand::Backup { output } => super::backup::backup(&store, output).await?,
+        PortalCommand::Verify => super::backup::verify(&store, &master).await?,
         PortalCommand::RotateKey
         | PortalCommand::Key(_)
         | PortalCommand::Shred { .. }
