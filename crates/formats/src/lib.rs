@@ -258,6 +258,8 @@ pub struct ReadOptions {
     pub notes: Notes,
     /// The batch type of a Duo CSV file (the file does not say).
     pub duo: Option<duo_csv::DuoType>,
+    /// Where PSKC keys without a serial get one (`--serial-from`).
+    pub serial_from: Option<pskc::SerialFrom>,
 }
 
 /// A shared list of notes readers leave for the user: what was skipped and
@@ -270,6 +272,8 @@ pub struct Notes(Arc<std::sync::Mutex<Vec<String>>>);
 pub(crate) struct Skips {
     list: Vec<String>,
     notes: Option<Notes>,
+    /// Notes that are not skips (the layout read, a signature seen).
+    informational: usize,
 }
 
 impl Skips {
@@ -284,12 +288,19 @@ impl Skips {
         self.list.push(note);
     }
 
+    /// A note that is not a skip: it does not make a file "not empty".
+    pub(crate) fn inform(&mut self, note: String) {
+        self.informational += 1;
+        self.push(note);
+    }
+
     pub(crate) fn list(&self) -> &[String] {
         &self.list
     }
 
+    /// No key was skipped.
     pub(crate) fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.list.len() == self.informational
     }
 }
 
@@ -368,7 +379,9 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
         Format::EntraJson => Box::new(entra_json::Reader::new(input, file)),
         Format::Jsonl => Box::new(jsonl::Reader::new(input, file)),
         Format::Pskc => Box::new(
-            pskc::Reader::new(input, file, options.pskc.clone()).with_notes(options.notes.clone()),
+            pskc::Reader::new(input, file, options.pskc.clone())
+                .with_notes(options.notes.clone())
+                .with_serial_from(options.serial_from.clone()),
         ),
         Format::OathCsv => {
             Box::new(oath_csv::Reader::new(input, file).with_notes(options.notes.clone()))

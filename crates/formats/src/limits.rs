@@ -8,6 +8,9 @@ use oathvault_token::{Digits, Hash, Kind, Serial, Step, Token};
 /// The longest Base32 secret Entra accepts, in characters.
 pub const ENTRA_MAX_BASE32: usize = 128;
 
+/// The longest step the targets without a documented limit are given.
+const HOUR: u32 = 3600;
+
 /// A rule a target imposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -38,6 +41,10 @@ pub enum Rule {
     DuoDigits,
     /// Duo: T0 = 0.
     DuoT0,
+    /// Duo: a time step of at most an hour.
+    DuoStep,
+    /// Okta: a time step of at most an hour.
+    OktaStep,
     /// Duo: one token type and digit count per file.
     OneKindPerFile,
     /// Salesforce: TOTP, HMAC-SHA-1, 6 digits, 30 s, T0 0.
@@ -76,6 +83,8 @@ impl Rule {
             Self::DuoSha1 => "Duo takes HMAC-SHA-1 tokens only",
             Self::DuoDigits => "Duo takes 6- or 8-digit tokens only",
             Self::DuoT0 => "Duo has no T0 field; T0 must be 0",
+            Self::DuoStep => "Duo is given time steps of 1 to 3600 seconds only (longer ones are untested there)",
+            Self::OktaStep => "Okta is given time steps of 1 to 3600 seconds only (longer ones are untested there)",
             Self::SalesforceTotp => {
                 "Salesforce verifies 6-digit, 30-second HMAC-SHA-1 TOTP codes only"
             }
@@ -237,6 +246,11 @@ impl Target {
         {
             v(Rule::DuoT0, format!("T0 {t0}"));
         }
+        if let Some(step) = token.kind.step()
+            && step.seconds() > HOUR
+        {
+            v(Rule::DuoStep, format!("{step} s"));
+        }
         out
     }
 
@@ -281,6 +295,15 @@ impl Target {
                     serial: token.serial.clone(),
                     rule: Rule::OktaTotp,
                     found,
+                });
+            }
+            if let Some(step) = token.kind.step()
+                && step.seconds() > HOUR
+            {
+                out.push(Violation {
+                    serial: token.serial.clone(),
+                    rule: Rule::OktaStep,
+                    found: format!("{step} s"),
                 });
             }
             return out;
@@ -347,6 +370,36 @@ mod tests {
     fn golden_fits() {
         assert!(Target::EntraCsv.check(&token()).is_empty());
         assert!(Target::EntraGraph.check(&token()).is_empty());
+    }
+
+    #[test]
+    fn a_two_day_step_is_a_token_and_each_target_says_whether_it_fits() {
+        let mut t = token();
+        t.kind = Kind::Totp {
+            step: Step::new(172_800).unwrap(),
+            t0: 0,
+        };
+        let rules_of = |t: &Token, target: Target| -> Vec<Rule> {
+            target.check(t).into_iter().map(|v| v.rule).collect()
+        };
+        let rules = |target: Target| rules_of(&t, target);
+        assert!(rules(Target::Any).is_empty(), "jsonl and PSKC carry any step");
+        assert_eq!(rules(Target::EntraCsv), [Rule::Step30Or60]);
+        assert_eq!(rules(Target::EntraGraph), [Rule::Step30Or60]);
+        assert_eq!(rules(Target::Duo), [Rule::DuoStep]);
+        assert_eq!(rules(Target::Okta), [Rule::OktaStep]);
+        assert_eq!(rules(Target::Salesforce), [Rule::SalesforceTotp]);
+        assert_eq!(rules(Target::DualShield), [Rule::DualShieldTotp]);
+        let v = &Target::Duo.check(&t)[0];
+        assert_eq!(
+            v.to_string(),
+            "serial 1: Duo is given time steps of 1 to 3600 seconds only (longer ones are untested there) (this token: 172800 s)"
+        );
+        t.kind = Kind::Totp {
+            step: Step::new(3600).unwrap(),
+            t0: 0,
+        };
+        assert!(rules_of(&t, Target::Duo).is_empty() && rules_of(&t, Target::Okta).is_empty());
     }
 
     #[test]

@@ -105,7 +105,11 @@ pub fn entra_json_token() -> impl Strategy<Value = Token> {
 /// optional field.
 pub fn any_token() -> impl Strategy<Value = Token> {
     let kind = prop_oneof![
-        (1u64..=3600, 0u64..2_000_000_000).prop_map(|(s, t0)| Kind::Totp {
+        (
+            prop_oneof![3 => 1u64..=3600, 1 => 3601..=u64::from(Step::MAX)],
+            0u64..2_000_000_000
+        )
+            .prop_map(|(s, t0)| Kind::Totp {
             step: Step::new(s).expect("range"),
             t0
         }),

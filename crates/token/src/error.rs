@@ -41,8 +41,8 @@ pub enum TokenError {
         /// The value given.
         digits: u64,
     },
-    /// TOTP step outside 1..=3600 seconds.
-    #[error("time step of {step} s is not supported (1 to 3600 s)")]
+    /// TOTP step outside 1..=`Step::MAX` seconds.
+    #[error("time step of {step} s is not supported (1 to 2147483647 s)")]
     Step {
         /// The value given.
         step: u64,

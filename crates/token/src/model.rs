@@ -196,7 +196,9 @@ impl fmt::Display for Digits {
     }
 }
 
-/// A TOTP time step in seconds, 1 to 3600.
+/// A TOTP time step in seconds: any positive step RFC 6238 allows, up to
+/// [`Step::MAX`] (PSKC's `TimeInterval` is an `xs:int`). What a target
+/// platform takes is the target's rule (`formats::limits`), not the model's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Step(u32);
 
@@ -206,10 +208,13 @@ impl Step {
     /// 60 seconds.
     pub const S60: Self = Self(60);
 
-    /// Validates 1..=3600.
+    /// The longest step: 2³¹ − 1 seconds, the largest `xs:int`.
+    pub const MAX: u32 = 2_147_483_647;
+
+    /// Validates 1..=[`Step::MAX`].
     pub fn new(seconds: u64) -> Result<Self, TokenError> {
         match u32::try_from(seconds) {
-            Ok(s @ 1..=3600) => Ok(Self(s)),
+            Ok(s @ 1..=Self::MAX) => Ok(Self(s)),
             _ => Err(TokenError::Step { step: seconds }),
         }
     }
@@ -428,7 +433,9 @@ mod tests {
         assert!(Step::new(0).is_err());
         assert_eq!(Step::parse(" 60 ").unwrap(), Step::S60);
         assert!(Step::parse("6O").is_err());
-        assert!(Step::new(3601).is_err());
+        assert_eq!(Step::new(172_800).unwrap().seconds(), 172_800, "two days");
+        assert_eq!(Step::new(u64::from(Step::MAX)).unwrap().seconds(), Step::MAX);
+        assert!(Step::new(u64::from(Step::MAX) + 1).is_err());
     }
 
     #[test]

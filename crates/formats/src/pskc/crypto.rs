@@ -1,5 +1,6 @@
 //! The cryptography PSKC uses: AES-CBC with the IV prepended (XML
-//! Encryption), HMAC `ValueMAC`s, and PBKDF2 for passphrase-based keys.
+//! Encryption), AES key wrap (RFC 3394 / 5649, in `keywrap`), HMAC
+//! `ValueMAC`s, and PBKDF2 for passphrase-based keys.
 
 use aes::cipher::block_padding::{NoPadding, Pkcs7};
 use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
@@ -12,6 +13,12 @@ pub(crate) mod uri {
     pub(crate) const AES128_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes128-cbc";
     pub(crate) const AES192_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes192-cbc";
     pub(crate) const AES256_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
+    pub(crate) const KW_AES128: &str = "http://www.w3.org/2001/04/xmlenc#kw-aes128";
+    pub(crate) const KW_AES192: &str = "http://www.w3.org/2001/04/xmlenc#kw-aes192";
+    pub(crate) const KW_AES256: &str = "http://www.w3.org/2001/04/xmlenc#kw-aes256";
+    pub(crate) const KW_AES128_PAD: &str = "http://www.w3.org/2009/xmlenc11#kw-aes-128-pad";
+    pub(crate) const KW_AES192_PAD: &str = "http://www.w3.org/2009/xmlenc11#kw-aes-192-pad";
+    pub(crate) const KW_AES256_PAD: &str = "http://www.w3.org/2009/xmlenc11#kw-aes-256-pad";
     pub(crate) const HMAC_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#hmac-sha1";
     pub(crate) const HMAC_SHA224: &str = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha224";
     pub(crate) const HMAC_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256";
@@ -31,6 +38,14 @@ pub(crate) enum Cipher {
     Aes128Cbc,
     Aes192Cbc,
     Aes256Cbc,
+    /// AES key wrap (RFC 3394; a padded RFC 5649 value is read too).
+    Aes128Kw,
+    Aes192Kw,
+    Aes256Kw,
+    /// AES key wrap with padding (RFC 5649).
+    Aes128KwPad,
+    Aes192KwPad,
+    Aes256KwPad,
 }
 
 impl Cipher {
@@ -39,6 +54,12 @@ impl Cipher {
             uri::AES128_CBC => Some(Self::Aes128Cbc),
             uri::AES192_CBC => Some(Self::Aes192Cbc),
             uri::AES256_CBC => Some(Self::Aes256Cbc),
+            uri::KW_AES128 => Some(Self::Aes128Kw),
+            uri::KW_AES192 => Some(Self::Aes192Kw),
+            uri::KW_AES256 => Some(Self::Aes256Kw),
+            uri::KW_AES128_PAD => Some(Self::Aes128KwPad),
+            uri::KW_AES192_PAD => Some(Self::Aes192KwPad),
+            uri::KW_AES256_PAD => Some(Self::Aes256KwPad),
             _ => None,
         }
     }
@@ -48,22 +69,38 @@ impl Cipher {
             Self::Aes128Cbc => uri::AES128_CBC,
             Self::Aes192Cbc => uri::AES192_CBC,
             Self::Aes256Cbc => uri::AES256_CBC,
+            Self::Aes128Kw => uri::KW_AES128,
+            Self::Aes192Kw => uri::KW_AES192,
+            Self::Aes256Kw => uri::KW_AES256,
+            Self::Aes128KwPad => uri::KW_AES128_PAD,
+            Self::Aes192KwPad => uri::KW_AES192_PAD,
+            Self::Aes256KwPad => uri::KW_AES256_PAD,
         }
     }
 
     /// Key length in bytes.
     pub(crate) fn key_len(self) -> usize {
         match self {
-            Self::Aes128Cbc => 16,
-            Self::Aes192Cbc => 24,
-            Self::Aes256Cbc => 32,
+            Self::Aes128Cbc | Self::Aes128Kw | Self::Aes128KwPad => 16,
+            Self::Aes192Cbc | Self::Aes192Kw | Self::Aes192KwPad => 24,
+            Self::Aes256Cbc | Self::Aes256Kw | Self::Aes256KwPad => 32,
         }
     }
 
-    /// Decrypts `IV ‖ ciphertext`. Only the last byte of the padding is
-    /// checked (XML Encryption's rule), so files from any producer open.
-    /// `None`: wrong length or impossible padding (a wrong key, usually).
+    /// Decrypts `IV ‖ ciphertext` (CBC) or a wrapped key. For CBC only the
+    /// last byte of the padding is checked (XML Encryption's rule), so
+    /// files from any producer open. `None`: wrong length, impossible
+    /// padding (a wrong key, usually) or a failed key-wrap integrity check.
     pub(crate) fn decrypt(self, key: &[u8], data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        match self {
+            Self::Aes128Kw | Self::Aes192Kw | Self::Aes256Kw => {
+                return super::keywrap::unwrap_any(key, data);
+            }
+            Self::Aes128KwPad | Self::Aes192KwPad | Self::Aes256KwPad => {
+                return super::keywrap::unwrap_padded(key, data);
+            }
+            Self::Aes128Cbc | Self::Aes192Cbc | Self::Aes256Cbc => {}
+        }
         let (iv, ct) = data.split_at_checked(16)?;
         if ct.is_empty() || ct.len() % 16 != 0 {
             return None;
@@ -85,6 +122,7 @@ impl Cipher {
                 .decrypt_padded::<NoPadding>(&mut buf)
                 .ok()?
                 .len(),
+            _ => return None,
         };
         let pad = usize::from(*buf.get(plain_len.checked_sub(1)?)?);
         if pad == 0 || pad > 16 || pad > plain_len {
@@ -106,6 +144,7 @@ impl Cipher {
             Self::Aes256Cbc => cbc::Encryptor::<aes::Aes256>::new_from_slices(key, iv)
                 .ok()?
                 .encrypt_padded_vec::<Pkcs7>(plain),
+            _ => return None,
         };
         let mut out = Vec::with_capacity(16 + ct.len());
         out.extend_from_slice(iv);

@@ -13,9 +13,13 @@
 //! check failed", never garbage secrets.
 
 mod crypto;
+mod keywrap;
 mod read;
+mod serial;
+mod values;
 mod write;
 pub(crate) mod xml;
 
 pub use read::{Keys, Reader};
+pub use serial::SerialFrom;
 pub use write::{DEFAULT_ITERATIONS, OsRandom, Protection, Random, Writer};

@@ -1,14 +1,21 @@
 //! Reading PSKC: plain, pre-shared key and passphrase-protected files, with
-//! the vendor quirks `shared/vectors/README.md` lists.
+//! the vendor quirks `shared/vectors/README.md` lists, the pre-RFC draft
+//! layouts (`docs/formats/pskc.md`) and vendors' own namespaces on a
+//! PSKC-shaped container.
 
 use std::io::BufRead;
 use std::sync::Arc;
 
-use oathvault_token::{Digits, Hash, Kind, Secret, Serial, Step, Token};
+use oathvault_token::{Kind, Secret, Serial, Step, Token};
 use zeroize::Zeroizing;
 
 use super::crypto::{Cipher, MacAlg, pbkdf2, uri};
-use super::xml::{Elements, Node, Ns, XmlError};
+use super::serial::{SerialFrom, Serials};
+use super::values::{
+    Protection, base64, check_well_formed, encryption_method, fail, from_xml, integer, mac_failed,
+    parameters, value,
+};
+use super::xml::{Elements, Node, Ns};
 use crate::error::{Error, ErrorKind};
 
 /// What a reader may need to open a protected file.
@@ -32,208 +39,8 @@ impl std::fmt::Debug for Keys {
     }
 }
 
-fn fail(msg: impl Into<String>, line: u64) -> Error {
-    Error::new(ErrorKind::Syntax(msg.into())).line(line)
-}
-
-fn from_xml(e: XmlError) -> Error {
-    fail(e.message, e.line)
-}
-
-/// Decodes `text`; an error names `what` and the line of `at`.
-fn base64(text: &str, what: &str, at: Node<'_>) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let compact: Zeroizing<Vec<u8>> =
-        Zeroizing::new(text.bytes().filter(|b| !b.is_ascii_whitespace()).collect());
-    data_encoding::BASE64
-        .decode(&compact)
-        .map(Zeroizing::new)
-        .map_err(|_| fail(format!("{what} is not valid Base64"), at.line()))
-}
-
-/// How values of this file are decrypted and checked.
-#[derive(Default)]
-struct Protection {
-    /// The file says values are encrypted with a named or derived key.
-    encrypted: bool,
-    /// The key, once known.
-    key: Option<Zeroizing<Vec<u8>>>,
-    /// Why there is no key (message for the user).
-    missing_key: Option<String>,
-    mac: Option<(MacAlg, Zeroizing<Vec<u8>>)>,
-    /// `MACMethod` without `MACKey`: the encryption key is the MAC key (legacy).
-    mac_alg_only: Option<MacAlg>,
-}
-
-/// A secret-bearing value: `PlainValue` or `EncryptedValue` + `ValueMAC`.
-fn value(
-    node: Node<'_>,
-    prot: &Protection,
-    what: &'static str,
-) -> Result<Zeroizing<Vec<u8>>, Error> {
-    if let Some(plain) = node.child("PlainValue") {
-        return base64(plain.text(), what, plain);
-    }
-    let Some(enc) = node.child("EncryptedValue") else {
-        return Err(fail(
-            format!("{what} has neither PlainValue nor EncryptedValue"),
-            node.line(),
-        ));
-    };
-    let Some(key) = prot.key.as_ref() else {
-        return Err(Error::new(ErrorKind::Syntax(
-            prot.missing_key
-                .clone()
-                .unwrap_or_else(|| "values are encrypted but the file names no key".into()),
-        ))
-        .line(enc.line()));
-    };
-    let cipher = encryption_method(enc)?;
-    let data = enc
-        .child("CipherData")
-        .and_then(|c| c.child_text("CipherValue"))
-        .ok_or_else(|| fail(format!("{what} has no CipherValue"), enc.line()))
-        .and_then(|t| base64(t, "CipherValue", enc))?;
-    if key.len() != cipher.key_len() {
-        return Err(fail(
-            format!(
-                "the key is {} bytes; {} needs {}",
-                key.len(),
-                cipher.uri(),
-                cipher.key_len()
-            ),
-            enc.line(),
-        ));
-    }
-    let plain = cipher
-        .decrypt(key, &data)
-        .ok_or_else(|| mac_failed(enc.line()));
-    match node.child_text("ValueMAC") {
-        Some(mac_text) => {
-            let mac = base64(mac_text, "ValueMAC", node)?;
-            let (alg, mac_key): (MacAlg, &[u8]) = match (&prot.mac, prot.mac_alg_only) {
-                (Some((alg, k)), _) => (*alg, k),
-                (None, Some(alg)) => (alg, key),
-                (None, None) => {
-                    return Err(fail(
-                        "a ValueMAC is given but the file has no MACMethod",
-                        node.line(),
-                    ));
-                }
-            };
-            // The MAC covers IV ‖ ciphertext (RFC 6030); old files MAC the plaintext.
-            let ok = alg.verify(mac_key, &data, &mac)
-                || plain.as_ref().is_ok_and(|p| alg.verify(mac_key, p, &mac));
-            if !ok {
-                return Err(mac_failed(node.line()));
-            }
-        }
-        None if prot.mac.is_some() => {
-            return Err(fail(
-                format!("{what} is encrypted but has no ValueMAC"),
-                node.line(),
-            ));
-        }
-        None => {}
-    }
-    plain
-}
-
-fn mac_failed(line: u64) -> Error {
-    fail("MAC check failed — wrong key or tampered file", line)
-}
-
-fn encryption_method(node: Node<'_>) -> Result<Cipher, Error> {
-    let method = node
-        .child("EncryptionMethod")
-        .ok_or_else(|| fail("EncryptionMethod is missing", node.line()))?;
-    // Pre-RFC drafts name the cipher in EncryptionScheme under a PBES2 method.
-    let alg = method
-        .child("EncryptionScheme")
-        .and_then(|s| s.attr("Algorithm"))
-        .or_else(|| method.attr("Algorithm"))
-        .ok_or_else(|| fail("EncryptionMethod has no Algorithm", method.line()))?;
-    Cipher::from_uri(alg).ok_or_else(|| {
-        fail(
-            format!("unsupported encryption algorithm {alg}"),
-            method.line(),
-        )
-    })
-}
-
-fn integer(node: Node<'_>, prot: &Protection, what: &'static str) -> Result<u64, Error> {
-    if let Some(plain) = node.child("PlainValue") {
-        let t = plain.text().trim();
-        return t
-            .parse()
-            .map_err(|_| fail(format!("{what} is not a whole number"), plain.line()));
-    }
-    // Encrypted integers are ASCII digits or a big-endian binary number.
-    let bytes = value(node, prot, what)?;
-    if let Some(n) = std::str::from_utf8(&bytes)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-    {
-        return Ok(n);
-    }
-    if bytes.len() <= 8 {
-        return Ok(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)));
-    }
-    Err(fail(format!("{what} is not a whole number"), node.line()))
-}
-
-/// Attributes and values that must be well-formed even on keys that are skipped.
-fn check_well_formed(key: Node<'_>) -> Result<(), Error> {
-    if let Some(params) = key.child("AlgorithmParameters")
-        && let Some(rf) = params.child("ResponseFormat")
-        && let Some(cd) = rf.attr("CheckDigits")
-        && !matches!(cd.trim(), "true" | "false" | "1" | "0")
-    {
-        return Err(fail(
-            "ResponseFormat CheckDigits is not a boolean",
-            rf.line(),
-        ));
-    }
-    if let Some(policy) = key.child("Policy")
-        && let Some(n) = policy.child("NumberOfTransactions")
-        && n.text().trim().parse::<u64>().is_err()
-    {
-        return Err(fail(
-            "Policy NumberOfTransactions is not a whole number",
-            n.line(),
-        ));
-    }
-    Ok(())
-}
-
-/// Code length (`ResponseFormat/@Length`, default 6) and hash (`Suite` text
-/// or `@hashalgo`, any spelling, default SHA-1).
-fn parameters(key: Node<'_>) -> Result<(Digits, Hash), Error> {
-    let params = key.child("AlgorithmParameters");
-    let digits = match params
-        .and_then(|p| p.child("ResponseFormat"))
-        .and_then(|r| r.attr("Length"))
-    {
-        Some(l) => Digits::parse(l).map_err(|e| {
-            Error::new(e)
-                .field("ResponseFormat Length")
-                .line(key.line())
-        })?,
-        None => Digits::SIX,
-    };
-    let hash = match params.and_then(|p| p.child("Suite")) {
-        Some(suite) => {
-            let name = suite.attr("hashalgo").unwrap_or(suite.text().trim());
-            if name.is_empty() {
-                Hash::Sha1
-            } else {
-                name.parse::<Hash>()
-                    .map_err(|e| Error::new(e).field("Suite").line(suite.line()))?
-            }
-        }
-        None => Hash::Sha1,
-    };
-    Ok((digits, hash))
-}
+/// The one PSKC version RFC 6030 defines; a reader must refuse others.
+const VERSION: &str = "1.0";
 
 /// A reader of one PSKC document, yielding its HOTP and TOTP keys.
 pub struct Reader<R: BufRead> {
@@ -243,6 +50,11 @@ pub struct Reader<R: BufRead> {
     done: bool,
     tokens: u64,
     errors: u64,
+    /// `KeyPackage`s (or draft `Device`s) seen.
+    packages: u64,
+    /// The root is a vendor's namespace, adopted: refuse if nothing in it
+    /// turns out PSKC-shaped.
+    vendor_ns: Option<String>,
     st: State,
 }
 
@@ -250,6 +62,7 @@ pub struct Reader<R: BufRead> {
 struct State {
     keys: Keys,
     prot: Protection,
+    serials: Serials,
     /// Pending tokens of the current `KeyPackage` (one device can hold several keys).
     pending: Vec<Result<Token, Error>>,
     skipped: crate::Skips,
@@ -274,23 +87,33 @@ impl<R: BufRead> Reader<R> {
             done: false,
             tokens: 0,
             errors: 0,
+            packages: 0,
+            vendor_ns: None,
             st: State {
                 keys,
                 prot: Protection::default(),
+                serials: Serials::default(),
                 pending: Vec::new(),
                 skipped: crate::Skips::default(),
             },
         }
     }
 
-    /// Also sends every skip note to `notes`.
+    /// Also sends every note (skips, the layout read, serials made up) to `notes`.
     #[must_use]
     pub fn with_notes(mut self, notes: crate::Notes) -> Self {
         self.st.skipped.set_notes(notes);
         self
     }
 
-    /// What was skipped so far, one message each.
+    /// Where keys without a serial get one (default: they are refused).
+    #[must_use]
+    pub fn with_serial_from(mut self, from: Option<SerialFrom>) -> Self {
+        self.st.serials = Serials::new(from);
+        self
+    }
+
+    /// What was skipped or noted so far, one message each.
     #[must_use]
     pub fn skipped(&self) -> &[String] {
         self.st.skipped.list()
@@ -298,7 +121,7 @@ impl<R: BufRead> Reader<R> {
 
     fn open(&mut self) -> Result<(), Error> {
         let root = self.elements.open().map_err(from_xml)?;
-        if root.name != "KeyContainer" || root.ns != Some(Ns::Pskc) {
+        if root.name != "KeyContainer" {
             return Err(fail(
                 format!(
                     "this XML is not PSKC: the root element is <{}>, not a PSKC <KeyContainer>",
@@ -307,10 +130,67 @@ impl<R: BufRead> Reader<R> {
                 root.line,
             ));
         }
-        if root.attr("Version").is_none() {
-            return Err(fail("KeyContainer has no Version", root.line));
+        let line = root.line;
+        let version = root
+            .attr("Version")
+            .or_else(|| root.attr("version"))
+            .map(str::trim);
+        let ns = root.ns;
+        let ns_uri = root.ns_uri.clone();
+        match ns {
+            Some(Ns::Pskc) => {
+                let Some(v) = version else {
+                    return Err(fail("KeyContainer has no Version", line));
+                };
+                check_version(v, line)?;
+            }
+            Some(Ns::PskcDraft) => {
+                if let Some(v) = version {
+                    check_version(v, line)?;
+                }
+                self.st.skipped.inform(format!(
+                    "read as a pre-RFC PSKC draft container (namespace {ns_uri})"
+                ));
+            }
+            _ => {
+                if let Some(v) = version {
+                    check_version(v, line)?;
+                }
+                let shown = if ns_uri.is_empty() {
+                    "no namespace".to_owned()
+                } else {
+                    format!("namespace {ns_uri}")
+                };
+                self.elements.adopt_root_namespace(Ns::Vendor);
+                self.st.skipped.inform(format!(
+                    "the <KeyContainer> is in {shown}, not PSKC's; read as PSKC because its structure is"
+                ));
+                self.vendor_ns = Some(shown);
+            }
         }
         Ok(())
+    }
+
+    /// The end of the document: every problem found was returned already.
+    fn finish(&mut self) -> Option<Result<Token, Error>> {
+        self.done = true;
+        if let Some(note) = self.st.serials.summary() {
+            self.st.skipped.inform(note);
+        }
+        if let Some(shown) = &self.vendor_ns
+            && self.packages == 0
+        {
+            return Some(Err(fail(
+                format!(
+                    "this XML is not PSKC: its <KeyContainer> is in {shown} and holds no KeyPackage"
+                ),
+                1,
+            )));
+        }
+        if self.tokens == 0 && self.errors == 0 && self.st.skipped.is_empty() {
+            return Some(Err(Error::new(ErrorKind::NoTokens)));
+        }
+        None
     }
 
     fn next_token(&mut self) -> Option<Result<Token, Error>> {
@@ -335,26 +215,29 @@ impl<R: BufRead> Reader<R> {
             }
             let child = match self.elements.next_child() {
                 Ok(Some(c)) => c,
-                Ok(None) => {
-                    self.done = true;
-                    if self.tokens == 0 && self.errors == 0 && self.st.skipped.is_empty() {
-                        return Some(Err(Error::new(ErrorKind::NoTokens)));
-                    }
-                    return None;
-                }
+                Ok(None) => return self.finish(),
                 Err(e) => {
                     self.done = true;
                     return Some(Err(from_xml(e)));
                 }
             };
             let node = child.root();
-            if node.ns() != Some(Ns::Pskc) {
-                continue; // ds:Signature, extensions
+            if node.ns() == Some(Ns::Ds) && node.name() == "Signature" {
+                self.st.skipped.inform(
+                    "the file is signed (ds:Signature): signed, not verified".to_owned(),
+                );
+                continue;
+            }
+            if !node.ns().is_some_and(Ns::is_pskc) {
+                continue; // extensions
             }
             let setup = match node.name() {
                 "EncryptionKey" => self.st.encryption_key(node),
                 "MACMethod" => self.st.mac_method(node),
-                "KeyPackage" => {
+                "EncryptionMethod" => self.st.draft_encryption(node),
+                "DigestMethod" => self.st.draft_digest(node),
+                "KeyPackage" | "Device" => {
+                    self.packages += 1;
                     self.st.key_package(node);
                     Ok(())
                 }
@@ -367,6 +250,20 @@ impl<R: BufRead> Reader<R> {
             }
         }
     }
+}
+
+fn check_version(v: &str, line: u64) -> Result<(), Error> {
+    if v == VERSION {
+        return Ok(());
+    }
+    let shown: String = v.chars().take(20).collect();
+    Err(fail(
+        format!(
+            "KeyContainer Version is {shown:?}; this reader knows PSKC version 1.0 only \
+             (RFC 6030 §4: a file of another version is refused)"
+        ),
+        line,
+    ))
 }
 
 impl State {
@@ -385,15 +282,74 @@ impl State {
         }
         // A named pre-shared key, or (python-pskc writes this) an empty
         // EncryptionKey: the key travels out of band either way.
+        self.psk(node.child_text("KeyName").unwrap_or("unnamed"));
+        Ok(())
+    }
+
+    fn psk(&mut self, name: &str) {
         if let Some(k) = &self.keys.psk {
             self.prot.key = Some(k.clone());
         } else {
-            let name = node.child_text("KeyName").unwrap_or("unnamed");
             self.prot.missing_key = Some(format!(
                 "the file is encrypted with a pre-shared key ({name}); give it with --psk-file"
             ));
         }
+    }
+
+    /// The drafts' container-level `<EncryptionMethod algorithm="…">`, with
+    /// an optional `<IV>`: `NONE`, an XML Encryption AES URI (a pre-shared
+    /// key), or a `PBE-…` scheme.
+    fn draft_encryption(&mut self, node: Node<'_>) -> Result<(), Error> {
+        let alg = node
+            .attr("Algorithm")
+            .or_else(|| node.attr("algorithm"))
+            .map(str::trim)
+            .unwrap_or_default();
+        if alg.eq_ignore_ascii_case("NONE") || alg.is_empty() {
+            return Ok(());
+        }
+        let Some(cipher) = Cipher::from_uri(alg) else {
+            let why = if alg.to_ascii_uppercase().contains("3DES") {
+                " (Triple DES; oathvault reads AES only)"
+            } else {
+                ""
+            };
+            return Err(fail(
+                format!("unsupported encryption algorithm {alg}{why}"),
+                node.line(),
+            ));
+        };
+        self.prot.encrypted = true;
+        self.prot.draft_cipher = Some(cipher);
+        if let Some(iv) = node.child_text("IV") {
+            self.prot.draft_iv = Some(base64(iv, "IV", node)?);
+        }
+        self.psk("unnamed");
         Ok(())
+    }
+
+    /// The drafts' `<DigestMethod>`: an HMAC keyed with the encryption key.
+    fn draft_digest(&mut self, node: Node<'_>) -> Result<(), Error> {
+        let alg = node
+            .attr("Algorithm")
+            .or_else(|| node.attr("algorithm"))
+            .map(str::trim)
+            .unwrap_or_default();
+        let mac = MacAlg::from_uri(alg).or_else(|| match alg.to_ascii_uppercase().as_str() {
+            "HMAC-SHA1" => Some(MacAlg::Sha1),
+            "HMAC-SHA256" => Some(MacAlg::Sha256),
+            _ => None,
+        });
+        match mac {
+            Some(m) => {
+                self.prot.mac_alg_only = Some(m);
+                Ok(())
+            }
+            None => Err(fail(
+                format!("unsupported MAC algorithm {alg}"),
+                node.line(),
+            )),
+        }
     }
 
     fn derived_key(&mut self, derived: Node<'_>) -> Result<(), Error> {
@@ -437,7 +393,11 @@ impl State {
         if let Some(p) = &self.keys.passphrase {
             self.prot.key = Some(pbkdf2(prf, p.as_bytes(), &salt, iterations, key_len));
         } else {
-            let name = derived.child_text("MasterKeyName").unwrap_or("passphrase");
+            // RFC 6030 says MasterKeyName; draft-ietf-keyprov-pskc-02 CarriedKeyName.
+            let name = derived
+                .child_text("MasterKeyName")
+                .or_else(|| derived.child_text("CarriedKeyName"))
+                .unwrap_or("passphrase");
             self.prot.missing_key = Some(format!(
                 "the file is protected by a passphrase (named {name:?}); give it with --passphrase-file"
             ));
@@ -472,7 +432,7 @@ impl State {
     }
 
     fn key_package(&mut self, pkg: Node<'_>) {
-        let device = pkg.child("DeviceInfo");
+        let device = pkg.child("DeviceInfo").or_else(|| pkg.child("DeviceId"));
         for key in pkg.children("Key") {
             let result = self.key(device, key);
             match result {
@@ -485,16 +445,24 @@ impl State {
     }
 
     fn key(&mut self, device: Option<Node<'_>>, key: Node<'_>) -> Result<Option<Token>, Error> {
-        let id = key.attr("Id").map(str::trim).filter(|s| !s.is_empty());
-        let alg = key.attr("Algorithm").unwrap_or("").trim();
+        let id = key
+            .attr("Id")
+            .or_else(|| key.attr("KeyId"))
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let alg = key
+            .attr("Algorithm")
+            .or_else(|| key.attr("KeyAlgorithm"))
+            .unwrap_or("")
+            .trim();
         let kind_name = alg
             .rsplit([':', '#'])
             .next()
             .unwrap_or("")
             .to_ascii_lowercase();
         check_well_formed(key)?;
-        let serial_text = device.and_then(|d| d.child_text("SerialNo")).or(id);
-        let label = serial_text.unwrap_or("(no serial)");
+        let device_serial = device.and_then(|d| d.child_text("SerialNo"));
+        let label = device_serial.or(id).unwrap_or("(no serial)");
         // RFC 6030 itself defines HOTP; a key naming no algorithm is read as HOTP.
         let kind_name = if alg.is_empty() {
             "hotp".to_owned()
@@ -512,8 +480,7 @@ impl State {
             ));
             return Ok(None);
         }
-        let data = key.child("Data");
-        let Some(secret_node) = data.and_then(|d| d.child("Secret")) else {
+        let Some(secret_node) = data(key, "Secret") else {
             let why = if key.child("KeyProfileId").is_some() || key.child("KeyReference").is_some()
             {
                 "it refers to a key profile or reference the vendor keeps, not the secret itself"
@@ -526,20 +493,21 @@ impl State {
             ));
         };
         let secret = value(secret_node, &self.prot, "Secret")?;
-        let Some(serial_text) = serial_text else {
-            return Err(fail(
+        let serial_text = self.serials.serial(device_serial, id).ok_or_else(|| {
+            fail(
                 "a key has no serial number (neither DeviceInfo/SerialNo nor Key/@Id); \
-                 its secret decrypted and its MAC checked, but a token needs a serial",
+                 its secret decrypted and its MAC checked, but a token needs a serial \
+                 (name such keys with --serial-from)",
                 key.line(),
-            ));
-        };
-        let serial = Serial::new(serial_text)
+            )
+        })?;
+        let serial = Serial::new(&serial_text)
             .map_err(|e| Error::new(e).field("SerialNo").line(key.line()))?;
         let secret = Secret::new(secret.to_vec())
             .map_err(|e| Error::new(e).field("Secret").line(secret_node.line()))?;
         let (digits, hash) = parameters(key)?;
         let int = |name: &'static str| -> Result<Option<u64>, Error> {
-            data.and_then(|d| d.child(name))
+            data(key, name)
                 .map(|n| integer(n, &self.prot, name))
                 .transpose()
         };
@@ -572,9 +540,29 @@ impl State {
                 .or_else(|| device.and_then(|d| d.child_text("UserId")))
                 .map(str::to_owned),
             issuer: key.child_text("Issuer").map(str::to_owned),
-            key_id: id.filter(|i| *i != serial_text).map(str::to_owned),
+            key_id: id.filter(|i| *i != serial_text.as_str()).map(str::to_owned),
         }))
     }
+}
+
+/// A value of a key's `Data`: `Data/<name>` (RFC 6030 and later drafts) or
+/// the early drafts' `<Data Name="SECRET">` (`COUNTER`, `TIME`,
+/// `TIME_INTERVAL`).
+fn data<'t>(key: Node<'t>, name: &str) -> Option<Node<'t>> {
+    if let Some(n) = key.child("Data").and_then(|d| d.child(name)) {
+        return Some(n);
+    }
+    let legacy = match name {
+        "Secret" => "SECRET",
+        "Counter" => "COUNTER",
+        "Time" => "TIME",
+        "TimeInterval" => "TIME_INTERVAL",
+        _ => return None,
+    };
+    key.children("Data").find(|d| {
+        d.attr("Name")
+            .is_some_and(|n| n.trim().eq_ignore_ascii_case(legacy))
+    })
 }
 
 impl<R: BufRead> Iterator for Reader<R> {

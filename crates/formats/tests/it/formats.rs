@@ -228,7 +228,7 @@ fn csv_errors_name_line_and_field() {
     .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "input: line 2: field `time interval`: time step of 0 s is not supported (1 to 3600 s)"
+        "input: line 2: field `time interval`: time step of 0 s is not supported (1 to 2147483647 s)"
     );
     let e = read_all(
         Format::EntraCsv,

@@ -5,3 +5,4 @@
 mod convert;
 mod formats;
 mod pskc;
+mod pskc_seeds;

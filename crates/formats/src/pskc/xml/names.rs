@@ -6,6 +6,12 @@
 pub(crate) enum Ns {
     /// `urn:ietf:params:xml:ns:keyprov:pskc` (and the pre-RFC `…:pskc:1.0`).
     Pskc,
+    /// The portable symmetric key container drafts' namespaces
+    /// (`urn:ietf:params:xml:ns:keyprov:container`, `…:container:1.0`).
+    PskcDraft,
+    /// A vendor's own namespace on a PSKC-shaped `<KeyContainer>`, adopted
+    /// by the reader (`Elements::adopt_root_namespace`).
+    Vendor,
     /// XML Signature.
     Ds,
     /// XML Encryption 1.0.
@@ -26,6 +32,8 @@ impl Ns {
             "urn:ietf:params:xml:ns:keyprov:pskc" | "urn:ietf:params:xml:ns:keyprov:pskc:1.0" => {
                 Self::Pskc
             }
+            "urn:ietf:params:xml:ns:keyprov:container"
+            | "urn:ietf:params:xml:ns:keyprov:container:1.0" => Self::PskcDraft,
             "http://www.w3.org/2000/09/xmldsig#" => Self::Ds,
             "http://www.w3.org/2001/04/xmlenc#" => Self::Xenc,
             "http://www.w3.org/2009/xmlenc11#" => Self::Xenc11,
@@ -33,6 +41,13 @@ impl Ns {
             "" => Self::None,
             _ => Self::Other,
         }
+    }
+}
+
+impl Ns {
+    /// PSKC's namespace, a draft's, or an adopted vendor's.
+    pub(crate) fn is_pskc(self) -> bool {
+        matches!(self, Self::Pskc | Self::PskcDraft | Self::Vendor)
     }
 }
 

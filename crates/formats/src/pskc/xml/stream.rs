@@ -19,6 +19,8 @@ pub(crate) struct Root {
     pub(crate) name: String,
     qname: String,
     attrs: Vec<(String, String)>,
+    /// The namespace URI of the root element, as written.
+    pub(crate) ns_uri: String,
     pub(crate) line: u64,
 }
 
@@ -216,6 +218,8 @@ impl<R: BufRead> Elements<R> {
             .to_owned();
         // The root's own declarations, as the parser saw them.
         let mut bindings = Outer::default();
+        let (root_prefix, _) = super::names::split_qname(&qname);
+        let mut ns_uri = String::new();
         let text = std::str::from_utf8(&src).unwrap_or_default();
         let content = text
             .get(1..text.find('>').unwrap_or(0))
@@ -227,8 +231,14 @@ impl<R: BufRead> Elements<R> {
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .unwrap_or_default();
             if key == "xmlns" {
+                if root_prefix.is_empty() {
+                    ns_uri = value.trim().to_owned();
+                }
                 bindings.default = Some(Ns::from_uri(&value));
             } else if let Some(prefix) = key.strip_prefix("xmlns:") {
+                if prefix == root_prefix {
+                    ns_uri = value.trim().to_owned();
+                }
                 bindings
                     .prefixed
                     .push((prefix.to_owned(), Ns::from_uri(&value)));
@@ -247,8 +257,29 @@ impl<R: BufRead> Elements<R> {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), v.clone().into_owned()))
                 .collect(),
+            ns_uri,
             line: self.line,
         })
+    }
+
+    /// Reads the root's namespace as `ns` in the root and every child: a
+    /// vendor's namespace on a PSKC-shaped container. (A child that
+    /// declares the same URI again keeps its own reading.)
+    pub(crate) fn adopt_root_namespace(&mut self, ns: Ns) {
+        let Some(root) = self.root.as_mut() else {
+            return;
+        };
+        let (prefix, _) = super::names::split_qname(&root.qname);
+        if prefix.is_empty() {
+            self.bindings.default = Some(ns);
+        } else {
+            for (p, n) in &mut self.bindings.prefixed {
+                if p == prefix {
+                    *n = ns;
+                }
+            }
+        }
+        root.ns = Some(ns);
     }
 
     /// The next complete child of the root, or `None` at the root's end.
