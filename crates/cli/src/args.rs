@@ -241,6 +241,9 @@ pub struct InputArgs {
     /// Token type of a Duo CSV input, which the file does not say: totp6, totp8, hotp6 or hotp8.
     #[arg(long, value_name = "TYPE")]
     pub duo_type: Option<String>,
+    /// PSKC keys without a serial: `key-id` (every key's serial is its Key Id) or `sequence:PREFIX` (keys with neither SerialNo nor Id are named PREFIX1, PREFIX2, …).
+    #[arg(long, value_name = "SOURCE")]
+    pub serial_from: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -85,6 +85,12 @@ pub fn read_options(args: &InputArgs) -> Result<ReadOptions, Failure> {
     if let Some(t) = &args.duo_type {
         o.duo = Some(t.parse().map_err(Failure::Usage)?);
     }
+    if let Some(s) = &args.serial_from {
+        o.serial_from = Some(
+            s.parse()
+                .map_err(|e| Failure::Usage(format!("--serial-from: {e}")))?,
+        );
+    }
     Ok(o)
 }
 

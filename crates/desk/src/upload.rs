@@ -115,7 +115,7 @@ async fn reconcile_page(State(st): State<Arc<DeskState>>, op: Operator) -> Respo
 async fn read_tokens(up: SeedUpload) -> Result<(Format, String, Vec<Token>), Vec<String>> {
     let (format, read) = up.read().await.map_err(|e| vec![e])?;
     if !read.problems.is_empty() {
-        return Err(read.problems);
+        return Err(oathvault_web::upload::problem_lines(read.problems));
     }
     if read.tokens.is_empty() {
         return Err(vec![format!("{}: no tokens in the file", up.file_name)]);

@@ -260,12 +260,22 @@ pub struct ReadOptions {
     pub duo: Option<duo_csv::DuoType>,
     /// Where PSKC keys without a serial get one (`--serial-from`).
     pub serial_from: Option<pskc::SerialFrom>,
+    /// Whether messages name the command line's flags or a form's fields.
+    pub prompts: pskc::Prompts,
 }
 
 /// A shared list of notes readers leave for the user: what was skipped and
-/// why. Cloning shares the list.
+/// why, and what else they noticed (a draft layout read, a signature not
+/// verified). Cloning shares the list.
 #[derive(Debug, Clone, Default)]
-pub struct Notes(Arc<std::sync::Mutex<Vec<String>>>);
+pub struct Notes(Arc<std::sync::Mutex<Vec<(NoteKind, String)>>>);
+
+/// What a note is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoteKind {
+    Skip,
+    Info,
+}
 
 /// What one reader skipped, also sent to shared [`Notes`] when given.
 #[derive(Debug, Default)]
@@ -283,7 +293,7 @@ impl Skips {
 
     pub(crate) fn push(&mut self, note: String) {
         if let Some(n) = &self.notes {
-            n.push(note.clone());
+            n.add(NoteKind::Skip, note.clone());
         }
         self.list.push(note);
     }
@@ -291,7 +301,10 @@ impl Skips {
     /// A note that is not a skip: it does not make a file "not empty".
     pub(crate) fn inform(&mut self, note: String) {
         self.informational += 1;
-        self.push(note);
+        if let Some(n) = &self.notes {
+            n.add(NoteKind::Info, note.clone());
+        }
+        self.list.push(note);
     }
 
     pub(crate) fn list(&self) -> &[String] {
@@ -305,20 +318,42 @@ impl Skips {
 }
 
 impl Notes {
-    /// Adds a note.
-    pub fn push(&self, note: String) {
+    fn add(&self, kind: NoteKind, note: String) {
         if let Ok(mut v) = self.0.lock() {
-            v.push(note);
+            v.push((kind, note));
         }
+    }
+
+    /// Adds a note about something skipped.
+    pub fn push(&self, note: String) {
+        self.add(NoteKind::Skip, note);
     }
 
     /// Takes every note so far.
     #[must_use]
     pub fn take(&self) -> Vec<String> {
-        self.0
+        let (mut skipped, info) = self.take_split();
+        skipped.extend(info);
+        skipped
+    }
+
+    /// Takes every note so far: what was skipped, then the other notes.
+    #[must_use]
+    pub fn take_split(&self) -> (Vec<String>, Vec<String>) {
+        let all = self
+            .0
             .lock()
             .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let mut skipped = Vec::new();
+        let mut info = Vec::new();
+        for (kind, note) in all {
+            match kind {
+                NoteKind::Skip => skipped.push(note),
+                NoteKind::Info => info.push(note),
+            }
+        }
+        (skipped, info)
     }
 }
 
@@ -381,7 +416,8 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
         Format::Pskc => Box::new(
             pskc::Reader::new(input, file, options.pskc.clone())
                 .with_notes(options.notes.clone())
-                .with_serial_from(options.serial_from.clone()),
+                .with_serial_from(options.serial_from.clone())
+                .with_prompts(options.prompts),
         ),
         Format::OathCsv => {
             Box::new(oath_csv::Reader::new(input, file).with_notes(options.notes.clone()))

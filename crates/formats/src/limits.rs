@@ -83,8 +83,12 @@ impl Rule {
             Self::DuoSha1 => "Duo takes HMAC-SHA-1 tokens only",
             Self::DuoDigits => "Duo takes 6- or 8-digit tokens only",
             Self::DuoT0 => "Duo has no T0 field; T0 must be 0",
-            Self::DuoStep => "Duo is given time steps of 1 to 3600 seconds only (longer ones are untested there)",
-            Self::OktaStep => "Okta is given time steps of 1 to 3600 seconds only (longer ones are untested there)",
+            Self::DuoStep => {
+                "Duo is given time steps of 1 to 3600 seconds only (longer ones are untested there)"
+            }
+            Self::OktaStep => {
+                "Okta is given time steps of 1 to 3600 seconds only (longer ones are untested there)"
+            }
             Self::SalesforceTotp => {
                 "Salesforce verifies 6-digit, 30-second HMAC-SHA-1 TOTP codes only"
             }
@@ -383,7 +387,10 @@ mod tests {
             target.check(t).into_iter().map(|v| v.rule).collect()
         };
         let rules = |target: Target| rules_of(&t, target);
-        assert!(rules(Target::Any).is_empty(), "jsonl and PSKC carry any step");
+        assert!(
+            rules(Target::Any).is_empty(),
+            "jsonl and PSKC carry any step"
+        );
         assert_eq!(rules(Target::EntraCsv), [Rule::Step30Or60]);
         assert_eq!(rules(Target::EntraGraph), [Rule::Step30Or60]);
         assert_eq!(rules(Target::Duo), [Rule::DuoStep]);

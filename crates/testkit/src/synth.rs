@@ -110,9 +110,9 @@ pub fn any_token() -> impl Strategy<Value = Token> {
             0u64..2_000_000_000
         )
             .prop_map(|(s, t0)| Kind::Totp {
-            step: Step::new(s).expect("range"),
-            t0
-        }),
+                step: Step::new(s).expect("range"),
+                t0
+            }),
         any::<u64>().prop_map(|counter| Kind::Hotp { counter }),
     ];
     let hash = prop_oneof![Just(Hash::Sha1), Just(Hash::Sha256), Just(Hash::Sha512)];

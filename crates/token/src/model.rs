@@ -434,7 +434,10 @@ mod tests {
         assert_eq!(Step::parse(" 60 ").unwrap(), Step::S60);
         assert!(Step::parse("6O").is_err());
         assert_eq!(Step::new(172_800).unwrap().seconds(), 172_800, "two days");
-        assert_eq!(Step::new(u64::from(Step::MAX)).unwrap().seconds(), Step::MAX);
+        assert_eq!(
+            Step::new(u64::from(Step::MAX)).unwrap().seconds(),
+            Step::MAX
+        );
         assert!(Step::new(u64::from(Step::MAX) + 1).is_err());
     }
 

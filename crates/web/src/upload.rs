@@ -12,6 +12,21 @@ use zeroize::Zeroizing;
 
 use oathvault_formats::ReadAll;
 
+/// Problems listed on a page before the rest are only counted.
+pub const PROBLEMS_SHOWN: usize = 50;
+
+/// The first [`PROBLEMS_SHOWN`] problems and, when there are more, a line
+/// counting the rest: every reader's problems at once, within a page.
+#[must_use]
+pub fn problem_lines(mut problems: Vec<String>) -> Vec<String> {
+    let more = problems.len().saturating_sub(PROBLEMS_SHOWN);
+    problems.truncate(PROBLEMS_SHOWN);
+    if more > 0 {
+        problems.push(format!("… and {more} more problem(s)"));
+    }
+    problems
+}
+
 /// The form: the file, the keys a protected PSKC file needs, and the other
 /// (non-secret) fields by name.
 #[derive(Default)]
@@ -46,7 +61,10 @@ impl SeedUpload {
     }
 
     fn options(&self) -> Result<ReadOptions, String> {
-        let mut o = ReadOptions::default();
+        let mut o = ReadOptions {
+            prompts: oathvault_formats::pskc::Prompts::Form,
+            ..ReadOptions::default()
+        };
         if !self.psk.is_empty() {
             let key = oathvault_token::SecretEncoding::Hex
                 .decode(&self.psk)

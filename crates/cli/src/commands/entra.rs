@@ -426,6 +426,7 @@ fn code_from_seed(file: &Path, serial: &str) -> Result<Zeroizing<String>, Failur
         psk_file: None,
         passphrase_file: None,
         duo_type: None,
+        serial_from: None,
     };
     let token = super::find_token(&input, Some(serial))?;
     let otp = oathvault_otp::Otp::new(&token).map_err(|e| anyhow!("serial {serial}: {e}"))?;

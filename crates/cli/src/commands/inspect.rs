@@ -12,6 +12,8 @@ use crate::Failure;
 use crate::args::InspectArgs;
 use crate::io::Input;
 
+/// Errors listed before the rest are only counted.
+const SHOWN_ERRORS: usize = 50;
 /// Serials listed per finding before the list is cut.
 const EXAMPLES: usize = 10;
 /// Secrets shorter than this many bits are called weak (RFC 4226 §4 asks for 128).
@@ -59,6 +61,9 @@ struct Report {
     targets: Vec<TargetReport>,
     /// Entries that are not OTP tokens (PIN, OCRA, …) or lack a seed: skipped.
     skipped: Vec<String>,
+    /// What else the reader noticed: a draft layout or vendor namespace
+    /// read, a signature not verified, serials made up.
+    notes: Vec<String>,
     errors: Vec<String>,
     error_count: u64,
 }
@@ -179,10 +184,20 @@ fn text(r: &Report) -> String {
             let _ = writeln!(o, "  {s}");
         }
     }
+    if !r.notes.is_empty() {
+        let _ = writeln!(o, "notes:");
+        for s in &r.notes {
+            let _ = writeln!(o, "  {s}");
+        }
+    }
     if r.error_count > 0 {
         let _ = writeln!(o, "ERRORS ({}):", r.error_count);
         for e in &r.errors {
             let _ = writeln!(o, "  {e}");
+        }
+        let more = r.error_count.saturating_sub(r.errors.len() as u64);
+        if more > 0 {
+            let _ = writeln!(o, "  … and {more} more");
         }
     }
     o
@@ -211,13 +226,13 @@ pub fn run(args: &InspectArgs) -> Result<(), Failure> {
             Ok(t) => report.add(&t, &mut serials),
             Err(e) => {
                 report.error_count += 1;
-                if report.errors.len() < 20 {
+                if report.errors.len() < SHOWN_ERRORS {
                     report.errors.push(e.to_string());
                 }
             }
         }
     }
-    report.skipped = notes.take();
+    (report.skipped, report.notes) = notes.take_split();
     // A duplicate serial keeps a file out of every target but the lossless one.
     if report.duplicate_serials.count > 0 {
         for t in report

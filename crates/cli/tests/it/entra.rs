@@ -344,12 +344,18 @@ fn every_error_is_one_line_with_serial_graph_code_and_request_id() {
             r#"{"serial":"H1","type":"hotp","hash":"sha1","digits":6,"counter":0,"secret":"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ","secret_encoding":"base32","manufacturer":"C","model":"M"}"#,
             "\n",
             r#"{"serial":"T8","type":"totp","hash":"sha1","digits":8,"step":30,"t0":0,"secret":"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ","secret_encoding":"base32","manufacturer":"C","model":"M"}"#,
+            "\n",
+            r#"{"serial":"B0","type":"totp","hash":"sha1","digits":6,"step":30,"t0":0,"secret":"0000","secret_encoding":"base32","manufacturer":"C","model":"M"}"#,
             "\n"
         ),
     )
     .unwrap();
     let (code, _, err) = fails(entra(&l).args(["push", "--from", "jsonl"]).arg(&bad));
     assert_eq!(code, 1, "{err}");
+    // Every problem at once: the line that cannot be read and the tokens
+    // Entra would refuse, in one listing.
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("3 problem(s)"), "{err}");
     assert!(
         err.contains("serial H1: Entra takes TOTP tokens only"),
         "{err}"

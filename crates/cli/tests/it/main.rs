@@ -11,4 +11,5 @@ mod entra;
 mod portal;
 mod portal_crash;
 mod proxy;
+mod pskc_seeds;
 mod rotation;

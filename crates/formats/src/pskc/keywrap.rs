@@ -160,8 +160,14 @@ mod tests {
     #[test]
     fn rfc3394_vectors_unwrap() {
         for (kek, data, ct) in RFC3394 {
-            assert_eq!(unwrap(&hex(kek), &hex(ct)).map(|p| p.to_vec()), Some(hex(data)));
-            assert_eq!(unwrap_any(&hex(kek), &hex(ct)).map(|p| p.to_vec()), Some(hex(data)));
+            assert_eq!(
+                unwrap(&hex(kek), &hex(ct)).map(|p| p.to_vec()),
+                Some(hex(data))
+            );
+            assert_eq!(
+                unwrap_any(&hex(kek), &hex(ct)).map(|p| p.to_vec()),
+                Some(hex(data))
+            );
         }
     }
 
@@ -179,7 +185,10 @@ mod tests {
         assert!(unwrap_any(&wrong, &ct).is_none());
         assert!(unwrap(&hex(kek)[..15], &ct).is_none(), "bad key length");
         assert!(unwrap(&hex(kek), &ct[..16]).is_none(), "too short");
-        assert!(unwrap(&hex(kek), &ct[..ct.len() - 1]).is_none(), "not 64-bit blocks");
+        assert!(
+            unwrap(&hex(kek), &ct[..ct.len() - 1]).is_none(),
+            "not 64-bit blocks"
+        );
     }
 
     #[test]
@@ -188,14 +197,26 @@ mod tests {
         let kek = hex("5840df6e29b02af1 ab493b705bf16ea1 ae8338f4dcc176a8");
         let twenty = hex("c37b7e6492584340 bed1220780894115 5068f738");
         let ct20 = hex("138bdeaa9b8fa7fc 61f97742e72248ee 5ae6ae5360d1ae6a 5f54f373fa543b6a");
-        assert_eq!(unwrap_padded(&kek, &ct20).map(|p| p.to_vec()), Some(twenty.clone()));
-        assert_eq!(unwrap_any(&kek, &ct20).map(|p| p.to_vec()), Some(twenty.clone()));
+        assert_eq!(
+            unwrap_padded(&kek, &ct20).map(|p| p.to_vec()),
+            Some(twenty.clone())
+        );
+        assert_eq!(
+            unwrap_any(&kek, &ct20).map(|p| p.to_vec()),
+            Some(twenty.clone())
+        );
         let seven = hex("466f7250617369");
         let ct7 = hex("afbeb0f07dfbf541 9200f2ccb50bb24f");
-        assert_eq!(unwrap_padded(&kek, &ct7).map(|p| p.to_vec()), Some(seven.clone()));
+        assert_eq!(
+            unwrap_padded(&kek, &ct7).map(|p| p.to_vec()),
+            Some(seven.clone())
+        );
         let mut bad = ct20.clone();
         bad[5] ^= 0x40;
         assert!(unwrap_padded(&kek, &bad).is_none());
-        assert!(unwrap(&kek, &ct20).is_none(), "a padded wrap is not RFC 3394's");
+        assert!(
+            unwrap(&kek, &ct20).is_none(),
+            "a padded wrap is not RFC 3394's"
+        );
     }
 }

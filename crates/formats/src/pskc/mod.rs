@@ -20,6 +20,6 @@ mod values;
 mod write;
 pub(crate) mod xml;
 
-pub use read::{Keys, Reader};
+pub use read::{Keys, Prompts, Reader};
 pub use serial::SerialFrom;
 pub use write::{DEFAULT_ITERATIONS, OsRandom, Protection, Random, Writer};

@@ -39,6 +39,40 @@ impl std::fmt::Debug for Keys {
     }
 }
 
+/// Where the user supplies what a file needs, for messages that say how.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Prompts {
+    /// The `oathvault` command line: messages name its flags.
+    #[default]
+    CommandLine,
+    /// A web form with a pre-shared key and a passphrase field: messages
+    /// name the fields, never a flag.
+    Form,
+}
+
+impl Prompts {
+    fn psk(self) -> &'static str {
+        match self {
+            Self::CommandLine => "give it with --psk-file",
+            Self::Form => "give it in the pre-shared key field",
+        }
+    }
+
+    fn passphrase(self) -> &'static str {
+        match self {
+            Self::CommandLine => "give it with --passphrase-file",
+            Self::Form => "give it in the passphrase field",
+        }
+    }
+
+    fn serial(self) -> &'static str {
+        match self {
+            Self::CommandLine => " (name such keys with --serial-from)",
+            Self::Form => " (ask the vendor for a file with serials)",
+        }
+    }
+}
+
 /// The one PSKC version RFC 6030 defines; a reader must refuse others.
 const VERSION: &str = "1.0";
 
@@ -61,6 +95,7 @@ pub struct Reader<R: BufRead> {
 /// What the reader learns from the container and collects per `KeyPackage`.
 struct State {
     keys: Keys,
+    prompts: Prompts,
     prot: Protection,
     serials: Serials,
     /// Pending tokens of the current `KeyPackage` (one device can hold several keys).
@@ -91,6 +126,7 @@ impl<R: BufRead> Reader<R> {
             vendor_ns: None,
             st: State {
                 keys,
+                prompts: Prompts::default(),
                 prot: Protection::default(),
                 serials: Serials::default(),
                 pending: Vec::new(),
@@ -110,6 +146,13 @@ impl<R: BufRead> Reader<R> {
     #[must_use]
     pub fn with_serial_from(mut self, from: Option<SerialFrom>) -> Self {
         self.st.serials = Serials::new(from);
+        self
+    }
+
+    /// How messages say to supply a key (default: the command line's flags).
+    #[must_use]
+    pub fn with_prompts(mut self, prompts: Prompts) -> Self {
+        self.st.prompts = prompts;
         self
     }
 
@@ -223,9 +266,9 @@ impl<R: BufRead> Reader<R> {
             };
             let node = child.root();
             if node.ns() == Some(Ns::Ds) && node.name() == "Signature" {
-                self.st.skipped.inform(
-                    "the file is signed (ds:Signature): signed, not verified".to_owned(),
-                );
+                self.st
+                    .skipped
+                    .inform("the file is signed (ds:Signature): signed, not verified".to_owned());
                 continue;
             }
             if !node.ns().is_some_and(Ns::is_pskc) {
@@ -291,7 +334,8 @@ impl State {
             self.prot.key = Some(k.clone());
         } else {
             self.prot.missing_key = Some(format!(
-                "the file is encrypted with a pre-shared key ({name}); give it with --psk-file"
+                "the file is encrypted with a pre-shared key ({name}); {}",
+                self.prompts.psk()
             ));
         }
     }
@@ -399,7 +443,8 @@ impl State {
                 .or_else(|| derived.child_text("CarriedKeyName"))
                 .unwrap_or("passphrase");
             self.prot.missing_key = Some(format!(
-                "the file is protected by a passphrase (named {name:?}); give it with --passphrase-file"
+                "the file is protected by a passphrase (named {name:?}); {}",
+                self.prompts.passphrase()
             ));
         }
         Ok(())
@@ -495,9 +540,11 @@ impl State {
         let secret = value(secret_node, &self.prot, "Secret")?;
         let serial_text = self.serials.serial(device_serial, id).ok_or_else(|| {
             fail(
-                "a key has no serial number (neither DeviceInfo/SerialNo nor Key/@Id); \
-                 its secret decrypted and its MAC checked, but a token needs a serial \
-                 (name such keys with --serial-from)",
+                format!(
+                    "a key has no serial number (neither DeviceInfo/SerialNo nor Key/@Id); \
+                     its secret decrypted and its MAC checked, but a token needs a serial{}",
+                    self.prompts.serial()
+                ),
                 key.line(),
             )
         })?;

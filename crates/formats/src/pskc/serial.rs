@@ -101,7 +101,10 @@ mod tests {
     #[test]
     fn parses_and_names() {
         assert_eq!("key-id".parse(), Ok(SerialFrom::KeyId));
-        assert_eq!("sequence:KW-".parse(), Ok(SerialFrom::Sequence("KW-".into())));
+        assert_eq!(
+            "sequence:KW-".parse(),
+            Ok(SerialFrom::Sequence("KW-".into()))
+        );
         assert!("device".parse::<SerialFrom>().is_err());
         assert!("sequence:a\nb".parse::<SerialFrom>().is_err());
         let mut s = Serials::new(Some(SerialFrom::Sequence("X".into())));

@@ -155,7 +155,12 @@ fn draft_value(
     };
     key_fits(key, cipher, v.line())?;
     let data = match &prot.draft_iv {
-        Some(iv) if matches!(cipher, Cipher::Aes128Cbc | Cipher::Aes192Cbc | Cipher::Aes256Cbc) => {
+        Some(iv)
+            if matches!(
+                cipher,
+                Cipher::Aes128Cbc | Cipher::Aes192Cbc | Cipher::Aes256Cbc
+            ) =>
+        {
             let mut d = Zeroizing::new(Vec::with_capacity(iv.len() + raw.len()));
             d.extend_from_slice(iv);
             d.extend_from_slice(&raw);
@@ -256,7 +261,8 @@ pub(super) fn integer(node: Node<'_>, prot: &Protection, what: &'static str) -> 
 
 /// `AlgorithmParameters` (RFC 6030) or the drafts' `Usage`.
 fn params(key: Node<'_>) -> Option<Node<'_>> {
-    key.child("AlgorithmParameters").or_else(|| key.child("Usage"))
+    key.child("AlgorithmParameters")
+        .or_else(|| key.child("Usage"))
 }
 
 /// Attributes and values that must be well-formed even on keys that are skipped.
@@ -313,4 +319,3 @@ pub(super) fn parameters(key: Node<'_>) -> Result<(Digits, Hash), Error> {
     };
     Ok((digits, hash))
 }
-

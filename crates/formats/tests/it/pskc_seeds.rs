@@ -52,8 +52,8 @@ fn read(
     serial_from: Option<SerialFrom>,
 ) -> (Vec<Result<Token, String>>, Vec<String>) {
     let bytes = std::fs::read(path(name)).unwrap();
-    let mut r = Reader::new(bytes.as_slice(), Some(Arc::from(name)), keys)
-        .with_serial_from(serial_from);
+    let mut r =
+        Reader::new(bytes.as_slice(), Some(Arc::from(name)), keys).with_serial_from(serial_from);
     let items = r.by_ref().map(|t| t.map_err(|e| e.to_string())).collect();
     (items, r.skipped().to_vec())
 }
@@ -110,7 +110,13 @@ fn python(name: &str, mode: &str, key: &str) -> Vec<String> {
 fn serial_secret(tokens: &[Token]) -> Vec<String> {
     tokens
         .iter()
-        .map(|t| format!("{} {}", t.serial, SecretEncoding::Hex.encode(&t.secret).as_str()))
+        .map(|t| {
+            format!(
+                "{} {}",
+                t.serial,
+                SecretEncoding::Hex.encode(&t.secret).as_str()
+            )
+        })
         .collect()
 }
 
@@ -155,7 +161,10 @@ fn aes_key_wrap_with_a_pre_shared_key_reads_rfc3394_vectors() {
         // These keys carry neither SerialNo nor Id: refused, then named.
         let (items, _) = read(name, psk(key), None);
         let e = items[0].as_ref().unwrap_err();
-        assert!(e.contains("no serial number") && e.contains("--serial-from"), "{e}");
+        assert!(
+            e.contains("no serial number") && e.contains("--serial-from"),
+            "{e}"
+        );
         let from = Some(SerialFrom::Sequence("KW-".into()));
         let t = tokens(name, psk(key), from.clone());
         assert_eq!(summary(&t), [format!("KW-1 {secret} hotp 6 0")], "{name}");
@@ -200,7 +209,10 @@ fn python_pskc_kw_file_secrets_mac_key_and_a_two_day_step() {
     let errors: Vec<_> = Reader::new(bad.as_bytes(), None, psk(key))
         .filter_map(Result::err)
         .collect();
-    assert!(errors[0].to_string().contains("MAC check failed"), "{errors:?}");
+    assert!(
+        errors[0].to_string().contains("MAC check failed"),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -229,13 +241,16 @@ fn a_vendor_namespace_on_a_pskc_shaped_container_is_read_with_a_note() {
         ]
     );
     assert!(
-        notes.iter().any(|n| n.contains("http://tokens.vendor.example/2007/pskc")
-            && n.contains("read as PSKC because its structure is")),
+        notes
+            .iter()
+            .any(|n| n.contains("http://tokens.vendor.example/2007/pskc")
+                && n.contains("read as PSKC because its structure is")),
         "{notes:?}"
     );
     assert_eq!(serial_secret(&t), python(name, "plain", "-"));
     // The same namespace with nothing PSKC-shaped in it is not PSKC.
-    let xml = r#"<v:KeyContainer Version="1.0" xmlns:v="http://x.example/"><v:Other/></v:KeyContainer>"#;
+    let xml =
+        r#"<v:KeyContainer Version="1.0" xmlns:v="http://x.example/"><v:Other/></v:KeyContainer>"#;
     let errors: Vec<_> = Reader::new(xml.as_bytes(), None, Keys::default())
         .filter_map(Result::err)
         .collect();
@@ -286,7 +301,11 @@ fn draft_layouts_read_into_the_same_tokens() {
         assert_eq!(serial_secret(&t), python(name, mode, key), "{name}");
     }
     // The drafts' key Id is kept beside the device serial.
-    let t = tokens("drafts/keyprov-pskc-02-figure2.pskcxml", Keys::default(), None);
+    let t = tokens(
+        "drafts/keyprov-pskc-02-figure2.pskcxml",
+        Keys::default(),
+        None,
+    );
     assert_eq!(t[0].key_id.as_deref(), Some("12345678"));
     assert_eq!(t[0].issuer.as_deref(), Some("Issuer"));
     // --serial-from key-id takes the Id instead.
@@ -302,7 +321,9 @@ fn draft_layouts_read_into_the_same_tokens() {
         None,
     );
     assert!(
-        notes.iter().any(|n| n.contains("pre-RFC PSKC draft container")),
+        notes
+            .iter()
+            .any(|n| n.contains("pre-RFC PSKC draft container")),
         "{notes:?}"
     );
 }
@@ -316,7 +337,10 @@ fn draft_values_fail_closed() {
     assert!(e.contains("MAC check failed"), "{e}");
     let (items, _) = read(name, Keys::default(), None);
     let e = items[0].as_ref().unwrap_err();
-    assert!(e.contains("pre-shared key") && e.contains("--psk-file"), "{e}");
+    assert!(
+        e.contains("pre-shared key") && e.contains("--psk-file"),
+        "{e}"
+    );
     // draft-ietf-keyprov-pskc-02 figure 5: its ValueMAC (inside
     // EncryptedValue, which python-pskc ignores) is checked here.
     let xml = std::fs::read_to_string(path("drafts/keyprov-pskc-02-figure5.pskcxml")).unwrap();
@@ -325,7 +349,10 @@ fn draft_values_fail_closed() {
     let errors: Vec<_> = Reader::new(bad.as_bytes(), None, passphrase("qwerty"))
         .filter_map(Result::err)
         .collect();
-    assert!(errors[0].to_string().contains("MAC check failed"), "{errors:?}");
+    assert!(
+        errors[0].to_string().contains("MAC check failed"),
+        "{errors:?}"
+    );
     let (items, _) = read(
         "drafts/keyprov-pskc-02-figure5.pskcxml",
         passphrase("qwertz"),
@@ -340,7 +367,10 @@ fn draft_values_fail_closed() {
         None,
     );
     let e = items[0].as_ref().unwrap_err();
-    assert!(e.contains("PBE-3DES112-CBC") && e.contains("Triple DES"), "{e}");
+    assert!(
+        e.contains("PBE-3DES112-CBC") && e.contains("Triple DES"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -356,7 +386,9 @@ fn serial_from_reaches_read_all_and_its_notes() {
     assert!(all.problems.is_empty(), "{:?}", all.problems);
     assert_eq!(all.tokens[0].serial.as_str(), "S1");
     assert!(
-        all.notes.iter().any(|n| n.contains("--serial-from sequence")),
+        all.notes
+            .iter()
+            .any(|n| n.contains("--serial-from sequence")),
         "{:?}",
         all.notes
     );

@@ -20,11 +20,28 @@ use crate::Failure;
 use crate::entra_args::{PreflightArgs, PushArgs, ReconcileArgs};
 use crate::io::{Input, Output};
 
-/// Reads every token of the file, or prints every problem and fails.
+/// Problems printed before the rest are only counted.
+const SHOWN: usize = 50;
+
+/// Prints every problem (the first [`SHOWN`], then the count of the rest)
+/// and the failure.
 #[allow(clippy::print_stderr, reason = "problems with the input, one a line")]
-fn read_all(input: &crate::args::InputArgs) -> Result<(String, Vec<Token>), Failure> {
+fn refuse(name: &str, problems: &[String], what: &str) -> Failure {
+    for p in problems.iter().take(SHOWN) {
+        eprintln!("error: {p}");
+    }
+    if problems.len() > SHOWN {
+        eprintln!("error: … and {} more", problems.len() - SHOWN);
+    }
+    eprintln!("{name}: {} {what}; nothing was uploaded", problems.len());
+    Failure::Input(None)
+}
+
+/// Reads every token of the file: the tokens and every problem reading it.
+fn read_all(input: &crate::args::InputArgs) -> Result<(String, Vec<Token>, Vec<String>), Failure> {
     let input = Input::open(input, false)?;
     let name = input.name.to_string();
+    let notes = input.options.notes.clone();
     let mut tokens = Vec::new();
     let mut problems = Vec::new();
     for t in input.tokens() {
@@ -33,18 +50,25 @@ fn read_all(input: &crate::args::InputArgs) -> Result<(String, Vec<Token>), Fail
             Err(e) => problems.push(e.to_string()),
         }
     }
+    print_notes(&notes.take());
+    Ok((name, tokens, problems))
+}
+
+#[allow(clippy::print_stderr, reason = "notes on the input, one a line")]
+fn print_notes(notes: &[String]) {
+    for n in notes.iter().take(SHOWN) {
+        eprintln!("note: {n}");
+    }
+    if notes.len() > SHOWN {
+        eprintln!("note: … and {} more", notes.len() - SHOWN);
+    }
+}
+
+/// Every token of the file, or every problem printed and a failure.
+fn read_valid(input: &crate::args::InputArgs) -> Result<(String, Vec<Token>), Failure> {
+    let (name, tokens, problems) = read_all(input)?;
     if !problems.is_empty() {
-        for p in problems.iter().take(50) {
-            eprintln!("error: {p}");
-        }
-        if problems.len() > 50 {
-            eprintln!("error: … and {} more", problems.len() - 50);
-        }
-        eprintln!(
-            "{name}: {} problem(s); nothing was uploaded",
-            problems.len()
-        );
-        return Err(Failure::Input(None));
+        return Err(refuse(&name, &problems, "problem(s)"));
     }
     Ok((name, tokens))
 }
@@ -155,17 +179,15 @@ fn load_state(path: &std::path::Path) -> Result<HashMap<String, TokenResult>, Fa
     reason = "problems and failed tokens, one a line"
 )]
 pub async fn push(graph: &Graph, a: &PushArgs) -> Result<(), Failure> {
-    let (name, tokens) = read_all(&a.input)?;
-    let problems = validate(&tokens);
+    // Every problem at once: what cannot be read, and what Entra would refuse.
+    let (name, tokens, mut problems) = read_all(&a.input)?;
+    problems.extend(validate(&tokens).iter().map(ToString::to_string));
     if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("error: {p}");
-        }
-        eprintln!(
-            "{name}: {} token(s) Entra would refuse; nothing was uploaded",
-            problems.len()
-        );
-        return Err(Failure::Input(None));
+        return Err(refuse(
+            &name,
+            &problems,
+            "problem(s) reading the file or token(s) Entra would refuse",
+        ));
     }
     let assign = match &a.assign {
         Some(p) => assignments(graph, p, &tokens).await?,
@@ -307,7 +329,7 @@ fn write_report(path: &std::path::Path, results: &[TokenResult]) -> Result<(), F
 }
 
 pub async fn reconcile(graph: &Graph, a: &ReconcileArgs) -> Result<(), Failure> {
-    let (name, tokens) = read_all(&a.input)?;
+    let (name, tokens) = read_valid(&a.input)?;
     let devices = graph
         .list_devices(None, |_| {})
         .await
