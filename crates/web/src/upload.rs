@@ -143,3 +143,41 @@ pub async fn read_seed_upload(mut form: Multipart) -> Result<SeedUpload, String>
     }
     Ok(up)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The help desk's and the portal's forms: a PSKC message names the
+    /// form's field, never a command-line flag; long lists are capped.
+    #[test]
+    fn pskc_messages_name_form_fields_and_lists_are_capped() {
+        let xml = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../formats/testdata/pskc/rfc6030/figure6.pskcxml"
+        ))
+        .unwrap_or_default();
+        assert!(!xml.is_empty());
+        let up = SeedUpload {
+            file_name: "figure6.xml".into(),
+            file: Zeroizing::new(xml),
+            ..SeedUpload::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, read) = rt
+            .block_on(up.read())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read.problems.len(), 1, "{:?}", read.problems);
+        let p = &read.problems[0];
+        assert!(p.contains("give it in the pre-shared key field"), "{p}");
+        assert!(!p.contains("--"), "{p}");
+
+        let many: Vec<String> = (0..120).map(|i| format!("line {i}: bad")).collect();
+        let shown = problem_lines(many);
+        assert_eq!(shown.len(), PROBLEMS_SHOWN + 1);
+        assert_eq!(shown[PROBLEMS_SHOWN], "… and 70 more problem(s)");
+        assert_eq!(problem_lines(vec!["one".into()]), ["one"]);
+    }
+}
