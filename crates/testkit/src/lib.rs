@@ -19,3 +19,4 @@ pub mod logs;
 pub mod pki;
 pub mod postgres;
 pub mod synth;
+pub mod xmldsig;

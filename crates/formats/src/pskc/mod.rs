@@ -13,6 +13,7 @@
 //! check failed", never garbage secrets.
 
 mod crypto;
+mod dsig;
 mod keywrap;
 mod read;
 mod serial;
@@ -20,6 +21,7 @@ mod values;
 mod write;
 pub(crate) mod xml;
 
+pub use dsig::{SignatureError, SignerKey, Verified, verify as verify_signature};
 pub use read::{Keys, Prompts, Reader};
 pub use serial::SerialFrom;
 pub use write::{DEFAULT_ITERATIONS, OsRandom, Protection, Random, Writer};

@@ -6,3 +6,4 @@ mod convert;
 mod formats;
 mod pskc;
 mod pskc_seeds;
+mod pskc_signature;

@@ -1,0 +1,252 @@
+//! XML Signature on a PSKC container (RFC 6030 §7): an enveloped
+//! `ds:Signature`, child of `KeyContainer`, whose one `Reference` covers the
+//! whole document (`URI=""` or the container's `Id`), canonicalised with
+//! Canonical XML 1.0 or Exclusive C14N (without comments), signed with
+//! RSA (PKCS #1 v1.5) and SHA-256 — or SHA-1, accepted for older files with
+//! a warning. The signer's key comes from a certificate the user trusts;
+//! `KeyInfo` in the file is never trusted. Verified over the whole file
+//! before any key is read.
+
+mod c14n;
+
+use rsa::pkcs8::DecodePublicKey;
+use rsa::traits::PublicKeyParts;
+use rsa::{Pkcs1v15Sign, RsaPublicKey};
+use sha2::Digest;
+use subtle::ConstantTimeEq;
+use x509_cert::der::{Decode, Encode};
+
+use c14n::{DS, Doc};
+
+const C14N: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
+const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
+const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+
+/// DER `DigestInfo` prefixes (RFC 8017 §9.2, note 1).
+const SHA1_INFO: &[u8] = &[
+    0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14,
+];
+const SHA256_INFO: &[u8] = &[
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+    0x05, 0x00, 0x04, 0x20,
+];
+
+/// A signer's public key, from the certificate the user trusts.
+#[derive(Clone)]
+pub struct SignerKey {
+    key: RsaPublicKey,
+    subject: String,
+}
+
+impl std::fmt::Debug for SignerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignerKey")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a signature was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SignatureError(String);
+
+fn refuse<T>(why: impl Into<String>) -> Result<T, SignatureError> {
+    Err(SignatureError(why.into()))
+}
+
+impl SignerKey {
+    /// Reads the first certificate of PEM text (an RSA key of 2048 bits or more).
+    ///
+    /// # Errors
+    /// No certificate, not X.509, not an RSA key, or a short key.
+    pub fn from_pem(pem: &str) -> Result<Self, SignatureError> {
+        let der = pem
+            .split("-----BEGIN CERTIFICATE-----")
+            .nth(1)
+            .and_then(|rest| rest.split("-----END CERTIFICATE-----").next())
+            .map(|b64| {
+                b64.bytes()
+                    .filter(|b| !b.is_ascii_whitespace())
+                    .collect::<Vec<u8>>()
+            })
+            .and_then(|b64| data_encoding::BASE64.decode(&b64).ok())
+            .ok_or_else(|| SignatureError("no PEM certificate (BEGIN CERTIFICATE) in it".into()))?;
+        let cert = x509_cert::Certificate::from_der(&der)
+            .map_err(|e| SignatureError(format!("not an X.509 certificate: {e}")))?;
+        let tbs = &cert.tbs_certificate;
+        let spki = tbs
+            .subject_public_key_info
+            .to_der()
+            .map_err(|_| SignatureError("the certificate's public key cannot be read".into()))?;
+        let key = RsaPublicKey::from_public_key_der(&spki).map_err(|_| {
+            SignatureError(
+                "the certificate's key is not an RSA key (ECDSA signatures are not verified yet)"
+                    .into(),
+            )
+        })?;
+        if key.n().bits() < 2048 {
+            return refuse(format!(
+                "the certificate's RSA key has {} bits; 2048 or more are accepted",
+                key.n().bits()
+            ));
+        }
+        Ok(Self {
+            key,
+            subject: tbs.subject.to_string(),
+        })
+    }
+
+    /// The certificate's subject.
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+}
+
+/// A signature that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// How it was made, e.g. "RSA-SHA256, exclusive C14N".
+    pub method: String,
+    /// Warnings (SHA-1).
+    pub warnings: Vec<String>,
+}
+
+/// Verifies the enveloped signature of a PSKC document with `key`.
+///
+/// # Errors
+/// No signature, a layout other than the one described above, a digest
+/// that does not match the document (anything changed), or a signature
+/// value that does not verify with `key` — each in words.
+pub fn verify(xml: &[u8], key: &SignerKey) -> Result<Verified, SignatureError> {
+    let doc = Doc::parse(xml).map_err(SignatureError)?;
+    let root = 0;
+    let sigs: Vec<usize> = doc.children(root, DS, "Signature").collect();
+    let sig = match sigs.as_slice() {
+        [] => return refuse("the file is not signed (no ds:Signature under KeyContainer)"),
+        [one] => *one,
+        _ => return refuse("the file has more than one ds:Signature; refused"),
+    };
+    let one = |parent: usize, name: &str| -> Result<usize, SignatureError> {
+        let found: Vec<usize> = doc.children(parent, DS, name).collect();
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => refuse(format!("the signature has no ds:{name}")),
+            _ => refuse(format!("the signature has more than one ds:{name}")),
+        }
+    };
+    let signed_info = one(sig, "SignedInfo")?;
+    let mut warnings = Vec::new();
+    let c14n_method = one(signed_info, "CanonicalizationMethod")?;
+    let (si_exclusive, si_prefixes) = canonicalization(&doc, c14n_method)?;
+    let sig_method = one(signed_info, "SignatureMethod")?;
+    let sig_alg = doc.attr(sig_method, "Algorithm").unwrap_or_default().trim();
+    let sha1_signature = match sig_alg {
+        RSA_SHA256 => false,
+        RSA_SHA1 => {
+            warnings.push("the signature uses RSA with SHA-1, which is weak; ask the vendor for SHA-256".into());
+            true
+        }
+        other => return refuse(format!("unsupported signature method {other}")),
+    };
+    let reference = one(signed_info, "Reference")?;
+    let uri = doc.attr(reference, "URI").unwrap_or_default();
+    let root_id = doc.attr(root, "Id").or_else(|| doc.attr(root, "ID"));
+    let whole = uri.is_empty() || root_id.is_some_and(|id| uri.strip_prefix('#') == Some(id));
+    if !whole {
+        return refuse(format!(
+            "the signature's Reference ({uri:?}) does not cover the whole KeyContainer"
+        ));
+    }
+    let mut enveloped = false;
+    let (mut exclusive, mut prefixes) = (false, Vec::new());
+    for transforms in doc.children(reference, DS, "Transforms") {
+        for t in doc.children(transforms, DS, "Transform") {
+            match doc.attr(t, "Algorithm").unwrap_or_default().trim() {
+                ENVELOPED => enveloped = true,
+                C14N | EXC_C14N => (exclusive, prefixes) = canonicalization(&doc, t)?,
+                other => return refuse(format!("unsupported transform {other}")),
+            }
+        }
+    }
+    let digest_method = one(reference, "DigestMethod")?;
+    let digest_alg = doc.attr(digest_method, "Algorithm").unwrap_or_default().trim();
+    let digest_value = one(reference, "DigestValue")?;
+    let want = base64(&doc.text(digest_value), "DigestValue")?;
+    let content = doc.canonical(root, enveloped.then_some(sig), exclusive, &prefixes);
+    let got = match digest_alg {
+        SHA256 => sha2::Sha256::digest(&content).to_vec(),
+        SHA1 => {
+            warnings.push("the signed digest is SHA-1, which is weak; ask the vendor for SHA-256".into());
+            sha1::Sha1::digest(&content).to_vec()
+        }
+        other => return refuse(format!("unsupported digest method {other}")),
+    };
+    if got.len() != want.len() || !bool::from(got.ct_eq(&want)) {
+        return refuse("the signature does not match the file: it was changed after signing");
+    }
+    let signed = doc.canonical(signed_info, None, si_exclusive, &si_prefixes);
+    let value = one(sig, "SignatureValue")?;
+    let signature = base64(&doc.text(value), "SignatureValue")?;
+    let mut info = Vec::with_capacity(64);
+    if sha1_signature {
+        info.extend_from_slice(SHA1_INFO);
+        info.extend_from_slice(&sha1::Sha1::digest(&signed));
+    } else {
+        info.extend_from_slice(SHA256_INFO);
+        info.extend_from_slice(&sha2::Sha256::digest(&signed));
+    }
+    key.key
+        .verify(Pkcs1v15Sign::new_unprefixed(), &info, &signature)
+        .or_else(|_| {
+            refuse(format!(
+                "the signature does not verify with the certificate of {}: another signer, or a changed file",
+                key.subject
+            ))
+        })?;
+    let method = format!(
+        "RSA-{}, {} C14N, certificate {}",
+        if sha1_signature { "SHA1" } else { "SHA256" },
+        if si_exclusive { "exclusive" } else { "inclusive" },
+        key.subject
+    );
+    Ok(Verified { method, warnings })
+}
+
+/// A canonicalization method: exclusive or not, and its inclusive prefixes.
+fn canonicalization(doc: &Doc, method: usize) -> Result<(bool, Vec<String>), SignatureError> {
+    match doc.attr(method, "Algorithm").unwrap_or_default().trim() {
+        C14N => Ok((false, Vec::new())),
+        EXC_C14N => {
+            let prefixes = doc
+                .element(method)
+                .map(|e| &e.content)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| match c {
+                    c14n::Content::Element(j) => Some(*j),
+                    _ => None,
+                })
+                .filter(|&j| doc.element(j).is_some_and(|e| e.local == "InclusiveNamespaces"))
+                .filter_map(|j| doc.attr(j, "PrefixList"))
+                .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+                .collect();
+            Ok((true, prefixes))
+        }
+        other => refuse(format!(
+            "unsupported canonicalization {other} (Canonical XML 1.0 or Exclusive C14N 1.0, without comments)"
+        )),
+    }
+}
+
+fn base64(text: &str, what: &str) -> Result<Vec<u8>, SignatureError> {
+    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    data_encoding::BASE64
+        .decode(&compact)
+        .map_err(|_| SignatureError(format!("{what} is not valid Base64")))
+}
