@@ -244,6 +244,9 @@ pub struct InputArgs {
     /// PSKC keys without a serial: `key-id` (every key's serial is its Key Id) or `sequence:PREFIX` (keys with neither SerialNo nor Id are named PREFIX1, PREFIX2, …).
     #[arg(long, value_name = "SOURCE")]
     pub serial_from: Option<String>,
+    /// Verify the PSKC file's XML signature with this certificate (PEM) before any key is read; refuse the file if it does not verify.
+    #[arg(long, value_name = "CERT.pem")]
+    pub verify_signature: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,8 @@ impl<R: Read> Read for Counting<R> {
 enum Source {
     File(File),
     Stdin(Stdin),
+    /// A whole file read first (to verify its signature), wiped when dropped.
+    Memory(Zeroizing<Vec<u8>>, usize),
 }
 
 impl Read for Source {
@@ -43,8 +45,37 @@ impl Read for Source {
         match self {
             Self::File(f) => f.read(buf),
             Self::Stdin(s) => s.read(buf),
+            Self::Memory(bytes, at) => {
+                let rest = bytes.get(*at..).unwrap_or_default();
+                let n = rest.len().min(buf.len());
+                buf.get_mut(..n)
+                    .unwrap_or_default()
+                    .copy_from_slice(rest.get(..n).unwrap_or_default());
+                *at += n;
+                Ok(n)
+            }
         }
     }
+}
+
+/// Reads the whole input and verifies its XML signature with the
+/// certificate at `cert` before anything else reads it; the bytes to read
+/// next, and a note saying how it was signed.
+fn verified(mut source: Source, name: &str, cert: &Path) -> Result<(Source, Vec<String>), Failure> {
+    use oathvault_formats::pskc::{SignerKey, verify_signature};
+    let pem = std::fs::read_to_string(cert)
+        .with_context(|| format!("cannot read the certificate {}", cert.display()))?;
+    let key = SignerKey::from_pem(&pem)
+        .map_err(|e| Failure::Usage(format!("--verify-signature {}: {e}", cert.display())))?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    source
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {name}"))?;
+    let ok = verify_signature(&bytes, &key)
+        .map_err(|e| anyhow!("{name}: XML signature refused: {e}; nothing was read"))?;
+    let mut notes = vec![format!("signature verified ({})", ok.method)];
+    notes.extend(ok.warnings.into_iter().map(|w| format!("warning: {w}")));
+    Ok((Source::Memory(bytes, 0), notes))
 }
 
 /// Reads a secret from a file: the content without its final line break,
@@ -127,6 +158,10 @@ impl Input {
             }
             (Source::File(file), Some(meta.len()))
         };
+        let (source, signature_notes) = match &args.verify_signature {
+            Some(cert) => verified(source, &name, cert)?,
+            None => (source, Vec::new()),
+        };
         let bar = if show_progress && len.is_some_and(|l| l > 4 << 20) {
             let bar = ProgressBar::new(len.unwrap_or(0));
             bar.set_style(
@@ -159,12 +194,24 @@ impl Input {
                 .with_context(|| format!("cannot read {name}"))?;
             detect(head).map_err(|e| anyhow!("{name}: {e}"))?
         };
+        let mut options = read_options(args)?;
+        if args.verify_signature.is_some() {
+            if format != Format::Pskc {
+                return Err(Failure::Usage(format!(
+                    "--verify-signature is for PSKC files; {name} is {format}"
+                )));
+            }
+            options.signature_verified = true;
+            for n in signature_notes {
+                options.notes.inform(n);
+            }
+        }
         Ok(Self {
             name,
             format,
             bar,
             len,
-            options: read_options(args)?,
+            options,
             reader,
         })
     }

@@ -262,6 +262,9 @@ pub struct ReadOptions {
     pub serial_from: Option<pskc::SerialFrom>,
     /// Whether messages name the command line's flags or a form's fields.
     pub prompts: pskc::Prompts,
+    /// The file's XML signature was verified before reading
+    /// ([`pskc::verify_signature`]): no "signed, not verified" note.
+    pub signature_verified: bool,
 }
 
 /// A shared list of notes readers leave for the user: what was skipped and
@@ -327,6 +330,11 @@ impl Notes {
     /// Adds a note about something skipped.
     pub fn push(&self, note: String) {
         self.add(NoteKind::Skip, note);
+    }
+
+    /// Adds a note that is not about a skip (a signature verified, …).
+    pub fn inform(&self, note: String) {
+        self.add(NoteKind::Info, note);
     }
 
     /// Takes every note so far.
@@ -417,7 +425,8 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
             pskc::Reader::new(input, file, options.pskc.clone())
                 .with_notes(options.notes.clone())
                 .with_serial_from(options.serial_from.clone())
-                .with_prompts(options.prompts),
+                .with_prompts(options.prompts)
+                .with_signature_verified(options.signature_verified),
         ),
         Format::OathCsv => {
             Box::new(oath_csv::Reader::new(input, file).with_notes(options.notes.clone()))

@@ -166,9 +166,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
-        let (_, read) = rt
-            .block_on(up.read())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, read) = rt.block_on(up.read()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(read.problems.len(), 1, "{:?}", read.problems);
         let p = &read.problems[0];
         assert!(p.contains("give it in the pre-shared key field"), "{p}");

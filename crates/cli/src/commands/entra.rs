@@ -427,6 +427,7 @@ fn code_from_seed(file: &Path, serial: &str) -> Result<Zeroizing<String>, Failur
         passphrase_file: None,
         duo_type: None,
         serial_from: None,
+        verify_signature: None,
     };
     let token = super::find_token(&input, Some(serial))?;
     let otp = oathvault_otp::Otp::new(&token).map_err(|e| anyhow!("serial {serial}: {e}"))?;

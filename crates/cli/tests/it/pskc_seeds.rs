@@ -121,3 +121,83 @@ fn another_version_is_refused() {
         .code(1)
         .stderr(predicate::str::contains("KeyContainer Version is \"1.2\""));
 }
+
+/// `xmlsec1` signs a PSKC file: `--verify-signature` accepts it, and refuses
+/// it after one byte of a secret's ciphertext changes, even with the right
+/// pre-shared key; nothing is written.
+#[test]
+fn verify_signature_accepts_an_xmlsec1_signature_and_refuses_a_changed_byte() {
+    use oathvault_testkit::xmldsig::{EXC_C14N, RSA_SHA256, SHA256, sign};
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = oathvault_testkit::pki::openssl_certificate(dir.path(), "vendor");
+    let (other, _) = oathvault_testkit::pki::openssl_certificate(dir.path(), "other");
+    let xml = std::fs::read_to_string(pskc("rfc6030/figure6.pskcxml")).unwrap();
+    let signed = sign(
+        dir.path(),
+        "signed.xml",
+        &xml,
+        (&key, &cert),
+        EXC_C14N,
+        RSA_SHA256,
+        SHA256,
+    );
+    let psk = dir.path().join("psk.hex");
+    std::fs::write(&psk, "12345678901234567890123456789012").unwrap();
+    let run = |file: &Path, cert: &Path, out: &Path| {
+        let mut c = ov();
+        c.arg("convert")
+            .arg(file)
+            .args(["--to", "jsonl", "--secret-encoding", "hex", "-o"])
+            .arg(out)
+            .arg("--psk-file")
+            .arg(&psk)
+            .arg("--verify-signature")
+            .arg(cert);
+        c
+    };
+    let out = dir.path().join("ok.jsonl");
+    run(&signed, &cert, &out)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "note: signature verified (RSA-SHA256, exclusive C14N",
+        ));
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("3132333435363738393031323334353637383930")
+    );
+    // Without the flag: read, and said to be unverified.
+    ov().arg("inspect")
+        .arg(&signed)
+        .arg("--psk-file")
+        .arg(&psk)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("signed, not verified"));
+    // One byte of the secret's ciphertext changed: refused, nothing written.
+    let ct = "AAECAwQFBgcICQoLDA0OD+cIHItlB3Wra1DUpxVvOx2lef1VmNPCMl8jwZqIUqGv";
+    let text = std::fs::read_to_string(&signed).unwrap();
+    assert!(text.contains(ct));
+    let tampered = dir.path().join("tampered.xml");
+    std::fs::write(&tampered, text.replace(ct, &ct.replace("D+cI", "D+cJ"))).unwrap();
+    let bad_out = dir.path().join("bad.jsonl");
+    run(&tampered, &cert, &bad_out).assert().code(1).stderr(
+        predicate::str::contains("XML signature refused")
+            .and(predicate::str::contains("changed after signing")),
+    );
+    assert!(!bad_out.exists());
+    // Another signer's certificate: refused.
+    run(&signed, &other, &bad_out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "does not verify with the certificate",
+        ));
+    // An unsigned file with the flag: refused.
+    run(&pskc("rfc6030/figure6.pskcxml"), &cert, &bad_out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not signed"));
+    assert!(!bad_out.exists());
+}

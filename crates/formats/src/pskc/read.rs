@@ -65,6 +65,13 @@ impl Prompts {
         }
     }
 
+    fn signature(self) -> &'static str {
+        match self {
+            Self::CommandLine => " (check it with --verify-signature CERT.pem)",
+            Self::Form => "",
+        }
+    }
+
     fn serial(self) -> &'static str {
         match self {
             Self::CommandLine => " (name such keys with --serial-from)",
@@ -89,6 +96,7 @@ pub struct Reader<R: BufRead> {
     /// The root is a vendor's namespace, adopted: refuse if nothing in it
     /// turns out PSKC-shaped.
     vendor_ns: Option<String>,
+    signature_verified: bool,
     st: State,
 }
 
@@ -124,6 +132,7 @@ impl<R: BufRead> Reader<R> {
             errors: 0,
             packages: 0,
             vendor_ns: None,
+            signature_verified: false,
             st: State {
                 keys,
                 prompts: Prompts::default(),
@@ -146,6 +155,13 @@ impl<R: BufRead> Reader<R> {
     #[must_use]
     pub fn with_serial_from(mut self, from: Option<SerialFrom>) -> Self {
         self.st.serials = Serials::new(from);
+        self
+    }
+
+    /// The caller verified the file's signature (no "not verified" note).
+    #[must_use]
+    pub fn with_signature_verified(mut self, verified: bool) -> Self {
+        self.signature_verified = verified;
         self
     }
 

@@ -38,10 +38,18 @@ fn xmlsec1_signatures_verify_and_any_change_is_refused() {
         ("inc.xml", C14N, RSA_SHA256, SHA256, false),
         ("old.xml", C14N, RSA_SHA1, SHA1, true),
     ] {
-        let signed = sign(dir.path(), name, &figure6(), (&key, &cert), c14n, method, digest);
+        let signed = sign(
+            dir.path(),
+            name,
+            &figure6(),
+            (&key, &cert),
+            c14n,
+            method,
+            digest,
+        );
         let xml = std::fs::read_to_string(&signed).unwrap();
-        let ok = verify_signature(xml.as_bytes(), &signer)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let ok =
+            verify_signature(xml.as_bytes(), &signer).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(ok.method.contains("vendor-signing"), "{ok:?}");
         assert_eq!(!ok.warnings.is_empty(), sha1, "{name}: {ok:?}");
 
@@ -51,16 +59,29 @@ fn xmlsec1_signatures_verify_and_any_change_is_refused() {
         assert!(xml.contains(ct));
         let tampered = xml.replace(ct, &ct.replace("D+cI", "D+cJ"));
         let err = verify_signature(tampered.as_bytes(), &signer).unwrap_err();
-        assert!(err.to_string().contains("changed after signing"), "{name}: {err}");
+        assert!(
+            err.to_string().contains("changed after signing"),
+            "{name}: {err}"
+        );
         // Outside any value too: a changed serial.
         let tampered = xml.replace("987654321", "987654320");
-        assert!(verify_signature(tampered.as_bytes(), &signer).is_err(), "{name}");
+        assert!(
+            verify_signature(tampered.as_bytes(), &signer).is_err(),
+            "{name}"
+        );
         // A changed SignedInfo (the digest) or signature value.
         let tampered = xml.replace("#enveloped-signature\"/>", "#enveloped-signature\" />");
-        assert!(verify_signature(tampered.as_bytes(), &signer).is_ok(), "{name}: whitespace inside a tag is not content");
+        assert!(
+            verify_signature(tampered.as_bytes(), &signer).is_ok(),
+            "{name}: whitespace inside a tag is not content"
+        );
         // Another signer's certificate.
         let err = verify_signature(xml.as_bytes(), &key_of(&other_cert)).unwrap_err();
-        assert!(err.to_string().contains("does not verify with the certificate"), "{name}: {err}");
+        assert!(
+            err.to_string()
+                .contains("does not verify with the certificate"),
+            "{name}: {err}"
+        );
         // The file still reads to the RFC's secret with its pre-shared key.
         let keys = Keys {
             psk: Some(Zeroizing::new(
@@ -75,7 +96,11 @@ fn xmlsec1_signatures_verify_and_any_change_is_refused() {
         let mut r = Reader::new(xml.as_bytes(), None, keys);
         let t: Vec<_> = r.by_ref().map(Result::unwrap).collect();
         assert_eq!(t[0].secret.expose(), b"12345678901234567890");
-        assert!(r.skipped().iter().any(|n| n.contains("signed, not verified")));
+        assert!(
+            r.skipped()
+                .iter()
+                .any(|n| n.contains("signed, not verified"))
+        );
     }
 }
 
@@ -86,7 +111,15 @@ fn unsigned_twice_signed_or_partly_signed_files_are_refused() {
     let signer = key_of(&cert);
     let err = verify_signature(figure6().as_bytes(), &signer).unwrap_err();
     assert!(err.to_string().contains("not signed"), "{err}");
-    let signed = sign(dir.path(), "s.xml", &figure6(), (&key, &cert), EXC_C14N, RSA_SHA256, SHA256);
+    let signed = sign(
+        dir.path(),
+        "s.xml",
+        &figure6(),
+        (&key, &cert),
+        EXC_C14N,
+        RSA_SHA256,
+        SHA256,
+    );
     let xml = std::fs::read_to_string(&signed).unwrap();
     let start = xml.find("<ds:Signature").unwrap();
     let end = xml.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
@@ -95,7 +128,13 @@ fn unsigned_twice_signed_or_partly_signed_files_are_refused() {
     assert!(err.to_string().contains("more than one"), "{err}");
     let partial = xml.replacen("URI=\"\"", "URI=\"#somewhere\"", 1);
     let err = verify_signature(partial.as_bytes(), &signer).unwrap_err();
-    assert!(err.to_string().contains("does not cover the whole"), "{err}");
+    assert!(
+        err.to_string().contains("does not cover the whole"),
+        "{err}"
+    );
     let pem = std::fs::read_to_string(&key).unwrap();
-    assert!(SignerKey::from_pem(&pem).is_err(), "a private key is not a certificate");
+    assert!(
+        SignerKey::from_pem(&pem).is_err(),
+        "a private key is not a certificate"
+    );
 }

@@ -193,9 +193,10 @@ impl Doc {
             .iter()
             .filter_map(move |c| match c {
                 Content::Element(j)
-                    if self.elements.get(*j).is_some_and(|e| {
-                        e.local == local && self.ns_of(*j, &e.prefix) == ns
-                    }) =>
+                    if self
+                        .elements
+                        .get(*j)
+                        .is_some_and(|e| e.local == local && self.ns_of(*j, &e.prefix) == ns) =>
                 {
                     Some(*j)
                 }
@@ -283,7 +284,11 @@ impl Canon<'_> {
                 }
             }
             for p in self.inclusive_prefixes {
-                let p = if p == "#default" { String::new() } else { p.clone() };
+                let p = if p == "#default" {
+                    String::new()
+                } else {
+                    p.clone()
+                };
                 if !used.contains(&p) && (p.is_empty() || scope.iter().any(|(q, _)| *q == p)) {
                     used.push(p);
                 }
@@ -436,7 +441,10 @@ mod tests {
         // only the ones it uses (exclusive).
         let doc = Doc::parse(xml.as_bytes()).unwrap();
         let c = |ex| String::from_utf8(doc.canonical(1, None, ex, &[])).unwrap();
-        assert_eq!(c(true), "<a:c xmlns:a=\"urn:a\"><d xmlns=\"urn:d\"></d></a:c>");
+        assert_eq!(
+            c(true),
+            "<a:c xmlns:a=\"urn:a\"><d xmlns=\"urn:d\"></d></a:c>"
+        );
         assert_eq!(
             c(false),
             "<a:c xmlns=\"urn:d\" xmlns:a=\"urn:a\" xmlns:b=\"urn:b\"><d></d></a:c>"

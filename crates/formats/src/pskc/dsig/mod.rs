@@ -31,8 +31,8 @@ const SHA1_INFO: &[u8] = &[
     0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14,
 ];
 const SHA256_INFO: &[u8] = &[
-    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
-    0x05, 0x00, 0x04, 0x20,
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
 ];
 
 /// A signer's public key, from the certificate the user trusts.
@@ -149,7 +149,10 @@ pub fn verify(xml: &[u8], key: &SignerKey) -> Result<Verified, SignatureError> {
     let sha1_signature = match sig_alg {
         RSA_SHA256 => false,
         RSA_SHA1 => {
-            warnings.push("the signature uses RSA with SHA-1, which is weak; ask the vendor for SHA-256".into());
+            warnings.push(
+                "the signature uses RSA with SHA-1, which is weak; ask the vendor for SHA-256"
+                    .into(),
+            );
             true
         }
         other => return refuse(format!("unsupported signature method {other}")),
@@ -175,14 +178,19 @@ pub fn verify(xml: &[u8], key: &SignerKey) -> Result<Verified, SignatureError> {
         }
     }
     let digest_method = one(reference, "DigestMethod")?;
-    let digest_alg = doc.attr(digest_method, "Algorithm").unwrap_or_default().trim();
+    let digest_alg = doc
+        .attr(digest_method, "Algorithm")
+        .unwrap_or_default()
+        .trim();
     let digest_value = one(reference, "DigestValue")?;
     let want = base64(&doc.text(digest_value), "DigestValue")?;
     let content = doc.canonical(root, enveloped.then_some(sig), exclusive, &prefixes);
     let got = match digest_alg {
         SHA256 => sha2::Sha256::digest(&content).to_vec(),
         SHA1 => {
-            warnings.push("the signed digest is SHA-1, which is weak; ask the vendor for SHA-256".into());
+            warnings.push(
+                "the signed digest is SHA-1, which is weak; ask the vendor for SHA-256".into(),
+            );
             sha1::Sha1::digest(&content).to_vec()
         }
         other => return refuse(format!("unsupported digest method {other}")),
@@ -212,7 +220,11 @@ pub fn verify(xml: &[u8], key: &SignerKey) -> Result<Verified, SignatureError> {
     let method = format!(
         "RSA-{}, {} C14N, certificate {}",
         if sha1_signature { "SHA1" } else { "SHA256" },
-        if si_exclusive { "exclusive" } else { "inclusive" },
+        if si_exclusive {
+            "exclusive"
+        } else {
+            "inclusive"
+        },
         key.subject
     );
     Ok(Verified { method, warnings })
@@ -232,7 +244,10 @@ fn canonicalization(doc: &Doc, method: usize) -> Result<(bool, Vec<String>), Sig
                     c14n::Content::Element(j) => Some(*j),
                     _ => None,
                 })
-                .filter(|&j| doc.element(j).is_some_and(|e| e.local == "InclusiveNamespaces"))
+                .filter(|&j| {
+                    doc.element(j)
+                        .is_some_and(|e| e.local == "InclusiveNamespaces")
+                })
                 .filter_map(|j| doc.attr(j, "PrefixList"))
                 .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
                 .collect();
