@@ -19,6 +19,21 @@ pub fn read(format: Format, data: &[u8]) {
     round_trip(&tokens);
 }
 
+/// Reads `data` as a passphrase-protected PSKC file, refusing more than
+/// `max_iterations` PBKDF2 iterations, and checks the tokens it yields.
+pub fn read_passphrase(data: &[u8], max_iterations: u32) {
+    let keys = Keys {
+        psk: None,
+        passphrase: Some(zeroize::Zeroizing::new("qwerty".to_owned())),
+    };
+    let tokens: Vec<Token> =
+        oathvault_formats::pskc::Reader::new(data, Some(Arc::from("fuzz")), keys)
+            .with_max_iterations(max_iterations)
+            .filter_map(Result::ok)
+            .collect();
+    round_trip(&tokens);
+}
+
 /// Keys and batch types so the protected and typed paths run too: the
 /// RFC 6030 pre-shared key (figure 6) for PSKC, TOTP 6 for Duo.
 fn options(format: Format) -> ReadOptions {

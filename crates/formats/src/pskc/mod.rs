@@ -22,6 +22,6 @@ mod write;
 pub(crate) mod xml;
 
 pub use dsig::{SignatureError, SignerKey, Verified, verify as verify_signature};
-pub use read::{Keys, Prompts, Reader};
+pub use read::{Keys, MAX_ITERATIONS, Prompts, Reader};
 pub use serial::SerialFrom;
 pub use write::{DEFAULT_ITERATIONS, OsRandom, Protection, Random, Writer};

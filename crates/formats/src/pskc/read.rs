@@ -80,6 +80,11 @@ impl Prompts {
     }
 }
 
+/// The most PBKDF2 iterations a file may ask for by default: a file from
+/// anyone (a web upload) must not buy minutes of CPU. Python-pskc writes
+/// 12,000 and oathvault 100,000; RFC 8018 suggests at least 1,000.
+pub const MAX_ITERATIONS: u32 = 5_000_000;
+
 /// The one PSKC version RFC 6030 defines; a reader must refuse others.
 const VERSION: &str = "1.0";
 
@@ -104,6 +109,7 @@ pub struct Reader<R: BufRead> {
 struct State {
     keys: Keys,
     prompts: Prompts,
+    max_iterations: u32,
     prot: Protection,
     serials: Serials,
     /// Pending tokens of the current `KeyPackage` (one device can hold several keys).
@@ -136,6 +142,7 @@ impl<R: BufRead> Reader<R> {
             st: State {
                 keys,
                 prompts: Prompts::default(),
+                max_iterations: MAX_ITERATIONS,
                 prot: Protection::default(),
                 serials: Serials::default(),
                 pending: Vec::new(),
@@ -155,6 +162,14 @@ impl<R: BufRead> Reader<R> {
     #[must_use]
     pub fn with_serial_from(mut self, from: Option<SerialFrom>) -> Self {
         self.st.serials = Serials::new(from);
+        self
+    }
+
+    /// Refuses files asking for more PBKDF2 iterations than `max` (default
+    /// [`MAX_ITERATIONS`]; the passphrase fuzz target lowers it).
+    #[must_use]
+    pub fn with_max_iterations(mut self, max: u32) -> Self {
+        self.st.max_iterations = max;
         self
     }
 
@@ -440,6 +455,15 @@ impl State {
                     params.line(),
                 )
             })?;
+        if iterations > self.max_iterations {
+            return Err(fail(
+                format!(
+                    "PBKDF2 IterationCount {iterations} is more than the {} this reader allows",
+                    self.max_iterations
+                ),
+                params.line(),
+            ));
+        }
         let key_len: usize = params
             .child_text("KeyLength")
             .and_then(|t| t.parse().ok())

@@ -393,3 +393,26 @@ fn serial_from_reaches_read_all_and_its_notes() {
         all.notes
     );
 }
+
+#[test]
+fn pbkdf2_iterations_are_capped() {
+    let name = "rfc6030/figure7.pskcxml";
+    let bytes = std::fs::read(path(name)).unwrap();
+    let read = |max: u32| -> Vec<Result<Token, String>> {
+        Reader::new(bytes.as_slice(), None, passphrase("qwerty"))
+            .with_max_iterations(max)
+            .map(|t| t.map_err(|e| e.to_string()))
+            .collect()
+    };
+    assert!(
+        read(1000).iter().all(Result::is_ok),
+        "figure 7 asks for 1000"
+    );
+    let refused = read(999);
+    let e = refused[0].as_ref().unwrap_err();
+    assert!(
+        e.contains("IterationCount 1000 is more than the 999 this reader allows"),
+        "{e}"
+    );
+    assert!(oathvault_formats::pskc::MAX_ITERATIONS >= 1_000_000);
+}
