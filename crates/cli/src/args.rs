@@ -241,7 +241,7 @@ pub struct InputArgs {
     /// Token type of a Duo CSV input, which the file does not say: totp6, totp8, hotp6 or hotp8.
     #[arg(long, value_name = "TYPE")]
     pub duo_type: Option<String>,
-    /// PSKC keys without a serial: `key-id` (every key's serial is its Key Id) or `sequence:PREFIX` (keys with neither SerialNo nor Id are named PREFIX1, PREFIX2, …).
+    /// PSKC keys without a serial: `key-id` (every key's serial is its Key Id) or `sequence:PREFIX` (keys with neither a serial number nor an Id are named PREFIX1, PREFIX2, …).
     #[arg(long, value_name = "SOURCE")]
     pub serial_from: Option<String>,
     /// Verify the PSKC file's XML signature with this certificate (PEM) before any key is read; refuse the file if it does not verify.

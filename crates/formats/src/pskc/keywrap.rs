@@ -43,7 +43,7 @@ impl Aes {
 /// RFC 3394 §2.2.2 (index-based unwrap): the integrity register `A` and
 /// the plaintext blocks. `wrapped` is at least three 64-bit blocks.
 fn unwrap_raw(kek: &Aes, wrapped: &[u8]) -> Option<([u8; 8], Zeroizing<Vec<u8>>)> {
-    if wrapped.len() % 8 != 0 || wrapped.len() < 24 {
+    if !wrapped.len().is_multiple_of(8) || wrapped.len() < 24 {
         return None;
     }
     let n = wrapped.len() / 8 - 1;
@@ -58,11 +58,13 @@ fn unwrap_raw(kek: &Aes, wrapped: &[u8]) -> Option<([u8; 8], Zeroizing<Vec<u8>>)
             for (x, y) in a.iter_mut().zip(t.to_be_bytes()) {
                 *x ^= y;
             }
-            block[..8].copy_from_slice(&a);
-            block[8..].copy_from_slice(ri);
+            let (hi, lo) = block.split_at_mut(8);
+            hi.copy_from_slice(&a);
+            lo.copy_from_slice(ri);
             kek.decrypt(&mut block);
-            a.copy_from_slice(&block[..8]);
-            ri.copy_from_slice(&block[8..]);
+            let (hi, lo) = block.split_at(8);
+            a.copy_from_slice(hi);
+            ri.copy_from_slice(lo);
         }
     }
     Some((a, r))
@@ -84,15 +86,16 @@ pub(crate) fn unwrap_padded(kek: &[u8], wrapped: &[u8]) -> Option<Zeroizing<Vec<
         let mut block = Zeroizing::new([0u8; 16]);
         block.copy_from_slice(wrapped);
         kek.decrypt(&mut block);
-        let a: [u8; 8] = block[..8].try_into().ok()?;
-        (a, Zeroizing::new(block[8..].to_vec()))
+        let (hi, lo) = block.split_at(8);
+        let a: [u8; 8] = hi.try_into().ok()?;
+        (a, Zeroizing::new(lo.to_vec()))
     } else {
         unwrap_raw(&kek, wrapped)?
     };
     let (head, mli) = a.split_at(4);
     let mli = usize::try_from(u32::from_be_bytes(mli.try_into().ok()?)).ok()?;
     let n = plain.len();
-    let ok = bool::from(head.ct_eq(&AIV_5649)) & (mli > n.saturating_sub(8)) & (mli <= n);
+    let ok = bool::from(head.ct_eq(&AIV_5649)) && mli > n.saturating_sub(8) && mli <= n;
     if !ok {
         plain.zeroize();
         return None;

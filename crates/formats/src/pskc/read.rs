@@ -297,9 +297,12 @@ impl<R: BufRead> Reader<R> {
             };
             let node = child.root();
             if node.ns() == Some(Ns::Ds) && node.name() == "Signature" {
-                self.st
-                    .skipped
-                    .inform("the file is signed (ds:Signature): signed, not verified".to_owned());
+                if !self.signature_verified {
+                    self.st.skipped.inform(format!(
+                        "the file is signed (ds:Signature): signed, not verified{}",
+                        self.st.prompts.signature()
+                    ));
+                }
                 continue;
             }
             if !node.ns().is_some_and(Ns::is_pskc) {

@@ -70,13 +70,13 @@ impl Serials {
                 }
                 Some(id.to_owned())
             }
-            Some(SerialFrom::Sequence(prefix)) => match device.or(id) {
-                Some(s) => Some(s.to_owned()),
-                None => {
-                    self.made += 1;
-                    Some(format!("{prefix}{}", self.made))
+            Some(SerialFrom::Sequence(prefix)) => {
+                if let Some(s) = device.or(id) {
+                    return Some(s.to_owned());
                 }
-            },
+                self.made += 1;
+                Some(format!("{prefix}{}", self.made))
+            }
         }
     }
 

@@ -32,7 +32,7 @@ fn xmlsec1_signatures_verify_and_any_change_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = openssl_certificate(dir.path(), "vendor-signing");
     let (other_cert, _) = openssl_certificate(dir.path(), "someone-else");
-    let signer = key_of(&cert);
+    let vendor = key_of(&cert);
     for (name, c14n, method, digest, sha1) in [
         ("exc.xml", EXC_C14N, RSA_SHA256, SHA256, false),
         ("inc.xml", C14N, RSA_SHA256, SHA256, false),
@@ -49,7 +49,7 @@ fn xmlsec1_signatures_verify_and_any_change_is_refused() {
         );
         let xml = std::fs::read_to_string(&signed).unwrap();
         let ok =
-            verify_signature(xml.as_bytes(), &signer).unwrap_or_else(|e| panic!("{name}: {e}"));
+            verify_signature(xml.as_bytes(), &vendor).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(ok.method.contains("vendor-signing"), "{ok:?}");
         assert_eq!(!ok.warnings.is_empty(), sha1, "{name}: {ok:?}");
 
@@ -58,7 +58,7 @@ fn xmlsec1_signatures_verify_and_any_change_is_refused() {
         let ct = "AAECAwQFBgcICQoLDA0OD+cIHItlB3Wra1DUpxVvOx2lef1VmNPCMl8jwZqIUqGv";
         assert!(xml.contains(ct));
         let tampered = xml.replace(ct, &ct.replace("D+cI", "D+cJ"));
-        let err = verify_signature(tampered.as_bytes(), &signer).unwrap_err();
+        let err = verify_signature(tampered.as_bytes(), &vendor).unwrap_err();
         assert!(
             err.to_string().contains("changed after signing"),
             "{name}: {err}"
@@ -66,13 +66,13 @@ fn xmlsec1_signatures_verify_and_any_change_is_refused() {
         // Outside any value too: a changed serial.
         let tampered = xml.replace("987654321", "987654320");
         assert!(
-            verify_signature(tampered.as_bytes(), &signer).is_err(),
+            verify_signature(tampered.as_bytes(), &vendor).is_err(),
             "{name}"
         );
         // A changed SignedInfo (the digest) or signature value.
         let tampered = xml.replace("#enveloped-signature\"/>", "#enveloped-signature\" />");
         assert!(
-            verify_signature(tampered.as_bytes(), &signer).is_ok(),
+            verify_signature(tampered.as_bytes(), &vendor).is_ok(),
             "{name}: whitespace inside a tag is not content"
         );
         // Another signer's certificate.
@@ -108,8 +108,8 @@ fn xmlsec1_signatures_verify_and_any_change_is_refused() {
 fn unsigned_twice_signed_or_partly_signed_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = openssl_certificate(dir.path(), "vendor-signing");
-    let signer = key_of(&cert);
-    let err = verify_signature(figure6().as_bytes(), &signer).unwrap_err();
+    let vendor = key_of(&cert);
+    let err = verify_signature(figure6().as_bytes(), &vendor).unwrap_err();
     assert!(err.to_string().contains("not signed"), "{err}");
     let signed = sign(
         dir.path(),
@@ -124,10 +124,10 @@ fn unsigned_twice_signed_or_partly_signed_files_are_refused() {
     let start = xml.find("<ds:Signature").unwrap();
     let end = xml.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
     let twice = format!("{}{}{}", &xml[..end], &xml[start..end], &xml[end..]);
-    let err = verify_signature(twice.as_bytes(), &signer).unwrap_err();
+    let err = verify_signature(twice.as_bytes(), &vendor).unwrap_err();
     assert!(err.to_string().contains("more than one"), "{err}");
     let partial = xml.replacen("URI=\"\"", "URI=\"#somewhere\"", 1);
-    let err = verify_signature(partial.as_bytes(), &signer).unwrap_err();
+    let err = verify_signature(partial.as_bytes(), &vendor).unwrap_err();
     assert!(
         err.to_string().contains("does not cover the whole"),
         "{err}"

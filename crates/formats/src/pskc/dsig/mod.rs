@@ -178,26 +178,9 @@ pub fn verify(xml: &[u8], key: &SignerKey) -> Result<Verified, SignatureError> {
         }
     }
     let digest_method = one(reference, "DigestMethod")?;
-    let digest_alg = doc
-        .attr(digest_method, "Algorithm")
-        .unwrap_or_default()
-        .trim();
     let digest_value = one(reference, "DigestValue")?;
-    let want = base64(&doc.text(digest_value), "DigestValue")?;
     let content = doc.canonical(root, enveloped.then_some(sig), exclusive, &prefixes);
-    let got = match digest_alg {
-        SHA256 => sha2::Sha256::digest(&content).to_vec(),
-        SHA1 => {
-            warnings.push(
-                "the signed digest is SHA-1, which is weak; ask the vendor for SHA-256".into(),
-            );
-            sha1::Sha1::digest(&content).to_vec()
-        }
-        other => return refuse(format!("unsupported digest method {other}")),
-    };
-    if got.len() != want.len() || !bool::from(got.ct_eq(&want)) {
-        return refuse("the signature does not match the file: it was changed after signing");
-    }
+    check_digest(&doc, digest_method, digest_value, &content, &mut warnings)?;
     let signed = doc.canonical(signed_info, None, si_exclusive, &si_prefixes);
     let value = one(sig, "SignatureValue")?;
     let signature = base64(&doc.text(value), "SignatureValue")?;
@@ -228,6 +211,31 @@ pub fn verify(xml: &[u8], key: &SignerKey) -> Result<Verified, SignatureError> {
         key.subject
     );
     Ok(Verified { method, warnings })
+}
+
+/// The `Reference`'s digest against the canonical document.
+fn check_digest(
+    doc: &Doc,
+    method: usize,
+    value: usize,
+    content: &[u8],
+    warnings: &mut Vec<String>,
+) -> Result<(), SignatureError> {
+    let want = base64(&doc.text(value), "DigestValue")?;
+    let got = match doc.attr(method, "Algorithm").unwrap_or_default().trim() {
+        SHA256 => sha2::Sha256::digest(content).to_vec(),
+        SHA1 => {
+            warnings.push(
+                "the signed digest is SHA-1, which is weak; ask the vendor for SHA-256".into(),
+            );
+            sha1::Sha1::digest(content).to_vec()
+        }
+        other => return refuse(format!("unsupported digest method {other}")),
+    };
+    if got.len() != want.len() || !bool::from(got.ct_eq(&want)) {
+        return refuse("the signature does not match the file: it was changed after signing");
+    }
+    Ok(())
 }
 
 /// A canonicalization method: exclusive or not, and its inclusive prefixes.

@@ -232,12 +232,12 @@ impl<R: BufRead> Elements<R> {
                 .unwrap_or_default();
             if key == "xmlns" {
                 if root_prefix.is_empty() {
-                    ns_uri = value.trim().to_owned();
+                    value.trim().clone_into(&mut ns_uri);
                 }
                 bindings.default = Some(Ns::from_uri(&value));
             } else if let Some(prefix) = key.strip_prefix("xmlns:") {
                 if prefix == root_prefix {
-                    ns_uri = value.trim().to_owned();
+                    value.trim().clone_into(&mut ns_uri);
                 }
                 bindings
                     .prefixed
