@@ -187,6 +187,31 @@ async fn uploads_are_checked_before_anything_is_sent() {
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
     assert!(page.contains("notes.txt"), "{page}");
 
+    // An encrypted PSKC file without its key: the message names the form's
+    // field, never a command-line flag.
+    let figure6 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../formats/testdata/pskc/rfc6030/figure6.pskcxml"
+    ))
+    .unwrap();
+    let (st, page) = s.upload("/upload", "figure6.xml", figure6).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("pre-shared key field"), "{page}");
+    assert!(!page.contains("--psk-file"), "{page}");
+    // Every problem at once, up to 50, and the count of the rest.
+    let mut bad = String::from("serial number,secret key,time interval,manufacturer,model\n");
+    for i in 0..70 {
+        bad.push_str(&format!("{i},not-a-secret!,30,M,X\n"));
+    }
+    let (st, page) = s.upload("/upload", "bad.csv", bad).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(
+        page.contains("line 2:") && page.contains("line 51:"),
+        "{page}"
+    );
+    assert!(!page.contains("line 52:"), "{page}");
+    assert!(page.contains("and 20 more problem(s)"), "{page}");
+
     // A code that does not fit the file: refused, nothing uploaded.
     let id = s.read_for_push("vendor.csv", entra_csv(&golden())).await;
     let wrong = wrong_code(&golden()[0], now());
