@@ -37,7 +37,9 @@ pub fn convert<R: Read + Send>(
     }
     let input = std::io::BufReader::with_capacity(DEFAULT_CHUNK, input);
     let source = reader_into(opts.from, input, opts.file.clone(), &opts.read);
-    if framed {
+    if framed && opts.threads > 1 {
+        sequential::read_ahead(source, out, opts)
+    } else if framed {
         sequential::sequential(source, out, opts)
     } else {
         sequential::through_writer(source, out, opts)

@@ -68,6 +68,50 @@ pub(super) fn through_writer(
     Ok(report)
 }
 
+/// Tokens read ahead per batch sent from the reading thread.
+const BATCH: usize = 256;
+
+/// Reads on a second thread while this one checks, encodes and writes:
+/// readers that cannot be split into chunks (PSKC's XML, decryption and
+/// MACs) still use two cores. Items arrive in file order, so the output is
+/// byte-for-byte the single-threaded one.
+pub(super) fn read_ahead(
+    mut source: Box<dyn ReadInto + '_>,
+    out: &mut dyn Write,
+    opts: &ConvertOptions,
+) -> Result<Conversion, Error> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Token, Error>>>(4);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut token = Token::blank();
+            while let Some(read) = source.read_into(&mut token) {
+                batch.push(read.map(|()| std::mem::replace(&mut token, Token::blank())));
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if tx.send(full).is_err() {
+                        return; // the writing side stopped
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+        });
+        let items = rx.into_iter().flatten();
+        sequential(Box::new(Received(Box::new(items))), out, opts)
+    })
+}
+
+/// Tokens from the reading thread, as a reader.
+struct Received<'a>(Box<dyn Iterator<Item = Result<Token, Error>> + Send + 'a>);
+
+impl ReadInto for Received<'_> {
+    fn read_into(&mut self, token: &mut Token) -> Option<Result<(), Error>> {
+        self.0.next().map(|r| r.map(|t| *token = t))
+    }
+}
+
 /// Reads, checks and encodes token by token on this thread.
 pub(super) fn sequential(
     mut source: Box<dyn ReadInto + '_>,

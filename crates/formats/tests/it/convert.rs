@@ -215,3 +215,41 @@ fn a_failing_output_stops_every_thread() {
         }
     }
 }
+
+/// Readers that cannot be chunked (PSKC) read on a second thread: the same
+/// bytes and the same problems as one thread, and a failing output stops
+/// the reading thread too.
+#[test]
+fn pskc_read_ahead_equals_one_thread() {
+    let tokens: Vec<Token> = synth::entra_tokens(1_500, 11);
+    // A bad key (one without a secret).
+    let mut pskc = String::from_utf8(encode(Format::Pskc, &tokens)).unwrap();
+    let at = pskc.find("<Secret>").unwrap();
+    let end = pskc[at..].find("</Secret>").unwrap() + at + "</Secret>".len();
+    pskc.replace_range(at..end, "");
+    let both = [Format::Jsonl, Format::EntraJson].map(|to| {
+        let one = run(pskc.as_bytes(), &opts(Format::Pskc, to, 1, 4096));
+        let two = run(pskc.as_bytes(), &opts(Format::Pskc, to, 2, 4096));
+        assert_eq!(one.1, two.1, "{to}");
+        assert_eq!(one.0.problems, two.0.problems, "{to}");
+        assert_eq!(one.0.problem_count, 1, "{to}: {:?}", one.0.problems);
+        one
+    });
+    assert!(
+        both[0].0.problems[0].contains("no secret"),
+        "{:?}",
+        both[0].0.problems
+    );
+    let good = encode(Format::Pskc, &synth::entra_tokens(2_000, 3));
+    let (ok, out) = run(good.as_slice(), &opts(Format::Pskc, Format::Jsonl, 2, 4096));
+    assert_eq!(ok.problem_count, 0);
+    assert_eq!(
+        out,
+        run(good.as_slice(), &opts(Format::Pskc, Format::Jsonl, 1, 4096)).1
+    );
+    for left in [0usize, 10, 50_000] {
+        let o = opts(Format::Pskc, Format::Jsonl, 2, 4096);
+        let e = convert(good.as_slice(), &mut Failing { left }, &o).unwrap_err();
+        assert!(e.to_string().contains("disk full"), "{e}");
+    }
+}

@@ -218,7 +218,10 @@ fn python_pskc_kw_file_secrets_mac_key_and_a_two_day_step() {
 #[test]
 fn a_two_day_step_is_read_and_only_targets_that_cannot_carry_it_refuse() {
     let t = tokens("seeds/vendor-namespace.pskcxml", Keys::default(), None);
-    assert_eq!(t[0].kind.step().map(oathvault_token::Step::seconds), Some(172_800));
+    assert_eq!(
+        t[0].kind.step().map(oathvault_token::Step::seconds),
+        Some(172_800)
+    );
     assert!(Target::Any.check(&t[0]).is_empty());
     let v = Target::EntraCsv.check(&t[0]);
     assert_eq!(v.len(), 1);
