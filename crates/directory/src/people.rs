@@ -27,7 +27,7 @@ mod devicelogin;
 mod security_info;
 mod signin;
 
-const COOKIE: &str = "dir_session";
+const COOKIE: &str = "__Host-dir_session";
 /// A signed-in session lasts this long (seconds).
 const SESSION_TTL: i64 = 8 * 3600;
 /// Between the password and the code.

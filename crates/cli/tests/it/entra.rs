@@ -646,7 +646,7 @@ async fn approve_device_code(base: &str, upn: &str, password: &str, user_code: &
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("dir_session=") && !v.starts_with("dir_session=;"))
+        .find(|v| v.starts_with("__Host-dir_session=") && !v.starts_with("__Host-dir_session=;"))
         .map(|v| v.split(';').next().unwrap().to_owned())
         .unwrap();
     let page = post(

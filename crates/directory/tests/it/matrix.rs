@@ -105,7 +105,7 @@ async fn delegated(dir: &Dir, upn: &str, password: &str) -> String {
         .get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("dir_session="))
+        .find(|v| v.starts_with("__Host-dir_session="))
         .map(|v| v.split(';').next().unwrap().to_owned())
         .unwrap();
     let code = dc["user_code"].as_str().unwrap();

@@ -58,7 +58,7 @@ pub(crate) async fn page(
         .get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("dir_session=") && !v.starts_with("dir_session=;"))
+        .find(|v| v.starts_with("__Host-dir_session=") && !v.starts_with("__Host-dir_session=;"))
         .map(|v| v.split(';').next().unwrap().to_owned())
         .unwrap_or_default();
     let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
