@@ -44,25 +44,35 @@ pub async fn start_chromedriver() -> Driver {
         Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
         "this test needs Debian's chromium and chromium-driver: run scripts/test, which installs them"
     );
-    let port = free_port();
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .arg("--allowed-ips=127.0.0.1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let driver = Driver { child, port };
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return driver;
+    // The port was free a moment ago; another test may take it first, and
+    // a loaded machine may start chromedriver slowly: up to three ports,
+    // up to 20 s each.
+    let mut tried = Vec::new();
+    for _ in 0..3 {
+        let port = free_port();
+        tried.push(port);
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let mut driver = Driver { child, port };
+        for _ in 0..400 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return driver;
+            }
+            if driver.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("chromedriver did not start on port {port}");
+    panic!("chromedriver did not start on ports {tried:?}");
 }
 
 /// The capabilities every session starts from: headless Chromium, 1280×900.
