@@ -126,14 +126,8 @@ impl<'a> Delivery<'a> {
             self.store,
             self.master,
             rng,
-            &format!("{} deliveries", self.policy.vendor),
-            Event::ok(
-                now,
-                reviewer,
-                source,
-                "signing-key.generate",
-                "vendor-signing-key",
-            ),
+            &self.policy.vendor,
+            (now, reviewer, source),
         )
         .await?;
         let expires = now + self.policy.file_ttl;

@@ -92,19 +92,32 @@ impl VendorKey {
         }))
     }
 
-    /// The portal's key; one is made (for `user_id`) and saved if it has
-    /// none, with the audit event `signing-key.generate`.
+    /// The user id a vendor's generated key carries.
+    #[must_use]
+    pub fn user_id(vendor: &str) -> String {
+        format!("{vendor} deliveries")
+    }
+
+    /// The portal's key; one is made for `vendor` and saved if it has none,
+    /// audited as `signing-key.generate` by `actor` from `source` at `at`.
     pub async fn load_or_generate(
         store: &Store,
         keys: &Keyring,
         rng: &mut (impl RngCore + CryptoRng),
-        user_id: &str,
-        event: Event,
+        vendor: &str,
+        (at, actor, source): (i64, &str, &str),
     ) -> Result<Self, SigningError> {
         if let Some(k) = Self::load(store, keys).await? {
             return Ok(k);
         }
-        let made = Self::generate(rng, user_id)?;
+        let made = Self::generate(rng, &Self::user_id(vendor))?;
+        let event = Event::ok(
+            at,
+            actor,
+            source,
+            "signing-key.generate",
+            "vendor-signing-key",
+        );
         made.save(store, keys, rng, event).await?;
         Ok(made)
     }

@@ -226,9 +226,7 @@ pub(crate) async fn signing_key(
     let fail = |e: oathvault_portal::signing::SigningError| Failure::from(anyhow!("{e}"));
     match command {
         SigningKeyCommand::Generate { uid } => {
-            let uid = uid
-                .clone()
-                .unwrap_or_else(|| format!("{vendor} deliveries"));
+            let uid = uid.clone().unwrap_or_else(|| VendorKey::user_id(vendor));
             let key = VendorKey::generate(&mut random, &uid).map_err(fail)?;
             key.save(
                 store,

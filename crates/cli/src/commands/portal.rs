@@ -446,12 +446,13 @@ async fn init(setup: &Setup) -> Result<(), Failure> {
     let store = open(setup).await?;
     say!("database {} ready ({:?})", setup.database, store.backend());
     let keys = setup.master_key()?;
+    let who = actor();
     let vendor = oathvault_portal::signing::VendorKey::load_or_generate(
         &store,
         &keys,
         &mut oathvault_vault::random::os(),
-        &format!("{} deliveries", setup.config.requests.vendor),
-        actor().event("signing-key.generate", "vendor-signing-key"),
+        &setup.config.requests.vendor,
+        (who.now, &who.name, &who.source),
     )
     .await
     .map_err(|e| anyhow!("{e}"))?;

@@ -126,14 +126,8 @@ impl Journey<'_> {
             self.store,
             self.master,
             rng,
-            &format!("{} deliveries", self.policy.vendor),
-            Event::ok(
-                now,
-                "portal",
-                "portal",
-                "signing-key.generate",
-                "vendor-signing-key",
-            ),
+            &self.policy.vendor,
+            (now, "portal", "portal"),
         )
         .await
         .map_err(|e| JourneyError::Build(e.to_string()))

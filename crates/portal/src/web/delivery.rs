@@ -38,14 +38,8 @@ async fn vendor_key(State(st): State<Arc<AppState>>) -> Response {
         &st.store,
         &st.master,
         &mut oathvault_vault::random::os(),
-        &format!("{} deliveries", st.settings.requests.vendor),
-        oathvault_store::Event::ok(
-            st.now(),
-            "portal",
-            "portal",
-            "signing-key.generate",
-            "vendor-signing-key",
-        ),
+        &st.settings.requests.vendor,
+        (st.now(), "portal", "portal"),
     )
     .await
     .map_err(DeliveryError::from)
