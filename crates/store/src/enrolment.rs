@@ -80,11 +80,7 @@ impl Store {
         let Some((id, staff_id, expires, pending_sealed)) = row else {
             return Ok(None);
         };
-        let staff = self
-            .staff()
-            .await?
-            .into_iter()
-            .find(|s| s.id == staff_id && !s.disabled);
+        let staff = self.staff_by_id(staff_id).await?;
         Ok(staff.map(|staff| Enrolment {
             id,
             staff,

@@ -176,6 +176,19 @@ impl Store {
         Ok(id)
     }
 
+    /// An active staff account by row id.
+    pub(crate) async fn staff_by_id(&self, id: i64) -> Result<Option<Staff>, Error> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            staff_columns!(),
+            " FROM staff WHERE id = $1 AND disabled = 0"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(staff_row).transpose()
+    }
+
     /// A staff account by e-mail.
     pub async fn staff_by_email(&self, email: &str) -> Result<Option<Staff>, Error> {
         let row = sqlx::query(concat!(
