@@ -160,13 +160,8 @@ async fn a_backup_taken_while_serving_restores_verifies_and_serves_its_files() {
         .find(|m| m.subject.contains(" ready: ") && before.iter().any(|r| m.subject.contains(r)))
         .expect("a link mail from before the backup");
     let text = first.text.clone().unwrap_or_default();
-    let token: String = text
-        .split("/d/")
-        .nth(1)
-        .unwrap()
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
-        .collect();
+    let token = crate::portal_crash::link_token(&text, "/d/");
+    assert!(!token.is_empty(), "{text}");
     let r = client()
         .post(format!("{}/d/{token}", portal2.base))
         .header("sec-fetch-site", "same-origin")

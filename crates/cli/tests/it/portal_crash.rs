@@ -479,17 +479,7 @@ impl Load {
             let mails = oathvault_mail::outbox::list(&self.sink).unwrap_or_default();
             for m in mails.iter().filter(|m| m.subject.contains(" ready: ")) {
                 let text = m.text.clone().unwrap_or_default();
-                let token = |kind: &str| {
-                    text.split(kind)
-                        .nth(1)
-                        .map(|t| {
-                            t.chars()
-                                .take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
-                                .collect::<String>()
-                        })
-                        .unwrap_or_default()
-                };
-                let (download, confirm) = (token("/d/"), token("/c/"));
+                let (download, confirm) = (link_token(&text, "/d/"), link_token(&text, "/c/"));
                 if !self.links.lock().unwrap().insert(confirm.clone()) {
                     continue;
                 }
@@ -519,6 +509,19 @@ impl Load {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The token of the first link under `kind` (`/d/`, `/c/`) in a mail's
+/// text; empty when there is none.
+pub(crate) fn link_token(text: &str, kind: &str) -> String {
+    text.split(kind)
+        .nth(1)
+        .map(|t| {
+            t.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The code the reviewer's authenticator shows now.

@@ -27,7 +27,7 @@ use rand08::Rng as _;
 
 use crate::portal_crash::{
     CUSTOMERS, Load, PASSWORD, Portal, STAFF_PASSWORD, check, cli, client, count, free_port,
-    inventory, ov, sign_in, sign_in_as,
+    inventory, link_token, ov, sign_in, sign_in_as,
 };
 
 const ADMIN: &str = "ada@vendor.example";
@@ -64,17 +64,7 @@ fn links(sink: &Path) -> Vec<(String, String)> {
         .filter(|m| m.subject.contains(" ready: "))
         .map(|m| {
             let text = m.text.clone().unwrap_or_default();
-            let token = |kind: &str| {
-                text.split(kind)
-                    .nth(1)
-                    .map(|t| {
-                        t.chars()
-                            .take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
-                            .collect::<String>()
-                    })
-                    .unwrap_or_default()
-            };
-            (token("/d/"), token("/c/"))
+            (link_token(&text, "/d/"), link_token(&text, "/c/"))
         })
         .collect()
 }

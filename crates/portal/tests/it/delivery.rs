@@ -139,14 +139,7 @@ async fn outbox(app: &App) -> Vec<Outgoing> {
 }
 
 /// The path of the link in `text` that starts with `prefix` (`/d/`, `/c/`).
-fn link(text: &str, prefix: &str) -> String {
-    let base = "http://127.0.0.1:8080";
-    let word = text
-        .split_whitespace()
-        .find(|w| w.starts_with(&format!("{base}{prefix}")))
-        .unwrap_or_else(|| panic!("no {prefix} link in {text}"));
-    word.strip_prefix(base).unwrap().to_owned()
-}
+use common::link;
 
 async fn file(app: &App, request_id: i64, id: i64) -> DeliveryFile {
     let files = app.state.store.files_of(request_id).await.unwrap();

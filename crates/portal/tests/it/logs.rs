@@ -74,15 +74,8 @@ async fn logs_hold_events_and_no_secret() {
             .await
             .unwrap();
     let mail = oathvault_portal::mail::open(&app.state.master, &sealed).unwrap();
-    let token: String = mail
-        .text
-        .split("/enrol/")
-        .nth(1)
-        .unwrap()
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
-        .collect();
-    let link = format!("/enrol/{token}");
+    let link = crate::common::link(&mail.text, "/enrol/");
+    let token = link.trim_start_matches("/enrol/").to_owned();
     let (s, _, page) = fetch(&app, req("GET", &link, None, None)).await;
     assert_eq!(s, StatusCode::OK);
     let new_secret = page

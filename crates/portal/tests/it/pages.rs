@@ -317,16 +317,8 @@ async fn enrolment_links(app: &common::App) -> Vec<String> {
         .unwrap();
     rows.iter()
         .filter_map(|(sealed,)| oathvault_portal::mail::open(&app.state.master, sealed).ok())
-        .filter_map(|m| {
-            let token: String = m
-                .text
-                .split("/enrol/")
-                .nth(1)?
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
-                .collect();
-            Some(format!("/enrol/{token}"))
-        })
+        .filter(|m| m.text.contains("/enrol/"))
+        .map(|m| common::link(&m.text, "/enrol/"))
         .collect()
 }
 

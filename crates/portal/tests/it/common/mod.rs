@@ -321,3 +321,14 @@ pub fn encode(s: &str) -> String {
 pub fn test_keys() -> Keyring {
     Keyring::generate(&mut StdRng::seed_from_u64(42))
 }
+
+/// The path of the first link under `prefix` (`/d/`, `/c/`, `/enrol/`) in
+/// a mail's text (the portal's default address is the links' base).
+pub fn link(text: &str, prefix: &str) -> String {
+    let base = "http://127.0.0.1:8080";
+    let word = text
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{base}{prefix}")))
+        .unwrap_or_else(|| panic!("no {prefix} link in {text}"));
+    word.strip_prefix(base).unwrap().to_owned()
+}
