@@ -114,21 +114,21 @@ impl Store {
         audit: &Event,
     ) -> Result<(), Error> {
         let mut tx = self.begin().await?;
-        let staff: Option<(i64,)> =
-            sqlx::query_as("SELECT staff_id FROM staff_enrolment WHERE id = $1 AND expires > $2")
-                .bind(id)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
+        // Taking the link is the guard: of two finishes at once, only the
+        // one whose DELETE removed the row goes on (on PostgreSQL the other
+        // waits for the first and then deletes nothing).
+        let staff: Option<(i64,)> = sqlx::query_as(
+            "DELETE FROM staff_enrolment WHERE id = $1 AND expires > $2 RETURNING staff_id",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some((staff_id,)) = staff else {
             return Err(Error::Refused(
                 "this enrolment link was used or has expired".into(),
             ));
         };
-        sqlx::query("DELETE FROM staff_enrolment WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "UPDATE staff SET password_hash = $1, totp_sealed = $2, totp_last_counter = $3, \
              failed_signins = 0, locked_until = 0 WHERE id = $4",

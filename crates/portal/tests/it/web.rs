@@ -392,3 +392,62 @@ async fn staff_replace_their_own_authenticator() {
     .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Two finishes of one enrolment link at once (a double submit, or an
+/// attacker racing the owner): exactly one sets the credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_enrolment_link_is_taken_once_under_a_race() {
+    let app = app().await;
+    let admin = sign_in(&app, common::ADMIN, &app.admin_uri).await;
+    let (status, _, _) = common::fetch(
+        &app,
+        req(
+            "POST",
+            "/admin/staff",
+            Some(&admin),
+            Some("email=cy%40vendor.example&name=Cy&role=reviewer".into()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (sealed,): (Vec<u8>,) =
+        sqlx::query_as("SELECT sealed FROM mail_outbox ORDER BY id DESC LIMIT 1")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+    let mail = oathvault_portal::mail::open(&app.state.master, &sealed).unwrap();
+    let link = common::link(&mail.text, "/enrol/");
+    let (_, _, page) = common::fetch(&app, req("GET", &link, None, None)).await;
+    let secret = page
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .unwrap()
+        .split("</code>")
+        .next()
+        .unwrap()
+        .to_owned();
+    let code = common::code_at(&format!("otpauth://totp/x?secret={secret}"), common::T);
+    let form = format!("password=a+long+first+password&repeat=a+long+first+password&code={code}");
+    let tries: Vec<_> = (0..8)
+        .map(|_| {
+            let app = app.state.clone();
+            let (link, form) = (link.clone(), form.clone());
+            tokio::spawn(async move {
+                let r = tower::ServiceExt::oneshot(
+                    oathvault_portal::web::router(app),
+                    req("POST", &link, None, Some(form)),
+                )
+                .await
+                .unwrap();
+                r.status()
+            })
+        })
+        .collect();
+    let mut set = 0;
+    for t in tries {
+        if t.await.unwrap() == StatusCode::OK {
+            set += 1;
+        }
+    }
+    assert_eq!(set, 1, "one link set the credentials {set} times");
+}
