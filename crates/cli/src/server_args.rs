@@ -389,10 +389,77 @@ pub enum PortalCommand {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Keys for the vendor API (`/api/v1/`): shown once, stored hashed.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Webhooks: the vendor's order system told of request events.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Serve the portal's pages (staff sign-in and administration so far).
     Serve(ServeArgs),
     /// Print the effective configuration (defaults, file, environment, flags).
     Config,
+}
+
+/// `oathvault portal api-key`.
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Make a key; it is printed once (only its SHA-256 is kept).
+    Add {
+        /// What uses the key (e.g. `ERP`); unique.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: customers:read, customers:write, orders:read,
+        /// orders:write, tokens:import, requests:read, webhooks:manage
+        /// (a write scope includes its read).
+        #[arg(long)]
+        scopes: String,
+    },
+    /// List keys (never the keys themselves).
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key: calls with it are refused from now on.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
+}
+
+/// `oathvault portal webhook`.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Add a webhook; its signing secret is printed once.
+    Add {
+        /// Where to post events (`https://…`).
+        #[arg(long)]
+        url: String,
+        /// Comma-separated: request.submitted, request.approved,
+        /// request.confirmed, request.locked, or `*`.
+        #[arg(long, default_value = "*")]
+        events: String,
+    },
+    /// List webhooks.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a webhook and its delivery log.
+    Remove {
+        /// The webhook's id.
+        id: i64,
+    },
+    /// A webhook's recent deliveries, newest first.
+    Deliveries {
+        /// The webhook's id.
+        id: i64,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `oathvault portal serve`.

@@ -49,6 +49,8 @@ pub struct Config {
     /// `X-Forwarded-For` headers name the client; from anyone else those
     /// headers are ignored. `OATHVAULT_TRUSTED_PROXIES`: comma-separated.
     pub trusted_proxies: Vec<String>,
+    /// The vendor API (keys' rate limit, webhooks).
+    pub api: crate::api::ApiSettings,
 }
 
 /// The SMTP server (see `oathvault_mail::SmtpConfig`); its password comes
@@ -296,6 +298,7 @@ impl Default for Config {
             smtp: Smtp::default(),
             retention: Retention::default(),
             trusted_proxies: Vec::new(),
+            api: crate::api::ApiSettings::default(),
         }
     }
 }
@@ -506,6 +509,7 @@ impl Config {
             demo_outbox: None,
             trusted_proxies: oathvault_web::TrustedProxies::parse(&self.trusted_proxies)
                 .unwrap_or_default(),
+            api: self.api.clone(),
         }
     }
 
@@ -532,6 +536,8 @@ pub struct WebSettings {
     pub demo_outbox: Option<std::path::PathBuf>,
     /// Proxies whose forwarding headers name the client.
     pub trusted_proxies: oathvault_web::TrustedProxies,
+    /// The vendor API's settings.
+    pub api: crate::api::ApiSettings,
 }
 
 impl Default for WebSettings {
@@ -543,6 +549,7 @@ impl Default for WebSettings {
             requests: crate::journey::RequestPolicy::default(),
             demo_outbox: None,
             trusted_proxies: oathvault_web::TrustedProxies::default(),
+            api: crate::api::ApiSettings::default(),
         }
     }
 }

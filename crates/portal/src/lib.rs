@@ -7,6 +7,7 @@
 //! Time and randomness come from the caller ([`Actor::now`], an RNG).
 
 pub mod admin;
+pub mod api;
 pub mod checkpoint;
 pub mod config;
 pub mod delivery;

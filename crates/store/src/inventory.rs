@@ -168,7 +168,7 @@ fn not_found(what: &'static str, name: &str) -> Error {
     }
 }
 
-fn exists(e: sqlx::Error, what: &'static str, name: &str) -> Error {
+pub(crate) fn exists(e: sqlx::Error, what: &'static str, name: &str) -> Error {
     if is_unique_violation(&e) {
         Error::Exists {
             what,

@@ -10,6 +10,7 @@
 //! cached in the process, so several portal processes can share one
 //! PostgreSQL database.
 
+mod api;
 mod audit;
 pub mod custody;
 mod decode;
@@ -31,6 +32,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, AssertSqlSafe, Executor};
 
+pub use api::{ApiKey, NewApiKey, TryOutcome, Webhook, WebhookDelivery};
 pub use audit::{AuditCheck, AuditFilter, Event, EventRow};
 pub use delivery_files::{DeliveryFile, FileLinks, FileState, NewFile, SealedContent};
 pub use desk::{

@@ -305,6 +305,20 @@ impl Store {
         )
     }
 
+    /// A request by its reference (`R-…`).
+    pub async fn request_by_reference(&self, reference: &str) -> Result<Request, Error> {
+        sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} WHERE r.reference = $1"
+        )))
+        .bind(reference)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            what: "request",
+            name: reference.to_owned(),
+        })
+    }
+
     /// A request by row id.
     pub async fn request(&self, id: i64) -> Result<Request, Error> {
         sqlx::query_as(AssertSqlSafe(format!(

@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod api_keys;
 mod backup;
 pub mod check;
 pub mod convert;

@@ -202,6 +202,9 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
         | PortalCommand::Order(OrderCommand::List)
         | PortalCommand::Shipment(ShipmentCommand::List)
         | PortalCommand::Staff(StaffCommand::List) => list(&store, &args.command).await?,
+        PortalCommand::ApiKey(_) | PortalCommand::Webhook(_) => {
+            super::api_keys::run(&args.command, &store, &master, &who, &setup.config).await?;
+        }
         PortalCommand::Backup { output } => super::backup::backup(&store, output).await?,
         PortalCommand::Verify => super::backup::verify(&store, &master).await?,
         PortalCommand::RotateKey
@@ -220,25 +223,32 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
             .await?;
         }
         PortalCommand::Audit(AuditCommand::List { filter, limit }) => {
-            for e in store
-                .audit_events(filter.as_deref(), *limit)
-                .await
-                .map_err(|e| anyhow!("{e}"))?
-            {
-                say!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                    e.seq,
-                    oathvault_otp::clock::rfc3339(e.event.at),
-                    e.event.actor,
-                    e.event.action,
-                    e.event.subject,
-                    e.event.outcome,
-                    e.event.detail
-                );
-            }
+            audit_list(&store, filter.as_deref(), *limit).await?;
         }
     }
     store.close().await;
+    Ok(())
+}
+
+/// `portal audit list`.
+#[allow(clippy::print_stdout, reason = "the command's report")]
+async fn audit_list(store: &Store, filter: Option<&str>, limit: i64) -> Result<(), Failure> {
+    for e in store
+        .audit_events(filter, limit)
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+    {
+        say!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            e.seq,
+            oathvault_otp::clock::rfc3339(e.event.at),
+            e.event.actor,
+            e.event.action,
+            e.event.subject,
+            e.event.outcome,
+            e.event.detail
+        );
+    }
     Ok(())
 }
 

@@ -468,11 +468,25 @@ pub(super) async fn import_page(
 }
 
 /// Why an upload was not imported, and what to show with the form again.
-struct Refused {
-    status: StatusCode,
-    why: String,
-    problems: Vec<String>,
-    notes: Vec<String>,
+/// Why a seed file was not imported: the status, the words, every
+/// problem in the file, and notes about it.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    pub status: StatusCode,
+    pub why: String,
+    pub problems: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// What a seed-file import did.
+#[derive(Debug)]
+pub(crate) struct Imported {
+    /// The format's name.
+    pub format: String,
+    /// The counts.
+    pub outcome: crate::ImportOutcome,
+    /// Notes about the file that did not stop it.
+    pub notes: Vec<String>,
 }
 
 impl Refused {
@@ -520,7 +534,6 @@ pub(super) async fn import(
 
 /// Imports an upload; the notice to show, or why nothing was imported.
 async fn import_upload(st: &AppState, me: &Signed, up: &SeedUpload) -> Result<String, Refused> {
-    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     let shipment = match st.store.shipments().await {
         Ok(all) => all.into_iter().find(|s| s.number == up.field("shipment")),
         Err(e) => {
@@ -531,19 +544,40 @@ async fn import_upload(st: &AppState, me: &Signed, up: &SeedUpload) -> Result<St
             ));
         }
     };
-    let shipment = shipment
-        .ok_or_else(|| Refused::new(unprocessable, "choose the shipment the file belongs to"))?;
+    let shipment = shipment.ok_or_else(|| {
+        Refused::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "choose the shipment the file belongs to",
+        )
+    })?;
+    let done = import_seed_file(st, &me.actor(), &shipment, up).await?;
+    let o = done.outcome;
+    Ok(format!(
+        "Imported {} tokens ({} TOTP, {} HOTP) from {} ({}) into shipment {}.",
+        o.imported, o.totp, o.hotp, up.file_name, done.format, shipment.number
+    ))
+}
+
+/// Reads an uploaded seed file and imports every token into `shipment`,
+/// or none: a file with problems is refused with all of them, and the
+/// refusal audited (the pages and the API share this).
+pub(crate) async fn import_seed_file(
+    st: &AppState,
+    who: &crate::Actor,
+    shipment: &oathvault_store::Shipment,
+    up: &SeedUpload,
+) -> Result<Imported, Refused> {
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     let nothing = |why: &str| format!("{}: {why}; nothing was imported", up.file_name);
     let (format, read) = up
         .read()
         .await
         .map_err(|why| Refused::new(unprocessable, nothing(&why)))?;
     let admin = st.admin();
-    let who = me.actor();
     if !read.problems.is_empty() {
         let (po, number) = (&shipment.po, &shipment.number);
         if let Err(e) = admin
-            .import_refused(&who, po, number, &up.file_name, &read.summary())
+            .import_refused(who, po, number, &up.file_name, &read.summary())
             .await
         {
             tracing::error!(error = %e, "import refusal not audited");
@@ -558,7 +592,7 @@ async fn import_upload(st: &AppState, me: &Signed, up: &SeedUpload) -> Result<St
     let outcome = admin
         .import(
             &mut oathvault_vault::random::os(),
-            &who,
+            who,
             &shipment.po,
             &shipment.number,
             &up.file_name,
@@ -567,16 +601,12 @@ async fn import_upload(st: &AppState, me: &Signed, up: &SeedUpload) -> Result<St
         .await;
     match outcome {
         Ok(o) => {
-            tracing::info!(shipment = %shipment.number, tokens = o.imported, "import");
-            Ok(format!(
-                "Imported {} tokens ({} TOTP, {} HOTP) from {} ({}) into shipment {}.",
-                o.imported,
-                o.totp,
-                o.hotp,
-                up.file_name,
-                format.name(),
-                shipment.number
-            ))
+            tracing::info!(shipment = %shipment.number, tokens = o.imported, actor = %who.name, "import");
+            Ok(Imported {
+                format: format.name().to_owned(),
+                outcome: o,
+                notes: read.notes,
+            })
         }
         Err(e) => {
             let (status, why) = refusal(&e);

@@ -36,6 +36,8 @@ pub(crate) use oathvault_web::{
     OperationId, cookie, harden, query_value, render, see_other, set_cookie, source_of, when,
 };
 
+pub(crate) use inventory::import_seed_file;
+
 use crate::Actor;
 use crate::config::WebSettings;
 
@@ -78,7 +80,7 @@ impl AppState {
         )
     }
 
-    fn admin(&self) -> crate::Admin<'_> {
+    pub(crate) fn admin(&self) -> crate::Admin<'_> {
         crate::Admin::new(&self.store, &self.master, &self.settings.issuer)
     }
 
@@ -330,6 +332,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(audit::routes())
         .merge(review::routes())
         .merge(delivery::routes())
+        .merge(crate::api::router(max_upload))
         .with_state(state);
     oathvault_web::with_client_addr(harden(app, hsts), proxies)
 }
@@ -421,6 +424,10 @@ pub async fn serve(
         Arc::clone(&state),
         std::time::Duration::from_mins(5),
     ));
+    let webhooks = tokio::spawn(crate::api::webhooks::webhooks_forever(
+        Arc::clone(&state),
+        std::time::Duration::from_secs(2),
+    ));
     let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -428,5 +435,6 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     sweeper.abort();
+    webhooks.abort();
     served
 }

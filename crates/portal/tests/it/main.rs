@@ -1,6 +1,7 @@
 //! The portal's integration tests, one binary: each module is one former
 //! test file; `common` holds what they share.
 
+mod api;
 mod auth;
 mod browser;
 mod common;

@@ -73,6 +73,14 @@ pub async fn app() -> App {
 }
 
 pub async fn app_with(settings: WebSettings) -> App {
+    app_with_clock(settings, Box::new(|| T)).await
+}
+
+/// As [`app_with`], with the portal's clock given.
+pub async fn app_with_clock(
+    settings: WebSettings,
+    clock: Box<dyn Fn() -> i64 + Send + Sync>,
+) -> App {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = StdRng::seed_from_u64(9);
     let master = Keyring::generate(&mut rng);
@@ -106,7 +114,7 @@ pub async fn app_with(settings: WebSettings) -> App {
         store,
         master,
         policy: Policy::default(),
-        clock: Box::new(|| T),
+        clock,
         settings,
     });
     App {
