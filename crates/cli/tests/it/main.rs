@@ -1,6 +1,7 @@
 //! The integration tests of the `oathvault` binary, in one test binary (one
 //! link instead of one per file): each file beside this one is a module.
 
+mod api;
 mod backup;
 mod cli;
 mod custody;

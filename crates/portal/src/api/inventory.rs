@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::keys::{Caller, Scope};
-use super::problem::Problem;
+use super::problem::{Body, Problem};
 use crate::web::AppState;
 
 type Answer<T> = Result<T, Problem>;
@@ -202,7 +203,7 @@ pub(super) fn routes(max_upload: usize) -> OpenApiRouter<Arc<AppState>> {
 
 /// Every customer, by name.
 #[utoipa::path(get, path = "/customers", tag = "customers",
-    responses((status = 200, body = Vec<Customer>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "Done", body = Vec<Customer>), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["customers:read"])))]
 async fn list_customers(
     State(st): State<Arc<AppState>>,
@@ -215,12 +216,12 @@ async fn list_customers(
 
 /// Adds a customer with its contacts.
 #[utoipa::path(post, path = "/customers", tag = "customers", request_body = NewCustomer,
-    responses((status = 201, body = Customer), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, description = "Created", body = Customer), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["customers:write"])))]
 async fn add_customer(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    body: Json<NewCustomer>,
+    Body(body): Body<NewCustomer>,
 ) -> Answer<(StatusCode, Json<Customer>)> {
     caller.require(Scope::CustomersWrite)?;
     st.admin()
@@ -245,7 +246,7 @@ async fn customer(st: &AppState, name: &str) -> Answer<Customer> {
 /// One customer.
 #[utoipa::path(get, path = "/customers/{name}", tag = "customers",
     params(("name" = String, Path, description = "The customer's name")),
-    responses((status = 200, body = Customer), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "Done", body = Customer), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["customers:read"])))]
 async fn get_customer(
     State(st): State<Arc<AppState>>,
@@ -259,13 +260,13 @@ async fn get_customer(
 /// Adds a contact e-mail to a customer.
 #[utoipa::path(post, path = "/customers/{name}/contacts", tag = "customers", request_body = NewContact,
     params(("name" = String, Path, description = "The customer's name")),
-    responses((status = 201, body = Customer), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, description = "Created", body = Customer), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["customers:write"])))]
 async fn add_contact(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     Path(name): Path<String>,
-    body: Json<NewContact>,
+    Body(body): Body<NewContact>,
 ) -> Answer<(StatusCode, Json<Customer>)> {
     caller.require(Scope::CustomersWrite)?;
     st.admin()
@@ -276,7 +277,7 @@ async fn add_contact(
 
 /// Every order, newest first.
 #[utoipa::path(get, path = "/orders", tag = "orders", params(OrderFilter),
-    responses((status = 200, body = Vec<Order>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "Done", body = Vec<Order>), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["orders:read"])))]
 async fn list_orders(
     State(st): State<Arc<AppState>>,
@@ -295,12 +296,12 @@ async fn list_orders(
 
 /// Adds an order for a customer.
 #[utoipa::path(post, path = "/orders", tag = "orders", request_body = NewOrder,
-    responses((status = 201, body = Order), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, description = "Created", body = Order), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["orders:write"])))]
 async fn add_order(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    body: Json<NewOrder>,
+    Body(body): Body<NewOrder>,
 ) -> Answer<(StatusCode, Json<Order>)> {
     caller.require(Scope::OrdersWrite)?;
     st.admin()
@@ -322,7 +323,7 @@ async fn order(st: &AppState, po: &str) -> Answer<Order> {
 /// One order.
 #[utoipa::path(get, path = "/orders/{po}", tag = "orders",
     params(("po" = String, Path, description = "The PO number")),
-    responses((status = 200, body = Order), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "Done", body = Order), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["orders:read"])))]
 async fn get_order(
     State(st): State<Arc<AppState>>,
@@ -336,7 +337,7 @@ async fn get_order(
 /// An order's shipments, newest first.
 #[utoipa::path(get, path = "/orders/{po}/shipments", tag = "orders",
     params(("po" = String, Path, description = "The PO number")),
-    responses((status = 200, body = Vec<Shipment>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "Done", body = Vec<Shipment>), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["orders:read"])))]
 async fn list_shipments(
     State(st): State<Arc<AppState>>,
@@ -357,13 +358,13 @@ async fn list_shipments(
 /// Adds a shipment to an order (with a fresh data key for its seeds).
 #[utoipa::path(post, path = "/orders/{po}/shipments", tag = "orders", request_body = NewShipment,
     params(("po" = String, Path, description = "The PO number")),
-    responses((status = 201, body = Shipment), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, description = "Created", body = Shipment), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["orders:write"])))]
 async fn add_shipment(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     Path(po): Path<String>,
-    body: Json<NewShipment>,
+    Body(body): Body<NewShipment>,
 ) -> Answer<(StatusCode, Json<Shipment>)> {
     caller.require(Scope::OrdersWrite)?;
     st.admin()
@@ -394,7 +395,7 @@ async fn shipment(st: &AppState, number: &str) -> Answer<Shipment> {
 /// One shipment.
 #[utoipa::path(get, path = "/shipments/{number}", tag = "orders",
     params(("number" = String, Path, description = "The shipment number")),
-    responses((status = 200, body = Shipment), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "Done", body = Shipment), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["orders:read"])))]
 async fn get_shipment(
     State(st): State<Arc<AppState>>,
@@ -410,15 +411,26 @@ async fn get_shipment(
 #[utoipa::path(post, path = "/shipments/{number}/tokens", tag = "orders",
     params(("number" = String, Path, description = "The shipment number")),
     request_body(content = SeedFile, content_type = "multipart/form-data"),
-    responses((status = 201, body = Imported), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, description = "Created", body = Imported), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["tokens:import"])))]
 async fn import_tokens(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     Path(number): Path<String>,
-    form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Answer<(StatusCode, Json<Imported>)> {
     caller.require(Scope::TokensImport)?;
+    let form = form.map_err(|r| {
+        Problem::new(
+            r.status(),
+            "invalid-upload",
+            "The upload cannot be read",
+            format!(
+                "send the file as multipart/form-data with a part named \"file\" ({})",
+                r.body_text()
+            ),
+        )
+    })?;
     let target = st
         .store
         .shipments()

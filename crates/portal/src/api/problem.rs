@@ -203,3 +203,50 @@ impl From<crate::Error> for Problem {
         }
     }
 }
+
+/// A JSON body whose rejections (not JSON, wrong fields, wrong content
+/// type) are problem documents too.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for Body<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Problem> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(r) => Err(Problem::new(
+                r.status(),
+                "invalid-body",
+                "The request body cannot be used",
+                r.body_text(),
+            )),
+        }
+    }
+}
+
+/// A path segment that must be a number (a webhook id): anything else is
+/// a 404 problem, as for an id that does not exist.
+#[derive(Debug, Clone, Copy)]
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(s)) => s
+                .parse()
+                .map(Self)
+                .map_err(|_| Problem::not_found(format!("there is no webhook {s:?}"))),
+            Err(r) => Err(Problem::not_found(r.body_text())),
+        }
+    }
+}

@@ -117,7 +117,7 @@ pub(super) fn routes() -> OpenApiRouter<Arc<AppState>> {
 
 /// Seed requests (not drafts), most recently changed first.
 #[utoipa::path(get, path = "/requests", tag = "requests", params(RequestFilter),
-    responses((status = 200, body = Vec<RequestStatus>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "Done", body = Vec<RequestStatus>), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["requests:read"])))]
 async fn list_requests(
     State(st): State<Arc<AppState>>,
@@ -146,7 +146,7 @@ async fn list_requests(
 /// One seed request with its shipments and delivery files.
 #[utoipa::path(get, path = "/requests/{reference}", tag = "requests",
     params(("reference" = String, Path, description = "The request's reference, R-…")),
-    responses((status = 200, body = RequestStatus), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "Done", body = RequestStatus), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["requests:read"])))]
 async fn get_request(
     State(st): State<Arc<AppState>>,

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ use oathvault_store::{EventRow, Store, TryOutcome};
 use oathvault_vault::Keyring;
 
 use super::keys::{Caller, Scope};
-use super::problem::Problem;
+use super::problem::{Body, Id, Problem};
 use crate::Actor;
 use crate::web::AppState;
 
@@ -241,7 +241,7 @@ pub(super) fn routes() -> OpenApiRouter<Arc<AppState>> {
 
 /// Every webhook.
 #[utoipa::path(get, path = "/webhooks", tag = "webhooks",
-    responses((status = 200, body = Vec<WebhookOut>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "Done", body = Vec<WebhookOut>), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["webhooks:manage"])))]
 async fn list_webhooks(
     State(st): State<Arc<AppState>>,
@@ -254,12 +254,12 @@ async fn list_webhooks(
 
 /// Adds a webhook; the answer holds its signing secret, shown this once.
 #[utoipa::path(post, path = "/webhooks", tag = "webhooks", request_body = NewWebhook,
-    responses((status = 201, body = MadeWebhook), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, description = "Created", body = MadeWebhook), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["webhooks:manage"])))]
 async fn create_webhook(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Json(body): Json<NewWebhook>,
+    Body(body): Body<NewWebhook>,
 ) -> Result<(StatusCode, Json<MadeWebhook>), Problem> {
     caller.require(Scope::WebhooksManage)?;
     let events = parse_events(&body.events.join(" ")).map_err(Problem::invalid)?;
@@ -292,12 +292,12 @@ async fn create_webhook(
 /// Removes a webhook with its delivery log.
 #[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks",
     params(("id" = i64, Path, description = "The webhook's id")),
-    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 204, description = "Removed"), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["webhooks:manage"])))]
 async fn delete_webhook(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Result<StatusCode, Problem> {
     caller.require(Scope::WebhooksManage)?;
     let event = caller
@@ -310,12 +310,12 @@ async fn delete_webhook(
 /// A webhook's deliveries, newest first (the last 100).
 #[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks",
     params(("id" = i64, Path, description = "The webhook's id")),
-    responses((status = 200, body = Vec<DeliveryOut>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "Done", body = Vec<DeliveryOut>), (status = "4XX", description = "Refused: the problem document says why (key, scope, body, name or rate)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = ["webhooks:manage"])))]
 async fn list_deliveries(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Result<Json<Vec<DeliveryOut>>, Problem> {
     caller.require(Scope::WebhooksManage)?;
     if !st.store.webhooks().await?.iter().any(|w| w.id == id) {
