@@ -574,6 +574,8 @@ mod tests {
             (5, 7 * 86_400, true)
         );
         assert_eq!(r.delivery_team, ["delivery@vendor.example"]);
+        assert_eq!(c.api, crate::api::ApiSettings::default());
+        assert_eq!(c.web().api.rate_per_minute, 600);
     }
 
     #[test]
