@@ -231,6 +231,77 @@ impl Caller {
     }
 }
 
+/// Where the key check leaves who called, for [`audit_calls`] to record
+/// the call once it is answered.
+#[derive(Clone, Default)]
+pub(crate) struct CallSlot(Arc<std::sync::Mutex<Option<CallBy>>>);
+
+struct CallBy {
+    state: Arc<AppState>,
+    key: String,
+    source: String,
+    now: i64,
+}
+
+impl CallSlot {
+    fn fill(&self, state: Arc<AppState>, key: &str, source: &str, now: i64) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(CallBy {
+                state,
+                key: key.to_owned(),
+                source: source.to_owned(),
+                now,
+            });
+        }
+    }
+
+    fn take(&self) -> Option<CallBy> {
+        self.0.lock().ok().and_then(|mut s| s.take())
+    }
+}
+
+/// Every call made with a valid key goes into the audit log as `api.call`
+/// (the key's name, the route, the path and the status), besides the events
+/// of the changes it made; calls without a valid key are logged, not
+/// audited (they would let anyone fill the audit log).
+pub(crate) async fn audit_calls(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let slot = CallSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned());
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    if let Some(by) = slot.take() {
+        let status = response.status();
+        let outcome = if status.is_server_error() {
+            "failed"
+        } else if status.is_client_error() {
+            "refused"
+        } else {
+            "ok"
+        };
+        let event = oathvault_store::Event::ok(
+            by.now,
+            &format!("api:{}", by.key),
+            &by.source,
+            "api.call",
+            &format!("{method} {route}"),
+        )
+        .with_outcome(outcome)
+        .with_detail(format!("{} {path}", status.as_u16()));
+        if let Err(e) = by.state.store.audit(&event).await {
+            tracing::error!(error = %e, "an API call was not audited");
+        }
+    }
+    response
+}
+
 /// The key in an `Authorization: Bearer …` header, split into its public
 /// part and the whole; `None` when it is not shaped like one of ours.
 fn bearer(parts: &Parts) -> Option<(String, Zeroizing<String>)> {
@@ -298,6 +369,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         }
         if let Err(e) = st.store.api_key_used(row.id, now).await {
             tracing::warn!(error = %e, "could not note the key's use");
+        }
+        if let Some(slot) = parts.extensions.get::<CallSlot>() {
+            slot.fill(Arc::clone(st), &row.name, &source, now);
         }
         Ok(Self {
             key: row,

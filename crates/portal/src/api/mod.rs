@@ -115,6 +115,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(max_upload: usize) -> Router<Arc<AppState>> {
     let (api, doc) = parts(max_upload);
     let doc = Arc::new(doc);
+    let api = api.route_layer(axum::middleware::from_fn(keys::audit_calls));
     let api = api.route(
         "/openapi.json",
         get(move || {

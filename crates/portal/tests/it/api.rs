@@ -373,6 +373,22 @@ async fn a_vendors_day_through_the_api_then_the_customer_submits_and_the_webhook
     assert_eq!(s, 422, "{p}");
     assert!(p["detail"].as_str().unwrap().contains("NW-0001"), "{p}");
 
+    // Every call with a valid key is in the audit, refused ones too.
+    let calls = st
+        .store
+        .audit_events(Some("api:Reports"), 100)
+        .await
+        .unwrap();
+    let call = |subject: &str, outcome: &str| {
+        calls.iter().any(|e| {
+            e.event.action == "api.call" && e.event.subject == subject && e.event.outcome == outcome
+        })
+    };
+    assert!(
+        call("POST /api/v1/shipments/{number}/tokens", "refused"),
+        "{calls:?}"
+    );
+    assert!(call("GET /api/v1/orders/{po}/shipments", "ok"), "{calls:?}");
     let (_, _, sh) = api.call(&erp, "GET", "/shipments/SH-21", None).await;
     assert_eq!(sh["tokens"], 2);
     let events = st.store.audit_events(Some("api:ERP"), 100).await.unwrap();
