@@ -245,3 +245,77 @@ pub async fn wait_for_text(d: &WebDriver, text: &str) -> String {
     }
     panic!("the page never said {text:?}; it says: {body}");
 }
+
+/// The screen sizes every page must fit: a phone (390×844) and a desktop
+/// (1280×900).
+pub const SIZES: [(u32, u32); 2] = [(390, 844), (1280, 900)];
+
+/// The script that measures sideways overflow: the page's `scrollWidth`
+/// against its `clientWidth`, and the elements that reach past the right
+/// edge (the outermost ones, so a message names the culprit, not its
+/// children).
+const OVERFLOW_JS: &str = r"
+const root = document.documentElement;
+const width = root.clientWidth;
+const wide = [];
+for (const e of document.body.querySelectorAll('*')) {
+  const r = e.getBoundingClientRect();
+  if (r.right > width + 1 && r.width > 0) {
+    let p = e.parentElement, outer = true;
+    while (p && p !== document.body) {
+      if (p.getBoundingClientRect().right > width + 1) { outer = false; break; }
+      p = p.parentElement;
+    }
+    if (outer) {
+      const name = e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+        (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\s+/).join('.') : '');
+      wide.push(name + ' ' + Math.round(r.right) + 'px');
+    }
+  }
+}
+return [root.scrollWidth, width, wide.slice(0, 5).join(', ')];
+";
+
+/// Opens `url` and measures it as [`overflow_here`] does.
+pub async fn overflow(d: &WebDriver, url: &str, name: &str, shots: &Path) -> Vec<String> {
+    d.goto(url).await.expect("open the page");
+    overflow_here(d, name, shots).await
+}
+
+/// Measures the page the browser shows at each of [`SIZES`] (resizing,
+/// not reloading: a page that answered a form stays as it is), saves a
+/// screenshot of each (`<name>-390.png`, `<name>-1280.png` in `shots`), and
+/// returns what overflows sideways (empty when the page fits both): one
+/// line per size naming the page, its width and the elements that stick out.
+pub async fn overflow_here(d: &WebDriver, name: &str, shots: &Path) -> Vec<String> {
+    let url = d
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    for (w, h) in SIZES {
+        d.set_window_rect(0, 0, w, h)
+            .await
+            .expect("resize the window");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (scroll, client, wide): (i64, i64, String) = d
+            .execute(OVERFLOW_JS, Vec::new())
+            .await
+            .expect("measure the page")
+            .convert()
+            .expect("three values");
+        d.screenshot(&shots.join(format!("{name}-{w}.png")))
+            .await
+            .expect("screenshot");
+        if scroll > client {
+            problems.push(format!(
+                "{name} ({url}) at {w}×{h} is {scroll} px wide for {client} px: {wide}"
+            ));
+        }
+    }
+    d.set_window_rect(0, 0, 1280, 900)
+        .await
+        .expect("resize the window back");
+    problems
+}

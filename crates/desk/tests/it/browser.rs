@@ -64,7 +64,7 @@ fn code_a() -> String {
     otp.totp(u64::try_from(now()).unwrap()).unwrap().to_string()
 }
 
-async fn sign_in(d: &WebDriver, base: &str, op: &Op) {
+pub(crate) async fn sign_in(d: &WebDriver, base: &str, op: &Op) {
     d.goto(format!("{base}/signin")).await.unwrap();
     fill(d, "email", &op.email).await;
     fill(d, "password", &op.password).await;

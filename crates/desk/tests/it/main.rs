@@ -4,4 +4,5 @@
 mod actions;
 mod browser;
 mod common;
+mod layouts;
 mod logs;
