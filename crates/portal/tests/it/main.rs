@@ -8,6 +8,7 @@ mod common;
 mod delivery;
 mod journey;
 mod journey_browser;
+mod layouts;
 mod logs;
 mod pages;
 mod web;
