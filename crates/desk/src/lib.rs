@@ -384,6 +384,13 @@ pub async fn serve(
 }
 
 async fn sync_forever(state: Arc<DeskState>, every: std::time::Duration) {
+    // A copy made before the search index existed gets its index now (the
+    // first sync would too, but it may be long in coming or fail).
+    match state.store.desk_reindex().await {
+        Ok(true) => tracing::info!("indexed the inventory copy for search"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "the inventory copy could not be indexed"),
+    }
     loop {
         match sync(&state).await {
             Ok(s) => tracing::info!(devices = s.devices, users = s.users, "inventory synced"),

@@ -15,5 +15,5 @@ mod roles;
 
 pub use approvals::Approval;
 pub use drift::DriftSample;
-pub use inventory::{DeskDevice, DeskUser, DevicePage, DeviceQuery, SyncState};
+pub use inventory::{Cursor, DeskDevice, DeskUser, DevicePage, DeviceQuery, SyncState};
 pub use roles::DeskRole;

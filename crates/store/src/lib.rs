@@ -36,7 +36,8 @@ pub use api::{ApiKey, NewApiKey, TryOutcome, Webhook, WebhookDelivery};
 pub use audit::{AuditCheck, AuditFilter, Event, EventRow};
 pub use delivery_files::{DeliveryFile, FileLinks, FileState, NewFile, SealedContent};
 pub use desk::{
-    Approval, DeskDevice, DeskRole, DeskUser, DevicePage, DeviceQuery, DriftSample, SyncState,
+    Approval, Cursor, DeskDevice, DeskRole, DeskUser, DevicePage, DeviceQuery, DriftSample,
+    SyncState,
 };
 pub use enrolment::Enrolment;
 pub use inventory::{

@@ -8,7 +8,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use oathvault_store::{DeskDevice, DeskRole, DeskUser, DeviceQuery};
+use oathvault_store::{Cursor, DeskDevice, DeskRole, DeskUser, DeviceQuery};
 
 use crate::DeskState;
 use crate::pages::{Frame, Operator, enc, render, store_failed};
@@ -21,8 +21,27 @@ pub(super) struct InventoryQuery {
     q: String,
     status: String,
     user: String,
-    page: i64,
+    /// Keyset paging: the page after (serial, id), before it, or the last.
+    after: String,
+    after_id: String,
+    before: String,
+    before_id: String,
+    last: bool,
     notice: Option<String>,
+}
+
+impl InventoryQuery {
+    fn cursor(&self) -> Cursor {
+        if self.last {
+            Cursor::Last
+        } else if !self.after.is_empty() {
+            Cursor::After(self.after.clone(), self.after_id.clone())
+        } else if !self.before.is_empty() {
+            Cursor::Before(self.before.clone(), self.before_id.clone())
+        } else {
+            Cursor::First
+        }
+    }
 }
 
 #[derive(Template)]
@@ -37,10 +56,14 @@ pub(super) struct InventoryPage {
     all: i64,
     rows: Vec<DeskDevice>,
     total: i64,
-    first: i64,
-    last: i64,
+    /// How many rows this page shows, and their serials' range.
+    shown: usize,
+    range: String,
+    /// Links to the first, previous, next and last pages, where there are any.
+    first: Option<String>,
     prev: Option<String>,
     next: Option<String>,
+    last: Option<String>,
     synced: String,
     /// The query string of this search, for the CSV export.
     export: String,
@@ -55,8 +78,15 @@ impl InventoryPage {
     }
 }
 
-pub(super) fn page_link(q: &InventoryQuery, page: i64) -> String {
-    format!("page={page}{}", filters(q))
+/// A link to a page of this search: `cursor` is `after=…&after_id=…`,
+/// `before=…`, `last=true` or empty for the first.
+pub(super) fn page_link(q: &InventoryQuery, cursor: &str) -> String {
+    let f = filters(q);
+    if cursor.is_empty() {
+        f.trim_start_matches('&').to_owned()
+    } else {
+        format!("{cursor}{f}")
+    }
 }
 
 /// `&q=…&status=…&user=…`, the ones given.
@@ -84,12 +114,11 @@ pub(super) async fn inventory(
     op: Operator,
     Query(q): Query<InventoryQuery>,
 ) -> Response {
-    let page = q.page.max(0);
     let query = DeviceQuery {
         text: q.q.clone(),
         status: Some(q.status.clone()).filter(|s| !s.is_empty()),
         user_id: Some(q.user.clone()).filter(|s| !s.is_empty()),
-        offset: page * PAGE,
+        cursor: q.cursor(),
         limit: PAGE,
     };
     let (found, counts, sync, user) = match tokio::try_join!(
@@ -115,15 +144,29 @@ pub(super) async fn inventory(
         ),
         None => "Not synced with the tenant yet".to_owned(),
     };
-    let first = if found.rows.is_empty() {
-        0
-    } else {
-        page * PAGE + 1
+    let (first, prev, next, last) = match (found.rows.first(), found.rows.last()) {
+        (Some(a), Some(z)) => (
+            found.more_before.then(|| page_link(&q, "")),
+            found.more_before.then(|| {
+                page_link(
+                    &q,
+                    &format!("before={}&before_id={}", enc(&a.serial), enc(&a.id)),
+                )
+            }),
+            found.more_after.then(|| {
+                page_link(
+                    &q,
+                    &format!("after={}&after_id={}", enc(&z.serial), enc(&z.id)),
+                )
+            }),
+            found.more_after.then(|| page_link(&q, "last=true")),
+        ),
+        _ => (None, None, None, None),
     };
-    let last = if found.rows.is_empty() {
-        0
-    } else {
-        page * PAGE + i64::try_from(found.rows.len()).unwrap_or(0)
+    let range = match (found.rows.first(), found.rows.last()) {
+        (Some(a), Some(z)) if a.serial != z.serial => format!("{} – {}", a.serial, z.serial),
+        (Some(a), _) => a.serial.clone(),
+        _ => String::new(),
     };
     let page_view = InventoryPage {
         frame: op.frame("tokens").notice(q.notice.clone()),
@@ -131,11 +174,13 @@ pub(super) async fn inventory(
         counts,
         statuses: STATUSES,
         user,
-        prev: (page > 0).then(|| page_link(&q, page - 1)),
-        next: (last > 0 && last < found.total).then(|| page_link(&q, page + 1)),
+        shown: found.rows.len(),
+        range,
         total: found.total,
         rows: found.rows,
         first,
+        prev,
+        next,
         last,
         synced,
         export: filters(&q).trim_start_matches('&').to_owned(),

@@ -129,7 +129,7 @@ async fn operator_journey(d: WebDriver, l: std::sync::Arc<Local>, file: PathBuf,
     d.goto(format!("{base}/tokens")).await.unwrap();
     fill(&d, "q", "10001001").await;
     click(&d, "form[action=\"/tokens\"] button[type=submit]").await;
-    wait_for_text(&d, "1–1 of 1").await;
+    wait_for_text(&d, "1 of 1: 10001001").await;
     shot(&d, &shots, "05-inventory-search.png").await;
     follow(&d, "10001001").await;
     wait_for_text(&d, "Assign to a user").await;

@@ -4,7 +4,7 @@
 
 use crate::test_keys;
 use oathvault_store::{
-    Backend, DeskDevice, DeskRole, DeskUser, DeviceQuery, DriftSample, Event, Role, Store,
+    Backend, Cursor, DeskDevice, DeskRole, DeskUser, DeviceQuery, DriftSample, Event, Role, Store,
     SyncState,
 };
 use oathvault_testkit::postgres::TempPostgres;
@@ -175,19 +175,70 @@ async fn suite(store: &Store) {
     );
 
     // Paging, filters, words in any case, wildcards taken literally.
+    let serials = |p: &oathvault_store::DevicePage| {
+        p.rows.iter().map(|d| d.serial.clone()).collect::<Vec<_>>()
+    };
+    assert!(!all.more_before && all.more_after);
     let last = store
         .desk_devices(&DeviceQuery {
-            offset: 1200,
+            cursor: Cursor::Last,
+            limit: 3,
             ..query("")
         })
         .await
         .unwrap();
-    assert_eq!(
-        last.rows
+    assert_eq!(serials(&last), ["SN01200", "SN01201", "SN01202"]);
+    assert!(last.more_before && !last.more_after);
+    // Keyset paging walks the whole copy forwards, then back, page by page.
+    let mut seen = Vec::new();
+    let mut cursor = Cursor::First;
+    loop {
+        let page = store
+            .desk_devices(&DeviceQuery {
+                cursor: cursor.clone(),
+                limit: 100,
+                ..query("")
+            })
+            .await
+            .unwrap();
+        seen.extend(serials(&page));
+        let Some(d) = page.rows.last().filter(|_| page.more_after) else {
+            break;
+        };
+        cursor = Cursor::After(d.serial.clone(), d.id.clone());
+    }
+    assert_eq!(seen.len(), 1203);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    let before = store
+        .desk_devices(&DeviceQuery {
+            cursor: Cursor::Before("SN00100".into(), "id-0100".into()),
+            limit: 2,
+            ..query("")
+        })
+        .await
+        .unwrap();
+    assert_eq!(serials(&before), ["SN00098", "SN00099"]);
+    assert!(before.more_before && before.more_after);
+    // Filters page the same way, and their totals come from the counts.
+    let assigned = store
+        .desk_devices(&DeviceQuery {
+            status: Some("assigned".into()),
+            cursor: Cursor::Last,
+            limit: 2,
+            ..query("")
+        })
+        .await
+        .unwrap();
+    assert_eq!(assigned.total, 301);
+    assert_eq!(serials(&assigned), ["SN01197", "SN01201"]);
+    // People first: a token is found by its user's display name.
+    let by_name = store.desk_devices(&query("number1")).await.unwrap();
+    assert!(by_name.total > 0);
+    assert!(
+        by_name
+            .rows
             .iter()
-            .map(|d| d.serial.as_str())
-            .collect::<Vec<_>>(),
-        ["SN01200", "SN01201", "SN01202"]
+            .all(|d| d.user_id.as_deref() == Some("user-1"))
     );
     let one = store.desk_devices(&query("sn00042")).await.unwrap();
     assert_eq!((one.total, one.rows[0].serial.as_str()), (1, "SN00042"));
@@ -230,10 +281,29 @@ async fn suite(store: &Store) {
     d.user_id = None;
     d.user_name = String::new();
     store.desk_put(&d, T + 5).await.unwrap();
+    let count =
+        |counts: &[(String, i64)], s: &str| counts.iter().find(|c| c.0 == s).map_or(0, |c| c.1);
+    let counts = store.desk_counts().await.unwrap();
+    assert_eq!(
+        (
+            count(&counts, "available"),
+            count(&counts, "failedActivation")
+        ),
+        (302, 299)
+    );
+    assert_eq!(
+        store.desk_devices(&query("sn00007")).await.unwrap().total,
+        1
+    );
     assert_eq!(store.desk_device("SN00007").await.unwrap(), Some(d.clone()));
     assert_eq!(store.desk_device("id-0007").await.unwrap(), Some(d));
     store.desk_remove("id-0007").await.unwrap();
     assert_eq!(store.desk_device("SN00007").await.unwrap(), None);
+    assert_eq!(count(&store.desk_counts().await.unwrap(), "available"), 301);
+    assert_eq!(
+        store.desk_devices(&query("sn00007")).await.unwrap().total,
+        0
+    );
     assert_eq!(store.desk_devices(&query("")).await.unwrap().total, 1202);
 
     // Users: search by UPN or name, look up by id or UPN in any case.
