@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times the help desk's inventory page over loopback.
 
-Usage: desk_load.py DESK_BASE EMAIL PASSWORD TOTP_BASE32 N [REPEAT]
+Usage: desk_load.py DESK_BASE EMAIL PASSWORD TOTP_BASE32 N DOMAIN [REPEAT]
 
 Signs in (password, then the TOTP code computed here), waits until the
 desk's copy holds N tokens (prints how long the sync took, from the moment
@@ -37,9 +37,9 @@ def cookie(resp, name):
 
 
 def main():
-    base, email, password, secret, n = sys.argv[1:6]
+    base, email, password, secret, n, domain = sys.argv[1:7]
     n = int(n)
-    repeat = int(sys.argv[6]) if len(sys.argv) > 6 else 20
+    repeat = int(sys.argv[7]) if len(sys.argv) > 7 else 20
     host = urllib.parse.urlparse(base).netloc
     conn = http.client.HTTPConnection(host, timeout=60)
 
@@ -73,21 +73,33 @@ def main():
     t0 = time.perf_counter()
     while True:
         _, body = get("/tokens")
-        if f"of {n}<" in body:
+        if f" of {n}:" in body:
             break
         if time.perf_counter() - t0 > 600:
             sys.exit("the desk never held all the tokens")
         time.sleep(0.2)
     print(f"sync-visible {time.perf_counter() - t0:.2f}")
 
-    last_page = (n - 1) // 50
+    # Three tokens for Ben Okafor, through the desk (as a help desk would):
+    # the name search below must find exactly them.
+    for serial in ("BENCH00000100", "BENCH00000101", "BENCH00000102"):
+        _, body = get(f"/tokens?q={serial}")
+        m = re.search(r'href="/tokens/([^"?]+)"', body)
+        if not m:
+            sys.exit(f"{serial} is not in the desk's copy")
+        r = post(f"/tokens/{m.group(1)}/assign", {"upn": f"ben@{domain}", "code": ""}, jar)
+        if r.status != 303:
+            sys.exit(f"assigning {serial}: {r.status}")
+
+    middle = f"BENCH{n // 2:08d}"
     kinds = [
-        ("first page", "/tokens", "1–50 of"),
-        ("page 1000", "/tokens?page=1000", "50001–50050 of" if n > 50050 else "of"),
-        ("last page", f"/tokens?page={last_page}", f"of {n}<"),
-        ("status filter", "/tokens?status=available", "of"),
-        ("search serial", "/tokens?q=BENCH00000777", "1–1 of 1<"),
-        ("search 2 words", "/tokens?q=totp+0777", "of"),
+        ("first page", "/tokens", f"50 of {n}:"),
+        ("middle page", f"/tokens?after={middle}&after_id=", f"50 of {n}:"),
+        ("last page", "/tokens?last=true", f" of {n}:"),
+        ("status filter", "/tokens?status=available", " of "),
+        ("search serial", "/tokens?q=BENCH00000777", "1 of 1:"),
+        ("search name", "/tokens?q=Okafor", "3 of 3:"),
+        ("name + serial", "/tokens?q=okafor+bench00000101", "1 of 1:"),
         ("search no match", "/tokens?q=nosuchthing", "No tokens match"),
     ]
     for name, path, must in kinds:
@@ -101,7 +113,7 @@ def main():
             size = len(body)
         times.sort()
         p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
-        m = re.search(r"(\d+)–(\d+) of (\d+)", body)
+        m = re.search(r"(\d+) of (\d+)", body)
         shown = m.group(0) if m else "0 rows"
         print(f"{name:16s} p50 {statistics.median(times):7.1f} ms  p95 {p95:7.1f} ms  max {times[-1]:7.1f} ms  {size:7d} bytes  ({shown})")
 

@@ -171,6 +171,17 @@ fn device_words(d: &DeskDevice, user: Option<&DeskUser>) -> BTreeSet<String> {
     out
 }
 
+/// `(word, device id)` for every word of these tokens.
+fn words_of(devices: &[DeskDevice], users: &HashMap<&str, &DeskUser>) -> Vec<(String, String)> {
+    devices
+        .iter()
+        .flat_map(|d| {
+            let user = d.user_id.as_deref().and_then(|id| users.get(id).copied());
+            device_words(d, user).into_iter().map(|w| (w, d.id.clone()))
+        })
+        .collect()
+}
+
 /// The words of a search: each is a prefix every match must have a word
 /// starting with (at most eight). `None` when the text has something to
 /// search for but no letter or digit (nothing can match it).
@@ -296,15 +307,13 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
+        // The word index, a few thousand tokens at a time (a million
+        // tokens hold about five million words).
         let by_id: HashMap<&str, &DeskUser> = users.iter().map(|u| (u.id.as_str(), u)).collect();
-        let words: Vec<(String, String)> = devices
-            .iter()
-            .flat_map(|d| {
-                let user = d.user_id.as_deref().and_then(|id| by_id.get(id).copied());
-                device_words(d, user).into_iter().map(|w| (w, d.id.clone()))
-            })
-            .collect();
-        self.insert_words(&mut tx, &words).await?;
+        for chunk in devices.chunks(2000) {
+            let words = words_of(chunk, &by_id);
+            self.insert_words(&mut tx, &words).await?;
+        }
         recount(&mut tx).await?;
         insert_samples(&mut tx, self.backend, samples).await?;
         sqlx::query("DELETE FROM desk_sync")
@@ -377,19 +386,19 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         let by_id: HashMap<&str, &DeskUser> = users.iter().map(|u| (u.id.as_str(), u)).collect();
-        let all: Vec<DeskDevice> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {DEVICE_COLUMNS} FROM desk_device"
-        )))
-        .fetch_all(&mut *tx)
-        .await?;
-        let words: Vec<(String, String)> = all
-            .iter()
-            .flat_map(|d| {
-                let user = d.user_id.as_deref().and_then(|id| by_id.get(id).copied());
-                device_words(d, user).into_iter().map(|w| (w, d.id.clone()))
-            })
-            .collect();
-        self.insert_words(&mut tx, &words).await?;
+        let mut after = String::new();
+        loop {
+            let chunk: Vec<DeskDevice> = sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT {DEVICE_COLUMNS} FROM desk_device WHERE id > $1 ORDER BY id LIMIT 2000"
+            )))
+            .bind(after.clone())
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = chunk.last() else { break };
+            after.clone_from(&last.id);
+            let words = words_of(&chunk, &by_id);
+            self.insert_words(&mut tx, &words).await?;
+        }
         recount(&mut tx).await?;
         tx.commit().await?;
         Ok(true)

@@ -231,6 +231,21 @@ async fn suite(store: &Store) {
         .unwrap();
     assert_eq!(assigned.total, 301);
     assert_eq!(serials(&assigned), ["SN01197", "SN01201"]);
+    // A copy from before the word index gets one (once).
+    assert!(!store.desk_reindex().await.unwrap());
+    sqlx::query("DELETE FROM desk_word")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.desk_devices(&query("sn00042")).await.unwrap().total,
+        0
+    );
+    assert!(store.desk_reindex().await.unwrap());
+    assert_eq!(
+        store.desk_devices(&query("sn00042")).await.unwrap().total,
+        1
+    );
     // People first: a token is found by its user's display name.
     let by_name = store.desk_devices(&query("number1")).await.unwrap();
     assert!(by_name.total > 0);
