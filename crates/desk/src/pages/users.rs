@@ -17,7 +17,8 @@ pub(super) struct SearchQuery {
 struct UsersPage {
     frame: Frame,
     q: String,
-    users: Vec<DeskUser>,
+    /// Each user and how many tokens they hold.
+    users: Vec<(DeskUser, i64)>,
 }
 
 impl UsersPage {
@@ -32,15 +33,28 @@ pub(super) async fn users(
     op: Operator,
     Query(q): Query<SearchQuery>,
 ) -> Response {
-    match st.store.desk_users(&q.q, 200).await {
-        Ok(users) => render(
-            StatusCode::OK,
-            &UsersPage {
-                frame: op.frame("users"),
-                q: q.q,
-                users,
-            },
-        ),
-        Err(e) => store_failed(&op, &e),
-    }
+    let users = match st.store.desk_users(&q.q, 200).await {
+        Ok(u) => u,
+        Err(e) => return store_failed(&op, &e),
+    };
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let counts = match st.store.desk_token_counts(&ids).await {
+        Ok(c) => c,
+        Err(e) => return store_failed(&op, &e),
+    };
+    let users = users
+        .into_iter()
+        .map(|u| {
+            let n = counts.get(&u.id).copied().unwrap_or(0);
+            (u, n)
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &UsersPage {
+            frame: op.frame("users"),
+            q: q.q,
+            users,
+        },
+    )
 }

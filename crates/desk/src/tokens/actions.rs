@@ -270,18 +270,34 @@ pub(super) async fn assign(
     Path(id): Path<String>,
     Form(f): Form<AssignForm>,
 ) -> Response {
+    assign_to(&st, &op, &id, &f.upn, &f.code).await
+}
+
+/// Assigns the token with this id or serial to `upn`, and activates it
+/// when a code is given (the token page's form and the person page's).
+pub(super) async fn assign_to(
+    st: &Arc<DeskState>,
+    op: &Operator,
+    id: &str,
+    upn: &str,
+    code: &str,
+) -> Response {
+    let f = AssignForm {
+        upn: upn.to_owned(),
+        code: code.to_owned(),
+    };
     let action = if f.code.trim().is_empty() {
         "assign"
     } else {
         "assign-activate"
     };
-    let d = match allowed(&st, &op, &id, DeskRole::Helpdesk, action).await {
+    let d = match allowed(st, op, id, DeskRole::Helpdesk, action).await {
         Ok(d) => d,
         Err(r) => return r,
     };
     let mut detail = format!("to {}", f.upn.trim());
     let result = async {
-        holds(&st, op.session.staff.id, op.email(), DeskRole::Helpdesk).await?;
+        holds(st, op.session.staff.id, op.email(), DeskRole::Helpdesk).await?;
         if d.status != "available" {
             return Err(ActionError::Refused(format!(
                 "token {} is {} (to {}), not available",
@@ -293,16 +309,16 @@ pub(super) async fn assign(
         } else {
             Some(six_digits(&f.code)?)
         };
-        let user = find_user(&st, &f.upn).await?;
+        let user = find_user(st, &f.upn).await?;
         detail = format!("to {}", user.upn);
         st.graph.assign(&user.id, &d.id).await?;
         if let Some(code) = code {
             st.graph.activate(&user.id, &d.id, code).await?;
         }
-        Ok(Some(refresh_device(&st, &d.id).await?))
+        Ok(Some(refresh_device(st, &d.id).await?))
     }
     .await;
-    finish(&st, &op, &d, action, detail, result).await
+    finish(st, op, &d, action, detail, result).await
 }
 
 #[derive(serde::Deserialize, Default)]

@@ -11,6 +11,7 @@ mod actions;
 mod bulk;
 mod detail;
 mod inventory;
+mod people;
 
 use std::sync::Arc;
 
@@ -40,4 +41,6 @@ pub(crate) fn routes() -> Router<Arc<DeskState>> {
         .route("/tokens/bulk", post(bulk::bulk))
         .route("/tokens/bulk/confirm", post(bulk::bulk_confirm))
         .route("/sync", post(bulk::sync_now))
+        .route("/users/{id}", get(people::person))
+        .route("/users/{id}/assign", post(people::give))
 }

@@ -44,6 +44,19 @@ async fn desk_pages(d: thirtyfour::WebDriver, l: Arc<Local>) {
                 user.display_name.split(' ').next().unwrap_or("a")
             ),
         ),
+        (
+            "person",
+            format!(
+                "/users/{}",
+                l.state
+                    .store
+                    .desk_user(&user.upn)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id
+            ),
+        ),
         ("audit", "/audit".to_owned()),
         ("approvals", "/approvals".to_owned()),
         ("clocks", "/drift".to_owned()),

@@ -567,6 +567,27 @@ impl Store {
         Ok(q.bind(limit.clamp(1, 1000)).fetch_all(&self.pool).await?)
     }
 
+    /// How many tokens each of these users holds in the copy (users with
+    /// none are left out).
+    pub async fn desk_token_counts(
+        &self,
+        user_ids: &[String],
+    ) -> Result<HashMap<String, i64>, Error> {
+        let mut out = HashMap::new();
+        for chunk in user_ids.chunks(500) {
+            let list = self.backend.placeholders(1, chunk.len());
+            let mut q = sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT user_id, COUNT(*) AS n FROM desk_device WHERE user_id IN ({list}) GROUP BY user_id"
+            )));
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            let rows: Vec<(String, i64)> = q.fetch_all(&self.pool).await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// The user with this id or UPN (any case) in the copy.
     pub async fn desk_user(&self, id_or_upn: &str) -> Result<Option<DeskUser>, Error> {
         Ok(sqlx::query_as(
