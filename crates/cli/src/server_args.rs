@@ -108,6 +108,10 @@ pub enum DeskCommand {
             value_delimiter = ','
         )]
         trusted_proxies: Vec<String>,
+        /// A file holding the bearer token that lets a scraper not on this
+        /// machine read `/metrics` (unset: loopback callers only).
+        #[arg(long, value_name = "FILE", env = "OATHVAULT_METRICS_TOKEN_FILE")]
+        metrics_token_file: Option<PathBuf>,
     },
 }
 
@@ -193,6 +197,10 @@ pub enum DirectoryCommand {
         /// Log lines as `text` or `json`.
         #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"], default_value = "text")]
         log_format: String,
+        /// A file holding the bearer token that lets a scraper not on this
+        /// machine read `/metrics` (unset: loopback callers only).
+        #[arg(long, value_name = "FILE", env = "OATHVAULT_METRICS_TOKEN_FILE")]
+        metrics_token_file: Option<PathBuf>,
         /// Answer every N-th Graph request with 429 Too Many Requests (for testing clients).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         throttle: Option<u64>,

@@ -131,6 +131,7 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
             two_person_bulk,
             two_person_above,
             trusted_proxies,
+            metrics_token_file,
         } => {
             let settings = DeskSettings {
                 base_url: base_url.clone(),
@@ -142,6 +143,11 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
                 },
                 trusted_proxies: oathvault_desk::TrustedProxies::parse(trusted_proxies)
                     .map_err(|e| Failure::Usage(format!("--trusted-proxies: {e}")))?,
+                metrics_token: metrics_token_file
+                    .as_deref()
+                    .map(oathvault_web::MetricsToken::read)
+                    .transpose()
+                    .map_err(|e| Failure::Usage(e.to_string()))?,
                 ..DeskSettings::default()
             };
             serve(a, &p, listen, settings, *sync_every).await

@@ -102,6 +102,7 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
             latency,
             code_attempts,
             code_lock_minutes,
+            metrics_token_file,
         } => {
             let key = dir
                 .signing_key(&mut rng, now())
@@ -118,6 +119,11 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
                     after: *code_attempts,
                     seconds: code_lock_minutes.saturating_mul(60),
                 },
+                metrics_token: metrics_token_file
+                    .as_deref()
+                    .map(oathvault_web::MetricsToken::read)
+                    .transpose()
+                    .map_err(|e| Failure::Usage(e.to_string()))?,
                 ..Settings::default()
             };
             return serve(db, master, key, listen, settings, log_format).await;

@@ -388,12 +388,17 @@ async fn serve(
     let mailer = oathvault_mail::Mailer::new(&smtp, std::sync::Arc::new(SystemClock))
         .map_err(|e| anyhow!("mail: {e}"))?;
     tracing::info!(server = mailer.server(), "mail goes through SMTP");
+    let mut settings = config.web();
+    if let Some(file) = &config.metrics_token_file {
+        settings.metrics_token =
+            Some(oathvault_web::MetricsToken::read(file).map_err(|e| anyhow!("{e}"))?);
+    }
     let state = std::sync::Arc::new(oathvault_portal::web::AppState {
         store,
         master,
         policy: config.policy(),
         clock: Box::new(|| i64::try_from(SystemClock.now_unix()).unwrap_or(i64::MAX)),
-        settings: config.web(),
+        settings,
     });
     let sender = tokio::spawn(oathvault_portal::web::mail_forever(
         std::sync::Arc::clone(&state),
