@@ -18,7 +18,7 @@ pub struct DeskArgs {
         env = "OATHVAULT_DESK_DATABASE"
     )]
     pub database: Option<String>,
-    /// File holding the desk's master key (default: `desk.key` in the data directory; `oathvault desk init` makes it).
+    /// File holding the desk's master key (default: `$CREDENTIALS_DIRECTORY/desk.key` when systemd passes it, else `desk.key` in the data directory; `oathvault desk init` makes it).
     #[arg(
         long,
         global = true,
@@ -328,7 +328,7 @@ pub struct PortalArgs {
     /// Database: a SQLite file path or `sqlite://FILE`, or `postgres://…` (default: `portal.db` in the data directory) [env: `OATHVAULT_DATABASE`].
     #[arg(long, global = true, value_name = "URL")]
     pub database: Option<String>,
-    /// File holding the master key (default: master.key in the data directory) [env: `OATHVAULT_MASTER_KEY_FILE`].
+    /// File holding the master key (default: `$CREDENTIALS_DIRECTORY/master.key` when systemd passes it, else master.key in the data directory) [env: `OATHVAULT_MASTER_KEY_FILE`].
     #[arg(long, global = true, value_name = "FILE")]
     pub master_key_file: Option<PathBuf>,
     /// Data directory (default: `$XDG_DATA_HOME/oathvault` or `~/.local/share/oathvault`).

@@ -33,6 +33,7 @@ fn paths(a: &DeskArgs) -> Paths {
         key: a
             .master_key_file
             .clone()
+            .or_else(|| super::portal::credential("desk.key"))
             .unwrap_or_else(|| data_dir.join("desk.key")),
         data_dir,
     }

@@ -33,6 +33,16 @@ pub(crate) fn default_data_dir() -> PathBuf {
         .join(".local/share/oathvault")
 }
 
+/// `$CREDENTIALS_DIRECTORY/NAME` when systemd passed the service that
+/// credential (`LoadCredential=NAME:…`): the default place of a key file
+/// before the data directory.
+pub(crate) fn credential(name: &str) -> Option<PathBuf> {
+    std::env::var_os("CREDENTIALS_DIRECTORY")
+        .filter(|d| !d.is_empty())
+        .map(|d| PathBuf::from(d).join(name))
+        .filter(|f| f.is_file())
+}
+
 /// The flags that override configuration keys (only those given).
 #[derive(serde::Serialize)]
 struct Flags<'a> {
@@ -86,6 +96,7 @@ impl Setup {
         let master_key_file = config
             .master_key_file
             .clone()
+            .or_else(|| credential("master.key"))
             .unwrap_or_else(|| data_dir.join("master.key"));
         Ok(Self {
             data_dir,

@@ -7,6 +7,7 @@ mod cli;
 mod custody;
 mod delivery;
 mod demo;
+mod deploy;
 mod directory;
 mod entra;
 mod portal;
