@@ -367,7 +367,9 @@ async fn behind(proxy: Proxy) {
     assert_eq!(count("127.0.0.3", "ok"), 1, "{proxy:?}: {sources:?}");
     assert_eq!(count("127.0.0.4", "ok"), 3, "{proxy:?}: {sources:?}");
     assert!(
-        sources.iter().any(|(s, o)| s == "127.0.0.5" && o == "refused"),
+        sources
+            .iter()
+            .any(|(s, o)| s == "127.0.0.5" && o == "refused"),
         "{proxy:?}: the sign-in was not audited with the client's address: {sources:?}"
     );
     assert!(
