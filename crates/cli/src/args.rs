@@ -75,6 +75,20 @@ pub enum Command {
     /// Run the demo: the vendor portal and the Entra-compatible directory on
     /// localhost with demo data (made once in DIR, reused afterwards).
     Demo(DemoArgs),
+    /// Print a shell completion script, e.g.
+    /// `oathvault completions bash > /etc/bash_completion.d/oathvault`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (one per command) into DIR, e.g.
+    /// `oathvault man --out /usr/local/share/man/man1`.
+    Man {
+        /// Where to write them (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// `oathvault keygen`.

@@ -78,6 +78,8 @@ fn main() -> ExitCode {
         args::Command::Desk(a) => commands::desk::run(&a),
         args::Command::Demo(a) => commands::demo::run(&a),
         args::Command::Entra(a) => commands::entra::run(&a),
+        args::Command::Completions { shell } => commands::shell::completions(shell),
+        args::Command::Man { out } => commands::shell::man(&out),
         args::Command::Formats => {
             commands::formats::run();
             Ok(())

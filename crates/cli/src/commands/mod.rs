@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod otp;
 pub mod package;
 pub mod portal;
+pub mod shell;
 pub mod split;
 
 use anyhow::{Context, anyhow};

@@ -15,3 +15,4 @@ mod portal_crash;
 mod proxy;
 mod pskc_seeds;
 mod rotation;
+mod shell;
