@@ -43,7 +43,7 @@ pub enum Command {
     /// Check a code against a token, allowing for drift; exit 1 if rejected.
     Check(CheckArgs),
     /// List the formats this version reads and writes.
-    Formats,
+    Formats(JsonFlag),
     /// Open a delivery: peel its OpenPGP and ZIP layers, check the signed
     /// manifest, and write the seed files (mode 0600) into a directory.
     ///

@@ -80,8 +80,8 @@ fn main() -> ExitCode {
         args::Command::Entra(a) => commands::entra::run(&a),
         args::Command::Completions { shell } => commands::shell::completions(shell),
         args::Command::Man { out } => commands::shell::man(&out),
-        args::Command::Formats => {
-            commands::formats::run();
+        args::Command::Formats(f) => {
+            commands::formats::run(f.json);
             Ok(())
         }
     };

@@ -7,6 +7,14 @@ use clap::{Args, Subcommand};
 
 use crate::args::InputArgs;
 
+/// `--json` on a listing.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct JsonFlag {
+    /// Print a JSON array instead of tab-separated lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `oathvault desk`.
 #[derive(Debug, Args)]
 pub struct DeskArgs {
@@ -56,7 +64,7 @@ pub enum DeskCommand {
         password_file: PathBuf,
     },
     /// List operators and their roles.
-    Operators,
+    Operators(JsonFlag),
     /// Add a master key, re-seal the operators' secrets and the audit key
     /// under it, retire the old key (resumable; safe while the desk serves).
     RotateKey,
@@ -263,6 +271,9 @@ pub enum UserCommand {
         /// Tenant id or domain.
         #[arg(long)]
         tenant: String,
+        /// Print a JSON array instead of tab-separated lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -496,7 +507,7 @@ pub enum CustomerCommand {
         emails: Vec<String>,
     },
     /// List customers.
-    List,
+    List(JsonFlag),
 }
 
 /// `oathvault portal order`.
@@ -515,7 +526,7 @@ pub enum OrderCommand {
         invoices: Vec<String>,
     },
     /// List orders.
-    List,
+    List(JsonFlag),
 }
 
 /// `oathvault portal shipment`.
@@ -534,7 +545,7 @@ pub enum ShipmentCommand {
         date: Option<String>,
     },
     /// List shipments with token counts and models.
-    List,
+    List(JsonFlag),
 }
 
 /// `oathvault portal import`.
@@ -569,7 +580,7 @@ pub enum StaffCommand {
         password_file: PathBuf,
     },
     /// List staff.
-    List,
+    List(JsonFlag),
 }
 
 /// `oathvault portal signing-key`.
@@ -628,5 +639,8 @@ pub enum AuditCommand {
         /// How many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// Print a JSON array instead of tab-separated lines.
+        #[arg(long)]
+        json: bool,
     },
 }

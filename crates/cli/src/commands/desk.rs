@@ -117,12 +117,9 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
         | DeskCommand::Verify
         | DeskCommand::RotateKey
         | DeskCommand::Key(_) => custody(&a.command, &p).await,
-        DeskCommand::Operators => {
+        DeskCommand::Operators(f) => {
             let store = open(&p).await?;
-            for (email, name, role) in store.desk_operators().await.map_err(|e| anyhow!("{e}"))? {
-                say!("{email}\t{name}\t{}", role.as_str());
-            }
-            Ok(())
+            super::listing::operators(&store, f.json).await
         }
         DeskCommand::Serve {
             listen,

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod entra;
 pub mod formats;
 pub mod inspect;
+mod listing;
 pub mod otp;
 pub mod package;
 pub mod portal;

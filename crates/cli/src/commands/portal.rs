@@ -209,10 +209,12 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
             role,
             password_file,
         }) => staff_add(&admin, &who, email, name, role, password_file).await?,
-        PortalCommand::Customer(CustomerCommand::List)
-        | PortalCommand::Order(OrderCommand::List)
-        | PortalCommand::Shipment(ShipmentCommand::List)
-        | PortalCommand::Staff(StaffCommand::List) => list(&store, &args.command).await?,
+        PortalCommand::Customer(CustomerCommand::List(_))
+        | PortalCommand::Order(OrderCommand::List(_))
+        | PortalCommand::Shipment(ShipmentCommand::List(_))
+        | PortalCommand::Staff(StaffCommand::List(_)) => {
+            super::listing::portal(&store, &args.command).await?;
+        }
         PortalCommand::ApiKey(_) | PortalCommand::Webhook(_) => {
             super::api_keys::run(&args.command, &store, &master, &who, &setup.config).await?;
         }
@@ -233,83 +235,13 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
             )
             .await?;
         }
-        PortalCommand::Audit(AuditCommand::List { filter, limit }) => {
-            audit_list(&store, filter.as_deref(), *limit).await?;
-        }
+        PortalCommand::Audit(AuditCommand::List {
+            filter,
+            limit,
+            json,
+        }) => super::listing::audit(&store, filter.as_deref(), *limit, *json).await?,
     }
     store.close().await;
-    Ok(())
-}
-
-/// `portal audit list`.
-#[allow(clippy::print_stdout, reason = "the command's report")]
-async fn audit_list(store: &Store, filter: Option<&str>, limit: i64) -> Result<(), Failure> {
-    for e in store
-        .audit_events(filter, limit)
-        .await
-        .map_err(|e| anyhow!("{e}"))?
-    {
-        say!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            e.seq,
-            oathvault_otp::clock::rfc3339(e.event.at),
-            e.event.actor,
-            e.event.action,
-            e.event.subject,
-            e.event.outcome,
-            e.event.detail
-        );
-    }
-    Ok(())
-}
-
-/// The `list` subcommands.
-#[allow(clippy::print_stdout, reason = "the command's report")]
-async fn list(store: &Store, command: &PortalCommand) -> Result<(), Failure> {
-    match command {
-        PortalCommand::Customer(CustomerCommand::List) => {
-            for c in store.customers().await.map_err(|e| anyhow!("{e}"))? {
-                say!("{}\t{} order(s)\t{}", c.name, c.orders, c.emails.join(", "));
-            }
-        }
-        PortalCommand::Order(OrderCommand::List) => {
-            for o in store.orders().await.map_err(|e| anyhow!("{e}"))? {
-                say!(
-                    "{}\t{}\t{} shipment(s)\tinvoices: {}",
-                    o.po,
-                    o.customer,
-                    o.shipments,
-                    o.invoices.join(", ")
-                );
-            }
-        }
-        PortalCommand::Shipment(ShipmentCommand::List) => {
-            for s in store.shipments().await.map_err(|e| anyhow!("{e}"))? {
-                say!(
-                    "{}\torder {}\t{}\t{} token(s)\t{}",
-                    s.number,
-                    s.po,
-                    s.shipped_on.as_deref().unwrap_or("-"),
-                    s.tokens,
-                    s.models.join(", ")
-                );
-            }
-        }
-        PortalCommand::Staff(StaffCommand::List) => {
-            for s in store.staff().await.map_err(|e| anyhow!("{e}"))? {
-                let roles = [
-                    s.role.map(|r| format!("portal:{}", r.as_str())),
-                    s.desk_role.map(|r| format!("desk:{}", r.as_str())),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(",");
-                say!("{}\t{}\t{}", s.email, roles, s.name);
-            }
-        }
-        _ => {}
-    }
     Ok(())
 }
 
@@ -492,7 +424,11 @@ async fn init(setup: &Setup) -> Result<(), Failure> {
 
 #[allow(clippy::print_stdout, reason = "the command's report")]
 async fn import(admin: &Admin<'_>, who: &Actor, a: &ImportArgs) -> Result<(), Failure> {
-    let input = Input::open(&a.input, true)?;
+    // A progress bar for a large file, only when someone watches stderr.
+    let input = Input::open(
+        &a.input,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    )?;
     let name = input.name.clone();
     let format = input.format;
     let options = input.options.clone();

@@ -10,6 +10,7 @@ mod demo;
 mod deploy;
 mod directory;
 mod entra;
+mod listing;
 mod portal;
 mod portal_crash;
 mod proxy;
