@@ -83,8 +83,8 @@ pub async fn portal(store: &Store, command: &PortalCommand) -> Result<(), Failur
         }
         PortalCommand::Staff(StaffCommand::List(f)) => {
             let rows = store.staff().await.map_err(failed)?.into_iter().map(|s| {
-                let portal = s.role.map(|r| r.as_str());
-                let desk = s.desk_role.map(|r| r.as_str());
+                let portal = s.role.map(oathvault_store::Role::as_str);
+                let desk = s.desk_role.map(oathvault_store::DeskRole::as_str);
                 let roles = [
                     portal.map(|r| format!("portal:{r}")),
                     desk.map(|r| format!("desk:{r}")),

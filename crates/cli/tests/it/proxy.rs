@@ -13,7 +13,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    reason = "test helpers: a failure is a failed test"
+    clippy::too_many_lines,
+    reason = "test helpers: a failure is a failed test; one scenario per proxy"
 )]
 
 use std::net::IpAddr;
@@ -259,11 +260,11 @@ async fn behind(proxy: Proxy) {
     };
     let proxied = format!("https://{HOST}:{}", ports.https);
     let direct = format!("http://127.0.0.1:{}", ports.upstream);
-    let a = client(&tls, "127.0.0.2", ports.https);
-    let b = client(&tls, "127.0.0.3", ports.https);
+    let from_a = client(&tls, "127.0.0.2", ports.https);
+    let from_b = client(&tls, "127.0.0.3", ports.https);
 
     // Plain HTTP is sent to HTTPS.
-    let r = a
+    let r = from_a
         .get(format!("http://{HOST}:{}/signin", ports.http))
         .send()
         .await
@@ -275,12 +276,16 @@ async fn behind(proxy: Proxy) {
     );
     // Through the proxy: HSTS, and the sign-in cookie is `__Host-` and
     // Secure (host-only, path /).
-    let r = a.get(format!("{proxied}/signin")).send().await.unwrap();
+    let r = from_a
+        .get(format!("{proxied}/signin"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{proxy:?}");
     let hsts = r.headers()["strict-transport-security"].to_str().unwrap();
     assert!(hsts.starts_with("max-age=63072000"), "{proxy:?}: {hsts}");
-    let c = client(&tls, "127.0.0.5", ports.https);
-    let r = c
+    let from_c = client(&tls, "127.0.0.5", ports.https);
+    let r = from_c
         .post(format!("{proxied}/signin"))
         .header("sec-fetch-site", "same-origin")
         .form(&[("email", REVIEWER), ("password", STAFF_PASSWORD)])
@@ -297,7 +302,7 @@ async fn behind(proxy: Proxy) {
         "{proxy:?}: {cookie}"
     );
     // A wrong password: audited with the client's address.
-    let r = c
+    let r = from_c
         .post(format!("{proxied}/signin"))
         .header("sec-fetch-site", "same-origin")
         .form(&[("email", REVIEWER), ("password", "not-the-password")])
@@ -307,42 +312,46 @@ async fn behind(proxy: Proxy) {
     assert_eq!(r.status(), 401, "{proxy:?}");
     // /metrics is not for the internet: the proxy answers 404; on the
     // portal's own loopback address it is there.
-    let r = a.get(format!("{proxied}/metrics")).send().await.unwrap();
+    let r = from_a
+        .get(format!("{proxied}/metrics"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404, "{proxy:?}");
 
     // Client A uses up its three lookups; client B still has all of its.
     for n in 1..=3 {
         assert!(
-            lookup(&a, &proxied, None).await,
+            lookup(&from_a, &proxied, None).await,
             "{proxy:?}: A's lookup {n}"
         );
     }
     assert!(
-        !lookup(&a, &proxied, None).await,
+        !lookup(&from_a, &proxied, None).await,
         "{proxy:?}: A's fourth lookup passed"
     );
     assert!(
-        lookup(&b, &proxied, None).await,
+        lookup(&from_b, &proxied, None).await,
         "{proxy:?}: B was limited by A's lookups"
     );
     // A cannot get round its limit by naming another address: nginx adds
     // the address it saw (Caddy replaces the header with it), and the
     // portal takes the nearest untrusted hop.
     assert!(
-        !lookup(&a, &proxied, Some("203.0.113.5")).await,
+        !lookup(&from_a, &proxied, Some("203.0.113.5")).await,
         "{proxy:?}: a forged X-Forwarded-For through the proxy reset A's limit"
     );
     // Straight to the portal from a peer that is not a proxy, the header
     // is ignored: the peer is the client.
-    let d = client(&tls, "127.0.0.4", ports.https);
+    let from_d = client(&tls, "127.0.0.4", ports.https);
     for n in 1..=3 {
         assert!(
-            lookup(&d, &direct, Some("127.0.0.3")).await,
+            lookup(&from_d, &direct, Some("127.0.0.3")).await,
             "direct lookup {n}"
         );
     }
     assert!(
-        !lookup(&d, &direct, Some("198.51.100.1")).await,
+        !lookup(&from_d, &direct, Some("198.51.100.1")).await,
         "a forged X-Forwarded-For from an untrusted peer was believed"
     );
     let local = client(&tls, "127.0.0.1", ports.https);

@@ -1,6 +1,11 @@
 //! `/metrics`: counts move with requests, labels are route templates
 //! (never a link token a client sent), and only loopback callers that no
 //! proxy forwarded, or a scraper with the bearer token, may read it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests: a failure is a failed test"
+)]
 
 use std::net::SocketAddr;
 
@@ -144,6 +149,9 @@ async fn counts_move_by_route_template_and_no_token_reaches_a_label() {
     }
 }
 
+/// A peer, the headers it sends, the answer it gets.
+type Case<'a> = ([u8; 4], Vec<(&'a str, &'a str)>, StatusCode);
+
 #[tokio::test]
 async fn only_loopback_unforwarded_or_the_bearer_token_reads_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -155,7 +163,7 @@ async fn only_loopback_unforwarded_or_the_bearer_token_reads_it() {
     .await;
     let r = router(app.state.clone());
     let bearer = format!("Bearer {TOKEN}");
-    let cases: [([u8; 4], Vec<(&str, &str)>, StatusCode); 7] = [
+    let cases: [Case<'_>; 7] = [
         ([127, 0, 0, 1], vec![], StatusCode::OK),
         ([203, 0, 113, 9], vec![], StatusCode::NOT_FOUND),
         // From the internet through the trusted proxy: not loopback.
