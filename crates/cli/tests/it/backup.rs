@@ -157,8 +157,8 @@ async fn a_backup_taken_while_serving_restores_verifies_and_serves_its_files() {
         "the master key is in the backup"
     );
 
-    // After the load: one more request approved (the reviewer rejects
-    // every fourth, so two are made).
+    // After the load: more requests approved (the reviewer rejects those
+    // whose id is a multiple of four, so two are made: one or both pass).
     load.journey(7).await.unwrap();
     load.journey(8).await.unwrap();
     load.review_queue().await.unwrap();
@@ -168,7 +168,7 @@ async fn a_backup_taken_while_serving_restores_verifies_and_serves_its_files() {
         .difference(&at_stop)
         .cloned()
         .collect();
-    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(!after.is_empty() && after.len() <= 2, "{after:?}");
     portal.kill();
     sink.stop().await;
 
