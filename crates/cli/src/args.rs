@@ -43,7 +43,7 @@ pub enum Command {
     /// Check a code against a token, allowing for drift; exit 1 if rejected.
     Check(CheckArgs),
     /// List the formats this version reads and writes.
-    Formats,
+    Formats(JsonFlag),
     /// Open a delivery: peel its OpenPGP and ZIP layers, check the signed
     /// manifest, and write the seed files (mode 0600) into a directory.
     ///
@@ -75,6 +75,20 @@ pub enum Command {
     /// Run the demo: the vendor portal and the Entra-compatible directory on
     /// localhost with demo data (made once in DIR, reused afterwards).
     Demo(DemoArgs),
+    /// Print a shell completion script, e.g.
+    /// `oathvault completions bash > /etc/bash_completion.d/oathvault`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (one per command) into DIR, e.g.
+    /// `oathvault man --out /usr/local/share/man/man1`.
+    Man {
+        /// Where to write them (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// `oathvault keygen`.

@@ -78,8 +78,10 @@ fn main() -> ExitCode {
         args::Command::Desk(a) => commands::desk::run(&a),
         args::Command::Demo(a) => commands::demo::run(&a),
         args::Command::Entra(a) => commands::entra::run(&a),
-        args::Command::Formats => {
-            commands::formats::run();
+        args::Command::Completions { shell } => commands::shell::completions(shell),
+        args::Command::Man { out } => commands::shell::man(&out),
+        args::Command::Formats(f) => {
+            commands::formats::run(f.json);
             Ok(())
         }
     };

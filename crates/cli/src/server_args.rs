@@ -7,6 +7,14 @@ use clap::{Args, Subcommand};
 
 use crate::args::InputArgs;
 
+/// `--json` on a listing.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct JsonFlag {
+    /// Print a JSON array instead of tab-separated lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `oathvault desk`.
 #[derive(Debug, Args)]
 pub struct DeskArgs {
@@ -18,7 +26,7 @@ pub struct DeskArgs {
         env = "OATHVAULT_DESK_DATABASE"
     )]
     pub database: Option<String>,
-    /// File holding the desk's master key (default: `desk.key` in the data directory; `oathvault desk init` makes it).
+    /// File holding the desk's master key (default: `$CREDENTIALS_DIRECTORY/desk.key` when systemd passes it, else `desk.key` in the data directory; `oathvault desk init` makes it).
     #[arg(
         long,
         global = true,
@@ -56,7 +64,7 @@ pub enum DeskCommand {
         password_file: PathBuf,
     },
     /// List operators and their roles.
-    Operators,
+    Operators(JsonFlag),
     /// Add a master key, re-seal the operators' secrets and the audit key
     /// under it, retire the old key (resumable; safe while the desk serves).
     RotateKey,
@@ -108,6 +116,10 @@ pub enum DeskCommand {
             value_delimiter = ','
         )]
         trusted_proxies: Vec<String>,
+        /// A file holding the bearer token that lets a scraper not on this
+        /// machine read `/metrics` (unset: loopback callers only).
+        #[arg(long, value_name = "FILE", env = "OATHVAULT_METRICS_TOKEN_FILE")]
+        metrics_token_file: Option<PathBuf>,
     },
 }
 
@@ -193,6 +205,10 @@ pub enum DirectoryCommand {
         /// Log lines as `text` or `json`.
         #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"], default_value = "text")]
         log_format: String,
+        /// A file holding the bearer token that lets a scraper not on this
+        /// machine read `/metrics` (unset: loopback callers only).
+        #[arg(long, value_name = "FILE", env = "OATHVAULT_METRICS_TOKEN_FILE")]
+        metrics_token_file: Option<PathBuf>,
         /// Answer every N-th Graph request with 429 Too Many Requests (for testing clients).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         throttle: Option<u64>,
@@ -255,6 +271,9 @@ pub enum UserCommand {
         /// Tenant id or domain.
         #[arg(long)]
         tenant: String,
+        /// Print a JSON array instead of tab-separated lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -320,7 +339,7 @@ pub struct PortalArgs {
     /// Database: a SQLite file path or `sqlite://FILE`, or `postgres://…` (default: `portal.db` in the data directory) [env: `OATHVAULT_DATABASE`].
     #[arg(long, global = true, value_name = "URL")]
     pub database: Option<String>,
-    /// File holding the master key (default: master.key in the data directory) [env: `OATHVAULT_MASTER_KEY_FILE`].
+    /// File holding the master key (default: `$CREDENTIALS_DIRECTORY/master.key` when systemd passes it, else master.key in the data directory) [env: `OATHVAULT_MASTER_KEY_FILE`].
     #[arg(long, global = true, value_name = "FILE")]
     pub master_key_file: Option<PathBuf>,
     /// Data directory (default: `$XDG_DATA_HOME/oathvault` or `~/.local/share/oathvault`).
@@ -488,7 +507,7 @@ pub enum CustomerCommand {
         emails: Vec<String>,
     },
     /// List customers.
-    List,
+    List(JsonFlag),
 }
 
 /// `oathvault portal order`.
@@ -507,7 +526,7 @@ pub enum OrderCommand {
         invoices: Vec<String>,
     },
     /// List orders.
-    List,
+    List(JsonFlag),
 }
 
 /// `oathvault portal shipment`.
@@ -526,7 +545,7 @@ pub enum ShipmentCommand {
         date: Option<String>,
     },
     /// List shipments with token counts and models.
-    List,
+    List(JsonFlag),
 }
 
 /// `oathvault portal import`.
@@ -561,7 +580,7 @@ pub enum StaffCommand {
         password_file: PathBuf,
     },
     /// List staff.
-    List,
+    List(JsonFlag),
 }
 
 /// `oathvault portal signing-key`.
@@ -620,5 +639,8 @@ pub enum AuditCommand {
         /// How many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// Print a JSON array instead of tab-separated lines.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -31,7 +31,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
 use oathvault_graph::{Device, Graph, TokenClock};
 use oathvault_store::{DeskDevice, DeskUser, DriftSample, Store};
@@ -57,6 +57,9 @@ pub struct DeskSettings {
     pub two_person: TwoPerson,
     /// Reverse proxies whose forwarding headers name the client.
     pub trusted_proxies: oathvault_web::TrustedProxies,
+    /// The bearer token that lets a scraper that is not on this machine
+    /// read `/metrics` (`None`: loopback callers only).
+    pub metrics_token: Option<oathvault_web::MetricsToken>,
 }
 
 /// The two-person rule: actions on tokens filed as a request that a second
@@ -96,6 +99,7 @@ impl Default for DeskSettings {
             graph_url: oathvault_graph::GRAPH_URL.into(),
             two_person: TwoPerson::default(),
             trusted_proxies: oathvault_web::TrustedProxies::default(),
+            metrics_token: None,
         }
     }
 }
@@ -124,6 +128,8 @@ pub struct DeskState {
     /// Microsoft's cloud does not): unknown until the first sync, so a real
     /// tenant is not asked again for every token page.
     pub(crate) clocks: std::sync::atomic::AtomicU8,
+    /// Requests, sign-in refusals and push results since start (`/metrics`).
+    pub(crate) metrics: Arc<oathvault_web::Metrics>,
 }
 
 const CLOCKS_UNKNOWN: u8 = 0;
@@ -148,6 +154,10 @@ impl DeskState {
         clock: Box<dyn Fn() -> i64 + Send + Sync>,
         settings: DeskSettings,
     ) -> Self {
+        let metrics = Arc::new(oathvault_web::Metrics::new(
+            "desk",
+            settings.metrics_token.clone(),
+        ));
         Self {
             store,
             master,
@@ -159,6 +169,7 @@ impl DeskState {
             jobs: Mutex::new(HashMap::new()),
             syncing: tokio::sync::Mutex::new(()),
             clocks: std::sync::atomic::AtomicU8::new(CLOCKS_UNKNOWN),
+            metrics,
         }
     }
 
@@ -351,8 +362,10 @@ pub fn router(state: Arc<DeskState>) -> Router {
         .is_some_and(|u| u.starts_with("https://"));
     let max_upload = state.settings.max_upload;
     let proxies = state.settings.trusted_proxies.clone();
+    let counts = Arc::clone(&state.metrics);
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics_page))
         .route(oathvault_web::CSS_PATH, get(oathvault_web::serve_css))
         .merge(pages::routes())
         .merge(tokens::routes())
@@ -360,7 +373,30 @@ pub fn router(state: Arc<DeskState>) -> Router {
         .merge(approvals::routes())
         .merge(upload::routes().layer(DefaultBodyLimit::max(max_upload)))
         .with_state(state);
-    oathvault_web::with_client_addr(oathvault_web::harden(app, hsts), proxies)
+    oathvault_web::instrument(
+        oathvault_web::with_client_addr(oathvault_web::harden(app, hsts), proxies),
+        counts,
+    )
+}
+
+/// `GET /metrics`: request counts, sign-in refusals, push results, and
+/// the operators locked now.
+async fn metrics_page(
+    State(st): State<Arc<DeskState>>,
+    oathvault_web::ClientAddr(client): oathvault_web::ClientAddr,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let read = async {
+        let g = st.store.gauges(st.now()).await.map_err(|e| e.to_string())?;
+        #[expect(clippy::cast_precision_loss, reason = "a count far below 2^52")]
+        let locked = g.staff_locked as f64;
+        Ok(vec![oathvault_web::Gauge::new(
+            "staff_locked",
+            "Operator accounts locked now by wrong passwords or codes.",
+            locked,
+        )])
+    };
+    st.metrics.answer(client, &headers, read).await
 }
 
 /// Serves the console on `listener` until `shutdown` completes; refreshes

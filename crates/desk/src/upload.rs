@@ -440,6 +440,14 @@ async fn run_job(
     };
     let pushed = push(&st.graph, work, PushOptions::default(), job.as_ref()).await;
     drop(pending);
+    if pushed.is_err() {
+        st.metrics.add(oathvault_web::metrics::Event {
+            name: "push_runs_failed",
+            help: "Pushes that could not start (the tenant's inventory could not be listed).",
+            labels: Vec::new(),
+            by: 1,
+        });
+    }
     let (event, end) = match pushed {
         Ok(results) => {
             let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
@@ -448,6 +456,14 @@ async fn run_job(
                 count(Outcome::Exists),
                 count(Outcome::Failed),
             );
+            for (result, n) in [("created", created), ("exists", exists), ("failed", failed)] {
+                st.metrics.add(oathvault_web::metrics::Event {
+                    name: "push_results",
+                    help: "Tokens pushed to the tenant, by result (created, exists, failed).",
+                    labels: vec![("result", result)],
+                    by: u64::try_from(n).unwrap_or(u64::MAX),
+                });
+            }
             let summary = format!("{created} created, {exists} already there, {failed} failed.");
             (
                 Event::ok(st.now(), &who.0, &who.1, "upload", &subject)

@@ -65,6 +65,9 @@ pub struct Settings {
     /// user (activation, sign-in, the OTP check API) that lock it, and for
     /// how long.
     pub code_lockout: oathvault_store::lockout::Lockout,
+    /// The bearer token that lets a scraper that is not on this machine
+    /// read `/metrics` (`None`: loopback callers only).
+    pub metrics_token: Option<oathvault_web::MetricsToken>,
 }
 
 /// Throttling for testing clients: every `every`-th Graph request gets
@@ -89,6 +92,7 @@ impl Default for Settings {
                 after: 5,
                 seconds: 15 * 60,
             },
+            metrics_token: None,
         }
     }
 }
@@ -282,8 +286,13 @@ pub fn router(state: Arc<DirState>) -> Router {
         .public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
+    let counts = Arc::new(oathvault_web::Metrics::new(
+        "directory",
+        state.settings.metrics_token.clone(),
+    ));
     let app = Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .merge(metrics_routes(Arc::clone(&counts)))
         .merge(oauth::routes())
         .merge(otp_api::routes())
         .merge(locks_api::routes())
@@ -300,7 +309,41 @@ pub fn router(state: Arc<DirState>) -> Router {
             )
         })
         .with_state(state);
-    oathvault_web::harden(app, hsts)
+    oathvault_web::instrument(oathvault_web::harden(app, hsts), counts)
+}
+
+/// `GET /metrics`: request counts and the users and codes locked now.
+fn metrics_routes(counts: Arc<oathvault_web::Metrics>) -> Router<Arc<DirState>> {
+    Router::new().route(
+        "/metrics",
+        axum::routing::get(
+            move |axum::extract::State(st): axum::extract::State<Arc<DirState>>,
+                  oathvault_web::ClientAddr(client): oathvault_web::ClientAddr,
+                  headers: axum::http::HeaderMap| {
+                let counts = Arc::clone(&counts);
+                async move {
+                    let read = async {
+                        let (users, codes) =
+                            st.db.locked(st.now()).await.map_err(|e| e.to_string())?;
+                        #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+                        Ok(vec![
+                            oathvault_web::Gauge::new(
+                                "directory_users_locked",
+                                "Users locked now by wrong passwords or codes.",
+                                users as f64,
+                            ),
+                            oathvault_web::Gauge::new(
+                                "directory_code_locks",
+                                "Tokens and users whose codes are locked now by wrong codes in a row.",
+                                codes as f64,
+                            ),
+                        ])
+                    };
+                    counts.answer(client, &headers, read).await
+                }
+            },
+        ),
+    )
 }
 
 /// Why the directory may not listen on `listen` with `settings`: without a

@@ -51,6 +51,9 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// The vendor API (keys' rate limit, webhooks).
     pub api: crate::api::ApiSettings,
+    /// A file holding the bearer token that lets a scraper not on this
+    /// machine read `/metrics` (unset: loopback callers only).
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 /// The SMTP server (see `oathvault_mail::SmtpConfig`); its password comes
@@ -299,6 +302,7 @@ impl Default for Config {
             retention: Retention::default(),
             trusted_proxies: Vec::new(),
             api: crate::api::ApiSettings::default(),
+            metrics_token_file: None,
         }
     }
 }
@@ -364,6 +368,7 @@ const ENV_KEYS: &[&str] = &[
     "smtp__allow_plaintext",
     "retention__seeds",
     "retention__shred_after_days",
+    "metrics_token_file",
 ];
 
 /// `OATHVAULT_TRUSTED_PROXIES` (comma-separated), as a layer.
@@ -510,6 +515,7 @@ impl Config {
             trusted_proxies: oathvault_web::TrustedProxies::parse(&self.trusted_proxies)
                 .unwrap_or_default(),
             api: self.api.clone(),
+            metrics_token: None,
         }
     }
 
@@ -538,6 +544,9 @@ pub struct WebSettings {
     pub trusted_proxies: oathvault_web::TrustedProxies,
     /// The vendor API's settings.
     pub api: crate::api::ApiSettings,
+    /// The bearer token that lets a scraper that is not on this machine
+    /// read `/metrics` (`None`: loopback callers only).
+    pub metrics_token: Option<oathvault_web::MetricsToken>,
 }
 
 impl Default for WebSettings {
@@ -550,6 +559,7 @@ impl Default for WebSettings {
             demo_outbox: None,
             trusted_proxies: oathvault_web::TrustedProxies::default(),
             api: crate::api::ApiSettings::default(),
+            metrics_token: None,
         }
     }
 }

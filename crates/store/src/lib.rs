@@ -17,6 +17,7 @@ mod decode;
 mod delivery_files;
 mod desk;
 mod enrolment;
+mod gauges;
 mod inventory;
 pub mod lockout;
 mod outbox;
@@ -40,6 +41,7 @@ pub use desk::{
     SyncState,
 };
 pub use enrolment::Enrolment;
+pub use gauges::Gauges;
 pub use inventory::{
     Counts, Customer, ImportReport, NewToken, Order, Shipment, ShipmentKey, TokenRow,
 };

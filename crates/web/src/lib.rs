@@ -3,6 +3,8 @@
 //!
 //! - [`mod@harden`]: CSRF refusal of cross-site form posts, request tracing
 //!   (bearer tokens in link paths masked), security headers, HSTS;
+//! - [`metrics`]: `/metrics` in Prometheus' text format, requests counted
+//!   by route template, answered to loopback or a bearer token;
 //! - [`page`]: rendering a template, cookies, redirects with a notice, the
 //!   client's address, and [`page::OperationId`] — the number a failure
 //!   page shows and the log holds;
@@ -12,12 +14,14 @@
 
 pub mod client;
 pub mod harden;
+pub mod metrics;
 pub mod page;
 pub mod signin;
 pub mod upload;
 
 pub use client::{ClientAddr, TrustedProxies, with_client_addr};
 pub use harden::harden;
+pub use metrics::{Gauge, Metrics, MetricsToken, instrument};
 pub use page::{
     OperationId, cookie, query_value, render, see_other, serve_css, set_cookie, source_of, when,
 };

@@ -81,13 +81,27 @@ impl SignInSteps<'_> {
             }
             other => other.to_string(),
         };
+        let reason = match e {
+            AuthError::Refused => "wrong",
+            AuthError::Locked => "locked",
+            AuthError::RateLimited => "rate_limited",
+            _ => "error",
+        };
+        let counted = crate::metrics::Event {
+            name: "signin_refusals",
+            help: "Sign-ins refused, by step and reason (wrong, locked, rate_limited, error).",
+            labels: vec![("step", step), ("reason", reason)],
+            by: 1,
+        };
         // After a refused code the pending step is gone: start again.
         let step = if step == "code" && !matches!(e, AuthError::RateLimited) {
             "password"
         } else {
             step
         };
-        form(status, step, Some(msg))
+        let mut r = form(status, step, Some(msg));
+        crate::metrics::count(&mut r, counted);
+        r
     }
 
     /// The password step: a pending cookie and the code page, or the form again.

@@ -33,6 +33,7 @@ fn paths(a: &DeskArgs) -> Paths {
         key: a
             .master_key_file
             .clone()
+            .or_else(|| super::portal::credential("desk.key"))
             .unwrap_or_else(|| data_dir.join("desk.key")),
         data_dir,
     }
@@ -116,12 +117,9 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
         | DeskCommand::Verify
         | DeskCommand::RotateKey
         | DeskCommand::Key(_) => custody(&a.command, &p).await,
-        DeskCommand::Operators => {
+        DeskCommand::Operators(f) => {
             let store = open(&p).await?;
-            for (email, name, role) in store.desk_operators().await.map_err(|e| anyhow!("{e}"))? {
-                say!("{email}\t{name}\t{}", role.as_str());
-            }
-            Ok(())
+            super::listing::operators(&store, f.json).await
         }
         DeskCommand::Serve {
             listen,
@@ -131,6 +129,7 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
             two_person_bulk,
             two_person_above,
             trusted_proxies,
+            metrics_token_file,
         } => {
             let settings = DeskSettings {
                 base_url: base_url.clone(),
@@ -142,6 +141,11 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
                 },
                 trusted_proxies: oathvault_desk::TrustedProxies::parse(trusted_proxies)
                     .map_err(|e| Failure::Usage(format!("--trusted-proxies: {e}")))?,
+                metrics_token: metrics_token_file
+                    .as_deref()
+                    .map(oathvault_web::MetricsToken::read)
+                    .transpose()
+                    .map_err(|e| Failure::Usage(e.to_string()))?,
                 ..DeskSettings::default()
             };
             serve(a, &p, listen, settings, *sync_every).await

@@ -65,7 +65,9 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
                 .map_err(fail)?;
             say!("added tenant {} ({}), id {}", t.name, t.domain, t.id);
         }
-        DirectoryCommand::User(UserCommand::List { tenant }) => list_users(&db, tenant).await?,
+        DirectoryCommand::User(UserCommand::List { tenant, json }) => {
+            super::listing::directory_users(&db, tenant, *json).await?;
+        }
         DirectoryCommand::User(UserCommand::Add {
             tenant,
             upn,
@@ -102,6 +104,7 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
             latency,
             code_attempts,
             code_lock_minutes,
+            metrics_token_file,
         } => {
             let key = dir
                 .signing_key(&mut rng, now())
@@ -118,6 +121,11 @@ async fn run_async(args: &DirectoryArgs) -> Result<(), Failure> {
                     after: *code_attempts,
                     seconds: code_lock_minutes.saturating_mul(60),
                 },
+                metrics_token: metrics_token_file
+                    .as_deref()
+                    .map(oathvault_web::MetricsToken::read)
+                    .transpose()
+                    .map_err(|e| Failure::Usage(e.to_string()))?,
                 ..Settings::default()
             };
             return serve(db, master, key, listen, settings, log_format).await;
@@ -281,29 +289,6 @@ fn print_demo(demo: &oathvault_directory::Demo, json: bool) -> Result<(), Failur
     say!("client secret: {}", demo.client_secret);
     for u in &demo.users {
         say!("user:          {} / {}", u.upn, u.password);
-    }
-    Ok(())
-}
-
-#[allow(clippy::print_stdout, reason = "the command's report")]
-async fn list_users(db: &Db, tenant: &str) -> Result<(), Failure> {
-    let t = db
-        .tenant(tenant)
-        .await
-        .map_err(|e| anyhow!("{e}"))?
-        .ok_or_else(|| Failure::Usage(format!("no tenant {tenant:?}")))?;
-    for u in db
-        .users(&t.id, &[], None, 100_000)
-        .await
-        .map_err(|e| anyhow!("{e}"))?
-    {
-        say!(
-            "{}\t{}\t{}\t{}",
-            u.upn,
-            u.display_name,
-            u.id,
-            u.roles.join(" ")
-        );
     }
     Ok(())
 }

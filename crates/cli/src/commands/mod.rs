@@ -11,9 +11,11 @@ pub mod directory;
 pub mod entra;
 pub mod formats;
 pub mod inspect;
+mod listing;
 pub mod otp;
 pub mod package;
 pub mod portal;
+pub mod shell;
 pub mod split;
 
 use anyhow::{Context, anyhow};

@@ -33,6 +33,16 @@ pub(crate) fn default_data_dir() -> PathBuf {
         .join(".local/share/oathvault")
 }
 
+/// `$CREDENTIALS_DIRECTORY/NAME` when systemd passed the service that
+/// credential (`LoadCredential=NAME:…`): the default place of a key file
+/// before the data directory.
+pub(crate) fn credential(name: &str) -> Option<PathBuf> {
+    std::env::var_os("CREDENTIALS_DIRECTORY")
+        .filter(|d| !d.is_empty())
+        .map(|d| PathBuf::from(d).join(name))
+        .filter(|f| f.is_file())
+}
+
 /// The flags that override configuration keys (only those given).
 #[derive(serde::Serialize)]
 struct Flags<'a> {
@@ -86,6 +96,7 @@ impl Setup {
         let master_key_file = config
             .master_key_file
             .clone()
+            .or_else(|| credential("master.key"))
             .unwrap_or_else(|| data_dir.join("master.key"));
         Ok(Self {
             data_dir,
@@ -198,10 +209,12 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
             role,
             password_file,
         }) => staff_add(&admin, &who, email, name, role, password_file).await?,
-        PortalCommand::Customer(CustomerCommand::List)
-        | PortalCommand::Order(OrderCommand::List)
-        | PortalCommand::Shipment(ShipmentCommand::List)
-        | PortalCommand::Staff(StaffCommand::List) => list(&store, &args.command).await?,
+        PortalCommand::Customer(CustomerCommand::List(_))
+        | PortalCommand::Order(OrderCommand::List(_))
+        | PortalCommand::Shipment(ShipmentCommand::List(_))
+        | PortalCommand::Staff(StaffCommand::List(_)) => {
+            super::listing::portal(&store, &args.command).await?;
+        }
         PortalCommand::ApiKey(_) | PortalCommand::Webhook(_) => {
             super::api_keys::run(&args.command, &store, &master, &who, &setup.config).await?;
         }
@@ -222,83 +235,13 @@ async fn run_async(args: &PortalArgs) -> Result<(), Failure> {
             )
             .await?;
         }
-        PortalCommand::Audit(AuditCommand::List { filter, limit }) => {
-            audit_list(&store, filter.as_deref(), *limit).await?;
-        }
+        PortalCommand::Audit(AuditCommand::List {
+            filter,
+            limit,
+            json,
+        }) => super::listing::audit(&store, filter.as_deref(), *limit, *json).await?,
     }
     store.close().await;
-    Ok(())
-}
-
-/// `portal audit list`.
-#[allow(clippy::print_stdout, reason = "the command's report")]
-async fn audit_list(store: &Store, filter: Option<&str>, limit: i64) -> Result<(), Failure> {
-    for e in store
-        .audit_events(filter, limit)
-        .await
-        .map_err(|e| anyhow!("{e}"))?
-    {
-        say!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            e.seq,
-            oathvault_otp::clock::rfc3339(e.event.at),
-            e.event.actor,
-            e.event.action,
-            e.event.subject,
-            e.event.outcome,
-            e.event.detail
-        );
-    }
-    Ok(())
-}
-
-/// The `list` subcommands.
-#[allow(clippy::print_stdout, reason = "the command's report")]
-async fn list(store: &Store, command: &PortalCommand) -> Result<(), Failure> {
-    match command {
-        PortalCommand::Customer(CustomerCommand::List) => {
-            for c in store.customers().await.map_err(|e| anyhow!("{e}"))? {
-                say!("{}\t{} order(s)\t{}", c.name, c.orders, c.emails.join(", "));
-            }
-        }
-        PortalCommand::Order(OrderCommand::List) => {
-            for o in store.orders().await.map_err(|e| anyhow!("{e}"))? {
-                say!(
-                    "{}\t{}\t{} shipment(s)\tinvoices: {}",
-                    o.po,
-                    o.customer,
-                    o.shipments,
-                    o.invoices.join(", ")
-                );
-            }
-        }
-        PortalCommand::Shipment(ShipmentCommand::List) => {
-            for s in store.shipments().await.map_err(|e| anyhow!("{e}"))? {
-                say!(
-                    "{}\torder {}\t{}\t{} token(s)\t{}",
-                    s.number,
-                    s.po,
-                    s.shipped_on.as_deref().unwrap_or("-"),
-                    s.tokens,
-                    s.models.join(", ")
-                );
-            }
-        }
-        PortalCommand::Staff(StaffCommand::List) => {
-            for s in store.staff().await.map_err(|e| anyhow!("{e}"))? {
-                let roles = [
-                    s.role.map(|r| format!("portal:{}", r.as_str())),
-                    s.desk_role.map(|r| format!("desk:{}", r.as_str())),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(",");
-                say!("{}\t{}\t{}", s.email, roles, s.name);
-            }
-        }
-        _ => {}
-    }
     Ok(())
 }
 
@@ -388,12 +331,17 @@ async fn serve(
     let mailer = oathvault_mail::Mailer::new(&smtp, std::sync::Arc::new(SystemClock))
         .map_err(|e| anyhow!("mail: {e}"))?;
     tracing::info!(server = mailer.server(), "mail goes through SMTP");
+    let mut settings = config.web();
+    if let Some(file) = &config.metrics_token_file {
+        settings.metrics_token =
+            Some(oathvault_web::MetricsToken::read(file).map_err(|e| anyhow!("{e}"))?);
+    }
     let state = std::sync::Arc::new(oathvault_portal::web::AppState {
         store,
         master,
         policy: config.policy(),
         clock: Box::new(|| i64::try_from(SystemClock.now_unix()).unwrap_or(i64::MAX)),
-        settings: config.web(),
+        settings,
     });
     let sender = tokio::spawn(oathvault_portal::web::mail_forever(
         std::sync::Arc::clone(&state),
@@ -476,7 +424,11 @@ async fn init(setup: &Setup) -> Result<(), Failure> {
 
 #[allow(clippy::print_stdout, reason = "the command's report")]
 async fn import(admin: &Admin<'_>, who: &Actor, a: &ImportArgs) -> Result<(), Failure> {
-    let input = Input::open(&a.input, true)?;
+    // A progress bar for a large file, only when someone watches stderr.
+    let input = Input::open(
+        &a.input,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    )?;
     let name = input.name.clone();
     let format = input.format;
     let options = input.options.clone();

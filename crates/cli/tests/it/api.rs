@@ -1,8 +1,8 @@
 //! The vendor API of a real `portal serve`, checked by independent tools:
-//! `openapi-spec-validator` validates `/api/v1/openapi.json` as OpenAPI
+//! `openapi-spec-validator` validates `/api/v1/openapi.json` as `OpenAPI`
 //! 3.1, and `schemathesis` fuzzes the running API against it (bounded,
 //! loopback only): no 5xx, and every response's status, content type and
-//! body match the document. Both come from PyPI into a virtual environment
+//! body match the document. Both come from `PyPI` into a virtual environment
 //! that `scripts/test` makes (`OATHVAULT_API_VENV`, by default
 //! `~/.cache/oathvault/api-venv`); without them the test fails, naming the
 //! command that installs them.

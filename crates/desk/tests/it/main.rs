@@ -6,4 +6,5 @@ mod browser;
 mod common;
 mod layouts;
 mod logs;
+mod metrics;
 mod people;

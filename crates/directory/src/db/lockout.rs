@@ -39,6 +39,23 @@ impl Db {
         Ok(())
     }
 
+    /// How many users, and how many code subjects (tokens, users), are
+    /// locked at `now` (for `/metrics`).
+    pub async fn locked(&self, now: i64) -> Result<(i64, i64), DbError> {
+        let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM dir_user WHERE locked_until > $1")
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let codes: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM dir_code_lock WHERE locked_until > $1")
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+        Ok((users, codes))
+    }
+
     /// Until when the user is locked (0 or past: not locked).
     pub async fn locked_until(&self, user_id: &str) -> Result<i64, DbError> {
         Ok(

@@ -15,6 +15,7 @@ mod demo;
 mod enrol;
 mod inventory;
 mod journey;
+mod metrics;
 mod review;
 mod signin;
 mod staff;
@@ -305,7 +306,8 @@ impl FromRequestParts<Arc<AppState>> for Administrator {
     }
 }
 
-/// The router, with security headers, request tracing and CSRF protection.
+/// The router, with security headers, request tracing and CSRF protection,
+/// every request counted for `/metrics`.
 pub fn router(state: Arc<AppState>) -> Router {
     let hsts = state
         .settings
@@ -314,8 +316,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .is_some_and(|u| u.starts_with("https://"));
     let max_upload = state.settings.max_upload;
     let proxies = state.settings.trusted_proxies.clone();
+    let counts = Arc::new(oathvault_web::Metrics::new(
+        "portal",
+        state.settings.metrics_token.clone(),
+    ));
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(metrics::routes(Arc::clone(&counts)))
         .route(oathvault_web::CSS_PATH, get(oathvault_web::serve_css))
         .merge(signin::routes())
         .merge(journey::routes())
@@ -334,7 +341,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(delivery::routes())
         .merge(crate::api::router(max_upload))
         .with_state(state);
-    oathvault_web::with_client_addr(harden(app, hsts), proxies)
+    oathvault_web::instrument(
+        oathvault_web::with_client_addr(harden(app, hsts), proxies),
+        counts,
+    )
 }
 
 /// Every `every`, removes expired sessions and rate-limit windows older

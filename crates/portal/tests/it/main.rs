@@ -10,5 +10,6 @@ mod journey;
 mod journey_browser;
 mod layouts;
 mod logs;
+mod metrics;
 mod pages;
 mod web;

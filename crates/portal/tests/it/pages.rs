@@ -504,7 +504,7 @@ async fn the_audit_log_filters_pages_and_verifies() {
     let (_, _, refused) = get(&app, "/admin/audit?outcome=refused", &admin).await;
     assert_eq!(
         refused
-            .matches("<td class=\"outcome-refused\">refused</td>")
+            .matches("<td data-label=\"Outcome\" class=\"outcome-refused\">refused</td>")
             .count(),
         3,
         "{refused}"

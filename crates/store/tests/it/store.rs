@@ -41,6 +41,49 @@ async fn suite(store: &Store) {
     inventory(store, &master, &mut rng).await;
     rotation(store, &master, &mut rng).await;
     staff_and_audit(store).await;
+    gauges(store).await;
+}
+
+/// What `/metrics` reads: the mail queue, its oldest age and failures,
+/// files awaiting download, locked staff (after `staff_and_audit`).
+async fn gauges(store: &Store) {
+    let t = 1_800_000_000;
+    let none = store.gauges(t).await.unwrap();
+    assert_eq!(none, oathvault_store::Gauges::default());
+    store
+        .queue_mail(&[vec![1], vec![2]], t - 300)
+        .await
+        .unwrap();
+    store.queue_mail(&[vec![3]], t - 10).await.unwrap();
+    let due = store.outbox_due(t, 1).await.unwrap();
+    store
+        .outbox_failed(due[0].id, "refused", t + 60)
+        .await
+        .unwrap();
+    let admin = store
+        .staff_by_email("admin@vendor.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let at_once = oathvault_store::lockout::Lockout {
+        after: 1,
+        seconds: 60,
+    };
+    store.signin_failed(admin.id, t, &at_once).await.unwrap();
+    let g = store.gauges(t).await.unwrap();
+    assert_eq!(
+        (
+            g.mail_queued,
+            g.mail_failing,
+            g.mail_oldest_age,
+            g.staff_locked
+        ),
+        (3, 1, 300, 1),
+        "{g:?}"
+    );
+    assert_eq!(g.files_awaiting_download, 0);
+    // The lock ends: no longer counted.
+    assert_eq!(store.gauges(t + 61).await.unwrap().staff_locked, 0);
 }
 
 /// Customers, orders, shipments, an import and its refusal, sealed secrets.

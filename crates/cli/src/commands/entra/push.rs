@@ -216,7 +216,8 @@ pub async fn push(graph: &Graph, a: &PushArgs) -> Result<(), Failure> {
             .with_context(|| format!("cannot write {}", state.display()))?;
         Some(Mutex::new(f))
     };
-    let bar = if a.quiet {
+    // A progress bar only when someone watches stderr; silent in pipes and logs.
+    let bar = if a.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         ProgressBar::hidden()
     } else {
         let b = ProgressBar::new(tokens.len() as u64);
