@@ -501,6 +501,7 @@ async fn the_audit_log_filters_pages_and_verifies() {
 
     let (_, _, all) = get(&app, "/admin/audit", &admin).await;
     assert!(all.contains("customer.add") && all.contains("signin"));
+    assert!(all.contains("<td data-label=\"Action\">customer.add</td>"));
     let (_, _, refused) = get(&app, "/admin/audit?outcome=refused", &admin).await;
     assert_eq!(
         refused
@@ -509,7 +510,7 @@ async fn the_audit_log_filters_pages_and_verifies() {
         3,
         "{refused}"
     );
-    assert!(!refused.contains("<td>customer.add</td>"));
+    assert!(!refused.contains("<td data-label=\"Action\">customer.add</td>"));
     let (_, _, orders) = get(
         &app,
         "/admin/audit?action=order.add&actor=ada%40vendor.example",
