@@ -7,10 +7,27 @@ use std::process::Command;
 /// its unencrypted key: `(DIR/name.pem, DIR/name-key.pem)`.
 #[must_use]
 pub fn openssl_certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    certificate(dir, name, &["-newkey", "rsa:2048"])
+}
+
+/// A self-signed ECDSA certificate on the P-256 curve for `CN=name`, valid
+/// for a day, and its unencrypted key: `(DIR/name.pem, DIR/name-key.pem)`.
+#[must_use]
+pub fn openssl_ec_certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    certificate(
+        dir,
+        name,
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    )
+}
+
+fn certificate(dir: &Path, name: &str, new_key: &[&str]) -> (PathBuf, PathBuf) {
     let cert = dir.join(format!("{name}.pem"));
     let key = dir.join(format!("{name}-key.pem"));
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .args(["req", "-x509"])
+        .args(new_key)
+        .args(["-nodes", "-keyout"])
         .arg(&key)
         .arg("-out")
         .arg(&cert)

@@ -13,6 +13,8 @@ pub const C14N: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
 pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 /// RSA with SHA-1.
 pub const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+/// ECDSA with SHA-256 (RFC 4051; the value is r ‖ s).
+pub const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
 /// SHA-256 digests.
 pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 /// SHA-1 digests.

@@ -3,17 +3,20 @@
 //! whole document (`URI=""` or the container's `Id`), canonicalised with
 //! Canonical XML 1.0 or Exclusive C14N (without comments), signed with
 //! RSA (PKCS #1 v1.5) and SHA-256 — or SHA-1, accepted for older files with
-//! a warning. The signer's key comes from a certificate the user trusts;
+//! a warning — or with ECDSA on P-256 and SHA-256 (RFC 4051: the value is
+//! r ‖ s). The signer's key comes from a certificate the user trusts;
 //! `KeyInfo` in the file is never trusted. Verified over the whole file
 //! before any key is read.
 
 mod c14n;
 
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Sign, RsaPublicKey};
 use sha2::Digest;
 use subtle::ConstantTimeEq;
+use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::{Decode, Encode};
 
 use c14n::{DS, Doc};
@@ -23,6 +26,10 @@ const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
 const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
+/// `id-ecPublicKey` and the `prime256v1` (P-256) curve (RFC 5480).
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const P256_CURVE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
 const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 
@@ -38,8 +45,24 @@ const SHA256_INFO: &[u8] = &[
 /// A signer's public key, from the certificate the user trusts.
 #[derive(Clone)]
 pub struct SignerKey {
-    key: RsaPublicKey,
+    key: PublicKey,
     subject: String,
+}
+
+/// The kinds of key a signer may have.
+#[derive(Clone)]
+enum PublicKey {
+    Rsa(RsaPublicKey),
+    P256(p256::ecdsa::VerifyingKey),
+}
+
+impl PublicKey {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Rsa(_) => "RSA",
+            Self::P256(_) => "ECDSA P-256",
+        }
+    }
 }
 
 impl std::fmt::Debug for SignerKey {
@@ -60,10 +83,11 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, SignatureError> {
 }
 
 impl SignerKey {
-    /// Reads the first certificate of PEM text (an RSA key of 2048 bits or more).
+    /// Reads the first certificate of PEM text (an RSA key of 2048 bits or
+    /// more, or an ECDSA key on the P-256 curve).
     ///
     /// # Errors
-    /// No certificate, not X.509, not an RSA key, or a short key.
+    /// No certificate, not X.509, another kind of key, or a short RSA key.
     pub fn from_pem(pem: &str) -> Result<Self, SignatureError> {
         let der = pem
             .split("-----BEGIN CERTIFICATE-----")
@@ -79,22 +103,42 @@ impl SignerKey {
         let cert = x509_cert::Certificate::from_der(&der)
             .map_err(|e| SignatureError(format!("not an X.509 certificate: {e}")))?;
         let tbs = &cert.tbs_certificate;
-        let spki = tbs
-            .subject_public_key_info
-            .to_der()
-            .map_err(|_| SignatureError("the certificate's public key cannot be read".into()))?;
-        let key = RsaPublicKey::from_public_key_der(&spki).map_err(|_| {
-            SignatureError(
-                "the certificate's key is not an RSA key (ECDSA signatures are not verified yet)"
-                    .into(),
+        let info = &tbs.subject_public_key_info;
+        let key = if info.algorithm.oid == EC_PUBLIC_KEY {
+            let curve = info
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+            if curve != Some(P256_CURVE) {
+                return refuse(
+                    "the certificate's ECDSA key is not on the P-256 curve (the one accepted)",
+                );
+            }
+            let point = info.subject_public_key.raw_bytes();
+            PublicKey::P256(
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| {
+                    SignatureError("the certificate's ECDSA key is not a valid P-256 point".into())
+                })?,
             )
-        })?;
-        if key.n().bits() < 2048 {
-            return refuse(format!(
-                "the certificate's RSA key has {} bits; 2048 or more are accepted",
-                key.n().bits()
-            ));
-        }
+        } else {
+            let spki = info.to_der().map_err(|_| {
+                SignatureError("the certificate's public key cannot be read".into())
+            })?;
+            let key = RsaPublicKey::from_public_key_der(&spki).map_err(|_| {
+                SignatureError(
+                    "the certificate's key is neither RSA nor ECDSA on P-256 (the kinds accepted)"
+                        .into(),
+                )
+            })?;
+            if key.n().bits() < 2048 {
+                return refuse(format!(
+                    "the certificate's RSA key has {} bits; 2048 or more are accepted",
+                    key.n().bits()
+                ));
+            }
+            PublicKey::Rsa(key)
+        };
         Ok(Self {
             key,
             subject: tbs.subject.to_string(),
@@ -146,17 +190,25 @@ pub fn verify(xml: &[u8], key: &SignerKey) -> Result<Verified, SignatureError> {
     let (si_exclusive, si_prefixes) = canonicalization(&doc, c14n_method)?;
     let sig_method = one(signed_info, "SignatureMethod")?;
     let sig_alg = doc.attr(sig_method, "Algorithm").unwrap_or_default().trim();
-    let sha1_signature = match sig_alg {
-        RSA_SHA256 => false,
+    let (alg, sha1_signature) = match sig_alg {
+        RSA_SHA256 => ("RSA", false),
+        ECDSA_SHA256 => ("ECDSA P-256", false),
         RSA_SHA1 => {
             warnings.push(
                 "the signature uses RSA with SHA-1, which is weak; ask the vendor for SHA-256"
                     .into(),
             );
-            true
+            ("RSA", true)
         }
         other => return refuse(format!("unsupported signature method {other}")),
     };
+    if alg != key.key.name() {
+        return refuse(format!(
+            "the file is signed with {alg}, but the certificate of {} holds an {} key",
+            key.subject,
+            key.key.name()
+        ));
+    }
     let reference = one(signed_info, "Reference")?;
     let uri = doc.attr(reference, "URI").unwrap_or_default();
     let root_id = doc.attr(root, "Id").or_else(|| doc.attr(root, "ID"));
@@ -184,24 +236,15 @@ pub fn verify(xml: &[u8], key: &SignerKey) -> Result<Verified, SignatureError> {
     let signed = doc.canonical(signed_info, None, si_exclusive, &si_prefixes);
     let value = one(sig, "SignatureValue")?;
     let signature = base64(&doc.text(value), "SignatureValue")?;
-    let mut info = Vec::with_capacity(64);
-    if sha1_signature {
-        info.extend_from_slice(SHA1_INFO);
-        info.extend_from_slice(&sha1::Sha1::digest(&signed));
-    } else {
-        info.extend_from_slice(SHA256_INFO);
-        info.extend_from_slice(&sha2::Sha256::digest(&signed));
+    if !signature_verifies(&key.key, &signed, &signature, sha1_signature) {
+        return refuse(format!(
+            "the signature does not verify with the certificate of {}: another signer, or a changed file",
+            key.subject
+        ));
     }
-    key.key
-        .verify(Pkcs1v15Sign::new_unprefixed(), &info, &signature)
-        .or_else(|_| {
-            refuse(format!(
-                "the signature does not verify with the certificate of {}: another signer, or a changed file",
-                key.subject
-            ))
-        })?;
     let method = format!(
-        "RSA-{}, {} C14N, certificate {}",
+        "{}-{}, {} C14N, certificate {}",
+        if alg == "RSA" { "RSA" } else { "ECDSA" },
         if sha1_signature { "SHA1" } else { "SHA256" },
         if si_exclusive {
             "exclusive"
@@ -211,6 +254,30 @@ pub fn verify(xml: &[u8], key: &SignerKey) -> Result<Verified, SignatureError> {
         key.subject
     );
     Ok(Verified { method, warnings })
+}
+
+/// Whether `signature` over `signed` (the canonical `SignedInfo`) verifies
+/// with `key`: RSA PKCS #1 v1.5 with SHA-256 (or SHA-1), or ECDSA with
+/// SHA-256 whose value is r ‖ s, 32 bytes each.
+fn signature_verifies(key: &PublicKey, signed: &[u8], signature: &[u8], sha1: bool) -> bool {
+    match key {
+        PublicKey::Rsa(key) => {
+            let mut info = Vec::with_capacity(64);
+            if sha1 {
+                info.extend_from_slice(SHA1_INFO);
+                info.extend_from_slice(&sha1::Sha1::digest(signed));
+            } else {
+                info.extend_from_slice(SHA256_INFO);
+                info.extend_from_slice(&sha2::Sha256::digest(signed));
+            }
+            key.verify(Pkcs1v15Sign::new_unprefixed(), &info, signature)
+                .is_ok()
+        }
+        PublicKey::P256(key) => p256::ecdsa::Signature::from_slice(signature).is_ok_and(|s| {
+            key.verify_prehash(&sha2::Sha256::digest(signed), &s)
+                .is_ok()
+        }),
+    }
 }
 
 /// The `Reference`'s digest against the canonical document.
