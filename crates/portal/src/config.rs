@@ -35,6 +35,8 @@ pub struct Config {
     pub issuer: String,
     /// The largest seed file the import page accepts, in MiB.
     pub max_upload_mib: u32,
+    /// What the import page asks of a file's signature.
+    pub import: Import,
     /// Logging.
     pub log: Log,
     /// Staff sign-in limits.
@@ -54,6 +56,51 @@ pub struct Config {
     /// A file holding the bearer token that lets a scraper not on this
     /// machine read `/metrics` (unset: loopback callers only).
     pub metrics_token_file: Option<PathBuf>,
+}
+
+/// The import page's signature rule: with a certificate, a PSKC file is
+/// imported only if its enveloped XML signature verifies with the
+/// certificate's key (checked before any key is read).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Import {
+    /// A PEM certificate of the vendor's signing key (RSA 2048+ or ECDSA
+    /// P-256). Unset: files are imported unverified ("signed, not verified").
+    pub signature_certificate: Option<PathBuf>,
+    /// With a certificate, also refuse files that cannot carry a signature
+    /// (CSV, JSON): only signed PSKC files are imported.
+    pub signed_only: bool,
+}
+
+impl Import {
+    /// The rule these settings give, with the certificate read.
+    ///
+    /// # Errors
+    /// The certificate cannot be read or holds no usable key, or
+    /// `signed_only` is set without a certificate.
+    pub fn rule(&self) -> Result<Option<oathvault_web::upload::SignatureRule>, ConfigError> {
+        let Some(path) = &self.signature_certificate else {
+            if self.signed_only {
+                return Err(ConfigError(
+                    "import.signed_only needs import.signature_certificate".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let bad = |e: String| {
+            ConfigError(format!(
+                "import.signature_certificate {}: {e}",
+                path.display()
+            ))
+        };
+        let pem = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let key =
+            oathvault_formats::pskc::SignerKey::from_pem(&pem).map_err(|e| bad(e.to_string()))?;
+        Ok(Some(oathvault_web::upload::SignatureRule {
+            key,
+            signed_only: self.signed_only,
+        }))
+    }
 }
 
 /// The SMTP server (see `oathvault_mail::SmtpConfig`); its password comes
@@ -295,6 +342,7 @@ impl Default for Config {
             base_url: None,
             issuer: WebSettings::default().issuer,
             max_upload_mib: 256,
+            import: Import::default(),
             log: Log::default(),
             signin: Signin::default(),
             requests: Requests::default(),
@@ -340,6 +388,8 @@ const ENV_KEYS: &[&str] = &[
     "base_url",
     "issuer",
     "max_upload_mib",
+    "import__signature_certificate",
+    "import__signed_only",
     "log__format",
     "log__level",
     "signin__lock_after",
@@ -481,6 +531,7 @@ impl Config {
         if self.max_upload_mib == 0 {
             return Err(ConfigError("max_upload_mib must be at least 1".into()));
         }
+        self.import.rule()?;
         Ok(())
     }
 
@@ -498,7 +549,8 @@ impl Config {
         }
     }
 
-    /// The web app's settings.
+    /// The web app's settings, but for the import signature rule, which
+    /// reads a file: [`Import::rule`] (`portal serve` sets both).
     #[must_use]
     pub fn web(&self) -> WebSettings {
         WebSettings {
@@ -516,6 +568,7 @@ impl Config {
                 .unwrap_or_default(),
             api: self.api.clone(),
             metrics_token: None,
+            import_signature: None,
         }
     }
 
@@ -547,6 +600,8 @@ pub struct WebSettings {
     /// The bearer token that lets a scraper that is not on this machine
     /// read `/metrics` (`None`: loopback callers only).
     pub metrics_token: Option<oathvault_web::MetricsToken>,
+    /// What the import page asks of a file's signature (`None`: nothing).
+    pub import_signature: Option<oathvault_web::upload::SignatureRule>,
 }
 
 impl Default for WebSettings {
@@ -560,6 +615,7 @@ impl Default for WebSettings {
             trusted_proxies: oathvault_web::TrustedProxies::default(),
             api: crate::api::ApiSettings::default(),
             metrics_token: None,
+            import_signature: None,
         }
     }
 }

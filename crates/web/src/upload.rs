@@ -27,6 +27,18 @@ pub fn problem_lines(mut problems: Vec<String>) -> Vec<String> {
     problems
 }
 
+/// What the signature of an uploaded file must be: a PSKC file must carry
+/// an enveloped XML signature that `key` verifies, checked over the whole
+/// file before any key is read; with `signed_only`, files that cannot carry
+/// one (CSV, JSON) are refused too.
+#[derive(Debug, Clone)]
+pub struct SignatureRule {
+    /// The signer's key, from a certificate the operator trusts.
+    pub key: oathvault_formats::pskc::SignerKey,
+    /// Refuse every file that is not a signed PSKC file.
+    pub signed_only: bool,
+}
+
 /// The form: the file, the keys a protected PSKC file needs, and the other
 /// (non-secret) fields by name.
 #[derive(Default)]
@@ -84,6 +96,20 @@ impl SeedUpload {
     /// # Errors
     /// As above, in words naming the file.
     pub async fn read(&self) -> Result<(Format, ReadAll), String> {
+        self.read_checked(None).await
+    }
+
+    /// As [`Self::read`], first checking the file's signature against
+    /// `rule` when there is one. A signature refused (or missing, or a
+    /// file that cannot be signed under `signed_only`) is the one problem
+    /// in the [`ReadAll`], nothing read; one that verifies is a note.
+    ///
+    /// # Errors
+    /// As [`Self::read`].
+    pub async fn read_checked(
+        &self,
+        rule: Option<&SignatureRule>,
+    ) -> Result<(Format, ReadAll), String> {
         if self.file.is_empty() {
             return Err("the file is empty or missing".into());
         }
@@ -102,7 +128,42 @@ impl SeedUpload {
             }
             Err(e) => return Err(format!("{}: {e}", self.file_name)),
         };
-        let opts = self.options()?;
+        let mut opts = self.options()?;
+        if let Some(rule) = rule {
+            let refused = |why: String| ReadAll {
+                problems: vec![format!("{}: {why}; nothing was read", self.file_name)],
+                ..ReadAll::default()
+            };
+            if format != Format::Pskc {
+                if rule.signed_only {
+                    return Ok((
+                        format,
+                        refused(format!(
+                            "{} files carry no signature, and this portal imports signed PSKC files only",
+                            format.name()
+                        )),
+                    ));
+                }
+            } else {
+                let (file, key) = (self.file.clone(), rule.key.clone());
+                let checked = tokio::task::spawn_blocking(move || {
+                    oathvault_formats::pskc::verify_signature(&file, &key)
+                })
+                .await
+                .map_err(|_| "checking the signature failed".to_owned())?;
+                match checked {
+                    Ok(v) => {
+                        opts.signature_verified = true;
+                        opts.notes
+                            .inform(format!("XML signature verified ({})", v.method));
+                        for w in v.warnings {
+                            opts.notes.inform(format!("warning: {w}"));
+                        }
+                    }
+                    Err(e) => return Ok((format, refused(format!("XML signature refused: {e}")))),
+                }
+            }
+        }
         let name: Arc<str> = Arc::from(self.file_name.as_str());
         let file = self.file.clone();
         let read = tokio::task::spawn_blocking(move || {

@@ -336,6 +336,7 @@ async fn serve(
         settings.metrics_token =
             Some(oathvault_web::MetricsToken::read(file).map_err(|e| anyhow!("{e}"))?);
     }
+    settings.import_signature = config.import.rule().map_err(|e| anyhow!("{e}"))?;
     let state = std::sync::Arc::new(oathvault_portal::web::AppState {
         store,
         master,

@@ -421,6 +421,8 @@ struct ImportPage {
     problems: Vec<String>,
     more: usize,
     notes: Vec<String>,
+    /// What the signature rule asks, in words (empty: no rule).
+    signature: String,
 }
 
 async fn import_view(
@@ -437,6 +439,22 @@ async fn import_view(
     };
     let more = problems.len().saturating_sub(50);
     let problems = problems.into_iter().take(50).collect();
+    let signature = st
+        .settings
+        .import_signature
+        .as_ref()
+        .map(|r| {
+            let others = if r.signed_only {
+                "; other formats are refused"
+            } else {
+                ""
+            };
+            format!(
+                "PSKC files must carry an XML signature by {}{others}.",
+                r.key.subject()
+            )
+        })
+        .unwrap_or_default();
     render(
         status,
         &ImportPage {
@@ -446,6 +464,7 @@ async fn import_view(
             problems,
             more,
             notes,
+            signature,
         },
     )
 }
@@ -569,15 +588,25 @@ pub(crate) async fn import_seed_file(
 ) -> Result<Imported, Refused> {
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     let nothing = |why: &str| format!("{}: {why}; nothing was imported", up.file_name);
+    let rule = st.settings.import_signature.as_ref();
     let (format, read) = up
-        .read()
+        .read_checked(rule)
         .await
         .map_err(|why| Refused::new(unprocessable, nothing(&why)))?;
+    // The audit record says the file was verified, and by whom.
+    let file = match read
+        .notes
+        .iter()
+        .find(|n| n.starts_with("XML signature verified"))
+    {
+        Some(n) if rule.is_some() => format!("{} ({n})", up.file_name),
+        _ => up.file_name.clone(),
+    };
     let admin = st.admin();
     if !read.problems.is_empty() {
         let (po, number) = (&shipment.po, &shipment.number);
         if let Err(e) = admin
-            .import_refused(who, po, number, &up.file_name, &read.summary())
+            .import_refused(who, po, number, &file, &read.summary())
             .await
         {
             tracing::error!(error = %e, "import refusal not audited");
@@ -595,7 +624,7 @@ pub(crate) async fn import_seed_file(
             who,
             &shipment.po,
             &shipment.number,
-            &up.file_name,
+            &file,
             &read.tokens,
         )
         .await;

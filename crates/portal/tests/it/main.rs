@@ -6,6 +6,7 @@ mod auth;
 mod browser;
 mod common;
 mod delivery;
+mod import_signature;
 mod journey;
 mod journey_browser;
 mod layouts;
