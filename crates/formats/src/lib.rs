@@ -265,6 +265,9 @@ pub struct ReadOptions {
     /// The file's XML signature was verified before reading
     /// ([`pskc::verify_signature`]): no "signed, not verified" note.
     pub signature_verified: bool,
+    /// Threads a reader may use on a file it splits itself (PSKC's
+    /// `KeyPackage`s); 0 and 1 both mean one. The result is the same.
+    pub threads: usize,
 }
 
 /// A shared list of notes readers leave for the user: what was skipped and
@@ -426,7 +429,8 @@ pub fn reader_with<'a, R: BufRead + Send + 'a>(
                 .with_notes(options.notes.clone())
                 .with_serial_from(options.serial_from.clone())
                 .with_prompts(options.prompts)
-                .with_signature_verified(options.signature_verified),
+                .with_signature_verified(options.signature_verified)
+                .with_threads(options.threads),
         ),
         Format::OathCsv => {
             Box::new(oath_csv::Reader::new(input, file).with_notes(options.notes.clone()))

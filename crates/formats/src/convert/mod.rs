@@ -36,7 +36,9 @@ pub fn convert<R: Read + Send>(
         return parallel::parallel(input, out, opts);
     }
     let input = std::io::BufReader::with_capacity(DEFAULT_CHUNK, input);
-    let source = reader_into(opts.from, input, opts.file.clone(), &opts.read);
+    let mut read = opts.read.clone();
+    read.threads = opts.threads;
+    let source = reader_into(opts.from, input, opts.file.clone(), &read);
     if framed && opts.threads > 1 {
         sequential::read_ahead(source, out, opts)
     } else if framed {

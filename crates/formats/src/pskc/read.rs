@@ -3,6 +3,8 @@
 //! layouts (`docs/formats/pskc.md`) and vendors' own namespaces on a
 //! PSKC-shaped container.
 
+mod batch;
+
 use std::io::BufRead;
 use std::sync::Arc;
 
@@ -102,6 +104,10 @@ pub struct Reader<R: BufRead> {
     /// turns out PSKC-shaped.
     vendor_ns: Option<String>,
     signature_verified: bool,
+    /// Threads that read `KeyPackage`s (1: this one alone).
+    threads: usize,
+    /// The packages being read on several threads (kept for its buffer).
+    batch: batch::Batch,
     st: State,
 }
 
@@ -139,6 +145,8 @@ impl<R: BufRead> Reader<R> {
             packages: 0,
             vendor_ns: None,
             signature_verified: false,
+            threads: 1,
+            batch: batch::Batch::default(),
             st: State {
                 keys,
                 prompts: Prompts::default(),
@@ -177,6 +185,14 @@ impl<R: BufRead> Reader<R> {
     #[must_use]
     pub fn with_signature_verified(mut self, verified: bool) -> Self {
         self.signature_verified = verified;
+        self
+    }
+
+    /// Reads `KeyPackage`s on `threads` threads (default 1); the tokens,
+    /// problems and notes, and their order, are the same.
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
         self
     }
 
@@ -287,6 +303,9 @@ impl<R: BufRead> Reader<R> {
                     return Some(Err(e));
                 }
             }
+            if self.threads > 1 && !self.st.serials.ordered() && self.read_batch() {
+                continue;
+            }
             let child = match self.elements.next_child() {
                 Ok(Some(c)) => c,
                 Ok(None) => return self.finish(),
@@ -316,6 +335,7 @@ impl<R: BufRead> Reader<R> {
                 "KeyPackage" | "Device" => {
                     self.packages += 1;
                     self.st.key_package(node);
+                    self.st.pending.reverse();
                     Ok(())
                 }
                 _ => Ok(()),
@@ -344,6 +364,20 @@ fn check_version(v: &str, line: u64) -> Result<(), Error> {
 }
 
 impl State {
+    /// What a reading thread needs: the container's keys and settings,
+    /// nothing read yet.
+    fn worker(&self) -> Self {
+        Self {
+            keys: self.keys.clone(),
+            prompts: self.prompts,
+            max_iterations: self.max_iterations,
+            prot: self.prot.clone(),
+            serials: self.serials.fresh(),
+            pending: Vec::new(),
+            skipped: crate::Skips::default(),
+        }
+    }
+
     fn encryption_key(&mut self, node: Node<'_>) -> Result<(), Error> {
         self.prot.encrypted = true;
         if let Some(derived) = node.child("DerivedKey") {
@@ -519,6 +553,7 @@ impl State {
         Ok(())
     }
 
+    /// Adds the package's tokens (and problems) to `pending`, in file order.
     fn key_package(&mut self, pkg: Node<'_>) {
         let device = pkg.child("DeviceInfo").or_else(|| pkg.child("DeviceId"));
         for key in pkg.children("Key") {
@@ -529,7 +564,6 @@ impl State {
                 Err(e) => self.pending.push(Err(e)),
             }
         }
-        self.pending.reverse();
     }
 
     fn key(&mut self, device: Option<Node<'_>>, key: Node<'_>) -> Result<Option<Token>, Error> {

@@ -80,6 +80,26 @@ impl Serials {
         }
     }
 
+    /// Whether serials are made up in file order (one thread must read).
+    pub(crate) fn ordered(&self) -> bool {
+        matches!(self.from, Some(SerialFrom::Sequence(_)))
+    }
+
+    /// The same source, nothing counted yet (for a reading thread).
+    pub(crate) fn fresh(&self) -> Self {
+        Self::new(self.from.clone())
+    }
+
+    /// Keys whose serial came from the option so far.
+    pub(crate) fn made(&self) -> u64 {
+        self.made
+    }
+
+    /// Adds what a reading thread counted.
+    pub(crate) fn absorb(&mut self, made: u64) {
+        self.made += made;
+    }
+
     /// One line for the summary, when any serial came from the option.
     pub(crate) fn summary(&self) -> Option<String> {
         match (&self.from, self.made) {

@@ -29,7 +29,7 @@ pub(super) fn base64(text: &str, what: &str, at: Node<'_>) -> Result<Zeroizing<V
 }
 
 /// How values of this file are decrypted and checked.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Protection {
     /// The file says values are encrypted with a named or derived key.
     pub(super) encrypted: bool,

@@ -7,3 +7,4 @@ mod formats;
 mod pskc;
 mod pskc_seeds;
 mod pskc_signature;
+mod pskc_threads;

@@ -18,9 +18,9 @@ mod stream;
 mod tree;
 
 pub(crate) use error::XmlError;
-pub(crate) use names::Ns;
+pub(crate) use names::{Ns, Outer};
 pub(crate) use stream::Elements;
-pub(crate) use tree::Node;
+pub(crate) use tree::{Node, Tree};
 
 #[cfg(test)]
 mod tests {

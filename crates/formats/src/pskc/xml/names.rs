@@ -56,7 +56,7 @@ pub(super) type Binding<'a> = (&'a str, Ns);
 
 /// The root's namespace declarations, which every child inherits.
 #[derive(Debug, Default)]
-pub(super) struct Outer {
+pub(crate) struct Outer {
     /// `xmlns="…"` on the root.
     pub(super) default: Option<Ns>,
     /// `xmlns:prefix="…"` on the root.

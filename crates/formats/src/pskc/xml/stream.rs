@@ -282,6 +282,30 @@ impl<R: BufRead> Elements<R> {
         root.ns = Some(ns);
     }
 
+    /// The root's namespace declarations, in scope for every child.
+    pub(crate) fn bindings(&self) -> &Outer {
+        &self.bindings
+    }
+
+    /// Finds the next child of the root without moving past it (text and
+    /// comments before it are skipped): its span for [`Self::span`] and
+    /// [`Self::take`], or `None` at the root's end.
+    pub(crate) fn peek_child(&mut self) -> Result<Option<(usize, usize)>, XmlError> {
+        self.next_span()
+    }
+
+    /// The bytes of a span from [`Self::peek_child`] (valid until the next read).
+    pub(crate) fn span(&self, (from, len): (usize, usize)) -> &[u8] {
+        self.window.get(from..from + len).unwrap_or_default()
+    }
+
+    /// Moves past a span from [`Self::peek_child`]: its bytes and first line.
+    pub(crate) fn take(&mut self, (from, len): (usize, usize)) -> (&[u8], u64) {
+        let line = self.line;
+        self.advance(len);
+        (self.window.get(from..from + len).unwrap_or_default(), line)
+    }
+
     /// The next complete child of the root, or `None` at the root's end.
     pub(crate) fn next_child(&mut self) -> Result<Option<Tree<'_>>, XmlError> {
         let Some((from, to)) = self.next_span()? else {

@@ -84,7 +84,7 @@ pub(crate) struct Tree<'a> {
 impl<'a> Tree<'a> {
     /// Parses `src`, one complete element, with the root's namespace
     /// declarations `outer` in scope.
-    pub(super) fn parse(src: &'a [u8], line: u64, outer: &Outer) -> Result<Self, XmlError> {
+    pub(crate) fn parse(src: &'a [u8], line: u64, outer: &Outer) -> Result<Self, XmlError> {
         let text = std::str::from_utf8(src).map_err(|e| XmlError {
             message: "the XML is not valid UTF-8".into(),
             line: line + newlines(src.get(..e.valid_up_to()).unwrap_or_default()),
