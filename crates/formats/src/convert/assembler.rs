@@ -38,7 +38,13 @@ pub(super) struct Assembler<'o> {
 }
 
 impl<'o> Assembler<'o> {
-    pub(super) fn new(out: &'o mut dyn Write, opts: &ConvertOptions) -> Result<Self, Error> {
+    /// `own_serials`: this assembler detects duplicate serials itself (the
+    /// parallel path's workers do, in a [`super::shared_serials::SharedSerials`]).
+    pub(super) fn new(
+        out: &'o mut dyn Write,
+        opts: &ConvertOptions,
+        own_serials: bool,
+    ) -> Result<Self, Error> {
         let framing = Framing::of(opts.to);
         out.write_all(framing.begin())?;
         if let Some(e) = encoder(opts.to, &opts.write) {
@@ -49,11 +55,11 @@ impl<'o> Assembler<'o> {
             buf: Zeroizing::new(Vec::with_capacity(OUT_BUF + 4096)),
             framing,
             target: opts.to.target(),
-            // About one token per 64 input bytes (an Entra CSV row is ~80).
-            serials: SerialSet::with_capacity(
-                opts.size_hint
-                    .map_or(0, |b| usize::try_from(b / 64).unwrap_or(0).min(1 << 26)),
-            ),
+            serials: if own_serials {
+                SerialSet::with_capacity(serial_hint(opts))
+            } else {
+                SerialSet::new()
+            },
             first_class: None,
             report: Conversion::default(),
             shown: opts.shown,
@@ -72,6 +78,12 @@ impl<'o> Assembler<'o> {
             }
             Some(_) => {}
         }
+    }
+
+    /// Reports a serial found repeated elsewhere (the parallel path).
+    pub(super) fn repeated(&mut self, serial: &str) {
+        let message = Rule::DuplicateSerial.message(serial, "repeated");
+        self.report.problem(message, self.shown);
     }
 
     /// Records a serial; a repeat is a problem for every target but jsonl.
@@ -114,6 +126,13 @@ impl<'o> Assembler<'o> {
         self.report.summary.users_dropped = users_dropped;
         Ok(self.report)
     }
+}
+
+/// Serials to make room for: about one token per 64 input bytes (an Entra
+/// CSV row is ~80).
+pub(super) fn serial_hint(opts: &ConvertOptions) -> usize {
+    opts.size_hint
+        .map_or(0, |b| usize::try_from(b / 64).unwrap_or(0).min(1 << 26))
 }
 
 /// Checks one token and appends its framed item (`index` is 1-based);

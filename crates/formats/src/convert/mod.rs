@@ -13,6 +13,7 @@ mod chunker;
 mod options;
 mod parallel;
 mod sequential;
+mod shared_serials;
 
 use std::io::{Read, Write};
 

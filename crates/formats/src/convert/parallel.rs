@@ -10,14 +10,15 @@ use std::sync::{Arc, Mutex};
 use oathvault_token::Token;
 use zeroize::Zeroizing;
 
-use super::assembler::{Assembler, check_encode, no_encoder};
+use super::assembler::{Assembler, check_encode, no_encoder, serial_hint};
 use super::chunker::{Chunk, Chunker};
 use super::options::{Conversion, ConvertOptions};
+use super::shared_serials::SharedSerials;
 use crate::csv_record::{RecordReader, TextRecords};
 use crate::emit::Encoder;
 use crate::entra_csv::{self, Columns};
 use crate::error::{Error, ErrorKind};
-use crate::limits::BatchClass;
+use crate::limits::{BatchClass, Target};
 use crate::write::{Framing, encoder};
 use crate::{Format, ReadInto, jsonl};
 
@@ -28,13 +29,15 @@ struct Done {
     /// Framed items, back to back, ready to write.
     items: Zeroizing<Vec<u8>>,
     written: u64,
-    /// Serials of every token read, back to back, and where each ends; the
-    /// flag says whether the token's item is in `items`.
+    /// Serials of every token read, back to back, and where each ends, with
+    /// the token's place (record number in the file).
     serials: Vec<u8>,
-    serial_ends: Vec<(usize, bool)>,
+    serial_ends: Vec<(usize, u64)>,
     /// Per token, its kind for one-kind-per-file targets.
     classes: Vec<Option<BatchClass>>,
-    problems: Vec<String>,
+    /// Problems with their place among the tokens: `2n` before token `n`
+    /// (a record that could not be read), `2n + 1` after it (its limits).
+    problems: Vec<(usize, String)>,
     problem_count: usize,
     users_dropped: u64,
 }
@@ -44,6 +47,7 @@ fn work(
     columns: Option<Columns>,
     opts: &ConvertOptions,
     encoder: &mut dyn Encoder,
+    shared: Option<&SharedSerials>,
 ) -> Result<Done, Error> {
     let mut source: Box<dyn ReadInto + '_> = match columns {
         // Checked as UTF-8 once, the chunk's fields are slices of it; a
@@ -80,10 +84,12 @@ fn work(
     let mut record = chunk.records_before;
     while let Some(read) = source.read_into(&mut token) {
         record += 1;
+        // A record not read is before the next token; limits after it.
+        let at = 2 * done.serial_ends.len() + usize::from(read.is_ok());
         let mut note = |p: String| {
             done.problem_count += 1;
             if done.problems.len() < opts.shown {
-                done.problems.push(p);
+                done.problems.push((at, p));
             }
         };
         if let Err(e) = read {
@@ -102,9 +108,12 @@ fn work(
         if written {
             done.written += 1;
         }
+        if let Some(s) = shared {
+            s.insert(token.serial.as_str(), record);
+        }
         done.serials
             .extend_from_slice(token.serial.as_str().as_bytes());
-        done.serial_ends.push((done.serials.len(), written));
+        done.serial_ends.push((done.serials.len(), record));
         done.classes.push(target.batch_class(&token));
     }
     done.users_dropped = encoder.users_dropped() - dropped_before;
@@ -138,6 +147,10 @@ pub(super) fn parallel<R: Read + Send>(
     };
     let stop = AtomicBool::new(false);
     let threads = opts.threads.max(1);
+    // Duplicates are found by the workers as they go (jsonl keeps them).
+    let shared =
+        (opts.to.target() != Target::Any).then(|| SharedSerials::with_capacity(serial_hint(opts)));
+    let shared = shared.as_ref();
     let (work_tx, work_rx) = sync_channel::<Chunk>(threads);
     // Owned by the workers alone: when the last one stops, the chunker's
     // next send fails and it stops too (no thread waits forever).
@@ -175,7 +188,7 @@ pub(super) fn parallel<R: Read + Send>(
                     let next = work_rx.lock().map_or(None, |rx| rx.recv().ok());
                     let Some(chunk) = next else { break };
                     // The chunk is wiped when dropped (Zeroizing).
-                    let done = work(&chunk, columns, opts, enc.as_mut());
+                    let done = work(&chunk, columns, opts, enc.as_mut(), shared);
                     drop(chunk);
                     if done_tx.send(done).is_err() {
                         break;
@@ -186,7 +199,7 @@ pub(super) fn parallel<R: Read + Send>(
         drop(done_tx);
         drop(work_rx);
         let done_rx = done_rx;
-        let result = assemble(out, opts, &done_rx, &stop, &mut read_error);
+        let result = assemble(out, opts, shared, &done_rx, &stop, &mut read_error);
         // However assembly ended, release the workers and the chunker.
         stop.store(true, Ordering::Relaxed);
         drop(done_rx);
@@ -214,11 +227,12 @@ pub(super) fn parallel<R: Read + Send>(
 fn assemble(
     out: &mut dyn Write,
     opts: &ConvertOptions,
+    shared: Option<&SharedSerials>,
     done_rx: &Receiver<Result<Done, Error>>,
     stop: &AtomicBool,
     read_error: &mut Option<Error>,
 ) -> Result<Conversion, Error> {
-    let mut asm = Assembler::new(out, opts)?;
+    let mut asm = Assembler::new(out, opts, false)?;
     let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
     let mut next = 0u64;
     let mut users_dropped = 0u64;
@@ -242,7 +256,7 @@ fn assemble(
             if failed.is_some() || asm.report.stopped {
                 continue;
             }
-            if let Err(e) = apply(&mut asm, &mut d, opts) {
+            if let Err(e) = apply(&mut asm, &mut d, opts, shared) {
                 stop.store(true, Ordering::Relaxed);
                 failed = Some(e);
             }
@@ -259,20 +273,43 @@ fn assemble(
     asm.finish(users_dropped)
 }
 
-fn apply(asm: &mut Assembler<'_>, d: &mut Done, opts: &ConvertOptions) -> Result<(), Error> {
-    let kept = d.problems.len();
-    for p in d.problems.drain(..) {
-        asm.report.problem(p, opts.shown);
-    }
-    // Problems beyond those the worker kept are counted too.
-    asm.report.problem_count += d.problem_count - kept;
+/// Adds a chunk's problems, duplicates and items, in file order; every
+/// chunk before it was applied, so its repeats are final.
+fn apply(
+    asm: &mut Assembler<'_>,
+    d: &mut Done,
+    opts: &ConvertOptions,
+    shared: Option<&SharedSerials>,
+) -> Result<(), Error> {
+    // Problems beyond those the worker kept are counted (the worker kept
+    // `shown`, so the report's list is full past them).
+    asm.report.problem_count += d.problem_count - d.problems.len();
+    let mut problems = d.problems.drain(..).peekable();
+    let repeats = match (shared, d.serial_ends.first(), d.serial_ends.last()) {
+        (Some(s), Some(&(_, first)), Some(&(_, last))) => s.take_repeats(first, last),
+        _ => Vec::new(),
+    };
+    let mut repeats = repeats.into_iter().peekable();
+    // In the order one pass in file order finds them: per token, what
+    // could not be read before it, its repeat, its kind, then its limits.
     let mut start = 0usize;
-    for (&(end, _), &class) in d.serial_ends.iter().zip(&d.classes) {
+    for (n, (&(end, place), &class)) in d.serial_ends.iter().zip(&d.classes).enumerate() {
+        while let Some((_, p)) = problems.next_if(|(at, _)| *at == 2 * n) {
+            asm.report.problem(p, opts.shown);
+        }
         let serial =
             std::str::from_utf8(d.serials.get(start..end).unwrap_or_default()).unwrap_or_default();
-        asm.serial(serial);
+        if repeats.next_if_eq(&place).is_some() {
+            asm.repeated(serial);
+        }
         asm.class(serial, class);
+        while let Some((_, p)) = problems.next_if(|(at, _)| *at == 2 * n + 1) {
+            asm.report.problem(p, opts.shown);
+        }
         start = end;
+    }
+    for (_, p) in problems {
+        asm.report.problem(p, opts.shown);
     }
     asm.items(&d.items, d.written)?;
     Ok(())

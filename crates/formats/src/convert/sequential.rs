@@ -118,7 +118,7 @@ pub(super) fn sequential(
     out: &mut dyn Write,
     opts: &ConvertOptions,
 ) -> Result<Conversion, Error> {
-    let mut asm = Assembler::new(out, opts)?;
+    let mut asm = Assembler::new(out, opts, true)?;
     let mut encoder = encoder(opts.to, &opts.write).ok_or_else(|| no_encoder(opts.to))?;
     let mut token = Token::blank();
     let mut item = Vec::with_capacity(512);

@@ -253,3 +253,35 @@ fn pskc_read_ahead_equals_one_thread() {
         assert!(e.to_string().contains("disk full"), "{e}");
     }
 }
+
+/// Duplicates found by the workers as they go, in whatever order they meet
+/// the records, are reported as one pass in file order reports them: every
+/// occurrence but the first, in place among the other problems.
+#[test]
+fn duplicates_across_chunks_are_reported_in_file_order() {
+    let mut csv = String::from("serial number,secret key,time interval,manufacturer,model\n");
+    let (mut seen, mut want) = (std::collections::HashSet::new(), 0);
+    for i in 0..3000 {
+        let serial = (i * 7919) % 1300;
+        let secret = if i % 211 == 3 {
+            want += 1;
+            "NOT-BASE32"
+        } else {
+            if !seen.insert(serial) {
+                want += 1;
+            }
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+        };
+        writeln!(csv, "{serial},{secret},30,Acme,T1").unwrap();
+    }
+    assert!(want > 1600, "{want}");
+    for chunk in [64, 997, 30_000] {
+        let (c, _) = same(csv.as_bytes(), Format::EntraCsv, Format::EntraJson, chunk);
+        assert_eq!(c.problem_count, want, "{:?}", &c.problems[..5]);
+        assert!(
+            c.problems.iter().any(|p| p.contains("repeated")),
+            "{:?}",
+            c.problems
+        );
+    }
+}
