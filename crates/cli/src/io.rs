@@ -233,6 +233,8 @@ pub enum Output {
     File {
         temp: tempfile::NamedTempFile,
         dest: PathBuf,
+        /// Flushes to disk in the background while the output is written.
+        syncer: Option<crate::early_sync::Syncer>,
     },
     /// Standard output: held in memory (wiped on drop) so that a refused
     /// conversion prints nothing.
@@ -282,14 +284,29 @@ impl Output {
         Ok(Self::File {
             temp,
             dest: dest.to_path_buf(),
+            syncer: None,
         })
     }
 
     /// The writer to stream into.
     pub fn writer(&mut self) -> Box<dyn Write + '_> {
         match self {
-            Self::File { temp, .. } => {
-                Box::new(io::BufWriter::with_capacity(256 * 1024, temp.as_file_mut()))
+            Self::File { temp, syncer, .. } => {
+                if syncer.is_none() {
+                    // Without a second thread the output is still synced at commit.
+                    *syncer = crate::early_sync::Syncer::start(temp.as_file()).ok();
+                }
+                match syncer {
+                    Some(s) => Box::new(io::BufWriter::with_capacity(
+                        256 * 1024,
+                        crate::early_sync::Writer {
+                            file: temp.as_file(),
+                            syncer: s,
+                            since: 0,
+                        },
+                    )),
+                    None => Box::new(io::BufWriter::with_capacity(256 * 1024, temp.as_file_mut())),
+                }
             }
             Self::Stdout(buf) | Self::Special { buf, .. } => Box::new(&mut **buf),
         }
@@ -298,7 +315,10 @@ impl Output {
     /// Makes the output visible: sync and rename, or print.
     pub fn commit(self) -> Result<(), Failure> {
         match self {
-            Self::File { temp, dest } => {
+            Self::File { temp, dest, syncer } => {
+                if let Some(s) = syncer {
+                    s.finish().context("cannot flush the output to disk")?;
+                }
                 // The content is on disk before the name points at it.
                 temp.as_file()
                     .sync_data()

@@ -14,6 +14,7 @@ macro_rules! say {
 
 mod args;
 mod commands;
+mod early_sync;
 mod entra_args;
 mod io;
 mod server_args;
