@@ -134,17 +134,7 @@ impl SeedUpload {
                 problems: vec![format!("{}: {why}; nothing was read", self.file_name)],
                 ..ReadAll::default()
             };
-            if format != Format::Pskc {
-                if rule.signed_only {
-                    return Ok((
-                        format,
-                        refused(format!(
-                            "{} files carry no signature, and this portal imports signed PSKC files only",
-                            format.name()
-                        )),
-                    ));
-                }
-            } else {
+            if format == Format::Pskc {
                 let (file, key) = (self.file.clone(), rule.key.clone());
                 let checked = tokio::task::spawn_blocking(move || {
                     oathvault_formats::pskc::verify_signature(&file, &key)
@@ -162,6 +152,14 @@ impl SeedUpload {
                     }
                     Err(e) => return Ok((format, refused(format!("XML signature refused: {e}")))),
                 }
+            } else if rule.signed_only {
+                return Ok((
+                    format,
+                    refused(format!(
+                        "{} files carry no signature, and this portal imports signed PSKC files only",
+                        format.name()
+                    )),
+                ));
             }
         }
         let name: Arc<str> = Arc::from(self.file_name.as_str());

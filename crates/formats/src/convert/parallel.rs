@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 use super::assembler::{Assembler, check_encode, no_encoder, serial_hint};
 use super::chunker::{Chunk, Chunker};
 use super::options::{Conversion, ConvertOptions};
-use super::shared_serials::SharedSerials;
+use super::shared_serials::{Batch, SharedSerials};
 use crate::csv_record::{RecordReader, TextRecords};
 use crate::emit::Encoder;
 use crate::entra_csv::{self, Columns};
@@ -48,6 +48,7 @@ fn work(
     opts: &ConvertOptions,
     encoder: &mut dyn Encoder,
     shared: Option<&SharedSerials>,
+    batch: &mut Batch,
 ) -> Result<Done, Error> {
     let mut source: Box<dyn ReadInto + '_> = match columns {
         // Checked as UTF-8 once, the chunk's fields are slices of it; a
@@ -82,6 +83,7 @@ fn work(
     let framing = Framing::of(opts.to);
     let dropped_before = encoder.users_dropped();
     let mut record = chunk.records_before;
+    batch.clear();
     while let Some(read) = source.read_into(&mut token) {
         record += 1;
         // A record not read is before the next token; limits after it.
@@ -109,12 +111,15 @@ fn work(
             done.written += 1;
         }
         if let Some(s) = shared {
-            s.insert(token.serial.as_str(), record);
+            batch.push(s, token.serial.as_str().as_bytes(), record);
         }
         done.serials
             .extend_from_slice(token.serial.as_str().as_bytes());
         done.serial_ends.push((done.serials.len(), record));
         done.classes.push(target.batch_class(&token));
+    }
+    if let Some(s) = shared {
+        s.insert_batch(batch);
     }
     done.users_dropped = encoder.users_dropped() - dropped_before;
     Ok(done)
@@ -184,11 +189,12 @@ pub(super) fn parallel<R: Read + Send>(
                     let _ = done_tx.send(Err(no_encoder(opts.to)));
                     return;
                 };
+                let mut batch = Batch::default();
                 loop {
                     let next = work_rx.lock().map_or(None, |rx| rx.recv().ok());
                     let Some(chunk) = next else { break };
                     // The chunk is wiped when dropped (Zeroizing).
-                    let done = work(&chunk, columns, opts, enc.as_mut(), shared);
+                    let done = work(&chunk, columns, opts, enc.as_mut(), shared, &mut batch);
                     drop(chunk);
                     if done_tx.send(done).is_err() {
                         break;

@@ -54,12 +54,59 @@ fn bytes_of(arena: &[u8], e: Entry) -> &[u8] {
         .unwrap_or_default()
 }
 
+/// A shard on cache lines of its own: two workers writing to neighbouring
+/// shards must not take the same line from each other.
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded(Mutex<Shard>);
+
 /// Serials of one conversion, shared by its workers.
 pub(super) struct SharedSerials {
-    shards: Vec<Mutex<Shard>>,
+    shards: Vec<Padded>,
     hasher: DefaultHashBuilder,
     /// Places marked as repeats and not yet taken by the assembler.
     repeats: Mutex<BTreeSet<u64>>,
+}
+
+/// A worker's serials waiting to be recorded: hashed as they are read,
+/// recorded shard by shard at the end of its chunk.
+#[derive(Default)]
+pub(super) struct Batch {
+    bytes: Vec<u8>,
+    items: Vec<Item>,
+}
+
+struct Item {
+    shard: usize,
+    hash: u64,
+    start: usize,
+    end: usize,
+    place: u64,
+}
+
+impl Batch {
+    /// Adds `serial` at `place`.
+    pub(super) fn push(&mut self, set: &SharedSerials, serial: &[u8], place: u64) {
+        let hash = set.hasher.hash_one(serial);
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(serial);
+        // Bits the tables do not use (they take the low bits for the
+        // bucket and the top seven for their tags).
+        let shard = usize::try_from((hash >> 32) & (SHARDS as u64 - 1)).unwrap_or(0);
+        self.items.push(Item {
+            shard,
+            hash,
+            start,
+            end: self.bytes.len(),
+            place,
+        });
+    }
+
+    /// Forgets what was pushed (a chunk that failed).
+    pub(super) fn clear(&mut self) {
+        self.bytes.clear();
+        self.items.clear();
+    }
 }
 
 impl SharedSerials {
@@ -71,7 +118,7 @@ impl SharedSerials {
                 let mut s = Shard::default();
                 s.arena.reserve(per.saturating_mul(12));
                 s.table.reserve(per, |_| 0);
-                Mutex::new(s)
+                Padded(Mutex::new(s))
             })
             .collect();
         Self {
@@ -82,28 +129,37 @@ impl SharedSerials {
     }
 
     /// Records `serial` at `place` (its record number; places up to 2^48).
+    #[cfg(test)]
+    fn insert(&self, serial: &str, place: u64) {
+        let mut batch = Batch::default();
+        batch.push(self, serial.as_bytes(), place);
+        self.insert_batch(&mut batch);
+    }
+
+    /// Records a worker's serials, each shard's under one lock.
     /// Serials are at most 128 bytes; past 4 GiB of serials in a shard it
     /// stops growing and new serials go unrecorded.
-    pub(super) fn insert(&self, serial: &str, place: u64) {
-        let bytes = serial.as_bytes();
-        let hash = self.hasher.hash_one(bytes);
-        // Bits the table itself does not use (it takes the low bits for the
-        // bucket and the top seven for its tags).
-        let shard = usize::try_from((hash >> 32) & (SHARDS as u64 - 1)).unwrap_or(0);
-        let Some(lock) = self.shards.get(shard) else {
-            return;
-        };
-        let repeat = {
-            let Ok(mut guard) = lock.lock() else { return };
+    pub(super) fn insert_batch(&self, batch: &mut Batch) {
+        batch.items.sort_unstable_by_key(|i| i.shard);
+        let mut repeats = Vec::new();
+        let mut items = batch.items.iter().peekable();
+        while let Some(first) = items.peek() {
+            let shard = first.shard;
+            let Some(Ok(mut guard)) = self.shards.get(shard).map(|p| p.0.lock()) else {
+                return;
+            };
             let Shard { arena, table } = &mut *guard;
-            if let Some(e) = table.find_mut(hash, |&e| bytes_of(arena, e) == bytes) {
-                let first = e.place();
-                e.set_place(first.min(place));
-                first.max(place)
-            } else {
+            while let Some(item) = items.next_if(|i| i.shard == shard) {
+                let bytes = batch.bytes.get(item.start..item.end).unwrap_or_default();
+                if let Some(e) = table.find_mut(item.hash, |&e| bytes_of(arena, e) == bytes) {
+                    let first = e.place();
+                    e.set_place(first.min(item.place));
+                    repeats.push(first.max(item.place));
+                    continue;
+                }
                 let (Ok(start), Ok(len)) = (u32::try_from(arena.len()), u16::try_from(bytes.len()))
                 else {
-                    return;
+                    continue;
                 };
                 arena.extend_from_slice(bytes);
                 let mut entry = Entry {
@@ -112,15 +168,17 @@ impl SharedSerials {
                     len,
                     place_high: 0,
                 };
-                entry.set_place(place);
+                entry.set_place(item.place);
                 let (arena, hasher) = (&*arena, &self.hasher);
-                table.insert_unique(hash, entry, |&e| hasher.hash_one(bytes_of(arena, e)));
-                return;
+                table.insert_unique(item.hash, entry, |&e| hasher.hash_one(bytes_of(arena, e)));
             }
-        };
-        if let Ok(mut r) = self.repeats.lock() {
-            r.insert(repeat);
         }
+        if !repeats.is_empty()
+            && let Ok(mut r) = self.repeats.lock()
+        {
+            r.extend(repeats);
+        }
+        batch.clear();
     }
 
     /// Takes the repeats among places `from..=to` (sorted). Final once every

@@ -46,13 +46,13 @@ fn document(n: usize, broken: Option<usize>) -> String {
             )
         };
         let text = if broken == Some(i) { "&nope;" } else { "" };
-        let _ = write!(
+        let _ = writeln!(
             x,
             "  <KeyPackage>{device}<Key{id} Algorithm=\"urn:ietf:params:xml:ns:keyprov:pskc:{alg}\">\
              <FriendlyName>t{i}{text}</FriendlyName>\
              <AlgorithmParameters><ResponseFormat Length=\"6\" Encoding=\"DECIMAL\"/></AlgorithmParameters>\
              <Data><Secret><PlainValue>{secret}</PlainValue></Secret>\
-             <TimeInterval><PlainValue>30</PlainValue></TimeInterval></Data></Key></KeyPackage>\n"
+             <TimeInterval><PlainValue>30</PlainValue></TimeInterval></Data></Key></KeyPackage>"
         );
     }
     x.push_str("</KeyContainer>\n");
