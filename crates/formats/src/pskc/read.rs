@@ -107,7 +107,7 @@ pub struct Reader<R: BufRead> {
     /// Threads that read `KeyPackage`s (1: this one alone).
     threads: usize,
     /// The packages being read on several threads (kept for its buffer).
-    batch: batch::Batch,
+    batch: batch::Batches,
     st: State,
 }
 
@@ -146,7 +146,7 @@ impl<R: BufRead> Reader<R> {
             vendor_ns: None,
             signature_verified: false,
             threads: 1,
-            batch: batch::Batch::default(),
+            batch: batch::Batches::default(),
             st: State {
                 keys,
                 prompts: Prompts::default(),

@@ -26,6 +26,14 @@ const MAX_BYTES: usize = 2 << 20;
 /// Below this many packages one thread reads them (a thread costs more).
 const MIN_SHARED: usize = 16;
 
+/// The reader's batches: the next one, gathered while the last was
+/// parsed, and a buffer to reuse.
+#[derive(Default)]
+pub(super) struct Batches {
+    ahead: Option<Batch>,
+    spare: Batch,
+}
+
 /// Packages copied out of the reader's window (wiped when dropped).
 #[derive(Default)]
 pub(super) struct Batch {
@@ -94,41 +102,51 @@ impl<R: BufRead> Reader<R> {
     /// child is not a package, the document ends, or the scanner found a
     /// problem — the single-threaded path takes it from there.
     pub(super) fn read_batch(&mut self) -> bool {
-        let mut batch = std::mem::take(&mut self.batch);
-        while batch.spans.len() < MAX_PACKAGES && batch.bytes.len() < MAX_BYTES {
-            let Ok(Some(span)) = self.elements.peek_child() else {
-                break;
-            };
-            if !package_named(self.elements.span(span)) {
-                break;
+        let batch = match self.batch.ahead.take() {
+            Some(b) => b,
+            None => {
+                let spare = std::mem::take(&mut self.batch.spare);
+                self.gather(spare)
             }
-            let (src, line) = self.elements.take(span);
-            let start = batch.bytes.len();
-            batch.bytes.extend_from_slice(src);
-            batch.spans.push((start, batch.bytes.len(), line));
-        }
+        };
         if batch.spans.is_empty() {
-            self.batch = batch;
+            self.batch.spare = batch;
             return false;
         }
-        let outer = self.elements.bindings();
+        // The root's declarations, for the threads (this one scans on).
+        let outer = self.elements.bindings().clone();
         let threads = if batch.spans.len() < MIN_SHARED {
             1
         } else {
             self.threads.max(1)
         };
-        let per = batch.spans.len().div_ceil(threads);
+        // This thread takes one part and each other thread two: it also
+        // scans the next batch while they parse.
+        let unit = batch.spans.len().div_ceil(2 * threads - 1).max(1);
+        let (mine, theirs) = batch.spans.split_at(unit.min(batch.spans.len()));
         let shares: Vec<Share> = std::thread::scope(|scope| {
-            let mut parts = batch.spans.chunks(per.max(1));
-            let first = parts.next().unwrap_or_default();
-            let handles: Vec<_> = parts
-                .map(|part| {
-                    let st = self.st.worker();
-                    let bytes = &batch.bytes;
-                    scope.spawn(move || read_share(bytes, part, outer, st))
-                })
-                .collect();
-            let mut shares = vec![read_share(&batch.bytes, first, outer, self.st.worker())];
+            let handles: Vec<_> = if threads > 1 {
+                theirs
+                    .chunks(2 * unit)
+                    .map(|part| {
+                        let st = self.st.worker();
+                        let (bytes, outer) = (&batch.bytes, &outer);
+                        scope.spawn(move || read_share(bytes, part, outer, st))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if threads > 1 {
+                let spare = std::mem::take(&mut self.batch.spare);
+                self.batch.ahead = Some(self.gather(spare));
+            }
+            let all_mine = if threads > 1 {
+                mine
+            } else {
+                batch.spans.as_slice()
+            };
+            let mut shares = vec![read_share(&batch.bytes, all_mine, &outer, self.st.worker())];
             for h in handles {
                 shares.push(h.join().unwrap_or_else(|_| Share {
                     tokens: Vec::new(),
@@ -142,10 +160,11 @@ impl<R: BufRead> Reader<R> {
             }
             shares
         });
-        // Wiped and kept for the next batch.
+        // Wiped and kept for a next batch.
+        let mut batch = batch;
         zeroize::Zeroize::zeroize(&mut *batch.bytes);
         batch.spans.clear();
-        self.batch = batch;
+        self.batch.spare = batch;
         let mut tokens = Vec::new();
         for share in shares {
             tokens.extend(share.tokens);
@@ -163,6 +182,26 @@ impl<R: BufRead> Reader<R> {
         tokens.reverse();
         self.st.pending = tokens;
         true
+    }
+
+    /// Copies the `KeyPackage`s that come next into `batch` (emptied
+    /// first), up to a batch's size or the next child that is not one.
+    fn gather(&mut self, mut batch: Batch) -> Batch {
+        batch.spans.clear();
+        zeroize::Zeroize::zeroize(&mut *batch.bytes);
+        while batch.spans.len() < MAX_PACKAGES && batch.bytes.len() < MAX_BYTES {
+            let Ok(Some(span)) = self.elements.peek_child() else {
+                break;
+            };
+            if !package_named(self.elements.span(span)) {
+                break;
+            }
+            let (src, line) = self.elements.take(span);
+            let start = batch.bytes.len();
+            batch.bytes.extend_from_slice(src);
+            batch.spans.push((start, batch.bytes.len(), line));
+        }
+        batch
     }
 }
 

@@ -55,7 +55,7 @@ impl Ns {
 pub(super) type Binding<'a> = (&'a str, Ns);
 
 /// The root's namespace declarations, which every child inherits.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Outer {
     /// `xmlns="…"` on the root.
     pub(super) default: Option<Ns>,
