@@ -3,11 +3,18 @@
 //! same file with one ciphertext byte changed, an unsigned file, or another
 //! signer's file is refused with the reason on the page and in the audit
 //! log, and nothing is stored. With `signed_only`, a CSV file is refused too.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests: a failure is a failed test"
+)]
 
 use crate::common;
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use common::{ADMIN, App, T, app_with, fetch, req, sign_in, upload};
+use oathvault_portal::api::keys::{Scope, add_key};
 use oathvault_portal::config::Import;
 use oathvault_portal::{Actor, Admin, WebSettings};
 use oathvault_testkit::pki::{openssl_certificate, openssl_ec_certificate};
@@ -192,6 +199,69 @@ async fn a_signed_pskc_file_is_imported_and_a_changed_one_refused_with_its_reaso
         "{events:?}"
     );
     assert!(!events[4].1.contains("signature"), "{events:?}");
+}
+
+/// The vendor API's seed-file import keeps the same rule: a changed file
+/// is refused with the reason in its problem document, nothing stored.
+#[tokio::test]
+async fn the_api_import_keeps_the_signature_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = openssl_ec_certificate(dir.path(), "vendor-signing");
+    let app = portal(&cert, false).await;
+    let who = Actor {
+        name: "cli:test".into(),
+        source: "cli".into(),
+        now: T,
+    };
+    let made = add_key(
+        &app.state.store,
+        &mut StdRng::seed_from_u64(3),
+        &who,
+        "ERP",
+        &[Scope::TokensImport],
+    )
+    .await
+    .unwrap();
+    let signed = std::fs::read_to_string(sign(
+        dir.path(),
+        "signed.xml",
+        FIGURE6,
+        (&key, &cert),
+        EXC_C14N,
+        ECDSA_SHA256,
+        SHA256,
+    ))
+    .unwrap();
+    let tampered = signed.replace(CIPHERTEXT.0, CIPHERTEXT.1);
+    for (name, file, status) in [
+        ("tampered.xml", &tampered, StatusCode::UNPROCESSABLE_ENTITY),
+        ("signed.xml", &signed, StatusCode::CREATED),
+    ] {
+        let mut r = upload(
+            "/api/v1/shipments/SH-7/tokens",
+            "",
+            &[("psk", PSK)],
+            (name, file.as_bytes()),
+        );
+        r.headers_mut().insert(
+            header::AUTHORIZATION,
+            format!("Bearer {}", made.key.as_str()).parse().unwrap(),
+        );
+        let (s, _, body) = fetch(&app, r).await;
+        assert_eq!(s, status, "{name}: {body}");
+        if s == StatusCode::UNPROCESSABLE_ENTITY {
+            assert!(
+                body.contains(
+                    "tampered.xml: XML signature refused: the signature does not match the file"
+                ),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(app.state.store.counts().await.unwrap().tokens, 1);
+    let events = imports(&app).await;
+    assert_eq!(events[0].0, "refused", "{events:?}");
+    assert!(events[1].1.contains("XML signature verified"), "{events:?}");
 }
 
 #[tokio::test]

@@ -102,12 +102,11 @@ impl<R: BufRead> Reader<R> {
     /// child is not a package, the document ends, or the scanner found a
     /// problem — the single-threaded path takes it from there.
     pub(super) fn read_batch(&mut self) -> bool {
-        let batch = match self.batch.ahead.take() {
-            Some(b) => b,
-            None => {
-                let spare = std::mem::take(&mut self.batch.spare);
-                self.gather(spare)
-            }
+        let batch = if let Some(b) = self.batch.ahead.take() {
+            b
+        } else {
+            let spare = std::mem::take(&mut self.batch.spare);
+            self.gather(spare)
         };
         if batch.spans.is_empty() {
             self.batch.spare = batch;
