@@ -259,8 +259,16 @@ async fn the_api_import_keeps_the_signature_rule() {
         }
     }
     assert_eq!(app.state.store.counts().await.unwrap().tokens, 1);
-    let events = imports(&app).await;
+    // The import events (the key's own creation is audited too).
+    let events: Vec<(String, String)> = imports(&app)
+        .await
+        .into_iter()
+        .filter(|(_, d)| d.contains(".xml"))
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(events[0].0, "refused", "{events:?}");
+    assert!(events[0].1.contains("XML signature refused"), "{events:?}");
+    assert_eq!(events[1].0, "ok", "{events:?}");
     assert!(events[1].1.contains("XML signature verified"), "{events:?}");
 }
 
