@@ -343,6 +343,8 @@ impl<'a> Directory<'a> {
             name: name.trim().to_owned(),
             secret_hash: crate::oauth::secret_hash(&secret),
             permissions: permissions.to_vec(),
+            redirect_uris: Vec::new(),
+            role_claims: false,
         };
         self.db.add_app(&app, now).await?;
         // Registered in its own tenant by an administrator there: what it
@@ -351,6 +353,38 @@ impl<'a> Directory<'a> {
             .grant_app(&app.tenant_id, &app.client_id, permissions, now)
             .await?;
         Ok((app, secret))
+    }
+
+    /// Sets where the app `client_id` of `tenant` may receive authorization
+    /// codes (replacing what was there) and whether its ID tokens carry the
+    /// user's directory roles (`wids`). Each URI must be absolute, without
+    /// a fragment, `https://` or `http://` to a loopback host (as Entra's
+    /// web platform requires).
+    pub async fn set_signin(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        redirect_uris: &[String],
+        role_claims: bool,
+    ) -> Result<App, AdminError> {
+        let t = self.tenant(tenant).await?;
+        for u in redirect_uris {
+            check_redirect_uri(u).map_err(AdminError::Invalid)?;
+        }
+        let app = self
+            .db
+            .app(client_id)
+            .await?
+            .filter(|a| a.tenant_id == t.id)
+            .ok_or_else(|| AdminError::Invalid(format!("no app {client_id} in {}", t.name)))?;
+        self.db
+            .set_app_signin(&app.client_id, redirect_uris, role_claims)
+            .await?;
+        Ok(App {
+            redirect_uris: redirect_uris.to_vec(),
+            role_claims,
+            ..app
+        })
     }
 
     /// Consents to delegated `scopes` for the app `client_id` in `tenant`:
@@ -487,4 +521,31 @@ impl<'a> Directory<'a> {
             users,
         })
     }
+}
+
+/// Whether `uri` may be registered as a redirect URI: why not, if not.
+fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    let loopback = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+        .iter()
+        .any(|p| {
+            uri.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        });
+    let ok_scheme = uri
+        .strip_prefix("https://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+    if !(ok_scheme || loopback) {
+        return Err(format!(
+            "redirect URI {uri:?}: must start with https:// (or http://localhost, http://127.0.0.1, http://[::1])"
+        ));
+    }
+    if uri.contains('#') || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "redirect URI {uri:?}: no fragment (#) and no spaces"
+        ));
+    }
+    if uri.len() > 256 {
+        return Err(format!("redirect URI {uri:?}: longer than 256 characters"));
+    }
+    Ok(())
 }

@@ -14,6 +14,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, AssertSqlSafe};
 
 pub use apps::App;
+pub use authcodes::{AuthCode, Redeemed};
 pub use credentials::AppCertificate;
 pub use devices::Device;
 pub use grants::{DeviceCodeGrant, Refresh, RefreshGrant};
@@ -23,6 +24,7 @@ pub use tenants::Tenant;
 pub use users::User;
 
 mod apps;
+mod authcodes;
 mod credentials;
 mod devices;
 mod grants;

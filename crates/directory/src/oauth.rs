@@ -18,11 +18,13 @@ use sha2::{Digest, Sha256};
 use crate::{DirState, GRAPH_AUDIENCE, new_id};
 
 mod assertion;
+mod authorize;
 mod delegated;
 
 pub(crate) fn routes() -> Router<Arc<DirState>> {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize::authorize))
         .route(
             "/{tenant}/oauth2/v2.0/devicecode",
             post(delegated::devicecode),
@@ -37,9 +39,9 @@ pub(crate) fn routes() -> Router<Arc<DirState>> {
 /// An identity-platform error.
 pub(crate) struct OAuthError {
     status: StatusCode,
-    error: &'static str,
-    code: u32,
-    description: String,
+    pub(crate) error: &'static str,
+    pub(crate) code: u32,
+    pub(crate) description: String,
 }
 
 impl OAuthError {
@@ -123,6 +125,9 @@ pub(crate) struct TokenForm {
     scope: Option<String>,
     device_code: Option<zeroize::Zeroizing<String>>,
     refresh_token: Option<zeroize::Zeroizing<String>>,
+    code: Option<zeroize::Zeroizing<String>>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<zeroize::Zeroizing<String>>,
 }
 
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -177,6 +182,12 @@ async fn token(
         Some("client_credentials") => {}
         Some(DEVICE_CODE_GRANT) => {
             return delegated::redeem_device_code(&st, &headers, &t, &f)
+                .await
+                .map_err(fail);
+        }
+        Some("authorization_code") => {
+            let (app, _) = authenticate(&st, &headers, &t, &f).await.map_err(fail)?;
+            return authorize::redeem_code(&st, &headers, &t, &app, &f)
                 .await
                 .map_err(fail);
         }
@@ -278,6 +289,26 @@ async fn client(
             ),
         ));
     }
+    authenticate(st, headers, t, f).await
+}
+
+/// The app that `f` names, authenticated by its client secret or a
+/// certificate's client assertion, and how (`appidacr`).
+async fn authenticate(
+    st: &DirState,
+    headers: &HeaderMap,
+    t: &crate::db::Tenant,
+    f: &TokenForm,
+) -> Result<(crate::db::App, &'static str), OAuthError> {
+    let client_id = f.client_id.clone().unwrap_or_default();
+    if client_id.is_empty() {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900_144,
+            "The request body must contain the following parameter: 'client_id'.",
+        ));
+    }
     let app = st
         .db
         .app(&client_id)
@@ -329,8 +360,16 @@ async fn openid(
         "issuer": iss,
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
         "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
-        "grant_types_supported": ["client_credentials", DEVICE_CODE_GRANT, "refresh_token"],
+        "grant_types_supported": ["authorization_code", "client_credentials", DEVICE_CODE_GRANT, "refresh_token"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "subject_types_supported": ["pairwise"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "nonce", "oid", "tid", "name", "preferred_username", "email", "wids", "ver"],
+        "prompt_values_supported": ["login", "none", "select_account", "consent"],
         "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
         "id_token_signing_alg_values_supported": ["RS256"],
         "tenant_region_scope": "EU",

@@ -95,6 +95,18 @@ async fn start_session(
     Ok(set_cookie(&token, ttl))
 }
 
+/// The user of a complete session (password and, when needed, the code),
+/// if there is one (the authorize endpoint's check).
+pub(crate) async fn full_session_user(
+    st: &DirState,
+    headers: &HeaderMap,
+) -> Result<Option<User>, GraphError> {
+    Ok(session(st, headers)
+        .await?
+        .filter(|(_, stage)| stage == "full")
+        .map(|(u, _)| u))
+}
+
 /// The session's user and stage.
 async fn session(st: &DirState, headers: &HeaderMap) -> Result<Option<(User, String)>, GraphError> {
     match cookie(headers) {

@@ -19,6 +19,12 @@ pub struct App {
     /// `requiredResourceAccess`); what it holds in a tenant is what was
     /// granted there ([`Db::app_grants`]).
     pub permissions: Vec<String>,
+    /// Where the authorization code flow may send codes (Entra's web
+    /// platform `redirectUris`): exact URIs, compared as strings.
+    pub redirect_uris: Vec<String>,
+    /// Whether its ID tokens carry the user's directory roles as `wids`
+    /// (Entra's `groupMembershipClaims` with `DirectoryRole`).
+    pub role_claims: bool,
 }
 
 impl std::fmt::Debug for App {
@@ -26,6 +32,8 @@ impl std::fmt::Debug for App {
         f.debug_struct("App")
             .field("client_id", &self.client_id)
             .field("permissions", &self.permissions)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("role_claims", &self.role_claims)
             .finish_non_exhaustive()
     }
 }
@@ -34,14 +42,16 @@ impl Db {
     /// Adds an app registration.
     pub async fn add_app(&self, a: &App, now: i64) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT INTO dir_app (client_id, tenant_id, name, secret_hash, permissions, created) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO dir_app (client_id, tenant_id, name, secret_hash, permissions, redirect_uris, role_claims, created) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&a.client_id)
         .bind(&a.tenant_id)
         .bind(&a.name)
         .bind(&a.secret_hash)
         .bind(a.permissions.join(" "))
+        .bind(a.redirect_uris.join(" "))
+        .bind(i64::from(a.role_claims))
         .bind(now)
         .execute(&self.pool)
         .await
@@ -52,7 +62,8 @@ impl Db {
     /// An app registration by client id.
     pub async fn app(&self, client_id: &str) -> Result<Option<App>, DbError> {
         let row = sqlx::query(
-            "SELECT client_id, tenant_id, name, secret_hash, permissions FROM dir_app WHERE client_id = $1",
+            "SELECT client_id, tenant_id, name, secret_hash, permissions, redirect_uris, role_claims \
+             FROM dir_app WHERE client_id = $1",
         )
         .bind(client_id.to_ascii_lowercase())
         .fetch_optional(&self.pool)
@@ -60,15 +71,38 @@ impl Db {
         Ok(row
             .map(|r| -> Result<App, sqlx::Error> {
                 let perms: String = r.try_get("permissions")?;
+                let uris: String = r.try_get("redirect_uris")?;
+                let role_claims: i64 = r.try_get("role_claims")?;
                 Ok(App {
                     client_id: r.try_get("client_id")?,
                     tenant_id: r.try_get("tenant_id")?,
                     name: r.try_get("name")?,
                     secret_hash: r.try_get("secret_hash")?,
                     permissions: perms.split_whitespace().map(str::to_owned).collect(),
+                    redirect_uris: uris.split_whitespace().map(str::to_owned).collect(),
+                    role_claims: role_claims != 0,
                 })
             })
             .transpose()?)
+    }
+
+    /// Replaces the redirect URIs of `client_id` and whether its ID tokens
+    /// carry directory roles; `false` when there is no such app.
+    pub async fn set_app_signin(
+        &self,
+        client_id: &str,
+        redirect_uris: &[String],
+        role_claims: bool,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE dir_app SET redirect_uris = $1, role_claims = $2 WHERE client_id = $3",
+        )
+        .bind(redirect_uris.join(" "))
+        .bind(i64::from(role_claims))
+        .bind(client_id.to_ascii_lowercase())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Grants `permissions` (application permissions) to the app

@@ -82,7 +82,7 @@ fn consent_required() -> OAuthError {
 /// What `user`'s token for `client_id` carries when `wanted` is asked
 /// (`None`: `.default`, everything consented): what is consented for the
 /// app (for every user or by this one) and allowed by the user's roles.
-async fn effective(
+pub(super) async fn effective(
     st: &DirState,
     user: &User,
     client_id: &str,
@@ -100,7 +100,7 @@ async fn effective(
         .collect())
 }
 
-fn random_token() -> zeroize::Zeroizing<String> {
+pub(super) fn random_token() -> zeroize::Zeroizing<String> {
     let mut raw = zeroize::Zeroizing::new([0u8; 32]);
     rand08::RngCore::fill_bytes(&mut oathvault_vault::random::os(), &mut *raw);
     zeroize::Zeroizing::new(data_encoding::BASE64URL_NOPAD.encode(&*raw))
@@ -179,20 +179,28 @@ pub(super) async fn devicecode(
 
 /// A refresh token's place: the family it joins (`None`: a new sign-in,
 /// its own) and the scopes the sign-in granted.
-struct Family<'a> {
-    id: Option<&'a str>,
-    granted: &'a [String],
+pub(super) struct Family<'a> {
+    pub id: Option<&'a str>,
+    pub granted: &'a [String],
+}
+
+/// What the authorization code grant adds to a token response: the ID
+/// token, and the scopes the response names (the OpenID ones with Graph's).
+pub(super) struct Oidc {
+    pub id_token: Option<String>,
+    pub shown: Vec<String>,
 }
 
 /// An access token carrying `scopes` for `user` and `client_id`, and a
 /// refresh token when `family` is given.
-async fn user_tokens(
+pub(super) async fn user_tokens(
     st: &DirState,
     headers: &HeaderMap,
     user: &User,
     client_id: &str,
     scopes: &[String],
     family: Option<Family<'_>>,
+    oidc: Option<Oidc>,
 ) -> Result<Response, OAuthError> {
     let now = st.now();
     let claims = json!({
@@ -223,13 +231,21 @@ async fn user_tokens(
             "There was an error issuing a token.",
         )
     })?;
+    let shown = oidc
+        .as_ref()
+        .map_or_else(|| scopes.join(" "), |o| o.shown.join(" "));
     let mut body = json!({
         "token_type": "Bearer",
-        "scope": scopes.join(" "),
+        "scope": shown,
         "expires_in": st.settings.token_ttl,
         "ext_expires_in": st.settings.token_ttl,
         "access_token": access,
     });
+    if let Some(id_token) = oidc.and_then(|o| o.id_token)
+        && let Some(m) = body.as_object_mut()
+    {
+        m.insert("id_token".into(), id_token.into());
+    }
     if let Some(family) = family {
         let refresh = random_token();
         let hash = secret_hash(&refresh);
@@ -346,7 +362,7 @@ pub(super) async fn redeem_device_code(
         id: None,
         granted: &scopes,
     });
-    user_tokens(st, headers, &user, &g.client_id, &scopes, family).await
+    user_tokens(st, headers, &user, &g.client_id, &scopes, family, None).await
 }
 
 /// The refresh token grant: the token is spent and a new one issued in its
@@ -440,5 +456,14 @@ pub(super) async fn redeem_refresh(
         id: Some(&grant.family),
         granted: &granted,
     };
-    user_tokens(st, headers, &user, &grant.client_id, &scopes, Some(family)).await
+    user_tokens(
+        st,
+        headers,
+        &user,
+        &grant.client_id,
+        &scopes,
+        Some(family),
+        None,
+    )
+    .await
 }

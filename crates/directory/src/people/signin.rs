@@ -30,15 +30,34 @@ struct LoginPage {
     step: &'static str,
     upn: String,
     problem: Option<String>,
-    next: &'static str,
+    next: String,
 }
 
-/// Where to go after signing in: only these pages.
-fn next_page(next: Option<&str>) -> &'static str {
-    if next == Some("devicelogin") {
-        "devicelogin"
+/// Where to go after signing in (a path on this directory): device
+/// login, an authorize request (`/{tenant}/oauth2/v2.0/authorize?…`, so
+/// that the sign-in returns to it), else Security info. Nothing else, so
+/// that a link to the sign-in page cannot send anyone elsewhere.
+pub(crate) fn next_page(next: Option<&str>) -> String {
+    let next = next.unwrap_or_default();
+    let bare = next.strip_prefix('/').unwrap_or(next);
+    if bare == "devicelogin" {
+        return "/devicelogin".into();
+    }
+    let authorize = next
+        .strip_prefix('/')
+        .and_then(|rest| rest.split_once('?'))
+        .and_then(|(path, _)| path.split_once('/'))
+        .is_some_and(|(tenant, path)| {
+            path == "oauth2/v2.0/authorize"
+                && !tenant.is_empty()
+                && tenant
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        });
+    if authorize && !next.chars().any(|c| c == '\\' || c.is_control()) {
+        next.to_owned()
     } else {
-        "security-info"
+        "/security-info".into()
     }
 }
 
@@ -47,7 +66,7 @@ fn login(
     step: &'static str,
     upn: &str,
     problem: Option<String>,
-    next: &'static str,
+    next: String,
 ) -> Response {
     render(
         status,
@@ -63,13 +82,16 @@ fn login(
 #[derive(serde::Deserialize, Default)]
 struct Next {
     next: Option<String>,
+    /// The account to prefill (an authorize request's `login_hint`).
+    login_hint: Option<String>,
 }
 
 async fn login_page(axum::extract::Query(q): axum::extract::Query<Next>) -> Response {
+    let hint = q.login_hint.unwrap_or_default();
     login(
         StatusCode::OK,
         "user",
-        "",
+        hint.trim(),
         None,
         next_page(q.next.as_deref()),
     )
@@ -173,7 +195,7 @@ async fn login_password(State(st): State<Arc<DirState>>, Form(f): Form<PasswordF
     let mut r = if needs_code {
         login(StatusCode::OK, "code", &upn, None, next)
     } else {
-        Redirect::to(&format!("/{next}")).into_response()
+        Redirect::to(&next).into_response()
     };
     r.headers_mut().append(header::SET_COOKIE, cookie);
     r
@@ -242,7 +264,7 @@ async fn login_code(
     }
     match start_session(&st, &user, "full", SESSION_TTL).await {
         Ok(c) => {
-            let mut r = Redirect::to(&format!("/{next}")).into_response();
+            let mut r = Redirect::to(&next).into_response();
             r.headers_mut().append(header::SET_COOKIE, c);
             r
         }

@@ -7,6 +7,7 @@
 mod common;
 
 mod assertion;
+mod authorize;
 mod browser;
 mod codes;
 mod conformance;
