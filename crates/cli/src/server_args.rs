@@ -294,6 +294,27 @@ pub enum AppCommand {
         /// Also register a certificate (PEM: its first certificate; a private key in the file is ignored).
         #[arg(long, value_name = "CERT.pem")]
         certificate: Option<PathBuf>,
+        /// A redirect URI for the authorization code flow (repeatable; https://, or http://localhost).
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// Put the user's directory roles in ID tokens as `wids` (Entra: groupMembershipClaims "DirectoryRole").
+        #[arg(long)]
+        directory_roles_claim: bool,
+    },
+    /// Set an app's redirect URIs (replacing them) and whether its ID tokens carry directory roles.
+    SignIn {
+        /// Tenant id or domain.
+        #[arg(long)]
+        tenant: String,
+        /// The app's client id.
+        #[arg(long)]
+        client_id: String,
+        /// A redirect URI (repeatable; none: the app can no longer sign people in).
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// Put the user's directory roles in ID tokens as `wids`.
+        #[arg(long)]
+        directory_roles_claim: bool,
     },
     /// An app's certificates: client assertions signed with their keys authenticate it.
     #[command(subcommand)]

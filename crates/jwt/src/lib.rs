@@ -56,12 +56,14 @@
 
 mod cert;
 mod error;
+mod jwk;
 mod key;
 mod pem;
 mod verify;
 
 pub use cert::{Certificate, X5T, X5T_S256};
 pub use error::JwtError;
+pub use jwk::PublicJwk;
 pub use key::SigningKey;
 pub use verify::{decode_claims, decode_header};
 

@@ -149,11 +149,17 @@ async fn app(
             name,
             permissions,
             certificate,
+            redirect_uris,
+            directory_roles_claim,
         } => {
             // Check first: a bad certificate registers nothing.
             let pem = certificate.as_ref().map(read_pem).transpose()?;
             if let Some(pem) = &pem {
                 oathvault_directory::admin::certificate(pem, now()).map_err(fail)?;
+            }
+            for u in redirect_uris {
+                oathvault_directory::admin::check_redirect_uri(u)
+                    .map_err(|e| fail(oathvault_directory::admin::AdminError::Invalid(e)))?;
             }
             let (app, secret) = dir
                 .add_app(rng, tenant, name, permissions, now())
@@ -166,6 +172,12 @@ async fn app(
             );
             say!("client id:     {}", app.client_id);
             say!("client secret: {} (shown once)", secret.as_str());
+            if !redirect_uris.is_empty() || *directory_roles_claim {
+                dir.set_signin(tenant, &app.client_id, redirect_uris, *directory_roles_claim)
+                    .await
+                    .map_err(fail)?;
+                say!("redirect URIs: {}", redirect_uris.join(" "));
+            }
             if let Some(pem) = pem {
                 let c = dir
                     .add_certificate(tenant, &app.client_id, &pem, now())
@@ -173,6 +185,23 @@ async fn app(
                     .map_err(fail)?;
                 print_certificate(&c);
             }
+        }
+        AppCommand::SignIn {
+            tenant,
+            client_id,
+            redirect_uris,
+            directory_roles_claim,
+        } => {
+            let app = dir
+                .set_signin(tenant, client_id, redirect_uris, *directory_roles_claim)
+                .await
+                .map_err(fail)?;
+            say!(
+                "{}: redirect URIs {}; directory roles in ID tokens: {}",
+                app.name,
+                if redirect_uris.is_empty() { "none".to_owned() } else { redirect_uris.join(" ") },
+                if app.role_claims { "yes" } else { "no" }
+            );
         }
         AppCommand::Consent {
             tenant,
