@@ -20,6 +20,7 @@
 
 mod approvals;
 mod drift;
+pub mod entra;
 pub mod operators;
 mod pages;
 mod tokens;
@@ -60,6 +61,9 @@ pub struct DeskSettings {
     /// The bearer token that lets a scraper that is not on this machine
     /// read `/metrics` (`None`: loopback callers only).
     pub metrics_token: Option<oathvault_web::MetricsToken>,
+    /// Operators may sign in with their Entra account (`None`: desk
+    /// accounts only).
+    pub entra: Option<Arc<entra::EntraSignin>>,
 }
 
 /// The two-person rule: actions on tokens filed as a request that a second
@@ -100,6 +104,7 @@ impl Default for DeskSettings {
             two_person: TwoPerson::default(),
             trusted_proxies: oathvault_web::TrustedProxies::default(),
             metrics_token: None,
+            entra: None,
         }
     }
 }
@@ -130,6 +135,10 @@ pub struct DeskState {
     pub(crate) clocks: std::sync::atomic::AtomicU8,
     /// Requests, sign-in refusals and push results since start (`/metrics`).
     pub(crate) metrics: Arc<oathvault_web::Metrics>,
+    /// Entra sign-ins started and not yet back (in memory only).
+    pub(crate) entra_pending: Mutex<HashMap<String, entra::Pending>>,
+    /// For the identity provider (discovery, token endpoint, keys).
+    pub(crate) http: reqwest::Client,
 }
 
 const CLOCKS_UNKNOWN: u8 = 0;
@@ -170,6 +179,9 @@ impl DeskState {
             syncing: tokio::sync::Mutex::new(()),
             clocks: std::sync::atomic::AtomicU8::new(CLOCKS_UNKNOWN),
             metrics,
+            entra_pending: Mutex::new(HashMap::new()),
+            http: oathvault_graph::client::http_client(std::time::Duration::from_secs(20))
+                .unwrap_or_default(),
         }
     }
 
@@ -368,10 +380,15 @@ pub fn router(state: Arc<DeskState>) -> Router {
         .route("/metrics", get(metrics_page))
         .route(oathvault_web::CSS_PATH, get(oathvault_web::serve_css))
         .merge(pages::routes())
+        .merge(entra::routes())
         .merge(tokens::routes())
         .merge(drift::routes())
         .merge(approvals::routes())
         .merge(upload::routes().layer(DefaultBodyLimit::max(max_upload)))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            pages::signin_page_with_entra,
+        ))
         .with_state(state);
     oathvault_web::instrument(
         oathvault_web::with_client_addr(oathvault_web::harden(app, hsts), proxies),

@@ -189,6 +189,23 @@ impl Store {
         row.as_ref().map(staff_row).transpose()
     }
 
+    /// Sets the name and desk role of an account made by an identity
+    /// provider's sign-in (the provider says them again at every sign-in).
+    pub async fn set_staff_desk_role(
+        &self,
+        staff_id: i64,
+        name: &str,
+        desk_role: DeskRole,
+    ) -> Result<(), Error> {
+        sqlx::query("UPDATE staff SET name = $1, desk_role = $2 WHERE id = $3")
+            .bind(name)
+            .bind(desk_role.as_str())
+            .bind(staff_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// A staff account by e-mail.
     pub async fn staff_by_email(&self, email: &str) -> Result<Option<Staff>, Error> {
         let row = sqlx::query(concat!(

@@ -19,10 +19,12 @@ use crate::DeskState;
 
 mod audit;
 mod signin;
+
+pub(crate) use signin::signin_page_with_entra;
 mod users;
 
 const PENDING: &str = "__Host-ovd_pending";
-const SESSION: &str = "__Host-ovd_session";
+pub(crate) const SESSION: &str = "__Host-ovd_session";
 
 pub(crate) fn routes() -> Router<Arc<DeskState>> {
     Router::new()
@@ -153,9 +155,16 @@ impl FromRequestParts<Arc<DeskState>> for Operator {
         let Some(token) = cookie(&parts.headers, SESSION) else {
             return Err(Redirect::to("/signin").into_response());
         };
-        let session = match st.auth().current(&token, now).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return Err(Redirect::to("/signin").into_response()),
+        // Signed in with a password and a code (`full`) or with Entra.
+        let hash = oathvault_accounts::session::token_hash(&token);
+        let session = match st.store.session(&hash, now).await {
+            Ok(Some(s))
+                if crate::entra::signed_in_stage(&s.stage)
+                    && oathvault_accounts::may_use(&s.staff, oathvault_accounts::App::Desk) =>
+            {
+                s
+            }
+            Ok(_) => return Err(Redirect::to("/signin").into_response()),
             Err(e) => return Err(unavailable("session lookup failed", &e)),
         };
         let role = match st.store.desk_role(session.staff.id).await {

@@ -15,6 +15,31 @@ pub(super) async fn home(_op: Operator) -> Redirect {
 struct SigninPage {
     frame: Frame,
     step: &'static str,
+    /// Offer "Sign in with Microsoft Entra ID".
+    entra: bool,
+}
+
+/// `GET /signin` with the Entra button when Entra sign-in is set up (the
+/// web kit's sign-in form knows nothing of it); every other request passes.
+pub(crate) async fn signin_page_with_entra(
+    State(st): State<Arc<DeskState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if st.settings.entra.is_some()
+        && req.method() == axum::http::Method::GET
+        && req.uri().path() == "/signin"
+    {
+        return render(
+            StatusCode::OK,
+            &SigninPage {
+                frame: Frame::default(),
+                step: "password",
+                entra: true,
+            },
+        );
+    }
+    next.run(req).await
 }
 
 fn signin_form(status: StatusCode, step: &'static str, problem: Option<String>) -> Response {
@@ -26,6 +51,7 @@ fn signin_form(status: StatusCode, step: &'static str, problem: Option<String>) 
                 ..Frame::default()
             },
             step,
+            entra: false,
         },
     )
 }
