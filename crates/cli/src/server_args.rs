@@ -107,6 +107,10 @@ pub enum DeskCommand {
         /// The two-person rule for any action on more than N tokens at once.
         #[arg(long, value_name = "N")]
         two_person_above: Option<usize>,
+        /// Let operators sign in with their Entra account: a TOML file with
+        /// an `[entra_signin]` table (see docs/desk.md).
+        #[arg(long, value_name = "FILE.toml")]
+        entra_signin: Option<PathBuf>,
         /// Reverse proxies (addresses or CIDR blocks, comma-separated)
         /// whose `Forwarded` / `X-Forwarded-For` name the client.
         #[arg(

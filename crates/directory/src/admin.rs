@@ -524,7 +524,10 @@ impl<'a> Directory<'a> {
 }
 
 /// Whether `uri` may be registered as a redirect URI: why not, if not.
-fn check_redirect_uri(uri: &str) -> Result<(), String> {
+///
+/// # Errors
+/// What is wrong with it.
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
     let loopback = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
         .iter()
         .any(|p| {

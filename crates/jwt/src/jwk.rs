@@ -34,8 +34,7 @@ impl PublicJwk {
         if field("kty") != Some("RSA") {
             return Err(JwtError::Key("JWK: kty is not RSA".to_owned()));
         }
-        if field("use").is_some_and(|u| u != "sig") || field("alg").is_some_and(|a| a != "RS256")
-        {
+        if field("use").is_some_and(|u| u != "sig") || field("alg").is_some_and(|a| a != "RS256") {
             return Err(JwtError::Key("JWK: not an RS256 signing key".to_owned()));
         }
         let kid = field("kid")

@@ -128,9 +128,16 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
             two_person,
             two_person_bulk,
             two_person_above,
+            entra_signin,
             trusted_proxies,
             metrics_token_file,
         } => {
+            let entra = entra_signin
+                .as_deref()
+                .map(oathvault_desk::entra::EntraSignin::load)
+                .transpose()
+                .map_err(|e| Failure::Usage(e.to_string()))?
+                .map(std::sync::Arc::new);
             let settings = DeskSettings {
                 base_url: base_url.clone(),
                 graph_url: a.connection.graph_url.clone(),
@@ -146,6 +153,7 @@ async fn run_async(a: &DeskArgs) -> Result<(), Failure> {
                     .map(oathvault_web::MetricsToken::read)
                     .transpose()
                     .map_err(|e| Failure::Usage(e.to_string()))?,
+                entra,
                 ..DeskSettings::default()
             };
             serve(a, &p, listen, settings, *sync_every).await

@@ -173,9 +173,14 @@ async fn app(
             say!("client id:     {}", app.client_id);
             say!("client secret: {} (shown once)", secret.as_str());
             if !redirect_uris.is_empty() || *directory_roles_claim {
-                dir.set_signin(tenant, &app.client_id, redirect_uris, *directory_roles_claim)
-                    .await
-                    .map_err(fail)?;
+                dir.set_signin(
+                    tenant,
+                    &app.client_id,
+                    redirect_uris,
+                    *directory_roles_claim,
+                )
+                .await
+                .map_err(fail)?;
                 say!("redirect URIs: {}", redirect_uris.join(" "));
             }
             if let Some(pem) = pem {
@@ -199,7 +204,11 @@ async fn app(
             say!(
                 "{}: redirect URIs {}; directory roles in ID tokens: {}",
                 app.name,
-                if redirect_uris.is_empty() { "none".to_owned() } else { redirect_uris.join(" ") },
+                if redirect_uris.is_empty() {
+                    "none".to_owned()
+                } else {
+                    redirect_uris.join(" ")
+                },
                 if app.role_claims { "yes" } else { "no" }
             );
         }

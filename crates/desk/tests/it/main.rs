@@ -4,6 +4,7 @@
 mod actions;
 mod browser;
 mod common;
+mod entra;
 mod layouts;
 mod logs;
 mod metrics;

@@ -33,6 +33,24 @@ struct LoginPage {
     next: String,
 }
 
+#[derive(Template)]
+#[template(path = "continue.html")]
+struct ContinuePage<'a> {
+    next: &'a str,
+}
+
+/// After signing in: to `next`. An authorize request is reached from a
+/// page (a refresh and a link) rather than by redirecting the form post:
+/// its answer redirects to the app, another origin, which the pages'
+/// `form-action 'self'` forbids along a form post's redirects.
+fn continue_to(next: &str) -> Response {
+    if next.contains("/oauth2/v2.0/authorize?") {
+        render(StatusCode::OK, &ContinuePage { next })
+    } else {
+        Redirect::to(next).into_response()
+    }
+}
+
 /// Where to go after signing in (a path on this directory): device
 /// login, an authorize request (`/{tenant}/oauth2/v2.0/authorize?…`, so
 /// that the sign-in returns to it), else Security info. Nothing else, so
@@ -195,7 +213,7 @@ async fn login_password(State(st): State<Arc<DirState>>, Form(f): Form<PasswordF
     let mut r = if needs_code {
         login(StatusCode::OK, "code", &upn, None, next)
     } else {
-        Redirect::to(&next).into_response()
+        continue_to(&next)
     };
     r.headers_mut().append(header::SET_COOKIE, cookie);
     r
@@ -264,7 +282,7 @@ async fn login_code(
     }
     match start_session(&st, &user, "full", SESSION_TTL).await {
         Ok(c) => {
-            let mut r = Redirect::to(&next).into_response();
+            let mut r = continue_to(&next);
             r.headers_mut().append(header::SET_COOKIE, c);
             r
         }

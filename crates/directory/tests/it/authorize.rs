@@ -402,7 +402,7 @@ async fn the_sign_in_returns_to_the_request_and_the_id_token_says_who() {
         body.contains(&format!("value=\"{}\"", amy.upn)),
         "the hint is prefilled"
     );
-    let (s, back, cookie, _) = page(
+    let (s, _, cookie, back) = page(
         &dir,
         "POST",
         "/login/password",
@@ -415,9 +415,16 @@ async fn the_sign_in_returns_to_the_request_and_the_id_token_says_who() {
         ),
     )
     .await;
-    assert_eq!((s, back.as_str()), (StatusCode::SEE_OTHER, next.as_str()));
+    // A page that continues to the request (a form post's redirect may not
+    // leave the origin, and the request's answer does).
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        back.contains(&format!("content=\"0;url={}\"", next.replace('&', "&#38;"))),
+        "{back}"
+    );
+    let back = next.clone();
     // The sign-in page sends nowhere else.
-    let (_, elsewhere, _, _) = page(
+    let (s, elsewhere, _, _) = page(
         &dir,
         "POST",
         "/login/password",
@@ -430,7 +437,10 @@ async fn the_sign_in_returns_to_the_request_and_the_id_token_says_who() {
         ),
     )
     .await;
-    assert_eq!(elsewhere, "/security-info");
+    assert_eq!(
+        (s, elsewhere.as_str()),
+        (StatusCode::SEE_OTHER, "/security-info")
+    );
 
     // Signed in now: the code comes, with the state unchanged.
     let (s, location, _, _) = page(&dir, "GET", &back, &cookie, "").await;

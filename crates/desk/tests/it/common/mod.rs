@@ -141,6 +141,15 @@ pub async fn start(dir: &Path) -> Local {
 
 /// As [`start`], with these desk settings (the Graph URL is set here).
 pub async fn start_with(dir: &Path, settings: DeskSettings) -> Local {
+    start_configured(dir, async |_, _, _, _| settings).await
+}
+
+/// As [`start_with`], the settings made knowing the directory (its URL,
+/// state and demo tenant) and the desk's URL.
+pub async fn start_configured(
+    dir: &Path,
+    configure: impl AsyncFnOnce(&str, &Arc<DirState>, &Demo, &str) -> DeskSettings,
+) -> Local {
     let db = Db::open(dir.join("directory.db").to_str().unwrap())
         .await
         .unwrap();
@@ -165,10 +174,13 @@ pub async fn start_with(dir: &Path, settings: DeskSettings) -> Local {
         std::future::pending(),
     ));
 
+    let desk_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let desk = format!("http://{}", desk_listener.local_addr().unwrap());
     let desk_key = Keyring::generate(&mut rng);
     let store = Store::open(dir.join("desk.db").to_str().unwrap(), &desk_key, &mut rng)
         .await
         .unwrap();
+    let settings = configure(&directory, &dir_state, &demo, &desk).await;
     let state = Arc::new(DeskState::new(
         store,
         desk_key,
@@ -200,10 +212,8 @@ pub async fn start_with(dir: &Path, settings: DeskSettings) -> Local {
         DeskRole::Viewer,
     )
     .await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let desk = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(oathvault_desk::serve(
-        listener,
+        desk_listener,
         Arc::clone(&state),
         std::time::Duration::from_hours(1),
         std::future::pending(),
