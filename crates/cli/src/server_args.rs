@@ -298,10 +298,10 @@ pub enum AppCommand {
         /// Also register a certificate (PEM: its first certificate; a private key in the file is ignored).
         #[arg(long, value_name = "CERT.pem")]
         certificate: Option<PathBuf>,
-        /// A redirect URI for the authorization code flow (repeatable; https://, or http://localhost).
+        /// A redirect URI for the authorization code flow (repeatable; `https://`, or `http://localhost`).
         #[arg(long = "redirect-uri", value_name = "URI")]
         redirect_uris: Vec<String>,
-        /// Put the user's directory roles in ID tokens as `wids` (Entra: groupMembershipClaims "DirectoryRole").
+        /// Put the user's directory roles in ID tokens as `wids` (Entra: `groupMembershipClaims` `DirectoryRole`).
         #[arg(long)]
         directory_roles_claim: bool,
     },

@@ -288,12 +288,17 @@ async fn redeem(
     if !status.is_success() {
         return Err(format!(
             "token endpoint: HTTP {status}: {} {}",
-            body["error"].as_str().unwrap_or_default(),
-            body["error_description"].as_str().unwrap_or_default()
+            body.get("error")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            body.get("error_description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
         ));
     }
-    let id_token = body["id_token"]
-        .as_str()
+    let id_token = body
+        .get("id_token")
+        .and_then(Value::as_str)
         .ok_or("the token endpoint sent no id_token")?;
     let header = oathvault_jwt::decode_header(id_token).map_err(|e| e.to_string())?;
     let kid = header
@@ -390,44 +395,9 @@ async fn finish(
             "Your Entra account has no usable user name (preferred_username).",
         );
     }
-    let marker = format!("entra:{oid}");
-    let staff = match st.store.staff_by_email(&upn).await {
-        Ok(s) => s,
-        Err(e) => return failed("The desk's database failed", &e),
-    };
-    let staff_id = match staff {
-        Some(s) if s.password_hash == marker => {
-            if let Err(e) = st.store.set_staff_desk_role(s.id, &name, role).await {
-                return failed("The desk's database failed", &e);
-            }
-            s.id
-        }
-        Some(_) => {
-            let _ = st
-                .store
-                .audit(&audit(
-                    "refused",
-                    "a desk account with a password has this e-mail".into(),
-                ))
-                .await;
-            return refused(
-                "No access to the desk",
-                &format!(
-                    "A desk account with a password already uses {upn}. Sign in with it, or ask a desk administrator to remove it so that Entra sign-in can be used."
-                ),
-            );
-        }
-        None => {
-            let e = audit("ok", format!("account made, role {}", role.as_str())).with_outcome("ok");
-            match st
-                .store
-                .add_staff(&upn, &name, None, Some(role), &marker, None, &e)
-                .await
-            {
-                Ok(id) => id,
-                Err(e) => return failed("The desk account could not be made", &e),
-            }
-        }
+    let staff_id = match account(st, &upn, &name, role, &oid, audit).await {
+        Ok(id) => id,
+        Err(r) => return r,
     };
     let token = oathvault_accounts::session::new_token(&mut oathvault_vault::random::os());
     let ttl = st.policy.session_ttl;
@@ -459,6 +429,58 @@ async fn finish(
         oathvault_web::set_cookie(STATE_COOKIE, "", 0),
     );
     r
+}
+
+/// The desk account of the Entra user `oid` (made at the first sign-in,
+/// name and role set again at every one); a page when there is none to use.
+async fn account(
+    st: &DeskState,
+    upn: &str,
+    name: &str,
+    role: DeskRole,
+    oid: &str,
+    audit: impl Fn(&str, String) -> Event,
+) -> Result<i64, Response> {
+    let marker = format!("entra:{oid}");
+    let staff = match st.store.staff_by_email(upn).await {
+        Ok(s) => s,
+        Err(e) => return Err(failed("The desk's database failed", &e)),
+    };
+    let staff_id = match staff {
+        Some(s) if s.password_hash == marker => {
+            if let Err(e) = st.store.set_staff_desk_role(s.id, name, role).await {
+                return Err(failed("The desk's database failed", &e));
+            }
+            s.id
+        }
+        Some(_) => {
+            let _ = st
+                .store
+                .audit(&audit(
+                    "refused",
+                    "a desk account with a password has this e-mail".into(),
+                ))
+                .await;
+            return Err(refused(
+                "No access to the desk",
+                &format!(
+                    "A desk account with a password already uses {upn}. Sign in with it, or ask a desk administrator to remove it so that Entra sign-in can be used."
+                ),
+            ));
+        }
+        None => {
+            let e = audit("ok", format!("account made, role {}", role.as_str())).with_outcome("ok");
+            match st
+                .store
+                .add_staff(upn, name, None, Some(role), &marker, None, &e)
+                .await
+            {
+                Ok(id) => id,
+                Err(e) => return Err(failed("The desk account could not be made", &e)),
+            }
+        }
+    };
+    Ok(staff_id)
 }
 
 /// Whether a session stage is a signed-in one (password and code, or Entra).

@@ -45,7 +45,12 @@ async fn start(tmp: &std::path::Path) -> Local {
                 .unwrap();
             let redirect = format!("{desk}/signin/entra/callback");
             admin
-                .set_signin(&demo.tenant_id, &app.client_id, &[redirect.clone()], true)
+                .set_signin(
+                    &demo.tenant_id,
+                    &app.client_id,
+                    std::slice::from_ref(&redirect),
+                    true,
+                )
                 .await
                 .unwrap();
             DeskSettings {

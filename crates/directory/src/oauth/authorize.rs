@@ -118,115 +118,20 @@ pub(super) async fn authorize(
     RawQuery(raw): RawQuery,
     Query(q): Query<AuthorizeQuery>,
 ) -> Response {
-    let t = match st.db.tenant(&tenant).await {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            return error_page(
-                90002,
-                &format!(
-                    "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
-                ),
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "authorize: database failure");
-            return error_page(90033, "The service is temporarily unavailable.");
-        }
+    let (t, app, redirect_uri) = match registered(&st, &tenant, &q).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    let client_id = q.client_id.clone().unwrap_or_default();
-    let app = match st.db.app(&client_id).await {
-        Ok(a) => a.filter(|a| a.tenant_id == t.id),
-        Err(e) => {
-            tracing::error!(error = %e, "authorize: database failure");
-            return error_page(90033, "The service is temporarily unavailable.");
-        }
-    };
-    let Some(app) = app else {
-        return error_page(
-            700_016,
-            &format!(
-                "Application with identifier '{client_id}' was not found in the directory '{}'.",
-                t.name
-            ),
-        );
-    };
-    let redirect_uri = q.redirect_uri.clone().unwrap_or_default();
-    if !app.redirect_uris.iter().any(|u| *u == redirect_uri) {
-        return error_page(
-            50011,
-            &format!(
-                "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'.",
-                app.client_id
-            ),
-        );
-    }
     // From here on, errors go back to the app.
     let state = q.state.as_deref();
     let back =
         |error: &str, code: u32, text: &str| error_back(&redirect_uri, state, error, code, text);
-    if q.response_mode.as_deref().is_some_and(|m| m != "query") {
-        return back(
-            "invalid_request",
-            900_144,
-            "Only response_mode=query is supported.",
-        );
-    }
-    if q.response_type.as_deref() != Some("code") {
-        return back(
-            "unsupported_response_type",
-            700_054,
-            "The response_type must be 'code' (the authorization code flow).",
-        );
-    }
+    let graph_scope = match check(&q) {
+        Ok(g) => g,
+        Err((error, code, text)) => return back(error, code, &text),
+    };
     let scope = q.scope.clone().unwrap_or_default();
-    if scope.trim().is_empty() {
-        return back(
-            "invalid_request",
-            900_144,
-            "The request must contain the parameter 'scope'.",
-        );
-    }
-    let graph_scope = graph_part(&scope);
-    if let Some(g) = &graph_scope
-        && let Err(e) = asked(g)
-    {
-        return back("invalid_scope", 70011, &e.description);
-    }
-    match (
-        q.code_challenge.as_deref(),
-        q.code_challenge_method.as_deref(),
-    ) {
-        (Some(c), Some("S256")) if pkce_text(c) => {}
-        (Some(_), Some("S256")) => {
-            return back(
-                "invalid_request",
-                501_491,
-                "The code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'.",
-            );
-        }
-        (None, _) => {
-            return back(
-                "invalid_request",
-                9_002_325,
-                "Proof Key for Code Exchange is required: send code_challenge with code_challenge_method=S256.",
-            );
-        }
-        (Some(_), _) => {
-            return back(
-                "invalid_request",
-                501_492,
-                "The code_challenge_method must be S256 (plain is refused).",
-            );
-        }
-    }
     let prompt = q.prompt.as_deref().unwrap_or_default();
-    if !matches!(prompt, "" | "login" | "none" | "select_account" | "consent") {
-        return back(
-            "invalid_request",
-            90023,
-            "The prompt must be login, none, select_account or consent.",
-        );
-    }
     let user = match crate::people::full_session_user(&st, &headers).await {
         Ok(u) => u,
         Err(e) => {
@@ -306,6 +211,119 @@ pub(super) async fn authorize(
     Redirect::to(&with_query(&redirect_uri, &params)).into_response()
 }
 
+/// The tenant, the app and the redirect URI of a request, when all three
+/// are known and go together; otherwise the error page (never a redirect).
+async fn registered(
+    st: &DirState,
+    tenant: &str,
+    q: &AuthorizeQuery,
+) -> Result<(Tenant, App, String), Response> {
+    let t = match st.db.tenant(tenant).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return Err(error_page(
+                90002,
+                &format!(
+                    "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+                ),
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "authorize: database failure");
+            return Err(error_page(90033, "The service is temporarily unavailable."));
+        }
+    };
+    let client_id = q.client_id.clone().unwrap_or_default();
+    let app = match st.db.app(&client_id).await {
+        Ok(a) => a.filter(|a| a.tenant_id == t.id),
+        Err(e) => {
+            tracing::error!(error = %e, "authorize: database failure");
+            return Err(error_page(90033, "The service is temporarily unavailable."));
+        }
+    };
+    let Some(app) = app else {
+        return Err(error_page(
+            700_016,
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{}'.",
+                t.name
+            ),
+        ));
+    };
+    let redirect_uri = q.redirect_uri.clone().unwrap_or_default();
+    if !app.redirect_uris.contains(&redirect_uri) {
+        return Err(error_page(
+            50011,
+            &format!(
+                "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'.",
+                app.client_id
+            ),
+        ));
+    }
+    Ok((t, app, redirect_uri))
+}
+
+/// The request's checks once the redirect URI is known: the Graph part of
+/// its scope, or the error to send back.
+fn check(q: &AuthorizeQuery) -> Result<Option<String>, (&'static str, u32, String)> {
+    if q.response_mode.as_deref().is_some_and(|m| m != "query") {
+        return Err((
+            "invalid_request",
+            900_144,
+            "Only response_mode=query is supported.".to_owned(),
+        ));
+    }
+    if q.response_type.as_deref() != Some("code") {
+        return Err((
+            "unsupported_response_type",
+            700_054,
+            "The response_type must be 'code' (the authorization code flow).".to_owned(),
+        ));
+    }
+    let scope = q.scope.as_deref().unwrap_or_default();
+    if scope.trim().is_empty() {
+        return Err((
+            "invalid_request",
+            900_144,
+            "The request must contain the parameter 'scope'.".to_owned(),
+        ));
+    }
+    let graph_scope = graph_part(scope);
+    if let Some(g) = &graph_scope
+        && let Err(e) = asked(g)
+    {
+        return Err(("invalid_scope", 70011, e.description));
+    }
+    match (
+        q.code_challenge.as_deref(),
+        q.code_challenge_method.as_deref(),
+    ) {
+        (Some(c), Some("S256")) if pkce_text(c) => {}
+        (Some(_), Some("S256")) => {
+            return Err(("invalid_request", 501_491, "The code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'.".to_owned()));
+        }
+        (None, _) => {
+            return Err(("invalid_request", 9_002_325, "Proof Key for Code Exchange is required: send code_challenge with code_challenge_method=S256.".to_owned()));
+        }
+        (Some(_), _) => {
+            return Err((
+                "invalid_request",
+                501_492,
+                "The code_challenge_method must be S256 (plain is refused).".to_owned(),
+            ));
+        }
+    }
+    let prompt = q.prompt.as_deref().unwrap_or_default();
+    if !matches!(prompt, "" | "login" | "none" | "select_account" | "consent") {
+        return Err((
+            "invalid_request",
+            90023,
+            "The prompt must be login, none, select_account or consent.".to_owned(),
+        ));
+    }
+    Ok(graph_scope)
+}
+
 /// The Graph part of a scope (without the OpenID Connect scopes), if any.
 fn graph_part(scope: &str) -> Option<String> {
     let g: Vec<&str> = scope
@@ -351,7 +369,7 @@ pub(super) async fn redeem_code(
     app: &App,
     f: &TokenForm,
 ) -> Result<Response, OAuthError> {
-    let code = f.code.as_deref().map(|s| s.as_str()).unwrap_or_default();
+    let code = f.code.as_deref().map(String::as_str).unwrap_or_default();
     if code.is_empty() {
         return Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
@@ -387,40 +405,7 @@ pub(super) async fn redeem_code(
             ));
         }
     };
-    if grant.tenant_id != t.id || grant.client_id != app.client_id {
-        return Err(invalid_grant(
-            70000,
-            "The provided authorization code was issued to another application.",
-        ));
-    }
-    if grant.expires <= st.now() {
-        return Err(invalid_grant(
-            70008,
-            "The provided authorization code has expired. Send a new interactive authorization request.",
-        ));
-    }
-    if f.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
-        return Err(invalid_grant(
-            50148,
-            "The redirect_uri does not match the one of the authorization request.",
-        ));
-    }
-    let verifier = f
-        .code_verifier
-        .as_deref()
-        .map(|s| s.as_str())
-        .unwrap_or_default();
-    if !pkce_text(verifier)
-        || !super::subtle_eq(
-            challenge_of(verifier).as_bytes(),
-            grant.challenge.as_bytes(),
-        )
-    {
-        return Err(invalid_grant(
-            501_481,
-            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
-        ));
-    }
+    check_grant(st, t, app, f, &grant)?;
     let user = st
         .db
         .user_by_id(&grant.user_id)
@@ -469,6 +454,52 @@ pub(super) async fn redeem_code(
         Some(oidc),
     )
     .await
+}
+
+/// A spent code's bindings: this tenant and client, not expired, the
+/// request's redirect URI, the PKCE verifier of its challenge.
+fn check_grant(
+    st: &DirState,
+    t: &Tenant,
+    app: &App,
+    f: &TokenForm,
+    grant: &AuthCode,
+) -> Result<(), OAuthError> {
+    if grant.tenant_id != t.id || grant.client_id != app.client_id {
+        return Err(invalid_grant(
+            70000,
+            "The provided authorization code was issued to another application.",
+        ));
+    }
+    if grant.expires <= st.now() {
+        return Err(invalid_grant(
+            70008,
+            "The provided authorization code has expired. Send a new interactive authorization request.",
+        ));
+    }
+    if f.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
+        return Err(invalid_grant(
+            50148,
+            "The redirect_uri does not match the one of the authorization request.",
+        ));
+    }
+    let verifier = f
+        .code_verifier
+        .as_deref()
+        .map(String::as_str)
+        .unwrap_or_default();
+    if !pkce_text(verifier)
+        || !super::subtle_eq(
+            challenge_of(verifier).as_bytes(),
+            grant.challenge.as_bytes(),
+        )
+    {
+        return Err(invalid_grant(
+            501_481,
+            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+        ));
+    }
+    Ok(())
 }
 
 /// An ID token as Microsoft's v2.0 ones: `aud` the app, `sub` pairwise
