@@ -171,3 +171,99 @@ async fn an_operator_signs_in_with_entra_and_gets_the_role_of_their_directory_ro
         "{entra:?}"
     );
 }
+
+/// Over HTTP: Amy through the whole flow (sign in to the directory, the
+/// authorize request, the callback), with her cookies in `jar`-less
+/// requests; the desk's answer to the callback.
+async fn entra_callback(
+    l: &Local,
+    upn: &str,
+    password: &str,
+    state_cookie: Option<&str>,
+) -> (reqwest::StatusCode, String) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .get(format!("{}/signin/entra", l.desk))
+        .send()
+        .await
+        .unwrap();
+    let own_state = crate::common::set_cookie(&r, "__Host-ovd_entra");
+    let authorize = r.headers()["location"].to_str().unwrap().to_owned();
+    let r = http
+        .post(format!("{}/login/password", l.directory))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("upn", upn), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    let dir_session = crate::common::set_cookie(&r, "__Host-dir_session");
+    // Without prompt=select_account, so that the session is used.
+    let authorize = authorize.replace("&prompt=select_account", "");
+    let r = http
+        .get(&authorize)
+        .header("cookie", &dir_session)
+        .send()
+        .await
+        .unwrap();
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        callback.starts_with(&format!("{}/signin/entra/callback?code=", l.desk)),
+        "{callback}"
+    );
+    let r = http
+        .get(&callback)
+        .header("cookie", state_cookie.unwrap_or(&own_state))
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_callback_not_started_by_this_browser_and_a_password_account_of_the_same_email_are_refused()
+ {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = start(tmp.path()).await;
+    let amy = l.demo.users[0].clone();
+    // A code and state sent to someone else's browser (login CSRF): the
+    // state cookie is not the one the callback names.
+    let (s, page) = entra_callback(
+        &l,
+        &amy.upn,
+        &amy.password,
+        Some("__Host-ovd_entra=another"),
+    )
+    .await;
+    assert_eq!(s, reqwest::StatusCode::FORBIDDEN);
+    assert!(page.contains("Sign-in not recognised"), "{page}");
+    // No cookie at all.
+    let (s, _) = entra_callback(&l, &amy.upn, &amy.password, Some("x=y")).await;
+    assert_eq!(s, reqwest::StatusCode::FORBIDDEN);
+    assert!(
+        l.state
+            .store
+            .staff_by_email(&amy.upn)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A desk account with a password already uses Amy's e-mail: the Entra
+    // sign-in does not take it over (nor change its role).
+    crate::common::operator(&l.state, &amy.upn, "Amy (desk)", DeskRole::Viewer).await;
+    let (s, page) = entra_callback(&l, &amy.upn, &amy.password, None).await;
+    assert_eq!(s, reqwest::StatusCode::FORBIDDEN);
+    assert!(page.contains("already uses"), "{page}");
+    let account = l
+        .state
+        .store
+        .staff_by_email(&amy.upn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.desk_role, Some(DeskRole::Viewer));
+    assert!(!account.password_hash.starts_with("entra:"));
+}
