@@ -130,6 +130,9 @@ async fn get_json(st: &DeskState, url: &str) -> Result<Value, String> {
     r.json().await.map_err(|e| format!("{url}: {e}"))
 }
 
+/// Sign-ins started and not yet finished, at most.
+const MAX_PENDING: usize = 10_000;
+
 /// `GET /signin/entra`: to the provider's authorize endpoint.
 async fn start(State(st): State<Arc<DeskState>>) -> Response {
     let Some(cfg) = st.settings.entra.clone() else {
@@ -149,6 +152,18 @@ async fn start(State(st): State<Arc<DeskState>>) -> Response {
     let now = st.now();
     if let Ok(mut pending) = st.entra_pending.lock() {
         pending.retain(|_, p| p.expires > now);
+        // Bounded: a flood of started sign-ins pushes out the oldest ones
+        // (their browsers start again), never the desk's memory.
+        while pending.len() >= MAX_PENDING {
+            let Some(oldest) = pending
+                .iter()
+                .min_by_key(|(_, p)| p.expires)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            pending.remove(&oldest);
+        }
         pending.insert(
             hash(&state),
             Pending {
