@@ -541,3 +541,43 @@ async fn the_sign_in_returns_to_the_request_and_the_id_token_says_who() {
         serde_json::json!(["code"])
     );
 }
+
+/// Eight redemptions of one code at once (as an attacker racing the app
+/// would send them, interleaved on the directory's connection pool):
+/// exactly one gets tokens, the others are refused.
+#[tokio::test]
+async fn racing_redemptions_of_one_code_give_tokens_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, client) = setup(tmp.path(), Arc::new(AtomicI64::new(T))).await;
+    let cookie = amy(&dir).await;
+    let code = code_for(&dir, &cookie, &client.id).await;
+    let form = [
+        ("client_id", client.id.as_str()),
+        ("client_secret", client.secret.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let (r1, r2, r3, r4, r5, r6, r7, r8) = tokio::join!(
+        redeem(&dir, &form),
+        redeem(&dir, &form),
+        redeem(&dir, &form),
+        redeem(&dir, &form),
+        redeem(&dir, &form),
+        redeem(&dir, &form),
+        redeem(&dir, &form),
+        redeem(&dir, &form)
+    );
+    let statuses: Vec<StatusCode> = [r1, r2, r3, r4, r5, r6, r7, r8]
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    let won = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(won, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::BAD_REQUEST),
+        "{statuses:?}"
+    );
+}
