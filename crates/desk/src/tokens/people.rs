@@ -53,15 +53,23 @@ fn no_such_user(op: &Operator, id: &str) -> Response {
     )
 }
 
+/// The user with this id or UPN in the copy, or the page that says why not.
+async fn user_of(st: &DeskState, op: &Operator, id: &str) -> Result<DeskUser, Response> {
+    match st.store.desk_user(id).await {
+        Ok(Some(u)) => Ok(u),
+        Ok(None) => Err(no_such_user(op, id)),
+        Err(e) => Err(store_failed(op, &e)),
+    }
+}
+
 pub(super) async fn person(
     State(st): State<Arc<DeskState>>,
     op: Operator,
     Path(id): Path<String>,
 ) -> Response {
-    let user = match st.store.desk_user(&id).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return no_such_user(&op, &id),
-        Err(e) => return store_failed(&op, &e),
+    let user = match user_of(&st, &op, &id).await {
+        Ok(u) => u,
+        Err(page) => return page,
     };
     let query = DeviceQuery {
         user_id: Some(user.id.clone()),
@@ -107,10 +115,9 @@ pub(super) async fn give(
     Path(id): Path<String>,
     Form(f): Form<GiveForm>,
 ) -> Response {
-    let user = match st.store.desk_user(&id).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return no_such_user(&op, &id),
-        Err(e) => return store_failed(&op, &e),
+    let user = match user_of(&st, &op, &id).await {
+        Ok(u) => u,
+        Err(page) => return page,
     };
     let serial = f.serial.trim();
     if serial.is_empty() {
